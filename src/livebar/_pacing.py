@@ -1,0 +1,468 @@
+"""The pacing policy: which request to send now, and when to look again.
+
+Pure and sans-I/O. It takes ``now`` as an argument, never reads a clock, never sleeps and never
+touches the network; the dispatcher feeds it samples and results and does what it says. That is
+what lets the tests and the benchmarks drive hours of a job on a virtual clock.
+
+The budgets it keeps (see ``docs/design.md`` for the reasoning):
+
+* the account: at most ``requests_per_window`` requests in any sliding ``window``, shared by all
+  activities and pushes, with ``reserve`` of them kept for starts, ends and pushes so an end never
+  waits behind updates;
+* concurrency: at most ``max_activities`` activities started at once by this process;
+* iOS, per activity: the server warns (and iOS stops showing updates) once an activity has had
+  more than ``ios_burst`` updates averaging more than one per ``ios_interval``; update number
+  ``k > ios_burst`` is therefore only sent once ``ios_interval * k * ios_margin`` seconds have
+  passed since the start.
+
+Within those budgets it spends updates where they tell the user most: each activity gets a
+progress threshold equal to the part of the bar still to show divided by the updates it can still
+afford before its estimated end, so updates are spread evenly over the job instead of burning the
+burst in the first seconds; structural changes (a title or colour) weigh more than a moving
+subtitle, and a change the phone cannot show (under ``min_visible_change``) is never sent.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Hashable, Optional
+
+from livebar import _defaults
+
+__all__ = [
+    "Budgets",
+    "Kind",
+    "Outcome",
+    "PacingPolicy",
+    "Send",
+    "Snapshot",
+]
+
+
+class Kind(str, enum.Enum):
+    """What a request does; the order of the members is the priority order."""
+
+    END = "end"
+    START = "start"
+    PUSH = "push"
+    UPDATE = "update"
+
+
+_PRIORITY = {Kind.END: 0, Kind.START: 1, Kind.PUSH: 2, Kind.UPDATE: 3}
+
+
+class Outcome(str, enum.Enum):
+    """How a request went, as far as pacing cares."""
+
+    OK = "ok"
+    RATE_LIMITED = "rate_limited"  # account 429: everyone waits
+    ACTIVITY_LIMIT = "activity_limit"  # concurrency 429: this start waits for a free slot
+    TRANSIENT = "transient"  # network trouble or 5xx: retry after a backoff
+    REJECTED = "rejected"  # 400/404/422: this request will never succeed; drop it
+    FORBIDDEN = "forbidden"  # 401/402/403: stop mirroring with this account
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """The limits the policy keeps. Every number can be shrunk for tests."""
+
+    requests_per_window: int = _defaults.DEFAULT_REQUESTS_PER_MINUTE
+    window: float = 60.0
+    reserve: int = _defaults.DEFAULT_RESERVED_REQUESTS
+    max_activities: int = _defaults.DEFAULT_MAX_CONCURRENT_ACTIVITIES
+    ios_burst: int = _defaults.IOS_BUDGET_UPDATES
+    ios_interval: float = _defaults.IOS_BUDGET_INTERVAL
+    ios_margin: float = _defaults.DEFAULT_IOS_MARGIN
+    min_update_gap: float = _defaults.DEFAULT_MIN_UPDATE_GAP
+    min_visible_change: float = _defaults.DEFAULT_MIN_VISIBLE_CHANGE
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    activity_limit_initial: float = 5.0
+    activity_limit_max: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.requests_per_window < 1:
+            raise ValueError("requests_per_window must be at least 1")
+        if not 0 <= self.reserve < self.requests_per_window:
+            raise ValueError("reserve must be between 0 and requests_per_window - 1")
+        if self.window <= 0 or self.ios_interval <= 0:
+            raise ValueError("window and ios_interval must be positive")
+
+    def ios_allowance(self, elapsed: float) -> int:
+        """How many updates an activity that started ``elapsed`` seconds ago may have had."""
+        spaced = int(elapsed / (self.ios_interval * self.ios_margin)) if elapsed > 0 else 0
+        return max(self.ios_burst, spaced)
+
+    def ios_ready_at(self, started_at: float, updates_sent: int) -> float:
+        """When update number ``updates_sent + 1`` fits in the iOS budget."""
+        k = updates_sent + 1
+        if k <= self.ios_burst:
+            return started_at
+        return started_at + k * self.ios_interval * self.ios_margin
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the phone would show for one state, reduced to what pacing weighs.
+
+    ``fraction`` is the share of the bar that is full (``None`` when the total is unknown);
+    ``count`` moves when work is done even without a total; ``structure`` holds what changes
+    rarely and matters (title, colour, number of steps); ``detail`` what changes often and matters
+    little (the subtitle).
+    """
+
+    fraction: Optional[float] = None
+    count: float = 0.0
+    structure: tuple[object, ...] = ()
+    detail: tuple[object, ...] = ()
+
+
+@dataclass(frozen=True)
+class Send:
+    """One request the dispatcher should make now."""
+
+    key: Hashable
+    kind: Kind
+
+
+@dataclass
+class _Slot:
+    """The policy's view of one activity (or one queued push)."""
+
+    key: Hashable
+    opened_at: float
+    latest: Optional[Snapshot] = None
+    shown: Optional[Snapshot] = None
+    latest_sent: Optional[Snapshot] = None
+    phase: str = "waiting"  # waiting → starting → active → ending → ended | abandoned
+    started_at: float = 0.0
+    base_fraction: float = 0.0
+    updates_sent: int = 0
+    last_update_at: float = -math.inf
+    closing: bool = False
+    blocked: bool = False  # the server said its concurrent-activity limit is reached
+    in_flight: Optional[Kind] = None
+    retry_at: float = -math.inf
+    failures: int = 0
+    samples_since_send: int = 0
+    coalesced: int = 0
+
+
+@dataclass
+class PacingPolicy:
+    """The state machine the dispatcher drives. Not thread-safe: one dispatcher owns it."""
+
+    budgets: Budgets = field(default_factory=Budgets)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self._slots: dict[Hashable, _Slot] = {}
+        self._pushes: deque[Hashable] = deque()
+        self._sent_at: deque[float] = deque()
+        self._paused_until = -math.inf
+        self._rate_failures = 0
+        self._forbidden = False
+
+    # -- what the dispatcher tells the policy -------------------------------------------------
+
+    def open(self, key: Hashable, now: float, snapshot: Snapshot) -> None:
+        """A new activity wants to start, showing ``snapshot``."""
+        self._slots[key] = _Slot(key=key, opened_at=now, latest=snapshot)
+
+    def observe(self, key: Hashable, snapshot: Snapshot) -> None:
+        """The latest state of an activity; states between two sends coalesce into one."""
+        slot = self._slots.get(key)
+        if slot is None or snapshot == slot.latest:
+            return
+        if slot.latest is not None and slot.latest != slot.shown:
+            slot.coalesced += 1
+        slot.latest = snapshot
+
+    def close(self, key: Hashable, snapshot: Snapshot) -> None:
+        """The activity is over; its end (showing ``snapshot``) goes out ahead of any update."""
+        slot = self._slots.get(key)
+        if slot is None:
+            return
+        slot.latest = snapshot
+        slot.closing = True
+        if slot.blocked and slot.phase == "waiting":
+            slot.retry_at = -math.inf  # no slot to wait for any more: the push can go now
+
+    def push(self, key: Hashable) -> None:
+        """Queue a push notification."""
+        self._pushes.append(key)
+
+    def coalesced(self, key: Hashable) -> int:
+        """How many sampled states of ``key`` were replaced by a newer one before being sent."""
+        slot = self._slots.get(key)
+        return slot.coalesced if slot is not None else 0
+
+    def phase(self, key: Hashable) -> Optional[str]:
+        slot = self._slots.get(key)
+        return slot.phase if slot is not None else None
+
+    def abandon(self, key: Hashable) -> None:
+        """Give up on an activity (its end will not be sent)."""
+        slot = self._slots.get(key)
+        if slot is not None:
+            slot.phase = "abandoned"
+            slot.in_flight = None
+
+    def forget(self, key: Hashable) -> None:
+        """Drop an activity that is ended or abandoned."""
+        self._slots.pop(key, None)
+
+    @property
+    def forbidden(self) -> bool:
+        """True once the account refused us (401/402/403): nothing more is sent."""
+        return self._forbidden
+
+    def result(
+        self,
+        send: Send,
+        now: float,
+        outcome: Outcome,
+        *,
+        retry_after: Optional[float] = None,
+        reached_server: bool = True,
+    ) -> None:
+        """Record how ``send`` went."""
+        if reached_server:
+            self._sent_at.append(now)
+        slot = self._slots.get(send.key)
+        if slot is None:
+            if send.kind is Kind.PUSH:
+                self._push_result(send, now, outcome, retry_after)
+            return
+        slot.in_flight = None
+        if send.kind is Kind.PUSH:  # the outcome of an activity that could never start
+            if outcome is Outcome.OK or outcome is Outcome.REJECTED:
+                slot.phase = "ended"
+            elif outcome is Outcome.FORBIDDEN:
+                self._forbidden = True
+                slot.phase = "abandoned"
+            else:
+                slot.failures += 1
+                slot.retry_at = now + self._backoff(
+                    slot.failures, self.budgets.backoff_initial, self.budgets.backoff_max, retry_after
+                )
+                if outcome is Outcome.RATE_LIMITED:
+                    self._pause_all(now, retry_after)
+            return
+        if outcome is Outcome.OK:
+            self._rate_failures = 0
+            slot.failures = 0
+            slot.retry_at = -math.inf
+            self._on_success(slot, send.kind, now)
+        elif outcome is Outcome.RATE_LIMITED:
+            self._pause_all(now, retry_after)
+        elif outcome is Outcome.ACTIVITY_LIMIT:
+            slot.failures += 1
+            slot.retry_at = now + self._backoff(
+                slot.failures,
+                self.budgets.activity_limit_initial,
+                self.budgets.activity_limit_max,
+                retry_after,
+            )
+            slot.phase = "waiting"
+            slot.blocked = True
+        elif outcome is Outcome.TRANSIENT:
+            slot.failures += 1
+            slot.retry_at = now + self._backoff(
+                slot.failures, self.budgets.backoff_initial, self.budgets.backoff_max, retry_after
+            )
+            if send.kind is Kind.START:
+                slot.phase = "waiting"
+        elif outcome is Outcome.REJECTED:
+            if send.kind is Kind.UPDATE:
+                # This state can never be shown; pretend it was so the next change goes out.
+                slot.shown = slot.latest
+            elif send.kind is Kind.START:
+                slot.phase = "abandoned"
+            else:
+                slot.phase = "ended"
+        else:
+            self._forbidden = True
+            slot.phase = "abandoned"
+
+    def _on_success(self, slot: _Slot, kind: Kind, now: float) -> None:
+        if kind is Kind.START:
+            slot.phase = "active"
+            slot.started_at = now
+            slot.shown = slot.latest_sent
+            slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
+        elif kind is Kind.UPDATE:
+            slot.updates_sent += 1
+            slot.last_update_at = now
+            slot.shown = slot.latest_sent
+        else:
+            slot.phase = "ended"
+            slot.shown = slot.latest_sent
+
+    def _push_result(
+        self, send: Send, now: float, outcome: Outcome, retry_after: Optional[float]
+    ) -> None:
+        if outcome is Outcome.RATE_LIMITED:
+            self._pause_all(now, retry_after)
+            self._pushes.appendleft(send.key)
+        elif outcome is Outcome.TRANSIENT:
+            self._pushes.appendleft(send.key)
+            self._rate_failures += 1
+            self._paused_until = max(
+                self._paused_until,
+                now
+                + self._backoff(
+                    self._rate_failures,
+                    self.budgets.backoff_initial,
+                    self.budgets.backoff_max,
+                    retry_after,
+                ),
+            )
+        elif outcome is Outcome.FORBIDDEN:
+            self._forbidden = True
+
+    # -- what the policy tells the dispatcher -------------------------------------------------
+
+    def next_sends(self, now: float) -> list[Send]:
+        """The requests to make now, most urgent first, within every budget."""
+        if self._forbidden:
+            return []
+        self._expire(now)
+        if now < self._paused_until:
+            return []
+        capacity = self.budgets.requests_per_window - len(self._sent_at)
+        sends: list[Send] = []
+
+        def take(send: Send, *, reserved_ok: bool) -> bool:
+            nonlocal capacity
+            floor = 0 if reserved_ok else self.budgets.reserve
+            if capacity <= floor:
+                return False
+            capacity -= 1
+            sends.append(send)
+            return True
+
+        slots = [s for s in self._slots.values() if s.in_flight is None and now >= s.retry_at]
+        active = sum(1 for s in self._slots.values() if s.phase in ("starting", "active"))
+        for slot in slots:
+            if not slot.closing:
+                continue
+            if slot.phase == "active":
+                if take(Send(slot.key, Kind.END), reserved_ok=True):
+                    slot.in_flight = Kind.END
+                    slot.latest_sent = slot.latest
+            elif slot.phase == "fallback" or (
+                slot.phase == "waiting" and (slot.blocked or active >= self.budgets.max_activities)
+            ):
+                # It never got a Live Activity and the job is over: say how it went in a push.
+                if take(Send(slot.key, Kind.PUSH), reserved_ok=True):
+                    slot.in_flight = Kind.PUSH
+                    slot.phase = "fallback"
+        for slot in sorted(slots, key=lambda s: s.opened_at):
+            if slot.phase != "waiting" or active >= self.budgets.max_activities:
+                continue
+            if take(Send(slot.key, Kind.START), reserved_ok=True):
+                slot.in_flight = Kind.START
+                slot.phase = "starting"
+                slot.latest_sent = slot.latest
+                active += 1
+        while self._pushes and take(Send(self._pushes[0], Kind.PUSH), reserved_ok=True):
+            self._pushes.popleft()
+        ranked = []
+        for slot in slots:
+            if slot.phase != "active" or slot.closing or slot.in_flight is not None:
+                continue
+            score = self._update_score(slot, now)
+            if score >= 1.0:
+                ranked.append((score, slot))
+        ranked.sort(key=lambda pair: -pair[0])
+        for _score, slot in ranked:
+            if not take(Send(slot.key, Kind.UPDATE), reserved_ok=False):
+                break
+            slot.in_flight = Kind.UPDATE
+            slot.latest_sent = slot.latest
+        return sends
+
+    def next_wake(self, now: float) -> float:
+        """The latest time the dispatcher should look again, even if nothing is sampled."""
+        wake = math.inf
+        if self._paused_until > now:
+            wake = self._paused_until
+        for slot in self._slots.values():
+            if slot.retry_at > now:
+                wake = min(wake, slot.retry_at)
+            if slot.phase == "active" and slot.latest != slot.shown:
+                ready = max(
+                    self.budgets.ios_ready_at(slot.started_at, slot.updates_sent),
+                    slot.last_update_at + self.budgets.min_update_gap,
+                )
+                if ready > now:
+                    wake = min(wake, ready)
+        if self._sent_at and len(self._sent_at) >= self.budgets.requests_per_window - 1:
+            wake = min(wake, self._sent_at[0] + self.budgets.window)
+        return wake
+
+    # -- the update decision ------------------------------------------------------------------
+
+    def _update_score(self, slot: _Slot, now: float) -> float:
+        """How much this update is worth against its threshold (send when at least 1)."""
+        latest, shown = slot.latest, slot.shown
+        if latest is None or shown is None or latest == shown:
+            return 0.0
+        b = self.budgets
+        if now < b.ios_ready_at(slot.started_at, slot.updates_sent):
+            return 0.0
+        if now < slot.last_update_at + b.min_update_gap:
+            return 0.0
+        elapsed = max(now - slot.started_at, 1e-9)
+        if latest.structure != shown.structure:
+            return math.inf  # a new title, colour or step count: show it as soon as budgets allow
+        remaining = self._estimated_remaining(slot, latest, elapsed)
+        left = max(b.ios_allowance(elapsed + remaining) - slot.updates_sent, 1)
+        if latest.fraction is not None and shown.fraction is not None:
+            change = abs(latest.fraction - shown.fraction)
+            if latest.detail != shown.detail:
+                change += b.min_visible_change
+            if change < b.min_visible_change:
+                return 0.0
+            span = max(1.0 - shown.fraction, change)
+            threshold = max(b.min_visible_change, span / (left + 1))
+            return change / threshold
+        # No total: nothing on the bar to weigh, so spread updates evenly in time.
+        interval = remaining / (left + 1)
+        return (now - max(slot.last_update_at, slot.started_at)) / max(interval, b.min_update_gap)
+
+    def _estimated_remaining(self, slot: _Slot, latest: Snapshot, elapsed: float) -> float:
+        """Seconds the job still needs, from its average rate; its age when that is unknown."""
+        floor = self.budgets.ios_interval / 2
+        if latest.fraction is not None:
+            done = latest.fraction - slot.base_fraction
+            if done > 0:
+                return max((1.0 - latest.fraction) * elapsed / done, 0.0)
+        return max(elapsed, floor)
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.budgets.window
+        while self._sent_at and self._sent_at[0] <= horizon:
+            self._sent_at.popleft()
+
+    def _pause_all(self, now: float, retry_after: Optional[float]) -> None:
+        self._rate_failures += 1
+        delay = self._backoff(
+            self._rate_failures, self.budgets.backoff_initial, self.budgets.backoff_max, retry_after
+        )
+        self._paused_until = max(self._paused_until, now + delay)
+
+    def _backoff(
+        self, failures: int, initial: float, cap: float, retry_after: Optional[float]
+    ) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), cap)
+        base = min(cap, initial * 2 ** (failures - 1))
+        return base * (0.5 + self.rng.random() / 2)
