@@ -59,7 +59,7 @@ def uniform_job(run: Run, key: str, duration: float, dt: float = 0.5) -> None:
 
 
 def server_would_warn(update_times: list[float], started: float, budgets: Budgets) -> bool:
-    """The simulator's rule: more than ``ios_burst`` updates averaging more than one per interval."""
+    """The server's rule: over ``ios_burst`` updates, averaging more than one per interval."""
     for count, t in enumerate(update_times, start=1):
         elapsed = t - started
         if count > budgets.ios_burst and count / max(elapsed, 1e-9) > 1 / budgets.ios_interval:
@@ -82,7 +82,7 @@ def test_equal_state_is_never_resent() -> None:
     for t in range(1, 200):
         run.policy.observe("a", snap(0.5))
         run.step(float(t))
-    assert [Kind.START] == run.kinds()
+    assert run.kinds() == [Kind.START]
 
 
 def test_sub_percent_moves_are_not_sent() -> None:
@@ -92,7 +92,7 @@ def test_sub_percent_moves_are_not_sent() -> None:
     run.step(0.0)
     run.policy.observe("a", snap(0.004))
     run.step(1000.0)
-    assert [Kind.START] == run.kinds()
+    assert run.kinds() == [Kind.START]
 
 
 def test_ten_minute_job_spreads_its_burst_over_the_job() -> None:
@@ -104,7 +104,7 @@ def test_ten_minute_job_spreads_its_burst_over_the_job() -> None:
     assert updates[0] > 20.0
     gaps = [b - a for a, b in zip(updates, updates[1:])]
     assert min(gaps) > 0.5 * max(gaps)
-    assert Kind.END == run.kinds()[-1]
+    assert run.kinds()[-1] == Kind.END
 
 
 def test_two_hour_job_never_trips_the_ios_warning() -> None:
@@ -161,7 +161,7 @@ def test_states_between_sends_coalesce() -> None:
     run.step(0.0)
     for i in range(1, 6):
         run.policy.observe("a", snap(i / 1000))
-    assert 4 == run.policy.coalesced("a")
+    assert run.policy.coalesced("a") == 4
 
 
 def test_account_window_is_never_exceeded_and_ends_are_not_starved() -> None:
@@ -183,7 +183,7 @@ def test_account_window_is_never_exceeded_and_ends_are_not_starved() -> None:
         run.policy.close(key, snap(1.0))
     run.step(t)
     ends = [at for at, key, kind in run.log if kind is Kind.END]
-    assert 4 == len(ends)
+    assert len(ends) == 4
     assert all(at == t for at in ends)
     window: deque[float] = deque()
     for at, _, _ in run.log:
@@ -202,8 +202,8 @@ def test_rate_limit_pauses_everyone_then_resends_latest() -> None:
     [send] = run.policy.next_sends(10.0)
     run.policy.result(send, 10.0, Outcome.RATE_LIMITED, retry_after=30.0)
     run.policy.observe("a", snap(0.6))
-    assert [] == run.step(39.0)
-    assert 40.0 == run.policy.next_wake(11.0)
+    assert run.step(39.0) == []
+    assert run.policy.next_wake(11.0) == 40.0
     assert [Send("a", Kind.UPDATE)] == run.step(40.0)
 
 
@@ -223,14 +223,16 @@ def test_transient_failures_back_off_exponentially() -> None:
 
 def test_activity_limit_falls_back_to_a_push_when_the_job_ends() -> None:
     """A start refused for the concurrency limit keeps retrying; the outcome goes out as a push."""
-    run = Run(answer=lambda send, now: Outcome.ACTIVITY_LIMIT if send.kind is Kind.START else Outcome.OK)
+    run = Run(
+        answer=lambda send, now: Outcome.ACTIVITY_LIMIT if send.kind is Kind.START else Outcome.OK
+    )
     run.policy.open("a", 0.0, snap(0.0))
-    for t in range(0, 100):
+    for t in range(100):
         run.step(float(t))
     assert len(run.times(Kind.START)) >= 2
     run.policy.close("a", snap(1.0))
     assert [Send("a", Kind.PUSH)] == run.step(100.0)
-    assert "ended" == run.policy.phase("a")
+    assert run.policy.phase("a") == "ended"
 
 
 def test_local_concurrency_cap_queues_the_fifth_start() -> None:
@@ -239,10 +241,10 @@ def test_local_concurrency_cap_queues_the_fifth_start() -> None:
     for key in "abcde":
         run.policy.open(key, 0.0, snap(0.0))
     run.step(0.0)
-    assert [] == run.kinds("e")
+    assert run.kinds("e") == []
     run.policy.close("a", snap(1.0))
     run.step(1.0)
-    assert [Kind.START] == run.kinds("e")
+    assert run.kinds("e") == [Kind.START]
 
 
 def test_forbidden_stops_everything() -> None:
@@ -252,7 +254,7 @@ def test_forbidden_stops_everything() -> None:
     run.step(0.0)
     run.policy.open("b", 1.0, snap(0.0))
     run.policy.push("p")
-    assert [] == run.step(2.0)
+    assert run.step(2.0) == []
     assert run.policy.forbidden
 
 

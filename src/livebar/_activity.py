@@ -39,6 +39,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 OUTCOMES = ("done", "failed", "cancelled", "stopped")
 _NOTIFY_CHOICES = frozenset({"done", "failed", "cancelled", "stopped"})
 _MAX_FAILURE_TEXT = 80
+STAGE_SEPARATOR = " \u203a "
+"""Between nested stage names in a subtitle (``build`` then ``compile``)."""
 
 _current: contextvars.ContextVar[Optional[LiveActivity]] = contextvars.ContextVar(
     "livebar_current_activity", default=None
@@ -118,7 +120,7 @@ class LiveActivity:
         flush_timeout: Optional[float] = None,
     ) -> None:
         if not isinstance(title, str) or not title:
-            raise ValidationError("title", "must be a non-empty string")
+            raise ValidationError("title", "type", "must be a non-empty string")
         self._options: dict[str, Any] = {
             "steps": steps,
             "total": total,
@@ -170,10 +172,10 @@ class LiveActivity:
         self.stream_key = stream_key
         unknown = set(self._options["notify_on"]) - _NOTIFY_CHOICES
         if unknown:
-            raise ValidationError("notify_on", f"unknown outcome(s) {sorted(unknown)}")
+            raise ValidationError("notify_on", "enum", f"unknown outcome(s) {sorted(unknown)}")
         self.notify_on = frozenset(self._options["notify_on"])
         if flush_timeout is not None and flush_timeout < 0:
-            raise ValidationError("flush_timeout", "must be >= 0")
+            raise ValidationError("flush_timeout", "minimum", "must be >= 0")
         self.flush_timeout = flush_timeout
         self._disable_arg = disable
         self._client_arg = client
@@ -253,7 +255,7 @@ class LiveActivity:
         if outcome is None:
             outcome = _outcome_of(exc) if exc is not None else "done"
         if outcome not in OUTCOMES:
-            raise ValidationError("outcome", f"must be one of {OUTCOMES}")
+            raise ValidationError("outcome", "enum", f"must be one of {OUTCOMES}")
         if outcome == "done" and self._stopped_early:
             outcome = "stopped"
         self.ended_at = time.monotonic()
@@ -357,13 +359,15 @@ class LiveActivity:
             self.set_total(total)
         if percentage is not None:
             if not 0 <= percentage <= 100:
-                raise ValidationError("percentage", "must be between 0 and 100")
+                raise ValidationError("percentage", "minimum", "must be between 0 and 100")
             self.percentage = percentage
         if value is not None or upper_limit is not None:
             if value is None or upper_limit is None:
-                raise ValidationError("value", "value and upper_limit go together")
+                raise ValidationError(
+                    "value", "dependentRequired", "value and upper_limit go together"
+                )
             if upper_limit <= 0:
-                raise ValidationError("upper_limit", "must be > 0")
+                raise ValidationError("upper_limit", "minimum", "must be > 0")
             self.value, self.upper_limit = value, upper_limit
             self.percentage = None
         if subtitle is not None:
@@ -372,7 +376,7 @@ class LiveActivity:
             self.color = _check_color("color", color)
         if title is not None:
             if not isinstance(title, str) or not title:
-                raise ValidationError("title", "must be a non-empty string")
+                raise ValidationError("title", "type", "must be a non-empty string")
             self.title = title
 
     def advance(self, k: float = 1) -> None:
@@ -414,14 +418,15 @@ class LiveActivity:
             size = total
 
             def taken() -> float:
-                return base + max(size - length_hint() - 1, 0)
+                remaining: int = length_hint()
+                return base + max(size - remaining - 1, 0)
 
             self._source = taken
             return itertools.chain(iterator, _LoopEnd(self, base + size, owner))
         gen = self._counting(iterator, base, owner)
 
         def counted() -> float:
-            frame = gen.gi_frame
+            frame = getattr(gen, "gi_frame", None)
             return self.n if frame is None else base + float(frame.f_locals.get("n", 0))
 
         self._source = counted
@@ -459,16 +464,18 @@ class LiveActivity:
     def set_steps(self, steps: Union[int, Sequence[str]]) -> None:
         """Set the number of steps (or their names); it may change while the job runs."""
         if isinstance(steps, bool):
-            raise ValidationError("steps", "must be a positive int or a list of step names")
+            raise ValidationError("steps", "type", "must be a positive int or a list of step names")
         if isinstance(steps, int):
             if steps < 1:
-                raise ValidationError("steps", "must be at least 1")
+                raise ValidationError("steps", "minimum", "must be at least 1")
             self.number_of_steps = steps
             self.step_names = self.step_names[:steps]
         else:
             names = list(steps)
             if not names or not all(isinstance(s, str) and s for s in names):
-                raise ValidationError("steps", "must be a non-empty list of non-empty names")
+                raise ValidationError(
+                    "steps", "type", "must be a non-empty list of non-empty names"
+                )
             self.step_names = names
             self.number_of_steps = len(names)
         self.segmented = True
@@ -478,19 +485,22 @@ class LiveActivity:
         """Show that step ``name_or_index`` is running (the steps before it are complete)."""
         if isinstance(name_or_index, int) and not isinstance(name_or_index, bool):
             if not 0 <= name_or_index <= self.number_of_steps:
-                raise ValidationError("step", f"must be between 0 and {self.number_of_steps}")
+                raise ValidationError(
+                    "step", "minimum", f"must be between 0 and {self.number_of_steps}"
+                )
             self.current_step = name_or_index
             self._name_current_step()
             return
-        index = self._index_of(name_or_index)
-        self.current_step = index
+        if not isinstance(name_or_index, str) or not name_or_index:
+            raise ValidationError("step", "type", "must be a step name or index")
+        self.current_step = self._index_of(name_or_index)
         self.stage_name = name_or_index
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[LiveActivity]:
         """Run one stage: entering shows it, leaving completes it. Stages nest."""
         if not isinstance(name, str) or not name:
-            raise ValidationError("stage", "must be a non-empty string")
+            raise ValidationError("stage", "type", "must be a non-empty string")
         outer = bool(self._stage_stack)
         self._stage_stack.append(name)
         if not outer:
@@ -584,9 +594,15 @@ class LiveActivity:
             fraction = self.fraction()
             if ending is not None and ending.complete:
                 fraction = 1.0
-            if fraction is None:
-                count = self._count()
-                state = ContentState.metrics(
+            count = self._count() if fraction is None else 0.0
+            if fraction is None and not count:
+                # Nothing counted and no total: a one-step job, full when it is done.
+                done = ending is not None and ending.outcome == "done"
+                state = ContentState.segmented_progress(
+                    self.title, number_of_steps=1, current_step=int(done), **common
+                )
+            elif fraction is None:
+                state = ContentState.for_metrics(
                     self.title,
                     metrics=(Metric(label="Done", value=_plain_number(count)),),
                     **{k: v for k, v in common.items() if k != "badge"},
@@ -607,9 +623,9 @@ class LiveActivity:
         parts = []
         stage = self.stage_name
         if self._stage_stack:
-            stage = " › ".join(self._stage_stack) if not self.segmented else stage
+            stage = STAGE_SEPARATOR.join(self._stage_stack) if not self.segmented else stage
             if self.segmented and len(self._stage_stack) > 1:
-                stage = " › ".join(self._stage_stack)
+                stage = STAGE_SEPARATOR.join(self._stage_stack)
         if stage:
             parts.append(stage)
         if self.subtitle:
@@ -621,7 +637,9 @@ class LiveActivity:
     def _ending(self, outcome: str, exc: Optional[BaseException]) -> Ending:
         elapsed = (self.ended_at or 0.0) - (self.started_at or 0.0)
         took = format_duration(elapsed)
-        where = self.stage_name or (" › ".join(self._stage_stack) if self._stage_stack else None)
+        where = self.stage_name or (
+            STAGE_SEPARATOR.join(self._stage_stack) if self._stage_stack else None
+        )
         if outcome == "done":
             return Ending("done", f"Done in {took}", complete=True)
         if outcome == "failed":
@@ -756,7 +774,7 @@ def format_duration(seconds: float) -> str:
     """``4m 12s``, ``2h 03m``, ``0.4s``."""
     if seconds < 10:
         return f"{max(seconds, 0):.1f}s"
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -776,26 +794,26 @@ def _plain_number(x: float) -> Union[int, float]:
 
 def _check_color(name: str, color: Optional[str]) -> Optional[str]:
     if color is not None and color not in COLORS:
-        raise ValidationError(name, f"must be one of {', '.join(COLORS)}")
+        raise ValidationError(name, "enum", f"must be one of {', '.join(COLORS)}")
     return color
 
 
 def _check_text(name: str, text: Optional[str]) -> Optional[str]:
     if text is not None and not isinstance(text, str):
-        raise ValidationError(name, "must be a string")
+        raise ValidationError(name, "type", "must be a string")
     return text
 
 
 def _check_total(total: float) -> None:
     if isinstance(total, bool) or not isinstance(total, (int, float)) or not total > 0:
-        raise ValidationError("total", "must be a number > 0")
+        raise ValidationError("total", "minimum", "must be a number > 0")
 
 
 def _check_minutes(name: str, value: Optional[int], default: int) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(name, "must be an int >= 0")
+        raise ValidationError(name, "minimum", "must be an int >= 0")
     return value
 
 

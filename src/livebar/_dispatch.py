@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from livebar import _defaults
-from livebar._activity import LiveActivity, OUTCOMES
+from livebar._activity import OUTCOMES, LiveActivity
 from livebar._errors import (
     ActivityLimitError,
     APIError,
@@ -255,8 +255,6 @@ class Dispatcher:
             account.states[key] = ending
             account.handed_over.add(key)
             policy.close(key, _snapshot(ending))
-            if activity.outcome in activity.notify_on:
-                self._notify(account, activity)
         return any_open
 
     def _state_of(self, activity: LiveActivity, *, ending: bool = False) -> Optional[Any]:
@@ -323,61 +321,61 @@ class Dispatcher:
     def _request(self, account: _Account, send: Send, activity: Optional[LiveActivity]) -> Any:
         client = account.client
         if activity is None:
-            return client.push(account.pushes[send.key], retry=False)
-        state: ContentState = account.states[send.key]
+            return client.push(account.pushes[_key(send)], retry=False)
         if send.kind is Kind.PUSH:
             return client.push(_fallback_push(activity), retry=False)
+        state: ContentState = account.states[_key(send)]
+        buttons = (activity.action, activity.secondary_action)
         stream_key = activity.stream_key
-        actions = {"action": activity.action, "secondary_action": activity.secondary_action}
-        if send.kind is Kind.START:
-            if stream_key is not None:
-                return client.stream(
-                    stream_key,
-                    StreamUpdate(content_state=state, channels=activity.channels, **actions),
-                    retry=False,
-                )
-            return client.start(
-                StartActivity(content_state=state, channels=activity.channels, **actions),
-                retry=False,
-            )
-        if send.kind is Kind.UPDATE:
-            if stream_key is not None:
-                return client.stream(
-                    stream_key,
-                    StreamUpdate(content_state=state, channels=activity.channels, **actions),
-                    retry=False,
-                )
-            assert activity.stats.activity_id is not None
-            return client.update(
-                UpdateActivity(
-                    activity_id=activity.stats.activity_id, content_state=state, **actions
-                ),
-                retry=False,
-            )
-        minutes = activity.dismiss_minutes()
         if stream_key is not None:
-            return client.end_stream(
-                stream_key,
-                StreamEnd(content_state=state, auto_dismiss_minutes=minutes, **actions),
-                retry=False,
-            )
-        assert activity.stats.activity_id is not None
-        return client.end(
-            EndActivity(
-                activity_id=activity.stats.activity_id,
+            if send.kind is Kind.END:
+                end = StreamEnd(
+                    content_state=state,
+                    auto_dismiss_minutes=activity.dismiss_minutes(),
+                    action=buttons[0],
+                    secondary_action=buttons[1],
+                )
+                return client.end_stream(stream_key, end, retry=False)
+            put = StreamUpdate(
                 content_state=state,
-                auto_dismiss_minutes=minutes,
-                **actions,
-            ),
-            retry=False,
+                channels=activity.channels,
+                action=buttons[0],
+                secondary_action=buttons[1],
+            )
+            return client.stream(stream_key, put, retry=False)
+        if send.kind is Kind.START:
+            start = StartActivity(
+                content_state=state,
+                channels=activity.channels,
+                action=buttons[0],
+                secondary_action=buttons[1],
+            )
+            return client.start(start, retry=False)
+        activity_id = activity.stats.activity_id
+        assert activity_id is not None  # set by the start that made the policy send this
+        if send.kind is Kind.UPDATE:
+            update = UpdateActivity(
+                activity_id=activity_id,
+                content_state=state,
+                action=buttons[0],
+                secondary_action=buttons[1],
+            )
+            return client.update(update, retry=False)
+        ending = EndActivity(
+            activity_id=activity_id,
+            content_state=state,
+            auto_dismiss_minutes=activity.dismiss_minutes(),
+            action=buttons[0],
+            secondary_action=buttons[1],
         )
+        return client.end(ending, retry=False)
 
     def _succeeded(
         self, account: _Account, send: Send, activity: Optional[LiveActivity], result: Any
     ) -> None:
         if activity is None:
-            account.pushes.pop(send.key, None)
-            account.push_owner.pop(send.key, None)
+            account.pushes.pop(_key(send), None)
+            account.push_owner.pop(_key(send), None)
             return
         stats = activity.stats
         if getattr(result, "warning", None):
@@ -397,6 +395,8 @@ class Dispatcher:
             )
         else:
             stats.end_delivered = True
+            if activity.outcome in activity.notify_on:
+                self._notify(account, activity)
 
     def _failed(
         self,
@@ -406,7 +406,7 @@ class Dispatcher:
         exc: LivebarError,
         outcome: Outcome,
     ) -> None:
-        owner = activity if activity is not None else account.push_owner.get(send.key)
+        owner = activity if activity is not None else account.push_owner.get(_key(send))
         if outcome in (Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.ACTIVITY_LIMIT):
             if owner is not None:
                 owner.stats.retried += 1
@@ -434,7 +434,7 @@ class Dispatcher:
         if owner is not None:
             owner.stats.dropped += 1
         if activity is None:
-            account.pushes.pop(send.key, None)
+            account.pushes.pop(_key(send), None)
         log.warning("livebar: %s request dropped: %s", send.kind.value, _describe(exc))
 
     def _settle(self, account: _Account, key: int) -> None:
@@ -486,6 +486,12 @@ def _classify(
     if isinstance(exc, APIError):
         return Outcome.REJECTED, None, True
     return Outcome.REJECTED, None, False
+
+
+def _key(send: Send) -> int:
+    key = send.key
+    assert isinstance(key, int)  # the dispatcher only ever opens keys made by id()
+    return key
 
 
 def _describe(exc: BaseException) -> str:
@@ -589,9 +595,7 @@ def _default_budgets() -> Budgets:
                 )
         except ValueError:
             pass
-        log.warning(
-            "livebar: ignoring %s=%r (want 1..60)", _defaults.ENV_REQUESTS_PER_MINUTE, raw
-        )
+        log.warning("livebar: ignoring %s=%r (want 1..60)", _defaults.ENV_REQUESTS_PER_MINUTE, raw)
     return Budgets()
 
 

@@ -248,7 +248,10 @@ class PacingPolicy:
             else:
                 slot.failures += 1
                 slot.retry_at = now + self._backoff(
-                    slot.failures, self.budgets.backoff_initial, self.budgets.backoff_max, retry_after
+                    slot.failures,
+                    self.budgets.backoff_initial,
+                    self.budgets.backoff_max,
+                    retry_after,
                 )
                 if outcome is Outcome.RATE_LIMITED:
                     self._pause_all(now, retry_after)
@@ -351,17 +354,16 @@ class PacingPolicy:
         for slot in slots:
             if not slot.closing:
                 continue
-            if slot.phase == "active":
-                if take(Send(slot.key, Kind.END), reserved_ok=True):
-                    slot.in_flight = Kind.END
-                    slot.latest_sent = slot.latest
-            elif slot.phase == "fallback" or (
+            never_started = slot.phase == "fallback" or (
                 slot.phase == "waiting" and (slot.blocked or active >= self.budgets.max_activities)
-            ):
+            )
+            if slot.phase == "active" and take(Send(slot.key, Kind.END), reserved_ok=True):
+                slot.in_flight = Kind.END
+                slot.latest_sent = slot.latest
+            elif never_started and take(Send(slot.key, Kind.PUSH), reserved_ok=True):
                 # It never got a Live Activity and the job is over: say how it went in a push.
-                if take(Send(slot.key, Kind.PUSH), reserved_ok=True):
-                    slot.in_flight = Kind.PUSH
-                    slot.phase = "fallback"
+                slot.in_flight = Kind.PUSH
+                slot.phase = "fallback"
         for slot in sorted(slots, key=lambda s: s.opened_at):
             if slot.phase != "waiting" or active >= self.budgets.max_activities:
                 continue
@@ -464,5 +466,5 @@ class PacingPolicy:
     ) -> float:
         if retry_after is not None:
             return min(max(retry_after, 0.0), cap)
-        base = min(cap, initial * 2 ** (failures - 1))
+        base = min(cap, initial * 2.0 ** (failures - 1))
         return base * (0.5 + self.rng.random() / 2)

@@ -1,0 +1,342 @@
+"""The progress engine end to end against the simulator: activities, stages, endings."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import livebar
+from livebar import _dispatch
+from livebar._pacing import Budgets
+from livebar.simulator import SimulatorHandle, serve
+
+FAST = Budgets(min_update_gap=0.05)
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorHandle]:
+    with serve() as handle:
+        _dispatch.configure(budgets=FAST, flush_timeout=5.0)
+        yield handle
+        _dispatch.flush(5.0)
+
+
+def opts(sim: SimulatorHandle, **extra: Any) -> dict[str, Any]:
+    return {"api_key": sim.api_key, "base_url": sim.url, **extra}
+
+
+def statuses(sim: SimulatorHandle) -> list[int]:
+    return [r["status"] for r in sim.requests()]
+
+
+def only_activity(sim: SimulatorHandle) -> dict[str, Any]:
+    [activity] = sim.activities()
+    return activity
+
+
+def test_stages_end_with_every_step_done(sim: SimulatorHandle) -> None:
+    """A three-stage job ends showing 3 of 3 steps and 'Done in …'."""
+    with livebar.live_activity("Deploy", steps=["build", "test", "ship"], **opts(sim)) as act:
+        for name in ("build", "test", "ship"):
+            with act.stage(name):
+                time.sleep(0.1)
+    assert act.wait(5.0)
+    shown = only_activity(sim)["displayed"]
+    assert (shown["current_step"], shown["number_of_steps"]) == (3, 3)
+    assert shown["subtitle"].startswith("Done in")
+    assert only_activity(sim)["state"] == "ended"
+
+
+def test_exception_mid_stage_fails_the_activity_and_propagates_unchanged(
+    sim: SimulatorHandle,
+) -> None:
+    """The same exception object (same traceback) escapes; the phone shows the failed stage."""
+    boom = ValueError("disk full")
+    with pytest.raises(ValueError) as caught:
+        with livebar.live_activity("Backup", steps=["dump", "upload"], **opts(sim)) as act:
+            with act.stage("dump"):
+                pass
+            with act.stage("upload"):
+                raise boom
+    assert caught.value is boom
+    assert "test_engine.py" in caught.traceback[-1].path.name
+    assert act.wait(5.0)
+    shown = only_activity(sim)["displayed"]
+    assert shown["color"] == "red"
+    assert shown["subtitle"] == "Failed at upload: ValueError: disk full"
+    assert shown["current_step"] == 1
+    assert act.outcome == "failed"
+    assert only_activity(sim)["auto_dismiss_minutes"] == 30
+
+
+def test_a_million_iterations_cost_a_handful_of_requests(sim: SimulatorHandle) -> None:
+    """A million-item loop sends a start and an end (and a few updates at most), no warning."""
+    for _ in livebar.track(range(1_000_000), title="Crunch", **opts(sim)):
+        pass
+    assert _dispatch.flush(5.0)
+    activity = only_activity(sim)
+    assert len(sim.requests()) <= 6
+    assert activity["warnings"] == 0
+    assert activity["displayed"]["percentage"] == 100
+
+
+def test_break_ends_at_the_real_progress(sim: SimulatorHandle) -> None:
+    """Leaving a tracked loop early is 'stopped' at the real position, not failed."""
+    with livebar.live_activity("Scan", **opts(sim)) as act:
+        for i in act.track(list(range(100))):
+            if i == 40:
+                break
+    assert act.wait(5.0)
+    shown = only_activity(sim)["displayed"]
+    assert shown["percentage"] == 40
+    assert act.outcome == "stopped"
+    assert shown.get("color") != "red"
+
+
+def test_keyboard_interrupt_is_cancelled(sim: SimulatorHandle) -> None:
+    """Ctrl-C inside the block ends the activity as cancelled and re-raises."""
+    with pytest.raises(KeyboardInterrupt):
+        with livebar.live_activity("Train", total=10, **opts(sim)) as act:
+            act.update(3)
+            raise KeyboardInterrupt
+    assert act.wait(5.0)
+    assert act.outcome == "cancelled"
+    assert only_activity(sim)["displayed"]["subtitle"].startswith("Cancelled")
+
+
+def test_server_down_for_the_first_half_still_shows_the_end(sim: SimulatorHandle) -> None:
+    """With the API unreachable at first, the job runs on and the phone ends up right."""
+    sim.down()
+    threading.Timer(1.0, sim.up).start()
+    with livebar.live_activity("Import", total=20, **opts(sim)) as act:
+        for _ in act.track(range(20)):
+            time.sleep(0.1)
+    assert act.wait(15.0)
+    shown = only_activity(sim)["displayed"]
+    assert shown["percentage"] == 100
+    assert act.stats.retried >= 1
+
+
+def test_many_activities_and_pushes_never_see_a_429(sim: SimulatorHandle) -> None:
+    """Six concurrent jobs plus failure pushes stay within the real limits; each end arrives."""
+    acts = []
+
+    def job(i: int) -> None:
+        act = livebar.live_activity(f"Job {i}", total=30, notify_on=["failed"], **opts(sim))
+        acts.append(act)
+        try:
+            with act:
+                for n in range(30):
+                    act.update(n + 1)
+                    time.sleep(0.05)
+                    if i % 3 == 0 and n == 20:
+                        raise RuntimeError("flaky")
+        except RuntimeError:
+            pass
+
+    threads = [threading.Thread(target=job, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert _dispatch.flush(30.0)
+    assert 429 not in statuses(sim)
+    assert len(acts) == 6
+    assert all(a.stats.end_delivered for a in acts)
+    assert sorted(p["title"] for p in sim.pushes()) == ["Job 0 failed", "Job 3 failed"]
+
+
+def test_updates_from_many_threads(sim: SimulatorHandle) -> None:
+    """advance() from several threads at once is safe and the end shows the total."""
+    with livebar.live_activity("Fan-out", total=4000, **opts(sim)) as act:
+
+        def work() -> None:
+            for _ in range(1000):
+                act.advance()
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert act.wait(5.0)
+    assert only_activity(sim)["displayed"]["percentage"] == 100
+
+
+def test_steps_can_change_mid_run(sim: SimulatorHandle) -> None:
+    """set_steps() grows the bar; the end shows the new count."""
+    with livebar.live_activity("Migrate", steps=2, **opts(sim)) as act:
+        act.advance()
+        act.set_steps(4)
+        act.advance(2)
+    assert act.wait(5.0)
+    shown = only_activity(sim)["displayed"]
+    assert (shown["current_step"], shown["number_of_steps"]) == (4, 4)
+
+
+def test_stream_lifecycle(sim: SimulatorHandle) -> None:
+    """stream_key= uses PUT to start and update and DELETE to end."""
+    with livebar.live_activity("Reindex", total=3, stream_key="reindex-1", **opts(sim)) as act:
+        act.update(3)
+    assert act.wait(5.0)
+    methods = [r["method"] for r in sim.requests()]
+    assert methods[0] == "PUT"
+    assert methods[-1] == "DELETE"
+
+
+def test_decorator_runs_each_call_in_a_fresh_activity(sim: SimulatorHandle) -> None:
+    """Each call of a decorated function is its own activity; its result comes back."""
+
+    @livebar.live_activity("Nightly", steps=2, **opts(sim))
+    def etl(x: int) -> int:
+        act = livebar.current_activity()
+        assert act is not None
+        act.advance()
+        return x * 2
+
+    assert etl(2) == 4
+    assert etl(3) == 6
+    assert _dispatch.flush(5.0)
+    assert len(sim.activities()) == 2
+
+
+@pytest.mark.anyio
+async def test_async_with_and_async_decorator(sim: SimulatorHandle) -> None:
+    """`async with` and decorated coroutines work on asyncio and trio without blocking the loop."""
+
+    @livebar.live_activity("Crawl", total=5, **opts(sim))
+    async def crawl() -> str:
+        act = livebar.current_activity()
+        assert act is not None
+        act.update(5)
+        return "ok"
+
+    assert await crawl() == "ok"
+    async with livebar.live_activity("Fetch", total=2, **opts(sim)) as act:
+        act.update(2)
+    assert _dispatch.flush(5.0)
+    assert [a["state"] for a in sim.activities()] == ["ended", "ended"]
+
+
+def test_bad_key_stops_mirroring_with_one_log_line(
+    sim: SimulatorHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 401 is logged once, never retried in a loop, and the job carries on."""
+    caplog.set_level(logging.ERROR, logger="livebar")
+    with livebar.live_activity("Job", total=10, api_key="ask_wrong", base_url=sim.url) as act:
+        for i in range(10):
+            act.update(i + 1)
+            time.sleep(0.05)
+    act.wait(2.0)
+    assert len(sim.requests()) == 1
+    refused = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1
+    assert "ask_wrong" not in caplog.text
+
+
+def test_no_key_warns_once_and_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a key the job runs with mirroring off and one warning."""
+    monkeypatch.delenv("ACTIVITYSMITH_API_KEY", raising=False)
+    monkeypatch.delenv("LIVEBAR_DISABLE", raising=False)
+    with livebar.live_activity("Offline", total=3) as act:
+        act.update(3)
+    assert not act.enabled
+    assert act.closed
+
+
+def test_disable_is_silent(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """LIVEBAR_DISABLE=1 turns mirroring off without a word."""
+    monkeypatch.setenv("LIVEBAR_DISABLE", "1")
+    monkeypatch.setenv("ACTIVITYSMITH_API_KEY", "ask_x")
+    with livebar.live_activity("Quiet") as act:
+        pass
+    assert not act.enabled
+    assert caplog.text == ""
+
+
+def test_activity_limit_delivers_the_outcome_as_a_push() -> None:
+    """When the account's slots are full, the job runs and its outcome arrives as a push."""
+    with serve(max_activities=1) as sim:
+        _dispatch.configure(budgets=Budgets(min_update_gap=0.05, activity_limit_initial=0.2))
+        with livebar.live_activity("Holder", **opts(sim)) as holder:
+            time.sleep(0.3)
+            with livebar.live_activity("Squeezed", total=1, **opts(sim)) as act:
+                time.sleep(0.5)
+                act.update(1)
+        assert act.wait(5.0)
+        assert holder.wait(5.0)
+        assert act.stats.delivered_by_push
+        assert [p["title"] for p in sim.pushes()] == ["Squeezed finished"]
+
+
+def test_bad_input_is_refused_before_anything_is_sent(sim: SimulatorHandle) -> None:
+    """A wrong colour or step count raises a ValueError naming the field."""
+    with pytest.raises(ValueError, match="color"):
+        livebar.live_activity("X", color="pink", **opts(sim))
+    with pytest.raises(ValueError, match="steps"):
+        livebar.live_activity("X", steps=0, **opts(sim))
+    assert sim.requests() == []
+
+
+EXIT_SCRIPT = """
+import sys, time, livebar
+act = livebar.live_activity("Left open", total=10)
+act.start()
+act.update(10)
+{tail}
+"""
+
+
+def run_script(sim: SimulatorHandle, tail: str) -> Any:
+    import subprocess
+
+    env = {
+        "ACTIVITYSMITH_API_KEY": sim.api_key,
+        "ACTIVITYSMITH_BASE_URL": sim.url,
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT.format(tail=tail)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_interpreter_exit_ends_what_is_left_open(sim: SimulatorHandle) -> None:
+    """An activity never closed is ended by atexit, showing its real progress."""
+    proc = run_script(sim, "")
+    assert proc.returncode == 0, proc.stderr
+    activity = only_activity(sim)
+    assert activity["state"] == "ended"
+    assert activity["displayed"]["percentage"] == 100
+
+
+def test_uncaught_exception_at_exit_marks_failed(sim: SimulatorHandle) -> None:
+    """An exception that kills the program ends the open activity as failed."""
+    proc = run_script(sim, "raise RuntimeError('crashed')")
+    assert proc.returncode == 1
+    assert "RuntimeError: crashed" in only_activity(sim)["displayed"]["subtitle"]
+
+
+def test_sigterm_is_cancelled(sim: SimulatorHandle) -> None:
+    """SIGTERM unwinds `with` blocks: the phone says Cancelled; the exit code is 143."""
+    tail = (
+        "import os, signal\n"
+        "with livebar.live_activity('Served', total=5) as b:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(5)\n"
+    )
+    proc = run_script(sim, tail)
+    assert proc.returncode == 143
+    served = [a for a in sim.activities() if a["title"] == "Served"]
+    assert served[0]["displayed"]["subtitle"].startswith("Cancelled")
