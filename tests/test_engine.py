@@ -48,9 +48,9 @@ def test_stages_end_with_every_step_done(sim: SimulatorHandle) -> None:
                 time.sleep(0.1)
     assert act.wait(5.0)
     shown = only_activity(sim)["displayed"]
-    assert (shown["current_step"], shown["number_of_steps"]) == (3, 3)
+    assert (3, 3) == (shown["current_step"], shown["number_of_steps"])
     assert shown["subtitle"].startswith("Done in")
-    assert only_activity(sim)["state"] == "ended"
+    assert "ended" == only_activity(sim)["state"]
 
 
 def test_exception_mid_stage_fails_the_activity_and_propagates_unchanged(
@@ -68,11 +68,11 @@ def test_exception_mid_stage_fails_the_activity_and_propagates_unchanged(
     assert "test_engine.py" in caught.traceback[-1].path.name
     assert act.wait(5.0)
     shown = only_activity(sim)["displayed"]
-    assert shown["color"] == "red"
-    assert shown["subtitle"] == "Failed at upload: ValueError: disk full"
-    assert shown["current_step"] == 1
-    assert act.outcome == "failed"
-    assert only_activity(sim)["auto_dismiss_minutes"] == 30
+    assert "red" == shown["color"]
+    assert "Failed at upload: ValueError: disk full" == shown["subtitle"]
+    assert 1 == shown["current_step"]
+    assert "failed" == act.outcome
+    assert 30 == only_activity(sim)["auto_dismiss_minutes"]
 
 
 def test_a_million_iterations_cost_a_handful_of_requests(sim: SimulatorHandle) -> None:
@@ -82,8 +82,8 @@ def test_a_million_iterations_cost_a_handful_of_requests(sim: SimulatorHandle) -
     assert _dispatch.flush(5.0)
     activity = only_activity(sim)
     assert len(sim.requests()) <= 6
-    assert activity["warnings"] == 0
-    assert activity["displayed"]["percentage"] == 100
+    assert 0 == activity["warnings"]
+    assert 100 == activity["displayed"]["percentage"]
 
 
 def test_break_ends_at_the_real_progress(sim: SimulatorHandle) -> None:
@@ -94,8 +94,8 @@ def test_break_ends_at_the_real_progress(sim: SimulatorHandle) -> None:
                 break
     assert act.wait(5.0)
     shown = only_activity(sim)["displayed"]
-    assert shown["percentage"] == 40
-    assert act.outcome == "stopped"
+    assert 40 == shown["percentage"]
+    assert "stopped" == act.outcome
     assert shown.get("color") != "red"
 
 
@@ -106,7 +106,7 @@ def test_keyboard_interrupt_is_cancelled(sim: SimulatorHandle) -> None:
             act.update(3)
             raise KeyboardInterrupt
     assert act.wait(5.0)
-    assert act.outcome == "cancelled"
+    assert "cancelled" == act.outcome
     assert only_activity(sim)["displayed"]["subtitle"].startswith("Cancelled")
 
 
@@ -119,7 +119,7 @@ def test_server_down_for_the_first_half_still_shows_the_end(sim: SimulatorHandle
             time.sleep(0.1)
     assert act.wait(15.0)
     shown = only_activity(sim)["displayed"]
-    assert shown["percentage"] == 100
+    assert 100 == shown["percentage"]
     assert act.stats.retried >= 1
 
 
@@ -147,9 +147,9 @@ def test_many_activities_and_pushes_never_see_a_429(sim: SimulatorHandle) -> Non
         t.join()
     assert _dispatch.flush(30.0)
     assert 429 not in statuses(sim)
-    assert len(acts) == 6
+    assert 6 == len(acts)
     assert all(a.stats.end_delivered for a in acts)
-    assert sorted(p["title"] for p in sim.pushes()) == ["Job 0 failed", "Job 3 failed"]
+    assert ["Job 0 failed", "Job 3 failed"] == sorted(p["title"] for p in sim.pushes())
 
 
 def test_updates_from_many_threads(sim: SimulatorHandle) -> None:
@@ -165,8 +165,9 @@ def test_updates_from_many_threads(sim: SimulatorHandle) -> None:
             t.start()
         for t in threads:
             t.join()
+        assert 4000 == act.count
     assert act.wait(5.0)
-    assert only_activity(sim)["displayed"]["percentage"] == 100
+    assert 100 == only_activity(sim)["displayed"]["percentage"]
 
 
 def test_steps_can_change_mid_run(sim: SimulatorHandle) -> None:
@@ -177,7 +178,7 @@ def test_steps_can_change_mid_run(sim: SimulatorHandle) -> None:
         act.advance(2)
     assert act.wait(5.0)
     shown = only_activity(sim)["displayed"]
-    assert (shown["current_step"], shown["number_of_steps"]) == (4, 4)
+    assert (4, 4) == (shown["current_step"], shown["number_of_steps"])
 
 
 def test_stream_lifecycle(sim: SimulatorHandle) -> None:
@@ -186,8 +187,8 @@ def test_stream_lifecycle(sim: SimulatorHandle) -> None:
         act.update(3)
     assert act.wait(5.0)
     methods = [r["method"] for r in sim.requests()]
-    assert methods[0] == "PUT"
-    assert methods[-1] == "DELETE"
+    assert "PUT" == methods[0]
+    assert "DELETE" == methods[-1]
 
 
 def test_decorator_runs_each_call_in_a_fresh_activity(sim: SimulatorHandle) -> None:
@@ -200,10 +201,10 @@ def test_decorator_runs_each_call_in_a_fresh_activity(sim: SimulatorHandle) -> N
         act.advance()
         return x * 2
 
-    assert etl(2) == 4
-    assert etl(3) == 6
+    assert 4 == etl(2)
+    assert 6 == etl(3)
     assert _dispatch.flush(5.0)
-    assert len(sim.activities()) == 2
+    assert 2 == len(sim.activities())
 
 
 @pytest.mark.anyio
@@ -217,11 +218,11 @@ async def test_async_with_and_async_decorator(sim: SimulatorHandle) -> None:
         act.update(5)
         return "ok"
 
-    assert await crawl() == "ok"
+    assert "ok" == await crawl()
     async with livebar.live_activity("Fetch", total=2, **opts(sim)) as act:
         act.update(2)
     assert _dispatch.flush(5.0)
-    assert [a["state"] for a in sim.activities()] == ["ended", "ended"]
+    assert ["ended", "ended"] == [a["state"] for a in sim.activities()]
 
 
 def test_bad_key_stops_mirroring_with_one_log_line(
@@ -234,9 +235,9 @@ def test_bad_key_stops_mirroring_with_one_log_line(
             act.update(i + 1)
             time.sleep(0.05)
     act.wait(2.0)
-    assert len(sim.requests()) == 1
+    assert 1 == len(sim.requests())
     refused = [r for r in caplog.records if "refused" in r.getMessage()]
-    assert len(refused) == 1
+    assert 1 == len(refused)
     assert "ask_wrong" not in caplog.text
 
 
@@ -259,7 +260,7 @@ def test_disable_is_silent(
     with livebar.live_activity("Quiet") as act:
         pass
     assert not act.enabled
-    assert caplog.text == ""
+    assert "" == caplog.text
 
 
 def test_activity_limit_delivers_the_outcome_as_a_push() -> None:
@@ -274,7 +275,7 @@ def test_activity_limit_delivers_the_outcome_as_a_push() -> None:
         assert act.wait(5.0)
         assert holder.wait(5.0)
         assert act.stats.delivered_by_push
-        assert [p["title"] for p in sim.pushes()] == ["Squeezed finished"]
+        assert ["Squeezed finished"] == [p["title"] for p in sim.pushes()]
 
 
 def test_bad_input_is_refused_before_anything_is_sent(sim: SimulatorHandle) -> None:
@@ -283,7 +284,7 @@ def test_bad_input_is_refused_before_anything_is_sent(sim: SimulatorHandle) -> N
         livebar.live_activity("X", color="pink", **opts(sim))
     with pytest.raises(ValueError, match="steps"):
         livebar.live_activity("X", steps=0, **opts(sim))
-    assert sim.requests() == []
+    assert [] == sim.requests()
 
 
 EXIT_SCRIPT = """
@@ -315,16 +316,16 @@ def run_script(sim: SimulatorHandle, tail: str) -> Any:
 def test_interpreter_exit_ends_what_is_left_open(sim: SimulatorHandle) -> None:
     """An activity never closed is ended by atexit, showing its real progress."""
     proc = run_script(sim, "")
-    assert proc.returncode == 0, proc.stderr
+    assert 0 == proc.returncode, proc.stderr
     activity = only_activity(sim)
-    assert activity["state"] == "ended"
-    assert activity["displayed"]["percentage"] == 100
+    assert "ended" == activity["state"]
+    assert 100 == activity["displayed"]["percentage"]
 
 
 def test_uncaught_exception_at_exit_marks_failed(sim: SimulatorHandle) -> None:
     """An exception that kills the program ends the open activity as failed."""
     proc = run_script(sim, "raise RuntimeError('crashed')")
-    assert proc.returncode == 1
+    assert 1 == proc.returncode
     assert "RuntimeError: crashed" in only_activity(sim)["displayed"]["subtitle"]
 
 
@@ -337,6 +338,6 @@ def test_sigterm_is_cancelled(sim: SimulatorHandle) -> None:
         "    time.sleep(5)\n"
     )
     proc = run_script(sim, tail)
-    assert proc.returncode == 143
+    assert 143 == proc.returncode
     served = [a for a in sim.activities() if a["title"] == "Served"]
     assert served[0]["displayed"]["subtitle"].startswith("Cancelled")

@@ -82,7 +82,7 @@ def test_equal_state_is_never_resent() -> None:
     for t in range(1, 200):
         run.policy.observe("a", snap(0.5))
         run.step(float(t))
-    assert run.kinds() == [Kind.START]
+    assert [Kind.START] == run.kinds()
 
 
 def test_sub_percent_moves_are_not_sent() -> None:
@@ -92,7 +92,7 @@ def test_sub_percent_moves_are_not_sent() -> None:
     run.step(0.0)
     run.policy.observe("a", snap(0.004))
     run.step(1000.0)
-    assert run.kinds() == [Kind.START]
+    assert [Kind.START] == run.kinds()
 
 
 def test_ten_minute_job_spreads_its_burst_over_the_job() -> None:
@@ -161,7 +161,7 @@ def test_states_between_sends_coalesce() -> None:
     run.step(0.0)
     for i in range(1, 6):
         run.policy.observe("a", snap(i / 1000))
-    assert run.policy.coalesced("a") == 4
+    assert 4 == run.policy.coalesced("a")
 
 
 def test_account_window_is_never_exceeded_and_ends_are_not_starved() -> None:
@@ -183,7 +183,7 @@ def test_account_window_is_never_exceeded_and_ends_are_not_starved() -> None:
         run.policy.close(key, snap(1.0))
     run.step(t)
     ends = [at for at, key, kind in run.log if kind is Kind.END]
-    assert len(ends) == 4
+    assert 4 == len(ends)
     assert all(at == t for at in ends)
     window: deque[float] = deque()
     for at, _, _ in run.log:
@@ -202,8 +202,8 @@ def test_rate_limit_pauses_everyone_then_resends_latest() -> None:
     [send] = run.policy.next_sends(10.0)
     run.policy.result(send, 10.0, Outcome.RATE_LIMITED, retry_after=30.0)
     run.policy.observe("a", snap(0.6))
-    assert run.step(39.0) == []
-    assert run.policy.next_wake(11.0) == 40.0
+    assert [] == run.step(39.0)
+    assert 40.0 == run.policy.next_wake(11.0)
     assert [Send("a", Kind.UPDATE)] == run.step(40.0)
 
 
@@ -232,7 +232,7 @@ def test_activity_limit_falls_back_to_a_push_when_the_job_ends() -> None:
     assert len(run.times(Kind.START)) >= 2
     run.policy.close("a", snap(1.0))
     assert [Send("a", Kind.PUSH)] == run.step(100.0)
-    assert run.policy.phase("a") == "ended"
+    assert "ended" == run.policy.phase("a")
 
 
 def test_local_concurrency_cap_queues_the_fifth_start() -> None:
@@ -241,10 +241,10 @@ def test_local_concurrency_cap_queues_the_fifth_start() -> None:
     for key in "abcde":
         run.policy.open(key, 0.0, snap(0.0))
     run.step(0.0)
-    assert run.kinds("e") == []
+    assert [] == run.kinds("e")
     run.policy.close("a", snap(1.0))
     run.step(1.0)
-    assert run.kinds("e") == [Kind.START]
+    assert [Kind.START] == run.kinds("e")
 
 
 def test_forbidden_stops_everything() -> None:
@@ -254,7 +254,7 @@ def test_forbidden_stops_everything() -> None:
     run.step(0.0)
     run.policy.open("b", 1.0, snap(0.0))
     run.policy.push("p")
-    assert run.step(2.0) == []
+    assert [] == run.step(2.0)
     assert run.policy.forbidden
 
 

@@ -195,6 +195,9 @@ class LiveActivity:
             _check_total(total)
         self.total: Optional[float] = total
         self.n: float = 0
+        # advance() by one from any thread: next() on a C counter is atomic, no lock needed.
+        self._ticks = itertools.count()
+        self._lock = threading.Lock()
         self.percentage: Optional[float] = None
         self.value: Optional[float] = None
         self.upper_limit: Optional[float] = None
@@ -354,7 +357,9 @@ class LiveActivity:
     ) -> None:
         """Record the current state; the dispatcher sends what the budgets allow."""
         if n is not None:
-            self.n = n
+            with self._lock:
+                self._ticks = itertools.count()
+                self.n = n
         if total is not None:
             self.set_total(total)
         if percentage is not None:
@@ -382,10 +387,19 @@ class LiveActivity:
     def advance(self, k: float = 1) -> None:
         """``k`` more items done (progress) or ``k`` more steps complete (segmented)."""
         if self.segmented:
-            self.current_step = min(self.current_step + int(k), self.number_of_steps)
+            with self._lock:
+                self.current_step = min(self.current_step + int(k), self.number_of_steps)
             self._name_current_step()
+        elif k == 1:
+            next(self._ticks)
         else:
-            self.n += k
+            with self._lock:
+                self.n += k
+
+    @property
+    def count(self) -> float:
+        """Items done so far (progress bars)."""
+        return self._count()
 
     def set_total(self, total: Optional[float]) -> None:
         """Set (or clear) the number of items the job will process."""
@@ -409,7 +423,7 @@ class LiveActivity:
                 total = None
         if total is not None and not self.segmented:
             self.set_total(total)
-        base = self.n
+        base = self._count()
         iterator = iter(iterable)
         length_hint = getattr(iterator, "__length_hint__", None)
         if total is not None and length_hint is not None:
@@ -427,7 +441,9 @@ class LiveActivity:
 
         def counted() -> float:
             frame = getattr(gen, "gi_frame", None)
-            return self.n if frame is None else base + float(frame.f_locals.get("n", 0))
+            if frame is None:
+                return self.n + _ticks_of(self._ticks)
+            return base + float(frame.f_locals.get("n", 0))
 
         self._source = counted
         return gen
@@ -444,8 +460,7 @@ class LiveActivity:
             self._loop_left(base + n, finished=False, owner=owner)
             raise
         except BaseException as exc:  # raised by the iterable itself
-            self._source = None
-            self.n = base + n
+            self._loop_left(base + n, finished=False, owner=False)
             if owner:
                 self.close(exc)
             raise
@@ -453,7 +468,9 @@ class LiveActivity:
 
     def _loop_left(self, count: float, *, finished: bool, owner: bool) -> None:
         self._source = None
-        self.n = count
+        with self._lock:
+            self._ticks = itertools.count()
+            self.n = count
         if not finished:
             self._stopped_early = True
         if owner:
@@ -556,8 +573,8 @@ class LiveActivity:
             try:
                 return float(source())
             except Exception:  # the source belongs to user code; never let it break sampling
-                return self.n
-        return self.n
+                pass
+        return self.n + _ticks_of(self._ticks)
 
     def content_state(self, *, include_type: bool = True, ending: Optional[Ending] = None) -> Any:
         """The content state the phone should show now (or at ``ending``)."""
@@ -686,12 +703,7 @@ class _LoopEnd:
     def __del__(self) -> None:
         if not self._finished:
             activity = self._activity
-            source = activity._source
-            count = activity.n
-            if source is not None:
-                with contextlib.suppress(Exception):
-                    count = source()
-            activity._loop_left(count, finished=False, owner=self._owner)
+            activity._loop_left(activity._count(), finished=False, owner=self._owner)
 
 
 def live_activity(title: str, **options: Any) -> LiveActivity:
@@ -729,7 +741,7 @@ async def atrack(
     try:
         async for item in iterable:
             yield item
-            activity.n += 1
+            activity.advance()
     except GeneratorExit:
         activity.close(outcome="stopped")
         raise
@@ -786,6 +798,12 @@ def format_duration(seconds: float) -> str:
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _ticks_of(counter: itertools.count[int]) -> int:
+    """The next value of an ``itertools.count()``, read without advancing it."""
+    text = repr(counter)  # "count(17)"
+    return int(text[text.index("(") + 1 : -1])
 
 
 def _plain_number(x: float) -> Union[int, float]:
