@@ -177,6 +177,10 @@ class LiveActivity:
         if flush_timeout is not None and flush_timeout < 0:
             raise ValidationError("flush_timeout", "minimum", "must be >= 0")
         self.flush_timeout = flush_timeout
+        if api_key is not None or base_url is not None:
+            from livebar._config import resolve_config
+
+            resolve_config(api_key=api_key, base_url=base_url, environ={})  # fail fast on typos
         self._disable_arg = disable
         self._client_arg = client
         self._api_key = api_key

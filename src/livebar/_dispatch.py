@@ -33,6 +33,7 @@ from livebar._errors import (
     ActivityLimitError,
     APIError,
     AuthenticationError,
+    ConfigurationError,
     ConnectError,
     LivebarError,
     NotFoundError,
@@ -537,6 +538,7 @@ _dispatcher: Optional[Dispatcher] = None
 _budgets: Optional[Budgets] = None
 _flush_timeout: Optional[float] = None
 _warned_no_key = False
+_warned_config = False
 _hooks_installed = False
 _clients: dict[tuple[str, ...], Any] = {}
 
@@ -608,26 +610,36 @@ def _get_dispatcher() -> Dispatcher:
         return _dispatcher
 
 
-def _disabled(flag: Optional[bool]) -> bool:
-    if flag is not None:
-        return flag
-    raw = os.environ.get(_defaults.ENV_DISABLE, "").strip().lower()
-    return raw not in ("", "0", "false", "no", "off")
+def _resolve_client(
+    *,
+    client: Any,
+    api_key: Optional[str],
+    base_url: Optional[str],
+    disable: Optional[bool],
+) -> Optional[tuple[Any, tuple[str, ...]]]:
+    """The client to send with and its account key; None when mirroring is off.
 
-
-def _resolve_client(activity: LiveActivity) -> Optional[tuple[Any, tuple[str, ...]]]:
-    """The client an activity sends with and its account key; None when mirroring is off."""
-    global _warned_no_key
-    client = activity._client_arg
-    if client is not None:
-        config = getattr(client, "config", None)
-        base = getattr(config, "base_url", "")
-        key = getattr(config, "api_key", None) or ""
-        return client, ("client", str(id(client)), base, _fingerprint(key))
-    from livebar._client import Client
+    Mirroring is off when disabled (argument or ``LIVEBAR_DISABLE``, silently), when there is no
+    API key (one warning per process), or when the environment holds an unusable setting (one
+    error line): a phone that is not paired must never fail the job.
+    """
+    global _warned_no_key, _warned_config
     from livebar._config import resolve_config
 
-    config = resolve_config(api_key=activity._api_key, base_url=activity._base_url)
+    try:
+        config = resolve_config(api_key=api_key, base_url=base_url, disable=disable)
+    except ConfigurationError as exc:
+        if not _warned_config:
+            _warned_config = True
+            log.error("livebar: %s; running with Live Activities off", exc)
+        return None
+    if config.disabled:
+        return None
+    if client is not None:
+        client_config = getattr(client, "config", None)
+        base = getattr(client_config, "base_url", "")
+        key = getattr(client_config, "api_key", None) or ""
+        return client, ("client", str(id(client)), base, _fingerprint(key))
     if not config.api_key:
         if not _warned_no_key:
             _warned_no_key = True
@@ -638,11 +650,18 @@ def _resolve_client(activity: LiveActivity) -> Optional[tuple[Any, tuple[str, ..
                 _defaults.ENV_DISABLE,
             )
         return None
+    from livebar._client import Client
+
     account = ("key", config.base_url, _fingerprint(config.api_key))
     with _lock:
         existing = _clients.get(account)
         if existing is None:
-            existing = Client(api_key=config.api_key, base_url=config.base_url, retry=False)
+            existing = Client(
+                api_key=config.api_key,
+                base_url=config.base_url,
+                timeout=config.timeout,
+                retry=False,
+            )
             _clients[account] = existing
     return existing, account
 
@@ -655,9 +674,12 @@ def _fingerprint(key: str) -> str:
 
 def attach(activity: LiveActivity) -> Optional[Dispatcher]:
     """Register a starting activity; None when it is not mirrored (disabled or no key)."""
-    if _disabled(activity._disable_arg):
-        return None
-    resolved = _resolve_client(activity)
+    resolved = _resolve_client(
+        client=activity._client_arg,
+        api_key=activity._api_key,
+        base_url=activity._base_url,
+        disable=activity._disable_arg,
+    )
     if resolved is None:
         return None
     client, account = resolved
@@ -680,10 +702,7 @@ def push(
 ) -> bool:
     """Queue a push notification, paced with the activities; False if mirroring is off."""
     notification = PushNotification(title=title, message=message, channels=channels, **fields)
-    if _disabled(disable):
-        return False
-    probe = LiveActivity(title, client=client, api_key=api_key, base_url=base_url)
-    resolved = _resolve_client(probe)
+    resolved = _resolve_client(client=client, api_key=api_key, base_url=base_url, disable=disable)
     if resolved is None:
         return False
     dispatcher = _get_dispatcher()
