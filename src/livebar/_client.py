@@ -1,0 +1,612 @@
+"""The ActivitySmith HTTP client: one method per endpoint, sync and async.
+
+``_ClientCore`` holds every decision and does no I/O: it builds requests from payloads and maps
+responses to results or errors. ``Client`` and ``AsyncClient`` are thin shells with identical
+method names that send, and retry according to a ``RetryPolicy`` with an injected sleep and
+clock. No ``httpx`` exception escapes: connection failures become ``ConnectError``, timeouts
+``RequestTimeout`` and anything else in transit ``TransportError`` (always chained).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Callable, TypeVar
+
+import anyio
+import httpx
+
+from livebar._config import Config, resolve_config
+from livebar._errors import (
+    ConfigurationError,
+    ConnectError,
+    LivebarError,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+    ValidationError,
+    error_from_response,
+)
+from livebar._payload import (
+    EndActivity,
+    PushNotification,
+    StartActivity,
+    StreamEnd,
+    StreamUpdate,
+    UpdateActivity,
+    validate_stream_key,
+)
+from livebar._retry import NO_RETRY, RetryPolicy
+from livebar._version import __version__
+
+logger = logging.getLogger("livebar")
+
+USER_AGENT = f"livebar/{__version__}"
+
+_R = TypeVar("_R")
+
+
+# Results. Each keeps the whole answer in ``raw``; fields the server adds later are never an error.
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """Answer to ``push``."""
+
+    success: bool
+    devices_notified: int | None = None
+    users_notified: int | None = None
+    effective_channel_slugs: tuple[str, ...] | None = None
+    timestamp: str | None = None
+    warning: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """Answer to ``start``: keep ``activity_id`` for ``update`` and ``end``.
+
+    ``ended_activity_id`` is set by servers that end the oldest activity to make room.
+    """
+
+    success: bool
+    activity_id: str
+    devices_notified: int | None = None
+    users_notified: int | None = None
+    effective_channel_slugs: tuple[str, ...] | None = None
+    ended_activity_id: str | None = None
+    timestamp: str | None = None
+    warning: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """Answer to ``update``. A ``warning`` here usually means iOS is about to throttle."""
+
+    success: bool
+    activity_id: str | None = None
+    devices_notified: int | None = None
+    devices_queued: int | None = None
+    timestamp: str | None = None
+    warning: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class EndResult:
+    """Answer to ``end``."""
+
+    success: bool
+    activity_id: str | None = None
+    devices_notified: int | None = None
+    devices_queued: int | None = None
+    timestamp: str | None = None
+    warning: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """Answer to ``stream``: ``operation`` is ``started``, ``updated``, ``rotated``, ``noop`` or
+    ``paused`` (``activity_id`` is ``None`` when paused); a value unknown today is kept as is."""
+
+    success: bool
+    operation: str | None = None
+    stream_key: str | None = None
+    activity_id: str | None = None
+    previous_activity_id: str | None = None
+    devices_notified: int | None = None
+    devices_queued: int | None = None
+    users_notified: int | None = None
+    effective_channel_slugs: tuple[str, ...] | None = None
+    timestamp: str | None = None
+    warning: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class StreamEndResult:
+    """Answer to ``end_stream``; ``activity_id`` is ``None`` when the stream had already ended."""
+
+    success: bool
+    operation: str | None = None
+    stream_key: str | None = None
+    activity_id: str | None = None
+    devices_notified: int | None = None
+    devices_queued: int | None = None
+    timestamp: str | None = None
+    warning: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class _Request:
+    operation: str
+    method: str
+    path: str
+    body: dict[str, Any] | None
+
+
+def _text(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _count(raw: Mapping[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _slugs(raw: Mapping[str, Any]) -> tuple[str, ...] | None:
+    value = raw.get("effective_channel_slugs")
+    if not isinstance(value, list):
+        return None
+    return tuple(slug for slug in value if isinstance(slug, str))
+
+
+def _common(raw: Mapping[str, Any]) -> dict[str, Any]:
+    success = raw.get("success")
+    return {
+        "success": success if isinstance(success, bool) else True,
+        "timestamp": _text(raw, "timestamp"),
+        "warning": _text(raw, "warning"),
+        "raw": dict(raw),
+    }
+
+
+def _payload(value: object, cls: type[_R], operation: str) -> _R:
+    if not isinstance(value, cls):
+        raise ValidationError("", "type", f"{operation}() takes a {cls.__name__}")
+    return value
+
+
+class _ClientCore:
+    """Request building and response mapping shared by ``Client`` and ``AsyncClient``; no I/O."""
+
+    def __init__(self, config: Config, retry: RetryPolicy | bool) -> None:
+        self.config = config
+        self.retry = self._policy(retry, RetryPolicy())
+        # What ``retry=True`` on one call means: the client's policy if it retries at all.
+        self._retrying = self.retry if self.retry.max_attempts > 1 else RetryPolicy()
+        self._warned: set[str] = set()
+
+    @staticmethod
+    def _policy(retry: RetryPolicy | bool, default: RetryPolicy) -> RetryPolicy:
+        if isinstance(retry, RetryPolicy):
+            return retry
+        if isinstance(retry, bool):
+            return default if retry else NO_RETRY
+        raise ConfigurationError("retry", "must be a RetryPolicy, True or False")
+
+    def policy(self, retry: RetryPolicy | bool | None) -> RetryPolicy:
+        """The policy for one call: ``None`` means the client's own."""
+        return self.retry if retry is None else self._policy(retry, self._retrying)
+
+    def headers(self) -> dict[str, str]:
+        """Request headers; raises ``ConfigurationError`` (before any I/O) without a key."""
+        if self.config.api_key is None:
+            raise ConfigurationError(
+                "api_key", "no API key: pass api_key= or set ACTIVITYSMITH_API_KEY"
+            )
+        return {
+            "Authorization": f"Bearer {self.config.api_key}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+
+    def url(self, request: _Request) -> str:
+        return self.config.base_url + request.path
+
+    # Requests.
+
+    def push(self, notification: PushNotification) -> _Request:
+        body = _payload(notification, PushNotification, "push").to_json()
+        return _Request("push", "POST", "/push-notification", body)
+
+    def start(self, request: StartActivity) -> _Request:
+        body = _payload(request, StartActivity, "start").to_json()
+        return _Request("start", "POST", "/live-activity/start", body)
+
+    def update(self, request: UpdateActivity) -> _Request:
+        body = _payload(request, UpdateActivity, "update").to_json()
+        return _Request("update", "POST", "/live-activity/update", body)
+
+    def end(self, request: EndActivity) -> _Request:
+        body = _payload(request, EndActivity, "end").to_json()
+        return _Request("end", "POST", "/live-activity/end", body)
+
+    def stream(self, key: str, request: StreamUpdate) -> _Request:
+        path = f"/live-activity/stream/{validate_stream_key(key)}"
+        body = _payload(request, StreamUpdate, "stream").to_json()
+        return _Request("stream", "PUT", path, body)
+
+    def end_stream(self, key: str, request: StreamEnd | None) -> _Request:
+        path = f"/live-activity/stream/{validate_stream_key(key)}"
+        body = None if request is None else _payload(request, StreamEnd, "end_stream").to_json()
+        return _Request("end_stream", "DELETE", path, body)
+
+    # Responses.
+
+    def result(
+        self, request: _Request, status: int, headers: Mapping[str, str], content: bytes
+    ) -> Any:
+        """The result of a response, or raise the ``APIError`` it stands for."""
+        try:
+            body: object = json.loads(content)
+        except ValueError:  # includes UnicodeDecodeError
+            body = None
+        if not 200 <= status < 300:
+            raise error_from_response(status, body, headers, operation=request.operation)
+        if not isinstance(body, dict):
+            raise ServerError(
+                status=status,
+                message="the response body is not a JSON object",
+                operation=request.operation,
+            )
+        result = self._build(request.operation, body, status)
+        warning: str | None = result.warning
+        if warning is not None and warning not in self._warned:
+            self._warned.add(warning)
+            logger.warning("ActivitySmith warning on %s: %s", request.operation, warning)
+        return result
+
+    def _build(self, operation: str, raw: dict[str, Any], status: int) -> Any:
+        common = _common(raw)
+        if operation == "push":
+            return PushResult(
+                devices_notified=_count(raw, "devices_notified"),
+                users_notified=_count(raw, "users_notified"),
+                effective_channel_slugs=_slugs(raw),
+                **common,
+            )
+        if operation == "start":
+            activity_id = _text(raw, "activity_id")
+            if activity_id is None:
+                raise ServerError(
+                    status=status,
+                    message="the response has no activity_id",
+                    body=raw,
+                    operation=operation,
+                )
+            return StartResult(
+                activity_id=activity_id,
+                devices_notified=_count(raw, "devices_notified"),
+                users_notified=_count(raw, "users_notified"),
+                effective_channel_slugs=_slugs(raw),
+                ended_activity_id=_text(raw, "ended_activity_id"),
+                **common,
+            )
+        if operation in ("update", "end"):
+            result_class = UpdateResult if operation == "update" else EndResult
+            return result_class(
+                activity_id=_text(raw, "activity_id"),
+                devices_notified=_count(raw, "devices_notified"),
+                devices_queued=_count(raw, "devices_queued"),
+                **common,
+            )
+        if operation == "stream":
+            return StreamResult(
+                operation=_text(raw, "operation"),
+                stream_key=_text(raw, "stream_key"),
+                activity_id=_text(raw, "activity_id"),
+                previous_activity_id=_text(raw, "previous_activity_id"),
+                devices_notified=_count(raw, "devices_notified"),
+                devices_queued=_count(raw, "devices_queued"),
+                users_notified=_count(raw, "users_notified"),
+                effective_channel_slugs=_slugs(raw),
+                **common,
+            )
+        return StreamEndResult(
+            operation=_text(raw, "operation"),
+            stream_key=_text(raw, "stream_key"),
+            activity_id=_text(raw, "activity_id"),
+            devices_notified=_count(raw, "devices_notified"),
+            devices_queued=_count(raw, "devices_queued"),
+            **common,
+        )
+
+    def transport_error(self, exc: Exception, request: _Request) -> TransportError:
+        """The livebar error for an ``httpx`` failure in transit (the caller chains it)."""
+        operation = request.operation
+        # Timed out before a connection existed, so the request certainly never left.
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            return ConnectError(f"{operation}: could not connect: {exc}", operation=operation)
+        if isinstance(exc, httpx.TimeoutException):
+            return RequestTimeout(
+                f"{operation}: no answer within {self.config.timeout:g}s", operation=operation
+            )
+        return TransportError(f"{operation}: {type(exc).__name__}: {exc}", operation=operation)
+
+    def next_delay(
+        self,
+        policy: RetryPolicy,
+        request: _Request,
+        error: LivebarError,
+        *,
+        attempt: int,
+        elapsed: float,
+        rng: random.Random | None,
+    ) -> float | None:
+        delay = policy.next_delay(
+            attempt=attempt, error=error, elapsed=elapsed, operation=request.operation, rng=rng
+        )
+        if delay is not None:
+            logger.info("retrying %s in %.2fs after: %s", request.operation, delay, error)
+        return delay
+
+
+# httpx raises these for trouble in transit; InvalidURL and StreamError sit outside HTTPError.
+_HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
+
+
+class Client:
+    """Synchronous ActivitySmith client; one reused connection pool. Use as a context manager.
+
+    ``api_key``, ``base_url`` and ``timeout`` resolve as argument > environment > default (see
+    ``resolve_config``). ``retry`` is a ``RetryPolicy``, ``True`` (the default policy) or
+    ``False`` (one attempt); every method also takes ``retry=`` for that call. ``transport``,
+    ``sleep``, ``clock`` and ``rng`` are for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | bool = True,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        config = resolve_config(api_key=api_key, base_url=base_url, timeout=timeout)
+        self._core = _ClientCore(config, retry)
+        self._http = httpx.Client(timeout=httpx.Timeout(config.timeout), transport=transport)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+
+    def __repr__(self) -> str:
+        return f"Client(config={self._core.config!r})"
+
+    @property
+    def config(self) -> Config:
+        return self._core.config
+
+    def push(
+        self, notification: PushNotification, *, retry: RetryPolicy | bool | None = None
+    ) -> PushResult:
+        """Send a push notification."""
+        result: PushResult = self._send(self._core.push(notification), retry)
+        return result
+
+    def start(
+        self, request: StartActivity, *, retry: RetryPolicy | bool | None = None
+    ) -> StartResult:
+        """Start a Live Activity (manual lifecycle).
+
+        Not idempotent: it is retried only after a ``ConnectError``, when the request certainly
+        never reached the server; a start whose answer was lost is not repeated.
+        """
+        result: StartResult = self._send(self._core.start(request), retry)
+        return result
+
+    def update(
+        self, request: UpdateActivity, *, retry: RetryPolicy | bool | None = None
+    ) -> UpdateResult:
+        """Update a Live Activity started with ``start``."""
+        result: UpdateResult = self._send(self._core.update(request), retry)
+        return result
+
+    def end(self, request: EndActivity, *, retry: RetryPolicy | bool | None = None) -> EndResult:
+        """End a Live Activity started with ``start``."""
+        result: EndResult = self._send(self._core.end(request), retry)
+        return result
+
+    def stream(
+        self, key: str, request: StreamUpdate, *, retry: RetryPolicy | bool | None = None
+    ) -> StreamResult:
+        """Start or update the Live Activity of stream ``key`` (idempotent)."""
+        result: StreamResult = self._send(self._core.stream(key, request), retry)
+        return result
+
+    def end_stream(
+        self,
+        key: str,
+        request: StreamEnd | None = None,
+        *,
+        retry: RetryPolicy | bool | None = None,
+    ) -> StreamEndResult:
+        """End the Live Activity of stream ``key``; ``StreamNotFoundError`` if already gone."""
+        result: StreamEndResult = self._send(self._core.end_stream(key, request), retry)
+        return result
+
+    def _send(self, request: _Request, retry: RetryPolicy | bool | None) -> Any:
+        core = self._core
+        policy = core.policy(retry)
+        headers = core.headers()
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                try:
+                    response = self._http.request(
+                        request.method, core.url(request), json=request.body, headers=headers
+                    )
+                except _HTTPX_ERRORS as exc:
+                    raise core.transport_error(exc, request) from exc
+                return core.result(
+                    request, response.status_code, response.headers, response.content
+                )
+            except LivebarError as error:
+                elapsed = self._clock() - started
+                delay = core.next_delay(
+                    policy, request, error, attempt=attempt, elapsed=elapsed, rng=self._rng
+                )
+                if delay is None:
+                    raise
+            self._sleep(delay)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient:
+    """Asynchronous twin of ``Client`` (same methods, awaited); sleeps with ``anyio.sleep``.
+
+    Works on asyncio and trio. Use ``async with`` or call ``aclose()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        config = resolve_config(api_key=api_key, base_url=base_url, timeout=timeout)
+        self._core = _ClientCore(config, retry)
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(config.timeout), transport=transport)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(config={self._core.config!r})"
+
+    @property
+    def config(self) -> Config:
+        return self._core.config
+
+    async def push(
+        self, notification: PushNotification, *, retry: RetryPolicy | bool | None = None
+    ) -> PushResult:
+        """Send a push notification."""
+        result: PushResult = await self._send(self._core.push(notification), retry)
+        return result
+
+    async def start(
+        self, request: StartActivity, *, retry: RetryPolicy | bool | None = None
+    ) -> StartResult:
+        """Start a Live Activity (manual lifecycle); retried only after a ``ConnectError``."""
+        result: StartResult = await self._send(self._core.start(request), retry)
+        return result
+
+    async def update(
+        self, request: UpdateActivity, *, retry: RetryPolicy | bool | None = None
+    ) -> UpdateResult:
+        """Update a Live Activity started with ``start``."""
+        result: UpdateResult = await self._send(self._core.update(request), retry)
+        return result
+
+    async def end(
+        self, request: EndActivity, *, retry: RetryPolicy | bool | None = None
+    ) -> EndResult:
+        """End a Live Activity started with ``start``."""
+        result: EndResult = await self._send(self._core.end(request), retry)
+        return result
+
+    async def stream(
+        self, key: str, request: StreamUpdate, *, retry: RetryPolicy | bool | None = None
+    ) -> StreamResult:
+        """Start or update the Live Activity of stream ``key`` (idempotent)."""
+        result: StreamResult = await self._send(self._core.stream(key, request), retry)
+        return result
+
+    async def end_stream(
+        self,
+        key: str,
+        request: StreamEnd | None = None,
+        *,
+        retry: RetryPolicy | bool | None = None,
+    ) -> StreamEndResult:
+        """End the Live Activity of stream ``key``; ``StreamNotFoundError`` if already gone."""
+        result: StreamEndResult = await self._send(self._core.end_stream(key, request), retry)
+        return result
+
+    async def _send(self, request: _Request, retry: RetryPolicy | bool | None) -> Any:
+        core = self._core
+        policy = core.policy(retry)
+        headers = core.headers()
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                try:
+                    response = await self._http.request(
+                        request.method, core.url(request), json=request.body, headers=headers
+                    )
+                except _HTTPX_ERRORS as exc:
+                    raise core.transport_error(exc, request) from exc
+                return core.result(
+                    request, response.status_code, response.headers, response.content
+                )
+            except LivebarError as error:
+                elapsed = self._clock() - started
+                delay = core.next_delay(
+                    policy, request, error, attempt=attempt, elapsed=elapsed, rng=self._rng
+                )
+                if delay is None:
+                    raise
+            await self._sleep(delay)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,150 @@
+"""Configuration: explicit argument > environment variable > default, resolved in one function.
+
+The API key never appears in a ``repr``, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from livebar._defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_DISABLE,
+    ENV_TIMEOUT,
+)
+from livebar._errors import ConfigurationError
+
+REDACTED = "***"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+@dataclass(frozen=True, repr=False)
+class Config:
+    """Resolved settings of a client. Build it with ``resolve_config``."""
+
+    api_key: str | None
+    base_url: str
+    timeout: float
+    disabled: bool = False
+
+    def __repr__(self) -> str:
+        key = None if self.api_key is None else REDACTED
+        return (
+            f"Config(api_key={key!r}, base_url={self.base_url!r}, timeout={self.timeout!r}, "
+            f"disabled={self.disabled!r})"
+        )
+
+
+def resolve_config(
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    disable: bool | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Resolve each setting as explicit argument > environment variable > default.
+
+    Environment: ``ACTIVITYSMITH_API_KEY``, ``ACTIVITYSMITH_BASE_URL``, ``LIVEBAR_TIMEOUT``
+    (seconds), ``LIVEBAR_DISABLE`` (1/true/yes/on). A missing key is allowed here (it is an error
+    only when a request is made); a base URL that is not HTTPS is refused unless its host is
+    loopback (127.0.0.0/8, ::1, localhost). Raises ``ConfigurationError`` naming the setting.
+    """
+    env = os.environ if environ is None else environ
+    key = _api_key(api_key if api_key is not None else env.get(ENV_API_KEY))
+    url = _base_url(base_url if base_url is not None else env.get(ENV_BASE_URL) or DEFAULT_BASE_URL)
+    if timeout is not None:
+        seconds = _timeout(timeout, "timeout")
+    elif env.get(ENV_TIMEOUT, "").strip():
+        seconds = _timeout(_float(env[ENV_TIMEOUT], ENV_TIMEOUT), ENV_TIMEOUT)
+    else:
+        seconds = DEFAULT_TIMEOUT
+    if disable is not None:
+        disabled = bool(disable)
+    else:
+        disabled = _flag(env.get(ENV_DISABLE, ""), ENV_DISABLE)
+    return Config(api_key=key, base_url=url, timeout=seconds, disabled=disabled)
+
+
+def redact(text: str, key: str | None) -> str:
+    """``text`` with every occurrence of ``key`` replaced by ``***`` (for log lines)."""
+    if not key:
+        return text
+    return text.replace(key, REDACTED)
+
+
+def _api_key(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError("api_key", "must be a string")
+    key = value.strip()
+    if not key:
+        return None
+    if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+        # Said without echoing the key: it would end up in tracebacks and logs.
+        raise ConfigurationError("api_key", "must be printable ASCII without spaces")
+    return key
+
+
+def _base_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError("base_url", "must be a string")
+    url = value.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ConfigurationError("base_url", "is not a valid URL") from exc
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigurationError("base_url", "must be an absolute https:// URL")
+    if parts.query or parts.fragment:
+        raise ConfigurationError("base_url", "must not have a query or fragment")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            "base_url", "must use https:// (plain http:// is allowed only for loopback hosts)"
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _float(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise ConfigurationError(option, "must be a number of seconds") from exc
+
+
+def _timeout(value: object, option: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(option, "must be a number of seconds")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(option, "must be a finite number of seconds > 0")
+    return float(value)
+
+
+def _flag(text: str, option: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ConfigurationError(option, "must be one of 1/0, true/false, yes/no, on/off")

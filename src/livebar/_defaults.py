@@ -1,0 +1,59 @@
+"""Every default livebar uses, in one place.
+
+Times are float seconds unless the name says otherwise. Other modules import these names; none of
+them hard-codes a number of its own.
+"""
+
+from __future__ import annotations
+
+# Environment variables (every one is listed in the README).
+ENV_API_KEY = "ACTIVITYSMITH_API_KEY"
+ENV_BASE_URL = "ACTIVITYSMITH_BASE_URL"
+ENV_TIMEOUT = "LIVEBAR_TIMEOUT"
+ENV_DISABLE = "LIVEBAR_DISABLE"
+
+# Transport.
+DEFAULT_BASE_URL = "https://activitysmith.com/api"
+DEFAULT_TIMEOUT = 5.0
+"""Connect and read timeout of one request; never infinite."""
+DEFAULT_RETRY_AFTER_CAP = 60.0
+"""Longest a server's ``Retry-After`` may make us wait."""
+
+# Retries of explicit client calls (see ``RetryPolicy``).
+DEFAULT_RETRY_MAX_ATTEMPTS = 4
+DEFAULT_RETRY_INITIAL = 0.5
+DEFAULT_RETRY_MULTIPLIER = 2.0
+DEFAULT_RETRY_MAX_DELAY = 8.0
+DEFAULT_RETRY_MAX_TOTAL = 20.0
+DEFAULT_RETRY_JITTER = 0.5
+
+# Engine.
+DEFAULT_FLUSH_TIMEOUT = 5.0
+"""How long closing an activity (or the process exiting) waits for the final request."""
+DEFAULT_AUTO_DISMISS_MINUTES = 3
+DEFAULT_FAILURE_AUTO_DISMISS_MINUTES = 30
+ACCOUNT_REQUESTS_PER_MINUTE = 60
+"""ActivitySmith's account-wide rate limit."""
+DEFAULT_REQUESTS_PER_MINUTE = 40
+"""livebar's share of the account limit, leaving headroom for other tools on the same account."""
+DEFAULT_MAX_CONCURRENT_ACTIVITIES = 4
+IOS_BUDGET_UPDATES = 12
+"""Updates an activity may spend before the average rate starts to matter to iOS."""
+IOS_BUDGET_INTERVAL = 120.0
+"""Average spacing of updates iOS tolerates beyond the first ``IOS_BUDGET_UPDATES``."""
+
+# Pacing (see ``livebar._pacing``).
+DEFAULT_RESERVED_REQUESTS = 6
+"""Requests per window that updates may not use, kept for starts, ends and pushes."""
+DEFAULT_IOS_MARGIN = 1.05
+"""Safety factor on the iOS spacing, so clock skew never trips the server's warning."""
+DEFAULT_MIN_UPDATE_GAP = 2.0
+"""Shortest time between two updates of one activity."""
+DEFAULT_MIN_VISIBLE_CHANGE = 0.01
+"""Smallest change of a bar worth an update (the phone shows whole percents)."""
+DEFAULT_SAMPLE_INTERVAL = 0.25
+"""How often the dispatcher samples open activities."""
+DEFAULT_STOP_GRACE = 0.5
+"""How long an early-stopped loop waits for an uncaught exception to mark it failed."""
+ENV_FLUSH_TIMEOUT = "LIVEBAR_FLUSH_TIMEOUT"
+ENV_REQUESTS_PER_MINUTE = "LIVEBAR_REQUESTS_PER_MINUTE"

@@ -1,0 +1,295 @@
+"""livebar's exceptions: one tree under ``LivebarError``.
+
+::
+
+    LivebarError
+    ├── ConfigurationError(LivebarError, ValueError)      bad base URL, missing key, bad option
+    ├── ValidationError(LivebarError, ValueError)         .field (dotted path), .rule; before I/O
+    ├── TransportError                                    the request may or may not have arrived
+    │   ├── ConnectError                                  it certainly did not arrive
+    │   └── RequestTimeout(TransportError, TimeoutError)
+    └── APIError                                          .status, .error, .message, .body
+        ├── BadRequestError          400
+        ├── AuthenticationError      401
+        ├── PaymentRequiredError     402
+        ├── PermissionDeniedError    403
+        ├── NotFoundError            404
+        │   └── StreamNotFoundError  404 on a stream PUT/DELETE
+        ├── NoRecipientsError        404 or 422 "No recipients found"; .effective_channel_slugs
+        ├── RateLimitError           429 "Rate limit exceeded"; .retry_after
+        ├── ActivityLimitError       429 with limit/active; .limit, .active
+        └── ServerError              5xx, unexpected statuses, unparseable bodies
+
+No exception message ever contains the API key: errors are built from the server's answer and the
+operation name only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from livebar._defaults import DEFAULT_RETRY_AFTER_CAP
+
+STREAM_OPERATIONS = frozenset({"stream", "end_stream"})
+"""Client operations addressed to ``/live-activity/stream/{stream_key}``."""
+
+NO_RECIPIENTS = "No recipients found"
+
+
+class LivebarError(Exception):
+    """Base class of every error livebar raises."""
+
+
+class ConfigurationError(LivebarError, ValueError):
+    """An option (base URL, API key, timeout, ...) is missing or unusable."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+
+
+class ValidationError(LivebarError, ValueError):
+    """A payload breaks a rule of the API; raised before any request is sent.
+
+    ``field`` is the dotted path of the offending value relative to the object being built or
+    parsed (``"content_state.current_step"``, ``"actions[2].url"``; ``""`` for the whole object)
+    and ``rule`` the JSON Schema keyword it breaks (``"required"``, ``"maximum"``, ``"pattern"``,
+    ``"additionalProperties"``, ...).
+    """
+
+    def __init__(self, field: str, rule: str, detail: str) -> None:
+        super().__init__(f"{field or '<body>'}: {detail} (rule: {rule})")
+        self.field = field
+        self.rule = rule
+        self.detail = detail
+
+    def within(self, prefix: str) -> ValidationError:
+        """The same error with its field path placed under ``prefix``."""
+        if not prefix:
+            return self
+        if not self.field:
+            field = prefix
+        elif self.field.startswith("["):
+            field = prefix + self.field
+        else:
+            field = f"{prefix}.{self.field}"
+        return ValidationError(field, self.rule, self.detail)
+
+
+class TransportError(LivebarError):
+    """The request failed in transit: it may or may not have reached the server."""
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.operation = operation
+
+
+class ConnectError(TransportError):
+    """No connection could be made: the request certainly never reached the server."""
+
+
+class RequestTimeout(TransportError, TimeoutError):
+    """The server did not answer in time."""
+
+
+class APIError(LivebarError):
+    """The server answered with an error status.
+
+    ``status`` is the HTTP status, ``error`` and ``message`` the server's fields of that name (or
+    ``None``), ``body`` the parsed JSON object (``{}`` when the body was not a JSON object) and
+    ``operation`` the client method that failed.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        error: str | None = None,
+        message: str | None = None,
+        body: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.message = message
+        self.body: dict[str, Any] = dict(body) if body is not None else {}
+        self.operation = operation
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        what = f"{self.operation} failed" if self.operation else "request failed"
+        detail = ": ".join(part for part in (self.error, self.message) if part)
+        return f"{what} with HTTP {self.status}" + (f": {detail}" if detail else "")
+
+
+class BadRequestError(APIError):
+    """400 (or a 422 other than "No recipients found"): the payload or the target was refused."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing or wrong."""
+
+
+class PaymentRequiredError(APIError):
+    """402: the account's billing blocks the request."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key's scope forbids the channels, or the activity belongs to another account."""
+
+
+class NotFoundError(APIError):
+    """404: the addressed thing does not exist."""
+
+
+class StreamNotFoundError(NotFoundError):
+    """404 on a stream PUT/DELETE: the stream is unknown (for a DELETE: already ended)."""
+
+
+class NoRecipientsError(APIError):
+    """404 or 422 "No recipients found": no device matched the effective channel target."""
+
+    def __init__(
+        self, *, effective_channel_slugs: tuple[str, ...] | None = None, **kwargs: Any
+    ) -> None:
+        self.effective_channel_slugs = effective_channel_slugs
+        super().__init__(**kwargs)
+
+
+class RateLimitError(APIError):
+    """429 "Rate limit exceeded"; ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(self, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(**kwargs)
+
+
+class ActivityLimitError(APIError):
+    """429 with ``limit``/``active``: the account already runs its maximum of Live Activities.
+
+    Retrying does not help; only an ending activity frees a slot.
+    """
+
+    def __init__(
+        self, *, limit: int | None = None, active: int | None = None, **kwargs: Any
+    ) -> None:
+        self.limit = limit
+        self.active = active
+        super().__init__(**kwargs)
+
+
+class ServerError(APIError):
+    """5xx, an unexpected status, or a response body livebar could not understand."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    422: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+}
+
+
+def error_from_response(
+    status: int,
+    body: object,
+    headers: Mapping[str, str],
+    *,
+    operation: str,
+    now: float | None = None,
+) -> APIError:
+    """Map an error response to the matching ``APIError``; pure.
+
+    ``body`` is the parsed JSON (anything, or ``None`` when it did not parse); ``headers`` are
+    looked up case-insensitively for ``Retry-After``; ``now`` (wall-clock seconds) resolves an
+    HTTP-date ``Retry-After``.
+    """
+    fields: dict[str, Any] = dict(body) if isinstance(body, Mapping) else {}
+    common: dict[str, Any] = {
+        "status": status,
+        "error": _text(fields.get("error")),
+        "message": _text(fields.get("message")),
+        "body": fields,
+        "operation": operation,
+    }
+    if status in (404, 422) and _is_no_recipients(fields):
+        return NoRecipientsError(effective_channel_slugs=_slugs(fields), **common)
+    if status == 404:
+        if operation in STREAM_OPERATIONS:
+            return StreamNotFoundError(**common)
+        return NotFoundError(**common)
+    if status == 429:
+        if "limit" in fields or "active" in fields:
+            return ActivityLimitError(
+                limit=_integer(fields.get("limit")), active=_integer(fields.get("active")), **common
+            )
+        retry_after = parse_retry_after(_header(headers, "retry-after"), now=now)
+        return RateLimitError(retry_after=retry_after, **common)
+    error_class = _BY_STATUS.get(status, ServerError)
+    return error_class(**common)
+
+
+def parse_retry_after(
+    value: str | None, *, now: float | None = None, cap: float = DEFAULT_RETRY_AFTER_CAP
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date), at most ``cap``.
+
+    Returns ``None`` when there is no usable value. ``now`` is wall-clock time (``time.time()``)
+    used for HTTP-dates; a date in the past means "now" (0.0).
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    seconds: float | None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = _seconds_until_http_date(text, now=now)
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), cap)
+
+
+def _seconds_until_http_date(text: str, *, now: float | None) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    current = time.time() if now is None else now
+    return when.timestamp() - current
+
+
+def _is_no_recipients(fields: Mapping[str, Any]) -> bool:
+    return fields.get("error") == NO_RECIPIENTS or "effective_channel_slugs" in fields
+
+
+def _slugs(fields: Mapping[str, Any]) -> tuple[str, ...] | None:
+    slugs = fields.get("effective_channel_slugs")
+    if not isinstance(slugs, list):
+        return None
+    return tuple(slug for slug in slugs if isinstance(slug, str))
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _integer(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,124 @@
+"""When to retry an explicit client call, and how long to wait first: pure code.
+
+``RetryPolicy.next_delay`` answers "sleep this long, then try again" or ``None`` ("give up");
+the sync and async clients are small loops around it, with the clock, the sleep and the random
+source injected.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from livebar._defaults import (
+    DEFAULT_RETRY_AFTER_CAP,
+    DEFAULT_RETRY_INITIAL,
+    DEFAULT_RETRY_JITTER,
+    DEFAULT_RETRY_MAX_ATTEMPTS,
+    DEFAULT_RETRY_MAX_DELAY,
+    DEFAULT_RETRY_MAX_TOTAL,
+    DEFAULT_RETRY_MULTIPLIER,
+)
+from livebar._errors import (
+    ConfigurationError,
+    ConnectError,
+    LivebarError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+
+NOT_IDEMPOTENT = frozenset({"start"})
+"""Operations that may act twice if repeated after the server got the first request."""
+
+_SYSTEM_RANDOM = random.Random()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with jitter, bounded in attempts and in total time.
+
+    The n-th retry waits ``min(max_delay, initial * multiplier ** (n - 1))``, shortened by a
+    random fraction of up to ``jitter`` (0 = exact, 1 = anywhere down to zero). A server's
+    ``Retry-After`` replaces the backoff (capped at ``retry_after_cap``). No retry is scheduled
+    past ``max_attempts`` attempts or when it would end later than ``max_total`` seconds after
+    the first attempt began.
+
+    What is retried: ``ConnectError`` always (the request never arrived); timeouts, other
+    transport errors, 5xx and the plain 429 rate limit, except for a manual ``start``, which is
+    not idempotent: a start whose response was lost may already have created an activity, so it
+    is retried only when it certainly never reached the server. Never retried: 400, 401, 402,
+    403, 404, 422 and ``ActivityLimitError`` (retrying cannot change their answer).
+    """
+
+    max_attempts: int = DEFAULT_RETRY_MAX_ATTEMPTS
+    initial: float = DEFAULT_RETRY_INITIAL
+    multiplier: float = DEFAULT_RETRY_MULTIPLIER
+    max_delay: float = DEFAULT_RETRY_MAX_DELAY
+    max_total: float = DEFAULT_RETRY_MAX_TOTAL
+    jitter: float = DEFAULT_RETRY_JITTER
+    retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ConfigurationError("max_attempts", "must be an integer")
+        if self.max_attempts < 1:
+            raise ConfigurationError("max_attempts", "must be >= 1")
+        for name in ("initial", "multiplier", "max_delay", "max_total", "retry_after_cap"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigurationError(name, "must be a number")
+            if not math.isfinite(value) or value < 0:
+                raise ConfigurationError(name, "must be a finite number >= 0")
+        if isinstance(self.jitter, bool) or not 0 <= self.jitter <= 1:
+            raise ConfigurationError("jitter", "must be between 0 and 1")
+
+    def should_retry(self, error: LivebarError, *, operation: str) -> bool:
+        """Whether ``error`` is worth another attempt of ``operation`` (ignoring the budget)."""
+        if isinstance(error, ConnectError):
+            return True
+        if operation in NOT_IDEMPOTENT:
+            return False
+        if isinstance(error, (TransportError, RateLimitError)):
+            return True
+        return isinstance(error, ServerError) and error.status >= 500
+
+    def backoff(self, attempt: int, *, rng: random.Random | None = None) -> float:
+        """The jittered wait after the ``attempt``-th failed attempt (1-based)."""
+        exponent = max(attempt - 1, 0)
+        try:
+            base = min(self.max_delay, self.initial * self.multiplier**exponent)
+        except OverflowError:
+            base = self.max_delay
+        source = _SYSTEM_RANDOM if rng is None else rng
+        return base * (1.0 - self.jitter * source.random())
+
+    def next_delay(
+        self,
+        *,
+        attempt: int,
+        error: LivebarError,
+        elapsed: float,
+        operation: str,
+        rng: random.Random | None = None,
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` to give up and raise ``error``.
+
+        ``attempt`` counts the attempts made so far (1 after the first failure); ``elapsed`` is
+        the time since the first attempt began.
+        """
+        if attempt >= self.max_attempts or not self.should_retry(error, operation=operation):
+            return None
+        retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+        if retry_after is not None:
+            delay = min(max(retry_after, 0.0), self.retry_after_cap)
+        else:
+            delay = self.backoff(attempt, rng=rng)
+        if elapsed + delay > self.max_total:
+            return None
+        return delay
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+"""Try once; the engine's pacing decides what happens after a failure."""
