@@ -120,16 +120,23 @@ class SpecValidator:
                 assert [] == errors, f"path parameter {parameter['name']}={value!r}"
         assert request.headers.get("authorization", "").startswith("Bearer ")
         assert request.headers.get("user-agent", "").startswith("livebar/")
-        request_body = operation.get("requestBody")
         content = request.read()
-        if not content:
+        if content:
+            assert request.headers.get("content-type") == "application/json"
+        self.validate_body(
+            request.method, request.url.path, json.loads(content) if content else None
+        )
+
+    def validate_body(self, method: str, path: str, body: object) -> None:
+        """Fail unless ``body`` (None: no body) is valid for the operation ``method path``."""
+        pointer, _ = self.operation(method, path)
+        request_body = self._resolve(pointer).get("requestBody")
+        if body is None:
             assert not (request_body or {}).get("required"), "the request needs a JSON body"
             return
         assert request_body is not None, "this operation takes no body"
-        assert request.headers.get("content-type") == "application/json"
-        body = json.loads(content)
         errors = self._errors(f"{pointer}/requestBody/content/application~1json/schema", body)
-        assert [] == errors, f"{request.method} {request.url.path} body {body!r}"
+        assert [] == errors, f"{method} {path} body {body!r}"
 
 
 @functools.cache

@@ -20,11 +20,14 @@ FAST = Budgets(min_update_gap=0.05)
 
 
 @pytest.fixture
-def sim() -> Iterator[SimulatorHandle]:
+def sim(spec_validator: Any) -> Iterator[SimulatorHandle]:
+    """A simulator at the real limits; afterwards every request livebar sent must fit the spec."""
     with serve() as handle:
         _dispatch.configure(budgets=FAST, flush_timeout=5.0)
         yield handle
         _dispatch.flush(5.0)
+        for request in handle.requests():
+            spec_validator.validate_body(request["method"], request["path"], request["body"])
 
 
 def opts(sim: SimulatorHandle, **extra: Any) -> dict[str, Any]:
