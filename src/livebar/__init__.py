@@ -185,8 +185,8 @@ __all__ = [
     "live_activity",
     "push",
     "resolve_config",
-    "track",
     "tqdm",
+    "track",
     "trange",
 ]
 

@@ -1,0 +1,154 @@
+"""The simulator's ASGI app: a thin starlette shell around ``SimulatorState``.
+
+Routes::
+
+    /api/...            the ActivitySmith API (bearer key, limits, faults)
+    /                   the lock-screen page; /static/<file> its script and style sheet
+    /_sim/state         everything the page draws (GET)
+    /_sim/requests      the request log (GET)
+    /_sim/activities    activities with their histories and what the phone displayed when (GET)
+    /_sim/pushes        push notifications received (GET)
+    /_sim/phone         what the lock screen shows now (GET)
+    /_sim/faults        GET the faults; POST {"fail_next", "status", "retry_after", "delay",
+                        "drop_next", "down"} to change them; DELETE to clear them
+    /_sim/down, /_sim/up, /_sim/reset   (POST)
+
+``/_sim/…`` needs no key, never fails on purpose and does not count against any limit.
+
+A dropped request closes its connection without a byte of answer (``drop_connection``, supplied
+by ``SimulatorServer``); an app mounted elsewhere without it answers a dropped request 502 with an
+empty body instead.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, MutableMapping, Optional
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from livebar._errors import ValidationError
+from livebar.simulator._state import SimulatorState
+
+Scope = MutableMapping[str, Any]
+DropConnection = Callable[[Scope], Awaitable[bool]]
+"""Closes the connection a request arrived on without answering; False if it could not."""
+
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+INITIAL_STATE_MARK = "__INITIAL_STATE__"
+API_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+NO_STORE = {"Cache-Control": "no-store"}
+FAULT_FIELDS: Dict[str, Any] = {
+    "fail_next": int,
+    "status": int,
+    "retry_after": (int, float),
+    "delay": (int, float),
+    "drop_next": int,
+    "down": bool,
+}
+
+
+def create_app(
+    state: SimulatorState, *, drop_connection: Optional[DropConnection] = None
+) -> Starlette:
+    """The ASGI app serving ``state``; ``drop_connection`` implements dropped requests."""
+
+    async def api(request: Request) -> Response:
+        path = "/" + request.path_params["path"]
+        body = await request.body()
+        decision = state.take_fault()
+        if decision.delay > 0:
+            await anyio.sleep(decision.delay)
+        if decision.drop or decision.reply is not None:
+            state.record_fault(request.method, path, body, decision)
+        if decision.drop:
+            if drop_connection is not None and await drop_connection(request.scope):
+                return Response(status_code=503)  # the connection is gone; nobody reads this
+            return Response(status_code=502)
+        reply = decision.reply or state.handle(
+            request.method, path, authorization=request.headers.get("authorization"), body=body
+        )
+        return JSONResponse(reply.body, status_code=reply.status, headers=dict(reply.headers))
+
+    async def page(request: Request) -> Response:
+        html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+        initial = json.dumps(state.snapshot()).replace("<", "\\u003c")
+        return Response(
+            html.replace(INITIAL_STATE_MARK, initial), media_type="text/html", headers=NO_STORE
+        )
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        media_type = STATIC_FILES.get(name)
+        if media_type is None:
+            return JSONResponse({"error": "Not Found", "message": name}, status_code=404)
+        return Response((STATIC_DIR / name).read_bytes(), media_type=media_type, headers=NO_STORE)
+
+    def inspect(read: Callable[[], Any]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return JSONResponse(read(), headers=NO_STORE)
+
+        return endpoint
+
+    async def faults(request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse(state.faults.to_json())
+        if request.method == "DELETE":
+            return JSONResponse(state.clear_faults())
+        try:
+            changes = _fault_changes(await request.body())
+            return JSONResponse(state.set_faults(**changes))
+        except ValidationError as exc:
+            return JSONResponse(
+                {"error": "Bad Request", "message": str(exc), "field": exc.field}, status_code=400
+            )
+
+    def control(action: Callable[[], object]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            action()
+            return JSONResponse({"success": True, "faults": state.faults.to_json()})
+
+        return endpoint
+
+    routes = [
+        Route("/", page, methods=["GET"]),
+        Route("/static/{name}", static, methods=["GET"]),
+        Route("/api/{path:path}", api, methods=API_METHODS),
+        Route("/_sim/state", inspect(state.snapshot), methods=["GET"]),
+        Route("/_sim/requests", inspect(state.requests), methods=["GET"]),
+        Route("/_sim/activities", inspect(state.activities), methods=["GET"]),
+        Route("/_sim/pushes", inspect(state.pushes), methods=["GET"]),
+        Route("/_sim/phone", inspect(state.phone), methods=["GET"]),
+        Route("/_sim/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_sim/down", control(lambda: state.set_faults(down=True)), methods=["POST"]),
+        Route("/_sim/up", control(lambda: state.set_faults(down=False)), methods=["POST"]),
+        Route("/_sim/reset", control(state.reset), methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+def _fault_changes(body: bytes) -> Dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise ValidationError("", "type", "the body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise ValidationError("", "type", "the body must be a JSON object")
+    for name, value in data.items():
+        expected = FAULT_FIELDS.get(name)
+        if expected is None:
+            raise ValidationError(name, "additionalProperties", "is not a fault setting")
+        if value is None and name == "retry_after":
+            continue
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+            raise ValidationError(name, "type", "has the wrong type")
+    return data

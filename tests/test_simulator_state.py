@@ -1,0 +1,513 @@
+"""The simulator's pure state machine, driven with a fake clock (no server, no sleeps)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Optional
+
+import pytest
+
+from livebar._errors import ConfigurationError
+from livebar.simulator import DEFAULT_API_KEY, Reply, SimulatorConfig, SimulatorState
+
+START_TIME = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+SCOPED_KEY = "ask_ops_only"
+RATE_LIMITED = {
+    "error": "Rate limit exceeded",
+    "message": "Too many requests, please try again later.",
+}
+ACTIVITY_LIMITED = {
+    "error": "Live Activity limit reached",
+    "message": "Only 4 concurrent Live Activities are allowed per account",
+    "limit": 4,
+    "active": 4,
+}
+
+
+class FakeClock:
+    """Wall-clock seconds that only move when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = START_TIME
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock starting at 2026-01-01."""
+    return FakeClock()
+
+
+@pytest.fixture
+def state(clock: FakeClock) -> SimulatorState:
+    """A simulator account with one all-scope key, one ops-only key and an iPhone in devs+ops."""
+    config = SimulatorConfig(
+        keys={DEFAULT_API_KEY: None, SCOPED_KEY: ["ops"]},
+        devices={"iPhone": ["devs", "ops"], "iPad": ["ops"]},
+        clock=clock,
+    )
+    return SimulatorState(config)
+
+
+def call(
+    state: SimulatorState,
+    method: str,
+    path: str,
+    body: Optional[Dict[str, Any]] = None,
+    *,
+    key: Optional[str] = DEFAULT_API_KEY,
+) -> Reply:
+    """Send one API request to ``state``."""
+    raw = b"" if body is None else json.dumps(body).encode()
+    authorization = None if key is None else f"Bearer {key}"
+    return state.handle(method, path, authorization=authorization, body=raw)
+
+
+def segmented(step: int, steps: int = 4, **extra: Any) -> Dict[str, Any]:
+    """A segmented content state."""
+    return {
+        "title": "Deploy",
+        "type": "segmented_progress",
+        "number_of_steps": steps,
+        "current_step": step,
+        **extra,
+    }
+
+
+def start(state: SimulatorState, **body: Any) -> str:
+    """Start a segmented activity and return its id."""
+    reply = call(state, "POST", "/live-activity/start", {"content_state": segmented(0), **body})
+    assert 200 == reply.status, reply.body
+    activity_id: str = reply.body["activity_id"]
+    return activity_id
+
+
+def update(state: SimulatorState, activity_id: str, step: int) -> Reply:
+    """Update an activity to ``step``."""
+    return call(
+        state,
+        "POST",
+        "/live-activity/update",
+        {"activity_id": activity_id, "content_state": {"title": "Deploy", "current_step": step}},
+    )
+
+
+def phone_card(state: SimulatorState, activity_id: str) -> Dict[str, Any]:
+    """The lock-screen card of ``activity_id``."""
+    cards = {card["activity_id"]: card for card in state.phone()["activities"]}
+    return cards[activity_id]
+
+
+def test_start_answers_with_an_activity_on_every_device(state: SimulatorState) -> None:
+    """A start with the all-scope key reaches every device and shows on the phone."""
+    reply = call(state, "POST", "/live-activity/start", {"content_state": segmented(1)})
+    assert 200 == reply.status
+    expected = {
+        "success": True,
+        "devices_notified": 2,
+        "users_notified": 1,
+        "activity_id": reply.body["activity_id"],
+        "effective_channel_slugs": None,
+        "timestamp": "2026-01-01T00:00:00.000Z",
+    }
+    assert expected == reply.body
+    assert segmented(1) == phone_card(state, reply.body["activity_id"])["content_state"]
+
+
+@pytest.mark.parametrize("key", [None, "ask_wrong"])
+def test_a_missing_or_unknown_key_is_401_and_costs_nothing(
+    state: SimulatorState, key: Optional[str]
+) -> None:
+    """Requests without a valid key get 401 and do not count against the rate limit."""
+    reply = call(state, "POST", "/push-notification", {"title": "hi"}, key=key)
+    assert (401, "Unauthorized") == (reply.status, reply.body["error"])
+    assert 0 == state.snapshot()["account"]["requests_in_window"]
+
+
+def test_an_unknown_field_is_a_400_naming_it(state: SimulatorState) -> None:
+    """Validation comes from livebar._payload: unknown fields are 400 with the field path."""
+    reply = call(state, "POST", "/live-activity/start", {"content_state": segmented(0, x=1)})
+    assert (400, "content_state.x") == (reply.status, reply.body["field"])
+    assert "content_state.x" in reply.body["message"]
+
+
+@pytest.mark.parametrize("raw", [b"", b"not json", b"[1, 2]"])
+def test_a_body_that_is_not_a_json_object_is_400(state: SimulatorState, raw: bytes) -> None:
+    """Empty, malformed and non-object bodies are refused with 400."""
+    reply = state.handle(
+        "POST", "/push-notification", authorization=f"Bearer {DEFAULT_API_KEY}", body=raw
+    )
+    assert 400 == reply.status
+
+
+def test_push_media_with_actions_is_refused(state: SimulatorState) -> None:
+    """The spec's cross-field rule (media + actions) is enforced through _payload."""
+    action = {"title": "Open", "type": "open_url", "url": "https://example.com"}
+    body = {"title": "t", "media": "https://example.com/a.png", "actions": [action]}
+    assert 400 == call(state, "POST", "/push-notification", body).status
+
+
+def test_push_is_received_and_shown_as_a_notification(state: SimulatorState) -> None:
+    """A push lands in pushes() and on the lock screen, without its target."""
+    body = {"title": "Backup done", "message": "42 GB", "target": {"channels": ["ops"]}}
+    reply = call(state, "POST", "/push-notification", body)
+    assert (200, 2, ["ops"]) == (
+        reply.status,
+        reply.body["devices_notified"],
+        reply.body["effective_channel_slugs"],
+    )
+    notification = state.phone()["notifications"][0]
+    assert ("Backup done", "42 GB", ["iPhone", "iPad"]) == (
+        notification["title"],
+        notification["message"],
+        notification["devices"],
+    )
+    assert "target" not in notification
+
+
+def test_a_channel_scoped_key_defaults_to_its_channels(state: SimulatorState) -> None:
+    """No target with a channel-scoped key means the key's channels."""
+    reply = call(state, "POST", "/push-notification", {"title": "t"}, key=SCOPED_KEY)
+    assert (200, ["ops"]) == (reply.status, reply.body["effective_channel_slugs"])
+
+
+def test_a_channel_scoped_key_cannot_target_other_channels(state: SimulatorState) -> None:
+    """A scoped key naming a channel outside its scope gets 403."""
+    body = {"content_state": segmented(0), "target": {"channels": ["devs"]}}
+    reply = call(state, "POST", "/live-activity/start", body, key=SCOPED_KEY)
+    assert (403, "Invalid channel targeting") == (reply.status, reply.body["error"])
+
+
+def test_a_target_without_devices_is_404_no_recipients(state: SimulatorState) -> None:
+    """A channel with no devices answers the spec's NoRecipientsError."""
+    body = {"content_state": segmented(0), "target": {"channels": ["marketing"]}}
+    reply = call(state, "POST", "/live-activity/start", body)
+    assert (404, "No recipients found", ["marketing"]) == (
+        reply.status,
+        reply.body["error"],
+        reply.body["effective_channel_slugs"],
+    )
+
+
+def test_the_rate_limit_refuses_the_61st_request_in_a_minute(
+    state: SimulatorState, clock: FakeClock
+) -> None:
+    """60 requests pass, the 61st gets the exact rate-limit body, a minute later they pass again."""
+    statuses = [call(state, "POST", "/push-notification", {"title": "t"}).status for _ in range(60)]
+    assert [200] * 60 == statuses
+    refused = call(state, "POST", "/push-notification", {"title": "t"})
+    assert (429, RATE_LIMITED, {}) == (refused.status, refused.body, dict(refused.headers))
+    clock.advance(60.0)
+    assert 200 == call(state, "POST", "/push-notification", {"title": "t"}).status
+
+
+def test_the_rate_limit_window_slides(clock: FakeClock) -> None:
+    """Only requests younger than the window count; refused requests do not count."""
+    state = SimulatorState(SimulatorConfig(rate_limit=2, rate_window=10.0, clock=clock))
+    call(state, "POST", "/push-notification", {"title": "t"})
+    clock.advance(6.0)
+    call(state, "POST", "/push-notification", {"title": "t"})
+    clock.advance(1.0)
+    assert 429 == call(state, "POST", "/push-notification", {"title": "t"}).status
+    clock.advance(3.0)
+    assert 200 == call(state, "POST", "/push-notification", {"title": "t"}).status
+    assert 429 == call(state, "POST", "/push-notification", {"title": "t"}).status
+
+
+def test_the_rate_limit_counts_every_endpoint(clock: FakeClock) -> None:
+    """Push, start, update, end, stream PUT and stream DELETE share one budget."""
+    state = SimulatorState(SimulatorConfig(rate_limit=6, clock=clock))
+    activity_id = start(state)
+    assert 200 == update(state, activity_id, 1).status
+    end = {"activity_id": activity_id, "content_state": {"title": "Deploy", "current_step": 4}}
+    assert 200 == call(state, "POST", "/live-activity/end", end).status
+    stream = {"content_state": segmented(0)}
+    assert 200 == call(state, "PUT", "/live-activity/stream/job", stream).status
+    assert 200 == call(state, "DELETE", "/live-activity/stream/job").status
+    assert 200 == call(state, "POST", "/push-notification", {"title": "t"}).status
+    assert 429 == call(state, "PUT", "/live-activity/stream/job", stream).status
+
+
+def test_retry_after_is_sent_when_configured(clock: FakeClock) -> None:
+    """With retry_after_header the 429 says how long until the oldest request leaves the window."""
+    config = SimulatorConfig(rate_limit=1, rate_window=60.0, retry_after_header=True, clock=clock)
+    state = SimulatorState(config)
+    call(state, "POST", "/push-notification", {"title": "t"})
+    clock.advance(20.5)
+    refused = call(state, "POST", "/push-notification", {"title": "t"})
+    assert {"Retry-After": "40"} == dict(refused.headers)
+
+
+def test_the_fifth_concurrent_activity_is_refused(state: SimulatorState) -> None:
+    """Four activities may run at once; the fifth start gets the exact limit body."""
+    first = start(state)
+    for _ in range(3):
+        start(state)
+    reply = call(state, "POST", "/live-activity/start", {"content_state": segmented(0)})
+    assert (429, ACTIVITY_LIMITED) == (reply.status, reply.body)
+    end = {"activity_id": first, "content_state": {"title": "Deploy", "current_step": 4}}
+    call(state, "POST", "/live-activity/end", end)
+    assert (
+        200 == call(state, "POST", "/live-activity/start", {"content_state": segmented(0)}).status
+    )
+
+
+def test_update_of_an_unknown_activity_is_403(state: SimulatorState) -> None:
+    """The spec documents only 403 for an activity the key may not update."""
+    reply = update(state, "sim-9999", 1)
+    assert (403, "Forbidden") == (reply.status, reply.body["error"])
+
+
+def test_update_after_end_is_403_and_end_is_idempotent(state: SimulatorState) -> None:
+    """An ended activity refuses updates; ending it again answers 200 and changes nothing."""
+    activity_id = start(state)
+    end = {"activity_id": activity_id, "content_state": {"title": "Done", "current_step": 4}}
+    assert 200 == call(state, "POST", "/live-activity/end", end).status
+    again = {"activity_id": activity_id, "content_state": {"title": "Again", "current_step": 1}}
+    assert 200 == call(state, "POST", "/live-activity/end", again).status
+    assert 403 == update(state, activity_id, 2).status
+    assert "Done" == phone_card(state, activity_id)["content_state"]["title"]
+
+
+def test_an_update_keeps_the_fields_it_omits_that_define_the_bar(state: SimulatorState) -> None:
+    """type and number_of_steps carry over; other fields are replaced."""
+    activity_id = start(state)
+    call(
+        state,
+        "POST",
+        "/live-activity/update",
+        {"activity_id": activity_id, "content_state": {"title": "Deploy", "current_step": 2}},
+    )
+    expected = {
+        "title": "Deploy",
+        "type": "segmented_progress",
+        "number_of_steps": 4,
+        "current_step": 2,
+    }
+    assert expected == phone_card(state, activity_id)["content_state"]
+
+
+def test_twelve_quick_updates_draw_no_warning_the_thirteenth_does(state: SimulatorState) -> None:
+    """The server warns once an activity has had more than 12 updates at more than 1 per 2 min."""
+    activity_id = start(state)
+    replies = [update(state, activity_id, step % 4) for step in range(13)]
+    assert [False] * 12 + [True] == ["warning" in reply.body for reply in replies]
+
+
+def test_slow_updates_never_draw_a_warning(state: SimulatorState, clock: FakeClock) -> None:
+    """Twenty updates two minutes apart stay inside the budget and all reach the phone."""
+    activity_id = start(state)
+    for step in range(20):
+        clock.advance(121.0)
+        assert "warning" not in update(state, activity_id, step % 4).body
+    activity = state.activities()[0]
+    assert (20, 0, 21) == (activity["updates"], activity["dropped"], len(activity["shown"]))
+
+
+def test_an_activity_over_budget_freezes_on_the_phone(
+    state: SimulatorState, clock: FakeClock
+) -> None:
+    """Past the budget the API still answers 200 but the phone keeps the last accepted state."""
+    activity_id = start(state)
+    for step in range(12):
+        update(state, activity_id, step % 4)
+    frozen = phone_card(state, activity_id)["content_state"]
+    replies = [update(state, activity_id, 3) for _ in range(3)]
+    assert [200, 200, 200] == [reply.status for reply in replies]
+    assert frozen == phone_card(state, activity_id)["content_state"]
+    row = state.snapshot()["activities"][0]
+    assert (True, 3, 15) == (row["throttled"], row["dropped"], row["updates"])
+
+
+def test_the_throttle_lifts_after_the_throttle_period(
+    state: SimulatorState, clock: FakeClock
+) -> None:
+    """After throttle_seconds the phone accepts updates again."""
+    activity_id = start(state)
+    for step in range(13):
+        update(state, activity_id, step % 4)
+    clock.advance(3600.0)
+    update(state, activity_id, 3)
+    assert 3 == phone_card(state, activity_id)["content_state"]["current_step"]
+    assert False is state.snapshot()["activities"][0]["throttled"]
+
+
+def test_an_end_is_shown_even_while_throttled(state: SimulatorState) -> None:
+    """iOS delivers end events: the final state reaches a throttled phone."""
+    activity_id = start(state)
+    for step in range(14):
+        update(state, activity_id, step % 4)
+    end = {"activity_id": activity_id, "content_state": {"title": "Deploy", "current_step": 4}}
+    call(state, "POST", "/live-activity/end", end)
+    card = phone_card(state, activity_id)
+    assert (4, "ended") == (card["content_state"]["current_step"], card["state"])
+
+
+def test_an_ended_activity_is_dismissed_after_three_minutes_by_default(
+    state: SimulatorState, clock: FakeClock
+) -> None:
+    """Without auto_dismiss_minutes the ended card stays 3 minutes, fading in its last seconds."""
+    activity_id = start(state)
+    end = {"activity_id": activity_id, "content_state": {"title": "Deploy", "current_step": 4}}
+    call(state, "POST", "/live-activity/end", end)
+    clock.advance(169.0)
+    assert "ended" == phone_card(state, activity_id)["state"]
+    clock.advance(6.0)
+    assert "dismissing" == phone_card(state, activity_id)["state"]
+    clock.advance(5.0)
+    assert [] == state.phone()["activities"]
+    assert "dismissed" == state.activities()[0]["state"]
+
+
+def test_auto_dismiss_zero_removes_the_card_at_once(state: SimulatorState) -> None:
+    """auto_dismiss_minutes 0 dismisses the ended activity immediately."""
+    activity_id = start(state)
+    content_state = {"title": "Deploy", "current_step": 4, "auto_dismiss_minutes": 0}
+    end = {"activity_id": activity_id, "content_state": content_state}
+    call(state, "POST", "/live-activity/end", end)
+    assert [] == state.phone()["activities"]
+
+
+def test_stream_put_starts_updates_and_noops(state: SimulatorState) -> None:
+    """PUT starts a stream's activity, then updates it, and answers noop to an unchanged state."""
+    path = "/live-activity/stream/nightly-etl"
+    started = call(state, "PUT", path, {"content_state": segmented(0)})
+    updated = call(state, "PUT", path, {"content_state": {"title": "Deploy", "current_step": 1}})
+    unchanged = call(state, "PUT", path, {"content_state": {"title": "Deploy", "current_step": 1}})
+    assert ["started", "updated", "noop"] == [
+        reply.body["operation"] for reply in (started, updated, unchanged)
+    ]
+    assert 1 == len({reply.body["activity_id"] for reply in (started, updated, unchanged)})
+    assert 1 == state.activities()[0]["updates"]
+    assert 3 == state.snapshot()["account"]["requests_in_window"]
+
+
+def test_stream_delete_ends_and_a_later_put_starts_anew(state: SimulatorState) -> None:
+    """DELETE ends the stream's activity; the next PUT starts a new one."""
+    path = "/live-activity/stream/job"
+    first = call(state, "PUT", path, {"content_state": segmented(1)}).body["activity_id"]
+    ended = call(state, "DELETE", path)
+    assert ("ended", first) == (ended.body["operation"], ended.body["activity_id"])
+    assert segmented(1) == phone_card(state, first)["content_state"]
+    again = call(state, "PUT", path, {"content_state": segmented(0)})
+    assert "started" == again.body["operation"]
+    assert first != again.body["activity_id"]
+
+
+def test_stream_delete_twice_answers_null_and_unknown_is_404(state: SimulatorState) -> None:
+    """An already-ended stream answers 200 with activity_id null; a never-seen key 404."""
+    call(state, "PUT", "/live-activity/stream/job", {"content_state": segmented(0)})
+    call(state, "DELETE", "/live-activity/stream/job")
+    again = call(state, "DELETE", "/live-activity/stream/job")
+    assert (200, None) == (again.status, again.body["activity_id"])
+    unknown = call(state, "DELETE", "/live-activity/stream/other")
+    assert (404, "Live Activity stream not found") == (unknown.status, unknown.body["error"])
+
+
+def test_stream_delete_with_a_final_state_and_dismissal(
+    state: SimulatorState, clock: FakeClock
+) -> None:
+    """A DELETE body's content_state is the final state; its auto_dismiss_minutes applies."""
+    call(state, "PUT", "/live-activity/stream/job", {"content_state": segmented(1)})
+    final = {"title": "Deploy", "current_step": 2, "color": "red", "auto_dismiss_minutes": 1}
+    reply = call(state, "DELETE", "/live-activity/stream/job", {"content_state": final})
+    card = phone_card(state, reply.body["activity_id"])
+    assert ("red", "ended") == (card["content_state"]["color"], card["state"])
+    clock.advance(60.0)
+    assert [] == state.phone()["activities"]
+
+
+def test_stream_updates_count_against_the_budget(state: SimulatorState) -> None:
+    """Stream PUTs that change the activity are updates: the 13th quick one is warned."""
+    path = "/live-activity/stream/job"
+    call(state, "PUT", path, {"content_state": segmented(0, steps=20)})
+    replies = [
+        call(state, "PUT", path, {"content_state": {"title": "Deploy", "current_step": step}})
+        for step in range(1, 14)
+    ]
+    assert [False] * 12 + [True] == ["warning" in reply.body for reply in replies]
+
+
+def test_a_first_stream_put_without_type_is_400(state: SimulatorState) -> None:
+    """A stream cannot start without knowing its type."""
+    reply = call(state, "PUT", "/live-activity/stream/job", {"content_state": {"title": "x"}})
+    assert (400, "content_state.type") == (reply.status, reply.body["field"])
+
+
+def test_an_invalid_stream_key_is_400(state: SimulatorState) -> None:
+    """stream_key is checked with livebar._payload.validate_stream_key."""
+    reply = call(state, "PUT", "/live-activity/stream/bad.key", {"content_state": segmented(0)})
+    assert (400, "Invalid stream_key") == (reply.status, reply.body["error"])
+
+
+def test_unknown_routes_and_methods(state: SimulatorState) -> None:
+    """Unknown paths are 404, known paths with the wrong method 405."""
+    assert 404 == call(state, "POST", "/nope", {}).status
+    assert 405 == call(state, "GET", "/live-activity/start").status
+    assert 405 == call(state, "POST", "/live-activity/stream/job", {}).status
+
+
+def test_faults_are_consumed_in_order(state: SimulatorState) -> None:
+    """down drops everything; drop_next and fail_next count down; delay applies to each."""
+    state.set_faults(fail_next=1, status=502, retry_after=2.0, drop_next=1, delay=0.25)
+    dropped = state.take_fault()
+    failed = state.take_fault()
+    clean = state.take_fault()
+    assert (True, 0.25) == (dropped.drop, dropped.delay)
+    assert failed.reply is not None
+    assert (502, {"Retry-After": "2"}) == (failed.reply.status, dict(failed.reply.headers))
+    assert (False, None) == (clean.drop, clean.reply)
+    state.set_faults(down=True)
+    assert [True, True] == [state.take_fault().drop for _ in range(2)]
+
+
+def test_a_429_fault_uses_the_rate_limit_body(state: SimulatorState) -> None:
+    """An injected 429 looks exactly like the real rate limit."""
+    state.set_faults(fail_next=1, status=429)
+    reply = state.take_fault().reply
+    assert reply is not None
+    assert (429, RATE_LIMITED) == (reply.status, reply.body)
+
+
+def test_reset_forgets_everything(state: SimulatorState) -> None:
+    """reset() clears activities, pushes, the log, the window and faults."""
+    start(state)
+    call(state, "POST", "/push-notification", {"title": "t"})
+    state.set_faults(down=True)
+    state.reset()
+    snapshot = state.snapshot()
+    assert ([], [], 0, False) == (
+        state.activities(),
+        state.requests(),
+        snapshot["account"]["requests_in_window"],
+        snapshot["faults"]["down"],
+    )
+
+
+def test_the_request_log_records_each_request(state: SimulatorState) -> None:
+    """Each request is logged with method, path, status, body and whether it counted."""
+    call(state, "POST", "/push-notification", {"title": "t"}, key=None)
+    call(state, "POST", "/push-notification", {"title": "t"})
+    entries = [
+        (entry["method"], entry["path"], entry["status"], entry["body"], entry["counted"])
+        for entry in state.requests()
+    ]
+    expected = [
+        ("POST", "/push-notification", 401, {"title": "t"}, False),
+        ("POST", "/push-notification", 200, {"title": "t"}, True),
+    ]
+    assert expected == entries
+
+
+@pytest.mark.parametrize(
+    "changes", [{"rate_limit": 0}, {"rate_window": 0.0}, {"keys": {}}, {"throttle_seconds": -1.0}]
+)
+def test_bad_configuration_is_refused(changes: Dict[str, Any]) -> None:
+    """SimulatorConfig refuses limits that make no sense."""
+    with pytest.raises(ConfigurationError):
+        SimulatorConfig(**changes)
