@@ -580,7 +580,7 @@ class LiveActivity:
                 pass
         return self.n + _ticks_of(self._ticks)
 
-    def content_state(self, *, include_type: bool = True, ending: Optional[Ending] = None) -> Any:
+    def content_state(self, *, ending: Optional[Ending] = None) -> ContentState:
         """The content state the phone should show now (or at ``ending``)."""
         subtitle = self._subtitle_text()
         color = self.color
@@ -613,31 +613,33 @@ class LiveActivity:
             )
         else:
             fraction = self.fraction()
-            if ending is not None and ending.complete:
-                fraction = 1.0
-            count = self._count() if fraction is None else 0.0
+            count = self._count()
+            complete = ending is not None and ending.complete
             if fraction is None and not count:
                 # Nothing counted and no total: a one-step job, full when it is done.
-                done = ending is not None and ending.outcome == "done"
                 state = ContentState.segmented_progress(
-                    self.title, number_of_steps=1, current_step=int(done), **common
+                    self.title, number_of_steps=1, current_step=int(complete), **common
                 )
             elif fraction is None:
-                state = ContentState.for_metrics(
-                    self.title,
-                    metrics=(Metric(label="Done", value=_plain_number(count)),),
-                    **{k: v for k, v in common.items() if k != "badge"},
-                )
-            elif self.value is not None and self.upper_limit is not None and fraction < 1.0:
-                state = ContentState.progress(
-                    self.title, value=self.value, upper_limit=self.upper_limit, **common
-                )
+                # Counting without a total: the count and the rate, no bar that would lie.
+                metrics = [Metric(label="Done", value=_plain_number(count))]
+                if self.started_at is not None:
+                    elapsed = (self.ended_at or time.monotonic()) - self.started_at
+                    if elapsed > 0:
+                        metrics.append(Metric(label="Rate", value=format_rate(count / elapsed)))
+                common.pop("badge")  # the metrics type has no badge
+                state = ContentState.for_metrics(self.title, metrics=metrics, **common)
             else:
-                state = ContentState.progress(
-                    self.title, percentage=round(fraction * 100, 1), **common
-                )
-        if not include_type:
-            state = _without_type(state)
+                if complete:
+                    fraction = 1.0
+                if self.value is not None and self.upper_limit is not None and fraction < 1.0:
+                    state = ContentState.progress(
+                        self.title, value=self.value, upper_limit=self.upper_limit, **common
+                    )
+                else:
+                    state = ContentState.progress(
+                        self.title, percentage=round(fraction * 100, 1), **common
+                    )
         return state
 
     def _subtitle_text(self) -> Optional[str]:
@@ -800,6 +802,17 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+def format_rate(per_second: float) -> str:
+    """``12.3/s``, ``4.5k/s``, ``2.0/min`` for slow jobs."""
+    if per_second < 0.1:
+        return f"{per_second * 60:.1f}/min"
+    for unit in ("", "k", "M", "G"):
+        if per_second < 1000:
+            return f"{per_second:.1f}{unit}/s"
+        per_second /= 1000
+    return f"{per_second:.1f}T/s"
+
+
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -837,9 +850,3 @@ def _check_minutes(name: str, value: Optional[int], default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValidationError(name, "minimum", "must be an int >= 0")
     return value
-
-
-def _without_type(state: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(state, type=None)
