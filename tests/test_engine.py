@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -299,13 +299,14 @@ act.update(10)
 """
 
 
-def run_script(sim: SimulatorHandle, tail: str) -> Any:
+def run_script(sim: SimulatorHandle, tail: str, extra_env: Optional[dict[str, str]] = None) -> Any:
     import subprocess
 
     env = {
         "ACTIVITYSMITH_API_KEY": sim.api_key,
         "ACTIVITYSMITH_BASE_URL": sim.url,
         "PATH": "/usr/bin:/bin",
+        **(extra_env or {}),
     }
     return subprocess.run(
         [sys.executable, "-c", EXIT_SCRIPT.format(tail=tail)],
@@ -344,3 +345,64 @@ def test_sigterm_is_cancelled(sim: SimulatorHandle) -> None:
     assert 143 == proc.returncode
     served = [a for a in sim.activities() if a["title"] == "Served"]
     assert served[0]["displayed"]["subtitle"].startswith("Cancelled")
+
+
+def test_rate_limit_429_backs_off_and_delivers_the_latest_state(sim: SimulatorHandle) -> None:
+    """After a 429 with Retry-After the sender waits, then the end still arrives."""
+    with livebar.live_activity("Sync", total=10, **opts(sim)) as act:
+        time.sleep(0.3)
+        sim.fail_next(2, status=429, retry_after=0.5)
+        act.update(5)
+        time.sleep(0.3)
+        act.update(10)
+    assert act.wait(10.0)
+    assert act.stats.retried >= 1
+    assert 100 == only_activity(sim)["displayed"]["percentage"]
+    refused = [r for r in sim.requests() if r["status"] == 429]
+    served = [r for r in sim.requests() if r["status"] == 200]
+    assert refused
+    assert served[-1]["t"] - refused[-1]["t"] >= 0.45
+
+
+def test_nested_stages_name_the_path(sim: SimulatorHandle) -> None:
+    """An inner stage shows as the path of stage names and does not count as a step."""
+    with livebar.live_activity("Build", steps=["compile", "link"], **opts(sim)) as act:
+        with act.stage("compile"):
+            with act.stage("parser"):
+                inner = act.content_state()
+        outer_done = act.content_state()
+    assert "compile \u203a parser" == inner.subtitle
+    assert (0, 2) == (inner.current_step, inner.number_of_steps)
+    assert 1 == outer_done.current_step
+    assert act.wait(5.0)
+
+
+def test_undelivered_end_is_reported_at_exit(sim: SimulatorHandle) -> None:
+    """With the API gone for good, exit waits the flush deadline and names what was lost."""
+    sim.down()
+    proc = run_script(sim, "", extra_env={"LIVEBAR_FLUSH_TIMEOUT": "1"})
+    assert 0 == proc.returncode
+    assert "not delivered: Left open" in proc.stderr
+    assert sim.api_key not in proc.stderr
+
+
+FORK_TAIL = """
+import os
+child = os.fork()
+if child == 0:
+    with livebar.live_activity("Child", total=1) as c:
+        c.update(1)
+    sys.exit(0)
+os.waitpid(child, 0)
+"""
+
+
+def test_fork_child_has_its_own_sender_and_leaves_the_parent_alone(sim: SimulatorHandle) -> None:
+    """A forked child sends its own activity and never ends the parent's."""
+    proc = run_script(sim, FORK_TAIL)
+    assert 0 == proc.returncode, proc.stderr
+    titles = sorted(a["title"] for a in sim.activities())
+    assert ["Child", "Left open"] == titles
+    ends = [r for r in sim.requests() if r["path"].endswith("/end")]
+    assert 2 == len(ends)
+    assert all("ended" == a["state"] for a in sim.activities())
