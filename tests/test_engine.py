@@ -406,3 +406,25 @@ def test_fork_child_has_its_own_sender_and_leaves_the_parent_alone(sim: Simulato
     ends = [r for r in sim.requests() if r["path"].endswith("/end")]
     assert 2 == len(ends)
     assert all("ended" == a["state"] for a in sim.activities())
+
+
+def test_failure_in_a_nested_stage_names_the_whole_path(sim: SimulatorHandle) -> None:
+    """An exception inside an inner stage says where, outer and inner."""
+    with pytest.raises(KeyError):
+        with livebar.live_activity("Build", steps=["compile", "link"], **opts(sim)) as act:
+            with act.stage("compile"), act.stage("parser"):
+                raise KeyError("token")
+    assert act.ending is not None
+    assert act.ending.subtitle.startswith("Failed at compile \u203a parser: KeyError")
+
+
+def test_a_stage_inside_an_except_block_still_completes(sim: SimulatorHandle) -> None:
+    """A stage run while handling an earlier exception is not mistaken for a failed one."""
+    with livebar.live_activity("Retry", steps=["try", "fallback"], **opts(sim)) as act:
+        try:
+            with act.stage("try"):
+                raise OSError("first attempt")
+        except OSError:
+            with act.stage("fallback"):
+                pass
+        assert 2 == act.current_step

@@ -193,6 +193,7 @@ class LiveActivity:
         self.current_step = 0
         self.stage_name: Optional[str] = None
         self._stage_stack: list[str] = []
+        self._failed_at: Optional[str] = None
         if steps is not None:
             self.set_steps(steps)
         if total is not None:
@@ -523,6 +524,8 @@ class LiveActivity:
         if not isinstance(name, str) or not name:
             raise ValidationError("stage", "type", "must be a non-empty string")
         outer = bool(self._stage_stack)
+        if not outer:
+            self._failed_at = None  # an earlier stage's failure was handled, or we'd not be here
         self._stage_stack.append(name)
         if not outer:
             if not self.segmented:
@@ -531,14 +534,18 @@ class LiveActivity:
                 self.step(name)
         try:
             yield self
-        finally:
+        except BaseException:
+            if self._failed_at is None:  # the innermost stage names where it broke
+                self._failed_at = STAGE_SEPARATOR.join(self._stage_stack)
             self._stage_stack.pop()
-            if not outer and self.segmented and self.outcome is None:
-                if _exception_in_flight():
-                    pass  # leave the failed stage showing; the ending names it
-                else:
-                    self.current_step = min(self._index_of(name) + 1, self.number_of_steps)
-                    self._name_current_step()
+            raise
+        self._stage_stack.pop()
+        if not outer and self.outcome is None:
+            if self.segmented:
+                self.current_step = min(self._index_of(name) + 1, self.number_of_steps)
+                self._name_current_step()
+            else:
+                self.stage_name = None
 
     def _index_of(self, name: str) -> int:
         if name in self.step_names:
@@ -660,9 +667,7 @@ class LiveActivity:
     def _ending(self, outcome: str, exc: Optional[BaseException]) -> Ending:
         elapsed = (self.ended_at or 0.0) - (self.started_at or 0.0)
         took = format_duration(elapsed)
-        where = self.stage_name or (
-            STAGE_SEPARATOR.join(self._stage_stack) if self._stage_stack else None
-        )
+        where = self._failed_at or self.stage_name
         if outcome == "done":
             return Ending("done", f"Done in {took}", complete=True)
         if outcome == "failed":
@@ -774,12 +779,6 @@ def _is_cancellation(exc: BaseException) -> bool:
     return (name == "CancelledError" and module.startswith("asyncio")) or (
         name == "Cancelled" and module.startswith("trio")
     )
-
-
-def _exception_in_flight() -> bool:
-    import sys
-
-    return sys.exc_info()[0] is not None
 
 
 def describe_exception(exc: BaseException) -> str:
