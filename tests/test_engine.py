@@ -428,3 +428,14 @@ def test_a_stage_inside_an_except_block_still_completes(sim: SimulatorHandle) ->
             with act.stage("fallback"):
                 pass
         assert 2 == act.current_step
+
+
+def test_crash_in_a_bare_loop_right_at_the_start_is_failed(sim: SimulatorHandle) -> None:
+    """An exception escaping a one-liner loop at once still ends it failed, not stopped."""
+    tail = "for i in livebar.track(range(10), title='Crash'):\n    raise RuntimeError('boom')\n"
+    for _ in range(3):
+        sim.reset()
+        proc = run_script(sim, tail)
+        assert 1 == proc.returncode
+        crash = [a for a in sim.activities() if a["title"] == "Crash"]
+        assert crash[0]["displayed"]["subtitle"].startswith("Failed: RuntimeError: boom")

@@ -22,6 +22,8 @@ EXPECTED = {
     "async_job.py": (0, ["Done"]),
     "failure.py": (1, ["Failed at compress: OSError: No space left on device"]),
     "manual.py": (0, ["Done"]),
+    "tqdm_training.py": (0, ["Done"]),
+    "tqdm_files.py": (1, ["Failed: OSError: No space left on device"]),
 }
 
 

@@ -100,6 +100,7 @@ class LiveActivity:
         *,
         steps: Union[int, Sequence[str], None] = None,
         total: Optional[float] = None,
+        show_count: bool = False,
         subtitle: Optional[str] = None,
         color: Optional[str] = None,
         step_color: Optional[str] = None,
@@ -124,6 +125,7 @@ class LiveActivity:
         self._options: dict[str, Any] = {
             "steps": steps,
             "total": total,
+            "show_count": show_count,
             "subtitle": subtitle,
             "color": color,
             "step_color": step_color,
@@ -199,6 +201,7 @@ class LiveActivity:
         if total is not None:
             _check_total(total)
         self.total: Optional[float] = total
+        self.show_count = bool(show_count)
         self.n: float = 0
         # advance() by one from any thread: next() on a C counter is atomic, no lock needed.
         self._ticks = itertools.count()
@@ -217,6 +220,7 @@ class LiveActivity:
         self._dispatcher: Any = None
         self._enabled = False
         self._stopped_early = False
+        self._handed_over = False  # set by the dispatcher once the ending is out of our hands
         self._tokens: list[contextvars.Token[Optional[LiveActivity]]] = []
         self._done_event = threading.Event()
 
@@ -642,6 +646,14 @@ class LiveActivity:
                 if self.value is not None and self.upper_limit is not None and fraction < 1.0:
                     state = ContentState.progress(
                         self.title, value=self.value, upper_limit=self.upper_limit, **common
+                    )
+                elif self.show_count and self.total and self.percentage is None:
+                    shown = self.total if complete else min(count, self.total)
+                    state = ContentState.progress(
+                        self.title,
+                        value=_plain_number(shown),
+                        upper_limit=_plain_number(self.total),
+                        **common,
                     )
                 else:
                     state = ContentState.progress(

@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -123,11 +124,13 @@ class Dispatcher:
     def uncaught(self, exc: BaseException) -> None:
         """An exception escaped the program: loops that stopped just now failed with it."""
         self._uncaught = exc
-        for account in list(self._accounts.values()):
-            for key, activity in list(account.activities.items()):
-                if activity.outcome == "stopped" and key not in account.handed_over:
-                    activity.outcome = None
-                    activity.close(exc, outcome="failed")
+        # Every activity of this process, including those the worker has not picked up yet.
+        with _open_lock:
+            candidates = list(_open.values())
+        for activity in candidates:
+            if activity.outcome == "stopped" and not activity._handed_over:
+                activity.outcome = None
+                activity.close(exc, outcome="failed")
         self._wake.set()
 
     def flush(self, timeout: float) -> bool:
@@ -255,6 +258,7 @@ class Dispatcher:
                 continue
             account.states[key] = ending
             account.handed_over.add(key)
+            activity._handed_over = True
             policy.close(key, _snapshot(ending))
         return any_open
 
@@ -449,6 +453,8 @@ class Dispatcher:
         del account.activities[key]
         account.states.pop(key, None)
         account.handed_over.discard(key)
+        with _open_lock:
+            _open.pop(key, None)
         activity._done_event.set()
 
     def _give_up(self, activity: LiveActivity, why: str) -> None:
@@ -720,7 +726,8 @@ def flush(timeout: Optional[float] = None) -> bool:
 
 # -- endings at exit, signals, uncaught exceptions, fork ---------------------------------------
 
-_open: dict[int, LiveActivity] = {}
+_open: weakref.WeakValueDictionary[int, LiveActivity] = weakref.WeakValueDictionary()
+"""This process's mirrored activities that have not settled yet (for exit and excepthook)."""
 _open_lock = threading.Lock()
 
 

@@ -1,0 +1,7 @@
+"""``python -m livebar``: the same as the ``livebar`` command."""
+
+from __future__ import annotations
+
+from livebar._cli import main
+
+raise SystemExit(main())

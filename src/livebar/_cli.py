@@ -1,0 +1,621 @@
+"""``livebar`` on the command line.
+
+::
+
+    livebar run [--title T] [--steps a,b,c] [--progress-regex RE] [--step-regex RE] -- CMD ...
+    cat big.csv | livebar --total 1000000 --title Import | psql ...     (pipe mode)
+    livebar push --title T [--message M] ...
+    livebar simulate | livebar demo
+
+Configuration comes from the library's environment variables (``ACTIVITYSMITH_API_KEY``,
+``ACTIVITYSMITH_BASE_URL``, ``LIVEBAR_DISABLE``). A job never fails because of livebar: without a
+key, ``run`` and the pipe warn once and go on without the Live Activity. Bad options exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import IO, Any, Callable, Optional
+
+from livebar._activity import LiveActivity, live_activity
+from livebar._config import Config, resolve_config
+from livebar._defaults import ENV_API_KEY, ENV_DISABLE
+from livebar._errors import APIError, ConfigurationError, LivebarError, ValidationError
+
+__all__ = ["main"]
+
+PROG = "livebar"
+EXIT_USAGE = 2
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a writer whose reader went away."""
+EXIT_INTERRUPTED = 130
+RELAY_CHUNK = 64 * 1024
+PIPE_CHUNK = 1024 * 1024
+MAX_LINE = 64 * 1024
+"""Longest partial line kept for regex matching; a longer run without a newline is cut."""
+MAX_TITLE = 60
+COMMANDS = ("run", "pipe", "push", "simulate", "demo")
+
+
+class UsageError(Exception):
+    """A bad option: reported as ``livebar <command>: <message>`` with exit code 2."""
+
+
+class CommandFailed(Exception):
+    """The wrapped command exited with a non-zero status (shown on the failed activity)."""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``livebar`` command line; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if not args_list and sys.stdin.isatty():
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
+        args_list.insert(0, "pipe")
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse has printed its message (or the help)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except UsageError as exc:
+        _say(f"{PROG} {args.command_name}: {exc}")
+        return EXIT_USAGE
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Mirror a job to an iPhone Live Activity (ActivitySmith).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            f"  {PROG} run --title Build --progress-regex '(\\d+)%' -- make all\n"
+            f"  cat big.csv | {PROG} --total 1000000 --title Import | psql db   (pipe mode)\n"
+            f"  {PROG} push --title 'Backup done' --message '42 GB'\n\n"
+            f"Without a command {PROG} runs in pipe mode (see '{PROG} pipe --help').\n"
+            f"environment: {ENV_API_KEY}, ACTIVITYSMITH_BASE_URL, {ENV_DISABLE}"
+        ),
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run a command and mirror it",
+        description=(
+            "Run CMD (without a shell unless --shell), pass its output through unchanged, and "
+            "mirror it as a Live Activity that ends done or failed by the exit code."
+        ),
+        epilog=f"example: {PROG} run --title Build --progress-regex '(\\d+)%' -- make all",
+    )
+    _live_options(run)
+    run.add_argument("--steps", metavar="A,B,C", help="comma-separated stage names")
+    run.add_argument(
+        "--progress-regex",
+        metavar="RE",
+        help="a line matching RE moves the bar: one group = percentage, two = value/total",
+    )
+    run.add_argument(
+        "--step-regex",
+        metavar="RE",
+        help="a line matching RE starts a stage (named by its group, else the next one)",
+    )
+    run.add_argument("--shell", action="store_true", help="run CMD through the shell")
+    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
+    run.set_defaults(handler=_run, command_name="run")
+
+    pipe = sub.add_parser(
+        "pipe",
+        help="copy stdin to stdout, counting lines (the default without a command)",
+        description="Copy stdin to stdout untouched, counting lines (or bytes) on the way.",
+        epilog=f"example: cat big.csv | {PROG} --total 1000000 --title Import | psql db",
+    )
+    _live_options(pipe)
+    pipe.add_argument("--total", type=_positive_number, help="expected lines (or bytes)")
+    pipe.add_argument("--bytes", action="store_true", help="count bytes instead of lines")
+    pipe.set_defaults(handler=_pipe, command_name="pipe")
+
+    push = sub.add_parser(
+        "push",
+        help="send a push notification",
+        description="Send one push notification and print the result.",
+    )
+    push.add_argument("--title", required=True)
+    push.add_argument("--message")
+    push.add_argument("--subtitle")
+    push.add_argument(
+        "--channel",
+        action="append",
+        dest="channels",
+        metavar="SLUG",
+        help="send to this channel only (repeatable)",
+    )
+    push.add_argument("--media", metavar="URL", help="https URL of an image, audio or video")
+    push.add_argument("--redirection", metavar="URL", help="https or shortcuts URL to open")
+    push.set_defaults(handler=_push, command_name="push")
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="serve the local ActivitySmith simulator and its lock-screen page",
+        description="Serve an ActivitySmith-compatible simulator (needs livebar[simulator]).",
+    )
+    simulate.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    simulate.add_argument("--port", type=int, help="port to listen on")
+    simulate.add_argument(
+        "--key", action="append", dest="keys", metavar="KEY", help="an API key to accept"
+    )
+    simulate.add_argument("--open", action="store_true", help="open the page in a browser")
+    simulate.set_defaults(handler=_simulate, command_name="simulate")
+
+    demo = sub.add_parser(
+        "demo",
+        help="watch livebar drive the simulated lock screen",
+        description="Run a short demo job against the simulator (needs livebar[simulator]).",
+    )
+    demo.add_argument("--keep-open", action="store_true", help="keep serving after the demo")
+    demo.add_argument("--fast", action="store_true", help="compress the demo's timings")
+    demo.add_argument("--port", type=int, help="port for the simulator (default: a free one)")
+    demo.set_defaults(handler=_demo, command_name="demo")
+
+    parser.set_defaults(handler=_no_command, command_name="")
+    return parser
+
+
+def _live_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--title", help="the activity's title")
+    parser.add_argument("--subtitle", help="a line under the title")
+    parser.add_argument(
+        "--channel",
+        action="append",
+        dest="channels",
+        metavar="SLUG",
+        help="send to this channel only (repeatable)",
+    )
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _no_command(args: argparse.Namespace) -> int:
+    _parser().print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+# -- shared ---------------------------------------------------------------------------------
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _config() -> Config:
+    try:
+        return resolve_config()
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _mirroring_allowed(config: Config) -> bool:
+    """False (after one warning) when there is no key: the job runs without the activity."""
+    if config.disabled:
+        return False
+    if not config.api_key:
+        _say(f"{PROG}: {ENV_API_KEY} is not set; running without the Live Activity.")
+        return False
+    return True
+
+
+def _activity(
+    title: str, args: argparse.Namespace, *, enabled: bool, **options: Any
+) -> LiveActivity:
+    try:
+        return live_activity(
+            title,
+            subtitle=args.subtitle,
+            channels=args.channels,
+            disable=not enabled,
+            **options,
+        )
+    except ValidationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- run --------------------------------------------------------------------------------------
+
+
+class LineWatcher:
+    """Splits a byte stream into lines (on ``\\n`` or ``\\r``) and moves the activity on matches.
+
+    One per stream; both feed the same activity. Only lines are decoded, never the relay.
+    """
+
+    def __init__(
+        self,
+        activity: LiveActivity,
+        *,
+        progress: Optional[re.Pattern[str]],
+        step: Optional[re.Pattern[str]],
+        steps: Optional[list[str]],
+        step_counter: list[int],
+    ) -> None:
+        self._activity = activity
+        self._progress = progress
+        self._step = step
+        self._steps = steps
+        self._step_counter = step_counter
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        data = self._pending + chunk
+        lines = re.split(rb"[\r\n]", data)
+        self._pending = lines.pop()[-MAX_LINE:]
+        for line in lines:
+            if line:
+                self.line(line.decode("utf-8", errors="replace"))
+
+    def finish(self) -> None:
+        if self._pending:
+            self.line(self._pending.decode("utf-8", errors="replace"))
+            self._pending = b""
+
+    def line(self, text: str) -> None:
+        with contextlib.suppress(LivebarError, ValueError):
+            if self._step is not None:
+                match = self._step.search(text)
+                if match is not None:
+                    self._on_step(match)
+            if self._progress is not None:
+                match = self._progress.search(text)
+                if match is not None:
+                    self._on_progress(match)
+
+    def _on_step(self, match: re.Match[str]) -> None:
+        name = (match.group(1) if self._step and self._step.groups else match.group(0)).strip()
+        activity, steps, counter = self._activity, self._steps, self._step_counter
+        if steps is None:
+            activity.update(subtitle=name[:MAX_TITLE] or None)
+            return
+        # A known name jumps to its stage; anything else starts the next one.
+        index = steps.index(name) if name in steps else min(counter[0], len(steps) - 1)
+        counter[0] = index + 1
+        activity.step(index)
+
+    def _on_progress(self, match: re.Match[str]) -> None:
+        numbers = [float(g) for g in match.groups()]
+        activity = self._activity
+        if len(numbers) == 1:
+            percentage = min(max(numbers[0], 0.0), 100.0)
+            if activity.segmented:
+                activity.update(subtitle=f"{percentage:g}%")
+            else:
+                activity.update(percentage=percentage)
+            return
+        value, upper_limit = numbers
+        if upper_limit <= 0:
+            return
+        value = min(max(value, 0.0), upper_limit)
+        if activity.segmented:
+            activity.update(subtitle=f"{value:g}/{upper_limit:g}")
+        else:
+            activity.update(value=value, upper_limit=upper_limit)
+
+
+def _compile(
+    pattern: Optional[str], option: str, *, groups: tuple[int, ...]
+) -> Optional[re.Pattern[str]]:
+    if pattern is None:
+        return None
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"{option}: bad regular expression: {exc}") from None
+    if compiled.groups not in groups:
+        wanted = " or ".join(str(g) for g in groups)
+        raise UsageError(f"{option}: needs {wanted} group(s), found {compiled.groups}")
+    return compiled
+
+
+def _command_title(command: Sequence[str]) -> str:
+    words = [os.path.basename(command[0]), *command[1:]] if command else ["command"]
+    title = " ".join(words)
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…"
+
+
+def _relay(source: IO[bytes], sink: IO[bytes], watcher: LineWatcher) -> None:
+    """Copy ``source`` to ``sink`` byte for byte, showing each chunk to ``watcher``."""
+    fd = source.fileno()
+    try:
+        while True:
+            chunk = os.read(fd, RELAY_CHUNK)
+            if not chunk:
+                break
+            try:
+                sink.write(chunk)
+                sink.flush()
+            except (BrokenPipeError, ValueError):
+                # Our reader went away: let the command see its pipe close, as it would unwrapped.
+                break
+            watcher.feed(chunk)
+        watcher.finish()
+    finally:
+        source.close()
+
+
+def _terminal_sent_it() -> bool:
+    """True when a Ctrl-C came from our terminal, which delivers it to the command as well."""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            continue
+    return False
+
+
+def _run(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise UsageError("no command given (usage: livebar run [options] -- CMD ARGS...)")
+    progress = _compile(args.progress_regex, "--progress-regex", groups=(1, 2))
+    step = _compile(args.step_regex, "--step-regex", groups=(0, 1))
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
+    if args.steps is not None and not steps:
+        raise UsageError("--steps: give at least one stage name")
+    enabled = _mirroring_allowed(_config())
+    activity = _activity(args.title or _command_title(command), args, enabled=enabled, steps=steps)
+    if progress is not None and steps is None:
+        activity.update(percentage=0.0)  # a progress bar from the start, not a one-step job
+    watch = progress is not None or step is not None
+    env = None
+    if watch:
+        # Piped output makes Python block-buffer; ask for lines so progress shows as it happens.
+        env = {**os.environ, "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED", "1")}
+
+    signalled: list[int] = []
+    children: list[subprocess.Popen[bytes]] = []
+
+    def forward(signum: int, frame: Optional[FrameType]) -> None:
+        signalled.append(signum)
+        if signum == signal.SIGINT and _terminal_sent_it():
+            return  # the terminal sent Ctrl-C to the whole foreground group, the command too
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+
+    with _signals_forwarded_to(forward):
+        try:
+            process = subprocess.Popen(
+                " ".join(command) if args.shell else command,
+                shell=args.shell,
+                stdout=subprocess.PIPE if watch else None,
+                stderr=subprocess.PIPE if watch else None,
+                env=env,
+            )
+        except FileNotFoundError:
+            _say(f"{PROG} run: command not found: {command[0]}")
+            return EXIT_NOT_FOUND
+        except PermissionError:
+            _say(f"{PROG} run: permission denied: {command[0]}")
+            return EXIT_NOT_EXECUTABLE
+        children.append(process)
+        activity.start()
+        relays = []
+        if watch:
+            counter = [0]
+            streams = ((process.stdout, sys.stdout.buffer), (process.stderr, sys.stderr.buffer))
+            for source, sink in streams:
+                assert source is not None
+                watcher = LineWatcher(
+                    activity, progress=progress, step=step, steps=steps, step_counter=counter
+                )
+                relay = threading.Thread(
+                    target=_relay, args=(source, sink, watcher), name="livebar-relay", daemon=True
+                )
+                relay.start()
+                relays.append(relay)
+        returncode = process.wait()
+        for relay in relays:
+            relay.join()
+
+    if signalled:
+        activity.cancel()
+    elif returncode == 0:
+        activity.close()
+    else:
+        activity.fail(CommandFailed(_describe_status(returncode)))
+    activity.wait()
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+@contextlib.contextmanager
+def _signals_forwarded_to(handler: Callable[[int, Optional[FrameType]], None]) -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _describe_status(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+# -- pipe -------------------------------------------------------------------------------------
+
+
+def _pipe(args: argparse.Namespace) -> int:
+    from livebar._tqdm import tqdm
+
+    enabled = _mirroring_allowed(_config())
+    count_bytes: bool = args.bytes
+    try:
+        bar = tqdm(
+            total=args.total,
+            file=sys.stderr,
+            disable=None,  # a terminal bar only on a TTY; the activity counts either way
+            unit="B" if count_bytes else "lines",
+            unit_scale=count_bytes,
+            unit_divisor=1024 if count_bytes else 1000,
+            mininterval=0.5,
+            title=args.title or "Pipe",
+            subtitle=args.subtitle,
+            channels=args.channels,
+            live=enabled,
+        )
+    except ValidationError as exc:
+        raise UsageError(str(exc)) from None
+    read = getattr(sys.stdin.buffer, "read1", sys.stdin.buffer.read)
+    sink = sys.stdout.buffer
+    code = 0
+    try:
+        with _terminate_as_exit(), bar:
+            while True:
+                chunk = read(PIPE_CHUNK)
+                if not chunk:
+                    break
+                try:
+                    sink.write(chunk)
+                    sink.flush()
+                except BrokenPipeError:
+                    # The reader went away (``| head``): stop as any writer would, quietly.
+                    _silence_stdout()
+                    if bar.activity is not None:
+                        bar.activity.close(outcome="stopped")
+                    code = EXIT_BROKEN_PIPE
+                    break
+                bar.update(len(chunk) if count_bytes else chunk.count(b"\n"))
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except SystemExit as exc:  # SIGTERM, see _terminate_as_exit
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        if bar.activity is not None:
+            bar.activity.wait()
+    return code
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Any:
+    """SIGTERM raises SystemExit(143), so the activity ends "cancelled" instead of vanishing."""
+
+    def terminate(signum: int, frame: Optional[FrameType]) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+# -- push -------------------------------------------------------------------------------------
+
+
+def _push(args: argparse.Namespace) -> int:
+    from livebar._client import Client
+    from livebar._payload import PushNotification
+
+    config = _config()
+    if config.disabled:
+        _say(f"{PROG} push: skipped ({ENV_DISABLE} is set)")
+        return 0
+    if not config.api_key:
+        raise UsageError(f"no API key: set {ENV_API_KEY}")
+    try:
+        notification = PushNotification(
+            title=args.title,
+            message=args.message,
+            subtitle=args.subtitle,
+            channels=args.channels,
+            media=args.media,
+            redirection=args.redirection,
+        )
+    except ValidationError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        with Client(api_key=config.api_key, base_url=config.base_url) as client:
+            result = client.push(notification)
+    except APIError as exc:
+        _say(f"{PROG} push: failed: {exc}")
+        return 1
+    except LivebarError as exc:
+        _say(f"{PROG} push: failed: {exc}")
+        return 1
+    devices = "" if result.devices_notified is None else f" to {result.devices_notified} device(s)"
+    print(f"{PROG}: push sent{devices}", flush=True)
+    return 0
+
+
+# -- simulator --------------------------------------------------------------------------------
+
+
+def _simulator_demo_module() -> Any:
+    try:
+        from livebar.simulator import _demo
+    except ImportError:
+        raise UsageError(
+            'the simulator is not installed: pip install "livebar[simulator]"'
+        ) from None
+    return _demo
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    demo = _simulator_demo_module()
+    options = {"host": args.host, "port": args.port, "keys": args.keys}
+    code: int = demo.run_simulate(
+        open_browser=args.open, **{k: v for k, v in options.items() if v is not None}
+    )
+    return code
+
+
+def _demo(args: argparse.Namespace) -> int:
+    demo = _simulator_demo_module()
+    options = {} if args.port is None else {"port": args.port}
+    code: int = demo.run_demo(keep_open=args.keep_open, fast=args.fast, **options)
+    return code

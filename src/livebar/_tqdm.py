@@ -1,0 +1,347 @@
+"""``livebar.tqdm``: tqdm's own bar, mirrored to a Live Activity.
+
+The class extends ``tqdm.auto.tqdm`` (terminal bar, Jupyter widget and ``async for`` exactly as
+tqdm does them) and adds nothing to the loop: the activity samples ``bar.n`` from the dispatcher's
+thread through ``LiveActivity.set_source``. Only the things a loop does rarely (``reset``,
+``set_description``, ``set_postfix``, ``close``) talk to the activity.
+
+How a bar maps onto the activity:
+
+- known ``total``: a ``progress`` activity, ``n / total`` as a percentage, or as ``n`` of
+  ``total`` when the bar has a unit of its own (``unit="files"``, not scaled);
+- unknown ``total``: the engine's open-ended state (no fake percentage); the count goes in the
+  subtitle when the bar is closed;
+- ``desc`` is the title unless ``title=`` is given; later ``set_description`` and ``set_postfix``
+  become the subtitle;
+- ``reset(total=...)`` keeps the same activity (one activity for all of a Keras-style run);
+- only the outermost open bar mirrors by default; an inner bar mirrors with ``live=True``;
+- ``disable=None`` on a non-TTY hides the terminal bar but keeps counting for the activity;
+  ``disable=True`` and ``live=False`` turn the activity off.
+
+Endings: leaving ``with tqdm(...)`` on an exception fails the activity (and re-raises);
+an exception or ``break`` in a bare ``for`` loop closes the generator, which looks the same as a
+``break``: the activity ends "stopped" at its real progress, and the engine upgrades it to failed
+if the exception then reaches ``sys.excepthook``. Finishing the loop or ``close()`` ends it done.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Optional, Union
+
+import tqdm.std as _tqdm_std  # type: ignore[import-untyped]
+from tqdm.auto import tqdm as _tqdm_auto  # type: ignore[import-untyped]
+
+from livebar._activity import LiveActivity, live_activity
+from livebar._payload import COLORS
+
+__all__ = ["tqdm", "trange"]
+
+_TQDM_PARAMETERS: tuple[str, ...] = tuple(inspect.signature(_tqdm_std.tqdm.__init__).parameters)[2:]
+"""tqdm's positional parameters after ``iterable`` (``desc``, ``total``, ``leave``, ...)."""
+
+_FALLBACK_TITLE = "Working"
+
+_mirroring: weakref.WeakSet[tqdm] = weakref.WeakSet()
+"""Open bars that take part in the outermost-bar rule (every live-capable bar still open)."""
+_mirroring_lock = threading.Lock()
+
+
+def _default_title() -> str:
+    """The script's file name (``train.py``), or a neutral word in a notebook or a REPL."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if name.endswith(".py") and name != "__main__.py" and not name.startswith("ipykernel"):
+        return name
+    return _FALLBACK_TITLE
+
+
+def _title_from_desc(desc: object) -> str:
+    """``"Epoch 3: "`` (the shape ``set_description`` gives) reads as ``"Epoch 3"``."""
+    return str(desc).strip().rstrip(":").strip() if desc else ""
+
+
+def _sample_n(ref: weakref.ReferenceType[tqdm]) -> float:
+    bar = ref()
+    return 0.0 if bar is None else float(bar.n)
+
+
+class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
+    """``tqdm.auto.tqdm`` that also shows the loop as an iPhone Live Activity.
+
+    Every tqdm argument and method works unchanged; the keyword-only arguments below are
+    livebar's own and never reach tqdm. ``live=None`` (default) mirrors the outermost bar,
+    ``live=True`` mirrors this bar even when nested, ``live=False`` never mirrors.
+    The others are those of ``livebar.live_activity``.
+    """
+
+    n: float
+    total: Optional[float]
+    disable: bool
+    iterable: Any
+    _live: Optional[LiveActivity]
+
+    def __init__(
+        self,
+        iterable: Optional[Iterable[Any]] = None,
+        *args: Any,
+        title: Optional[str] = None,
+        steps: Union[int, Sequence[str], None] = None,
+        subtitle: Optional[str] = None,
+        color: Optional[str] = None,
+        step_color: Optional[str] = None,
+        step_colors: Optional[Sequence[str]] = None,
+        icon: Any = None,
+        badge: Any = None,
+        action: Any = None,
+        secondary_action: Any = None,
+        channels: Optional[Sequence[str]] = None,
+        auto_dismiss_minutes: Optional[int] = None,
+        failure_auto_dismiss_minutes: Optional[int] = None,
+        stream_key: Optional[str] = None,
+        notify_on: Sequence[str] = (),
+        client: Any = None,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        flush_timeout: Optional[float] = None,
+        live: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> None:
+        # Set before tqdm's __init__: it may refresh, set_postfix or (on a bad argument) close.
+        self._live = None
+        self._activity: Optional[LiveActivity] = None
+        self._in_with = False
+        self._exit_exc: Optional[BaseException] = None
+        self._loop_exc: Optional[BaseException] = None
+        self._stopped_early = False
+        self._subtitle_base = subtitle
+        self._last_subtitle: Optional[str] = subtitle
+        self._title_desc = ""
+
+        options = dict(zip(_TQDM_PARAMETERS, args))
+        options.update(kwargs)
+        disable_arg = options.get("disable", False)
+        wants_live = live is not False and disable_arg is not True
+        mirrors = False
+        if wants_live:
+            with _mirroring_lock:
+                mirrors = bool(live) or not _mirroring
+                _mirroring.add(self)
+        activity = None
+        if mirrors:
+            self._title_desc = _title_from_desc(options.get("desc"))
+            total = _known_total(iterable, options.get("total"))
+            try:
+                activity = live_activity(
+                    title or self._title_desc or _default_title(),
+                    total=total,
+                    show_count=_counts_read_better(options, total),
+                    steps=steps,
+                    subtitle=subtitle,
+                    color=color if color is not None else _api_colour(options.get("colour")),
+                    step_color=step_color,
+                    step_colors=step_colors,
+                    icon=icon,
+                    badge=badge,
+                    action=action,
+                    secondary_action=secondary_action,
+                    channels=channels,
+                    auto_dismiss_minutes=auto_dismiss_minutes,
+                    failure_auto_dismiss_minutes=failure_auto_dismiss_minutes,
+                    stream_key=stream_key,
+                    notify_on=notify_on,
+                    client=client,
+                    api_key=api_key,
+                    base_url=base_url,
+                    flush_timeout=flush_timeout,
+                )
+            except BaseException:
+                self._forget()
+                raise
+
+        try:
+            super().__init__(iterable, *args, **kwargs)
+        except BaseException:
+            self._forget()
+            raise
+
+        if activity is None:
+            return
+        if self.disable and disable_arg is not None:
+            # Disabled by tqdm's own configuration (``TQDM_DISABLE``): everything off.
+            self._forget()
+            return
+        if self.disable:
+            # ``disable=None`` on a non-TTY: tqdm stops counting, the activity must not.
+            self.update = self._count_hidden
+        self._live = self._activity = activity
+        activity.start()
+        activity.set_source(functools.partial(_sample_n, weakref.ref(self)))
+        self._sync_subtitle()
+
+    @property
+    def activity(self) -> Optional[LiveActivity]:
+        """The Live Activity this bar mirrors to (kept after closing), or None."""
+        return self._activity
+
+    # -- counting while tqdm is hidden --------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._live is not None and self.disable:
+            return self._iter_hidden()
+        iterator: Iterator[Any] = super().__iter__()
+        return iterator
+
+    def _iter_hidden(self) -> Iterator[Any]:
+        n = self.n
+        try:
+            for obj in self.iterable:
+                yield obj
+                n += 1
+                self.n = n
+        finally:
+            self.n = n
+            self.close()
+
+    def _count_hidden(self, n: float = 1) -> None:
+        self.n += n
+
+    # -- things a loop does rarely -------------------------------------------------------------
+
+    def reset(self, total: Optional[float] = None) -> None:
+        super().reset(total=total)
+        live = self._live
+        if live is not None:
+            live.set_total(self.total)
+            live.update(0)
+
+    def set_description(self, desc: Optional[str] = None, refresh: Optional[bool] = True) -> None:
+        super().set_description(desc, refresh)
+        self._sync_subtitle()
+
+    def set_description_str(
+        self, desc: Optional[str] = None, refresh: Optional[bool] = True
+    ) -> None:
+        super().set_description_str(desc, refresh)
+        self._sync_subtitle()
+
+    def set_postfix(
+        self, ordered_dict: Any = None, refresh: Optional[bool] = True, **kwargs: Any
+    ) -> None:
+        super().set_postfix(ordered_dict, refresh, **kwargs)
+        self._sync_subtitle()
+
+    def set_postfix_str(self, s: str = "", refresh: Optional[bool] = True) -> None:
+        super().set_postfix_str(s, refresh)
+        self._sync_subtitle()
+
+    def _sync_subtitle(self) -> None:
+        live = getattr(self, "_live", None)
+        if live is None:
+            return
+        desc = _title_from_desc(getattr(self, "desc", ""))
+        parts = [desc] if desc and desc != self._title_desc else []
+        postfix = getattr(self, "postfix", None)
+        if postfix:
+            parts.append(str(postfix))
+        subtitle = " · ".join(parts) or self._subtitle_base or ""  # "" clears it
+        if subtitle != (self._last_subtitle or ""):
+            self._last_subtitle = subtitle
+            live.update(subtitle=subtitle)
+
+    # -- endings --------------------------------------------------------------------------------
+
+    def __enter__(self) -> tqdm:
+        self._in_with = True
+        entered: tqdm = super().__enter__()
+        return entered
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        self._in_with = False
+        self._exit_exc = exc_value
+        try:
+            super().__exit__(exc_type, exc_value, traceback)
+        finally:
+            self._end_live()
+
+    def __del__(self) -> None:
+        # Collected without being closed (an ``async for`` left by ``break``, a forgotten bar).
+        if getattr(self, "_live", None) is not None:
+            self._stopped_early = True
+        super().__del__()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if getattr(self, "_live", None) is None:
+                self._forget()
+            else:
+                exc_type, exc, _ = sys.exc_info()
+                if exc_type is GeneratorExit:
+                    # The loop was left early: ``break``, or an exception in its body.
+                    self._stopped_early = True
+                elif exc is not None and not isinstance(exc, (StopIteration, StopAsyncIteration)):
+                    # The iterable itself raised (or close() runs in an ``except`` block).
+                    self._loop_exc = exc
+                if not self._in_with:  # inside ``with``, __exit__ knows best: wait for it
+                    self._end_live()
+
+    def _end_live(self) -> None:
+        live, self._live = self._live, None
+        self._forget()
+        if live is None:
+            return
+        # Freeze the count: the ending is built later, maybe after this bar is collected.
+        live.set_source(None)
+        live.update(self.n)
+        exc = self._exit_exc or self._loop_exc
+        if exc is not None:
+            live.close(exc)
+        else:
+            live.close(outcome="stopped" if self._stopped_early else "done")
+
+    def _forget(self) -> None:
+        with _mirroring_lock:
+            _mirroring.discard(self)
+
+
+def _known_total(iterable: object, total: object) -> Optional[float]:
+    """The total tqdm will use: the argument, else ``len(iterable)``; infinity means unknown."""
+    if total is None and iterable is not None:
+        try:
+            total = len(iterable)  # type: ignore[arg-type]
+        except (TypeError, AttributeError):
+            total = None
+    if total is None or total == float("inf"):
+        return None
+    return float(total)  # type: ignore[arg-type]
+
+
+_MAX_COUNTED_TOTAL = 10_000
+"""Above this, raw counts (``4200000 / 10000000``) read worse on the phone than a percentage."""
+
+
+def _counts_read_better(options: dict[str, Any], total: Optional[float]) -> bool:
+    """``420 / 1000 files`` says more than ``42%`` when the bar counts things of its own unit.
+
+    Scaled units (``unit_scale``: bytes shown as ``MB``) and large totals stay percentages: the
+    phone would show long raw numbers.
+    """
+    unit = options.get("unit", "it")
+    small = total is not None and total <= _MAX_COUNTED_TOTAL
+    return small and bool(unit) and unit != "it" and not options.get("unit_scale")
+
+
+def _api_colour(colour: object) -> Optional[str]:
+    return colour if isinstance(colour, str) and colour in COLORS else None
+
+
+def trange(*args: int, **kwargs: Any) -> tqdm:
+    """``livebar.tqdm(range(*args), **kwargs)``."""
+    return tqdm(range(*args), **kwargs)

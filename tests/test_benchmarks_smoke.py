@@ -1,0 +1,69 @@
+"""The benchmark modules import, and the pacing-quality harness computes sane figures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench_pacing():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import bench_pacing
+
+        yield bench_pacing
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_benchmark_modules_import(bench_pacing) -> None:  # type: ignore[no-untyped-def]
+    """Every benchmark module and the runner import without running anything."""
+    import importlib
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        names = ["bench_common", "bench_loop", "bench_realtime", "bench_startup", "run"]
+        modules = [importlib.import_module(name) for name in names]
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert names == [m.__name__ for m in modules]
+
+
+def test_pacing_harness_on_a_short_job(bench_pacing) -> None:  # type: ignore[no-untyped-def]
+    """On a 30-s job livebar stays in budget and the optimum is no worse than livebar."""
+    job = bench_pacing.uniform("smoke", 30.0, 300)
+    scenario = bench_pacing.Scenario("smoke", "30-s job", (job,))
+    result = bench_pacing.evaluate(scenario)
+    livebar = result["livebar"]
+    assert (0, 0, 0.0) == (livebar["refused"], livebar["warnings"], livebar["throttled"])
+    assert (1, 1) == (livebar["ends_shown"], livebar["ends"])
+    assert 0.0 < result["optimum_free"] <= result["optimum_ios"] <= livebar["error"] < 0.5
+    assert 1.0 <= result["ratio"] < 2.0
+    assert livebar["requests"] == livebar["updates"] + 2
+    sdk = result["peers"]["sdk"]
+    assert sdk["warnings"] > 0
+    assert sdk["error"] > livebar["error"]
+
+
+def test_optimum_matches_brute_force(bench_pacing) -> None:  # type: ignore[no-untyped-def]
+    """The divide-and-conquer optimum equals an exhaustive search on a small trajectory."""
+    import itertools
+
+    f = [0.0, 0.1, 0.1, 0.3, 0.35, 0.6, 0.6, 0.9, 1.0, 1.0]
+
+    def error(updates: tuple[int, ...]) -> float:
+        shown = 0
+        total = 0.0
+        for m, value in enumerate(f):
+            if m in updates:
+                shown = m
+            total += abs(value - f[shown])
+        return total / len(f)
+
+    brute = min(error(c) for c in itertools.combinations(range(1, len(f)), 3))
+    assert pytest.approx(brute) == bench_pacing.optimum(f, 1.0, 3, ios=False)

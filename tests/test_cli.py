@@ -1,0 +1,334 @@
+"""The ``livebar`` command line, run as a subprocess against the simulator."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from livebar._cli import main
+from livebar.simulator import serve
+
+PY = sys.executable
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    """A fresh simulated ActivitySmith server."""
+    with serve() as handle:
+        yield handle
+
+
+@pytest.fixture
+def env(sim: Any) -> dict[str, str]:
+    """The environment of a livebar subprocess pointed at the simulator."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEBAR_", "TQDM_"))}
+    environ.update(ACTIVITYSMITH_API_KEY=sim.api_key, ACTIVITYSMITH_BASE_URL=sim.url)
+    return environ
+
+
+def livebar(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m livebar ARGS`` (stdin from /dev/null unless given) and capture its output."""
+    if "input" not in kwargs:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.run(
+        [PY, "-m", "livebar", *args], env=env, capture_output=True, timeout=30, **kwargs
+    )
+
+
+def python(code: str) -> list[str]:
+    """A command line running ``code`` in a fresh interpreter."""
+    return [PY, "-c", textwrap.dedent(code)]
+
+
+def shown(sim: Any, index: int = -1) -> dict[str, Any]:
+    """What the phone shows for an activity (the last one by default)."""
+    state: dict[str, Any] = sim.activities()[index]["displayed"]
+    return state
+
+
+def test_run_success_passes_output_through(sim, env) -> None:
+    """run: the command's output comes through unchanged and the activity ends done."""
+    command = python("import sys; print('out'); print('err', file=sys.stderr)")
+    done = livebar("run", "--title", "Hello", "--", *command, env=env)
+    assert (0, b"out\n", b"err\n") == (done.returncode, done.stdout, done.stderr)
+    assert ("Hello", "ended") == (sim.activities()[0]["title"], sim.activities()[0]["state"])
+    assert shown(sim)["subtitle"].startswith("Done in ")
+
+
+def test_run_failure_keeps_the_exit_code(sim, env) -> None:
+    """run: a failing command's exit code comes back and the activity ends failed."""
+    done = livebar("run", "--", *python("raise SystemExit(7)"), env=env)
+    assert 7 == done.returncode
+    assert "Failed: CommandFailed: exit code 7" == shown(sim)["subtitle"]
+    assert "red" == shown(sim)["color"]
+
+
+def test_run_progress_regex_with_two_groups(sim, env) -> None:
+    """run: ``(\\d+)/(\\d+)`` lines become value/upper_limit; bytes pass through untouched."""
+    noise = bytes(range(256)) + b"\r\xff\xfe not utf-8\n"
+    command = python(
+        f"""
+        import sys
+        out = sys.stdout.buffer
+        for i in range(1, 4):
+            out.write(b"row %d/10\\n" % i)
+        out.write({noise!r})
+        out.flush()
+        sys.exit(1)
+        """
+    )
+    done = livebar("run", "--progress-regex", r"(\d+)/(\d+)", "--", *command, env=env)
+    expected = b"row 1/10\nrow 2/10\nrow 3/10\n" + noise
+    assert (1, expected) == (done.returncode, done.stdout)
+    state = shown(sim)
+    assert (3, 10) == (state["value"], state["upper_limit"])
+
+
+def test_run_progress_regex_with_one_group(sim, env) -> None:
+    """run: a one-group regex reads a percentage, from stderr as well as stdout."""
+    command = python(
+        """
+        import sys
+        print("45% done", file=sys.stderr)
+        sys.exit(2)
+        """
+    )
+    done = livebar("run", "--progress-regex", r"(\d+)% done", "--", *command, env=env)
+    assert (2, b"45% done\n") == (done.returncode, done.stderr)
+    assert 45 == shown(sim)["percentage"]
+
+
+def test_run_step_regex_names_the_stage(sim, env) -> None:
+    """run: --steps with --step-regex shows the stage the command reached when it failed."""
+    command = python(
+        """
+        print("== build")
+        print("== test")
+        raise SystemExit(1)
+        """
+    )
+    done = livebar(
+        "run", "--steps", "build,test,deploy", "--step-regex", r"^== (\w+)", "--", *command, env=env
+    )
+    assert 1 == done.returncode
+    state = shown(sim)
+    assert (3, 1) == (state["number_of_steps"], state["current_step"])
+    assert state["subtitle"].startswith("Failed at test")
+
+
+def test_run_steps_done(sim, env) -> None:
+    """run: a successful command fills every step."""
+    done = livebar("run", "--steps", "a,b", "--", *python("pass"), env=env)
+    assert 0 == done.returncode
+    assert (2, 2) == (shown(sim)["number_of_steps"], shown(sim)["current_step"])
+
+
+def test_run_through_the_shell(sim, env) -> None:
+    """run --shell hands the command line to the shell."""
+    done = livebar("run", "--shell", "--", "echo one && echo two", env=env)
+    assert (0, b"one\ntwo\n") == (done.returncode, done.stdout)
+
+
+def test_run_command_not_found(sim, env) -> None:
+    """run: an unknown command exits 127 like a shell, and starts no activity."""
+    done = livebar("run", "--", "no-such-command-livebar-test", env=env)
+    assert 127 == done.returncode
+    assert b"command not found" in done.stderr
+    assert [] == sim.activities()
+
+
+def test_run_sigint_is_forwarded_and_cancels(sim, env) -> None:
+    """run: SIGINT reaches the command and the activity ends cancelled."""
+    command = python(
+        """
+        import sys, time
+        try:
+            print("ready", flush=True)
+            time.sleep(20)
+        except KeyboardInterrupt:
+            print("child interrupted", flush=True)
+            sys.exit(130)
+        """
+    )
+    proc = subprocess.Popen(
+        [PY, "-m", "livebar", "run", "--title", "Long", "--", *command],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert b"ready\n" == proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert (130, b"child interrupted\n") == (proc.returncode, out)
+    assert shown(sim)["subtitle"].startswith("Cancelled")
+
+
+def test_run_without_a_key_warns_and_still_runs(sim, env) -> None:
+    """run: with no API key the command still runs and keeps its exit code; one warning."""
+    del env["ACTIVITYSMITH_API_KEY"]
+    done = livebar("run", "--", *python("print('hi'); raise SystemExit(3)"), env=env)
+    assert (3, b"hi\n") == (done.returncode, done.stdout)
+    assert 1 == done.stderr.count(b"ACTIVITYSMITH_API_KEY is not set")
+    assert [] == sim.requests()
+
+
+def test_livebar_disable_turns_mirroring_off(sim, env) -> None:
+    """LIVEBAR_DISABLE=1 runs the command without a Live Activity and without a warning."""
+    env["LIVEBAR_DISABLE"] = "1"
+    done = livebar("run", "--", *python("pass"), env=env)
+    assert (0, b"") == (done.returncode, done.stderr)
+    assert [] == sim.requests()
+
+
+def test_pipe_mode_copies_a_million_lines(sim, env) -> None:
+    """Pipe mode passes a million lines through byte for byte and counts them all."""
+    data = b"".join(b"%d,row\n" % i for i in range(1_000_000))
+    done = livebar("--total", "1000000", "--title", "Import", input=data, env=env)
+    assert 0 == done.returncode
+    assert data == done.stdout
+    assert ("Import", 100.0) == (shown(sim)["title"], shown(sim)["percentage"])
+    assert shown(sim)["subtitle"].startswith("Done in ")
+    assert len(sim.requests()) <= 3
+
+
+def test_pipe_reader_going_away_stops_at_the_real_count(sim, env) -> None:
+    """When the reader closes the pipe (``| head``), livebar exits 141 and ends stopped midway."""
+    with subprocess.Popen(
+        [PY, "-m", "livebar", "--total", "1000000", "--title", "Head"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+        assert stdin is not None
+        assert stdout is not None
+        assert stderr is not None
+
+        def feed() -> None:
+            with contextlib.suppress(BrokenPipeError):
+                try:
+                    for _ in range(100):
+                        stdin.write(b"line\n" * 1000)
+                finally:
+                    stdin.close()
+
+        writer = threading.Thread(target=feed)
+        writer.start()
+        assert b"line\n" == stdout.readline()
+        stdout.close()
+        assert 141 == proc.wait(timeout=20)
+        writer.join()
+        assert b"" == stderr.read()
+    state = shown(sim)
+    assert state["subtitle"].startswith("Stopped at")
+    assert 0 < state["percentage"] <= 20
+
+
+def test_pipe_counts_bytes(sim, env) -> None:
+    """pipe --bytes copies binary data untouched; the end of input ends the activity done."""
+    data = os.urandom(300_000)
+    done = livebar("pipe", "--bytes", "--total", "1000000", input=data, env=env)
+    assert (0, data) == (done.returncode, done.stdout)
+    assert shown(sim)["subtitle"].startswith("Done in ")
+
+
+def test_pipe_without_a_key(sim, env) -> None:
+    """Pipe mode with no API key still copies everything, after one warning."""
+    del env["ACTIVITYSMITH_API_KEY"]
+    done = livebar("--title", "x", input=b"a\nb\n", env=env)
+    assert (0, b"a\nb\n") == (done.returncode, done.stdout)
+    assert 1 == done.stderr.count(b"is not set")
+
+
+def test_push(sim, env) -> None:
+    """push sends one notification and prints a one-line result."""
+    done = livebar(
+        "push", "--title", "Backup done", "--message", "42 GB", "--channel", "ops", env=env
+    )
+    assert 0 == done.returncode, done.stderr
+    assert done.stdout.startswith(b"livebar: push sent")
+    assert 1 == done.stdout.count(b"\n")
+    request = sim.requests()[-1]
+    assert "/push-notification" == request["path"]
+    expected = {"title": "Backup done", "message": "42 GB", "target": {"channels": ["ops"]}}
+    assert expected == request["body"]
+
+
+def test_push_without_a_key_exits_2(sim, env) -> None:
+    """push with no API key exits 2 with a clear message and sends nothing."""
+    del env["ACTIVITYSMITH_API_KEY"]
+    done = livebar("push", "--title", "x", env=env)
+    assert 2 == done.returncode
+    assert b"no API key: set ACTIVITYSMITH_API_KEY" in done.stderr
+    assert [] == sim.requests()
+
+
+def test_push_rejected_by_the_server_exits_1(sim, env) -> None:
+    """push with a key the server refuses exits 1 and never prints the key."""
+    env["ACTIVITYSMITH_API_KEY"] = "ask_wrong_key_123"
+    done = livebar("push", "--title", "x", env=env)
+    assert 1 == done.returncode
+    assert b"push: failed" in done.stderr
+    assert b"ask_wrong_key_123" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["push", "--title", "x", "--media", "http://insecure.example/a.png"], "media"),
+        (["run", "--progress-regex", "(", "--", "true"], "bad regular expression"),
+        (["run", "--progress-regex", "no groups", "--", "true"], "needs 1 or 2 group(s)"),
+        (["run", "--step-regex", "(a)(b)", "--", "true"], "needs 0 or 1 group(s)"),
+        (["run", "--steps", ",", "--", "true"], "--steps"),
+        (["run"], "no command given"),
+        (["pipe", "--total", "-5"], "must be > 0"),
+        (["run", "--color", "red", "--", "true"], "unrecognized arguments"),
+        (["push"], "the following arguments are required: --title"),
+    ],
+)
+def test_bad_options_exit_2(env, argv, message) -> None:
+    """Bad options, regexes and URLs exit 2 with a message naming the problem."""
+    done = livebar(*argv, env=env)
+    assert 2 == done.returncode
+    assert message in done.stderr.decode()
+
+
+def test_bad_base_url_exits_2(env) -> None:
+    """A non-HTTPS base URL in the environment is a usage error."""
+    env["ACTIVITYSMITH_BASE_URL"] = "http://example.com/api"
+    done = livebar("run", "--", "true", env=env)
+    assert 2 == done.returncode
+    assert b"base_url" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "pipe", "push", "simulate", "demo"])
+def test_every_command_has_help(command, capsys) -> None:
+    """``livebar COMMAND --help`` prints usage and exits 0."""
+    assert 0 == main([command, "--help"])
+    assert f"usage: livebar {command}" in capsys.readouterr().out
+
+
+def test_top_level_help_lists_the_commands(capsys) -> None:
+    """``livebar --help`` lists every command."""
+    assert 0 == main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("run", "pipe", "push", "simulate", "demo"))
+
+
+def test_python_dash_m_is_the_same_program(env) -> None:
+    """``python -m livebar --help`` works like the ``livebar`` script."""
+    done = livebar("--help", env=env)
+    assert 0 == done.returncode
+    assert b"usage: livebar" in done.stdout
