@@ -7,22 +7,15 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import webbrowser
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, List, Sequence, TextIO
 
-from livebar._client import Client
-from livebar._errors import LivebarError
 from livebar._payload import (
     Action,
     Badge,
-    ContentState,
-    EndActivity,
     Icon,
-    PushNotification,
-    StartActivity,
-    UpdateActivity,
 )
 from livebar.simulator._server import SimulatorHandle, SimulatorServer, serve
 from livebar.simulator._state import DEFAULT_API_KEY, SimulatorConfig
@@ -68,9 +61,12 @@ def run_demo(
 ) -> int:
     """Run a short job against a fresh simulator and narrate what the phone showed.
 
-    ``fast`` (or ``LIVEBAR_DEMO_FAST=1``) runs it in about 3 s; ``keep_open`` keeps serving the
-    lock screen after the job until Ctrl-C.
+    The job uses livebar itself (``live_activity`` and ``livebar.tqdm``), so what you watch is
+    what your own jobs will do. ``fast`` (or ``LIVEBAR_DEMO_FAST=1``) runs it in about 3 s;
+    ``keep_open`` keeps serving the lock screen after the job until Ctrl-C.
     """
+    from livebar import _dispatch
+
     out = out or sys.stdout
     fast = fast or os.environ.get(ENV_DEMO_FAST, "").strip().lower() in ("1", "true", "yes", "on")
     scale = FAST_SCALE if fast else 1.0
@@ -78,13 +74,17 @@ def run_demo(
         print(f"livebar demo: open {sim.page_url} to watch the lock screen.", file=out, flush=True)
         if not fast:
             time.sleep(2.0)  # time to open the page before anything happens
-        narrator = _Narrator(sim, out, started=time.monotonic())
-        with Client(api_key=sim.api_key, base_url=sim.url) as client:
-            try:
-                demo_job(client, pause=lambda seconds: time.sleep(seconds * scale), log=narrator)
-            except LivebarError as exc:
-                print(f"demo failed: {exc}", file=out)
-                return 1
+        narrator = _Narrator(sim, out)
+        narrator.start()
+        try:
+            demo_job(
+                api_key=sim.api_key,
+                base_url=sim.url,
+                pause=lambda seconds: time.sleep(seconds * scale),
+            )
+            _dispatch.flush(10.0)
+        finally:
+            narrator.stop()
         narrator.summary()
         if keep_open:
             print(f"Still serving {sim.page_url}; press Ctrl-C to stop.", file=out, flush=True)
@@ -96,97 +96,106 @@ def run_demo(
     return 0
 
 
-Log = Callable[[str, Optional[str]], None]
-"""``log(what_was_sent, activity_id)``: narrates one request and what the phone then showed."""
+class DemoFailure(RuntimeError):
+    """The failure the demo's deploy runs into on purpose."""
 
 
-def demo_job(client: Client, *, pause: Callable[[float], None], log: Log) -> None:
-    """The demo: a staged deploy that fails at its migration, beside a progress loop that succeeds.
+def demo_job(*, api_key: str, base_url: str, pause: Callable[[float], None]) -> None:
+    """The demo: a staged deploy that fails at its migration, beside a tqdm loop that succeeds.
 
-    Stays far inside every limit: 11 requests in about 18 s, at most 4 updates per activity.
+    Written as a user would write it: ``live_activity`` with stages in one thread, ``livebar.tqdm``
+    in the other; livebar decides what to send.
     """
-    deploy_color = "blue"
+    import livebar
 
-    def deploy_state(step: int, **extra: Any) -> ContentState:
-        stage = DEMO_STAGES[min(step, len(DEMO_STAGES) - 1)]
-        options: Dict[str, Any] = {
-            "subtitle": stage,
-            "color": deploy_color,
-            "icon": Icon(symbol="shippingbox.fill"),
-        }
-        options.update(extra)
-        return ContentState.segmented_progress(
-            "Deploy web",
-            number_of_steps=len(DEMO_STAGES),
-            current_step=step,
-            badge=Badge(title="prod", color="orange"),
-            **options,
-        )
+    def deploy() -> None:
+        try:
+            with livebar.live_activity(
+                "Deploy web",
+                steps=list(DEMO_STAGES),
+                color="blue",
+                icon=Icon(symbol="shippingbox.fill"),
+                badge=Badge(title="prod", color="orange"),
+                action=Action.open_url("Open CI", "https://ci.example.com/deploy/42"),
+                notify_on=["failed"],
+                api_key=api_key,
+                base_url=base_url,
+            ) as act:
+                with act.stage("Build"):
+                    pause(3.0)
+                with act.stage("Test"):
+                    pause(4.0)
+                with act.stage("Migrate"):
+                    pause(3.0)
+                    raise DemoFailure("lock timeout after 30s")
+        except DemoFailure:
+            pass  # the phone shows it; the demo goes on
 
-    def resize_state(done: int, **extra: Any) -> ContentState:
-        options: Dict[str, Any] = {
-            "subtitle": f"{done} of {DEMO_TOTAL}",
-            "color": "cyan",
-            "icon": Icon(symbol="photo.stack"),
-        }
-        options.update(extra)
-        return ContentState.progress("Resize images", value=done, upper_limit=DEMO_TOTAL, **options)
-
-    deploy = client.start(
-        StartActivity(
-            content_state=deploy_state(0),
-            action=Action.open_url("Open CI", "https://ci.example.com/deploy/42"),
-        )
-    ).activity_id
-    log("start  Deploy web: stage 1 of 4 (Build)", deploy)
+    deployer = threading.Thread(target=deploy, name="demo-deploy")
+    deployer.start()
     pause(1.0)
-    resize = client.start(StartActivity(content_state=resize_state(0))).activity_id
-    log(f"start  Resize images: 0 of {DEMO_TOTAL}", resize)
-    for tick in range(1, 5):
-        pause(3.0)
-        done = tick * DEMO_TOTAL // 5
-        client.update(UpdateActivity(activity_id=resize, content_state=resize_state(done)))
-        log(f"update Resize images: {done} of {DEMO_TOTAL}", resize)
-        if tick in (1, 3):
-            step = 1 if tick == 1 else 2
-            client.update(UpdateActivity(activity_id=deploy, content_state=deploy_state(step)))
-            log(f"update Deploy web: stage {step + 1} of 4 ({DEMO_STAGES[step]})", deploy)
-    pause(2.0)
-    failed = deploy_state(
-        2,
-        color="red",
-        subtitle="Migrate failed: lock timeout",
-        step_colors=["green", "green"],
-        step_color="red",
-        icon=Icon(symbol="xmark.octagon.fill", color="red"),
-    )
-    client.end(EndActivity(activity_id=deploy, content_state=failed, auto_dismiss_minutes=30))
-    log("end    Deploy web: FAILED at stage 3 (Migrate)", deploy)
-    pause(2.0)
-    finished = resize_state(DEMO_TOTAL, color="green", icon=Icon(symbol="checkmark.circle.fill"))
-    client.end(EndActivity(activity_id=resize, content_state=finished, auto_dismiss_minutes=3))
-    log(f"end    Resize images: {DEMO_TOTAL} of {DEMO_TOTAL}, done", resize)
-    pause(1.0)
-    client.push(
-        PushNotification(
-            title="Deploy web failed",
-            subtitle="stage Migrate",
-            message="Lock timeout after 30 s; the release was not started.",
-        )
-    )
-    log("push   'Deploy web failed'", None)
+    for _ in livebar.tqdm(
+        range(DEMO_TOTAL),
+        desc="Resize images",
+        unit="images",
+        color="cyan",
+        icon=Icon(symbol="photo.stack"),
+        leave=False,
+        api_key=api_key,
+        base_url=base_url,
+    ):
+        pause(15.0 / DEMO_TOTAL)
+    deployer.join()
 
 
-@dataclass
 class _Narrator:
-    sim: SimulatorHandle
-    out: TextIO
-    started: float
+    """Prints each request the simulator answered, and what the phone showed right after."""
 
-    def __call__(self, sent: str, activity_id: Optional[str]) -> None:
-        elapsed = time.monotonic() - self.started
-        shown = "a banner" if activity_id is None else self._shown(activity_id)
-        print(f"{elapsed:5.1f}s  sent {sent:<46} phone shows {shown}", file=self.out, flush=True)
+    def __init__(self, sim: SimulatorHandle, out: TextIO) -> None:
+        self.sim = sim
+        self.out = out
+        self.started = time.time()  # the simulator's log is in wall-clock seconds
+        self._seen = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-narrator", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=2.0)
+        self._print_new()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(0.1):
+            self._print_new()
+
+    def _print_new(self) -> None:
+        from livebar import tqdm
+
+        requests = self.sim.requests()
+        for entry in requests[self._seen :]:
+            tqdm.write(self._line(entry), file=self.out)
+        self.out.flush()
+        self._seen = len(requests)
+
+    def _line(self, entry: Dict[str, Any]) -> str:
+        elapsed = entry["t"] - self.started
+        body = entry.get("body") or {}
+        state = body.get("content_state") or {}
+        what = entry["path"].rsplit("/", 1)[-1]
+        if entry["path"].startswith("/push"):
+            sent = f"push   {body.get('title')!r}"
+            shown = "a banner"
+        else:
+            sent = f"{what:<6} {state.get('title', '')}"
+            activity_id = (entry.get("response") or {}).get("activity_id") or body.get(
+                "activity_id"
+            )
+            shown = self._shown(activity_id) if activity_id else "nothing yet"
+        status = "" if entry["status"] == 200 else f" -> {entry['status']}"
+        return f"{elapsed:5.1f}s  sent {sent:<28}{status} phone shows {shown}"
 
     def _shown(self, activity_id: str) -> str:
         for card in self.sim.phone()["activities"]:
