@@ -78,7 +78,6 @@ class _Account:
     states: dict[int, Any] = field(default_factory=dict)
     pushes: dict[int, PushNotification] = field(default_factory=dict)
     push_owner: dict[int, LiveActivity] = field(default_factory=dict)
-    handed_over: set[int] = field(default_factory=set)
     refused: bool = False
 
 
@@ -154,23 +153,23 @@ class Dispatcher:
         self._thread.join(timeout=1.0)
 
     def _pending(self) -> bool:
+        """Anything closed or queued not yet delivered? (Read from user threads: copies only.)"""
         if self._inbox or self._busy:
             return True
-        for account in self._accounts.values():
+        for account in list(self._accounts.values()):
             if account.pushes:
                 return True
-            for activity in account.activities.values():
-                if activity.closed:
-                    return True
+            if any(activity.closed for activity in list(account.activities.values())):
+                return True
         return False
 
     # -- the worker ---------------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stopped:
+            self._wake.clear()  # before the turn, so a wake-up during it is not lost
             timeout = self._turn_safely()
             self._wake.wait(timeout)
-            self._wake.clear()
 
     def _turn_safely(self) -> Optional[float]:
         self._busy = True
@@ -210,6 +209,7 @@ class Dispatcher:
                     continue
                 state = self._state_of(activity)
                 if state is None:
+                    self._give_up(activity, activity.stats.last_error or "no state")
                     continue
                 akey = id(activity)
                 account.activities[akey] = activity
@@ -236,7 +236,7 @@ class Dispatcher:
         any_open = False
         policy = account.policy
         for key, activity in list(account.activities.items()):
-            if key in account.handed_over:
+            if activity._handed_over:
                 continue
             if activity.outcome is None:
                 any_open = True
@@ -254,10 +254,11 @@ class Dispatcher:
                 any_open = True  # an uncaught exception may still turn this into a failure
                 continue
             ending = self._state_of(activity, ending=True)
-            if ending is None:
+            if ending is None:  # cannot happen for states we built before; never spin on it
+                policy.abandon(key)
+                self._settle(account, key)
                 continue
             account.states[key] = ending
-            account.handed_over.add(key)
             activity._handed_over = True
             policy.close(key, _snapshot(ending))
         return any_open
@@ -270,14 +271,7 @@ class Dispatcher:
             return None
 
     def _notify(self, account: _Account, activity: LiveActivity) -> None:
-        ending = activity.ending
-        assert ending is not None
-        word = _OUTCOME_WORDS.get(ending.outcome, ending.outcome)
-        notification = PushNotification(
-            title=f"{activity.title} {word}",
-            message=ending.subtitle,
-            channels=activity.channels,
-        )
+        notification = _outcome_push(activity)
         pkey = id(notification)
         account.pushes[pkey] = notification
         account.push_owner[pkey] = activity
@@ -328,7 +322,7 @@ class Dispatcher:
         if activity is None:
             return client.push(account.pushes[_key(send)], retry=False)
         if send.kind is Kind.PUSH:
-            return client.push(_fallback_push(activity), retry=False)
+            return client.push(_outcome_push(activity), retry=False)
         state: ContentState = account.states[_key(send)]
         buttons = (activity.action, activity.secondary_action)
         stream_key = activity.stream_key
@@ -452,7 +446,6 @@ class Dispatcher:
         account.policy.forget(key)
         del account.activities[key]
         account.states.pop(key, None)
-        account.handed_over.discard(key)
         with _open_lock:
             _open.pop(key, None)
         activity._done_event.set()
@@ -527,7 +520,8 @@ def _snapshot(state: ContentState) -> Snapshot:
     )
 
 
-def _fallback_push(activity: LiveActivity) -> PushNotification:
+def _outcome_push(activity: LiveActivity) -> PushNotification:
+    """ "Deploy failed" with the ending's text: for ``notify_on`` and when no activity started."""
     ending = activity.ending
     outcome = ending.outcome if ending is not None else "done"
     return PushNotification(
@@ -794,12 +788,12 @@ def _at_exit() -> None:
     if dispatcher.flush(timeout):
         return
     undelivered = []
-    for account in dispatcher._accounts.values():
-        for activity in account.activities.values():
+    for account in list(dispatcher._accounts.values()):
+        for activity in list(account.activities.values()):
             if activity.closed and not activity.stats.end_delivered:
                 activity.stats.dropped += 1
                 undelivered.append(activity.title)
-        for notification in account.pushes.values():
+        for notification in list(account.pushes.values()):
             undelivered.append(f"push {notification.title!r}")
     if undelivered:
         log.warning(
