@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import astuple
+from typing import Any
 
 import pytest
 
@@ -159,3 +161,36 @@ def test_redact() -> None:
     """redact() hides every occurrence of the key and leaves other text alone."""
     assert "token *** and *** again" == redact(f"token {KEY} and {KEY} again", KEY)
     assert "nothing" == redact("nothing", None)
+
+
+def test_engine_settings_resolve_argument_then_environment_then_default() -> None:
+    """Flush deadline and request share: argument > LIVEBAR_* variable > default."""
+    from livebar._config import resolve_engine
+
+    assert (5.0, 40) == astuple(resolve_engine(environ={}))
+    env = {"LIVEBAR_FLUSH_TIMEOUT": "2.5", "LIVEBAR_REQUESTS_PER_MINUTE": "20"}
+    assert (2.5, 20) == astuple(resolve_engine(environ=env))
+    assert (1.0, 10) == astuple(
+        resolve_engine(flush_timeout=1.0, requests_per_minute=10, environ=env)
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "env", "option"),
+    [
+        ({}, {"LIVEBAR_REQUESTS_PER_MINUTE": "61"}, "LIVEBAR_REQUESTS_PER_MINUTE"),
+        ({}, {"LIVEBAR_REQUESTS_PER_MINUTE": "lots"}, "LIVEBAR_REQUESTS_PER_MINUTE"),
+        ({}, {"LIVEBAR_FLUSH_TIMEOUT": "soon"}, "LIVEBAR_FLUSH_TIMEOUT"),
+        ({"requests_per_minute": 0}, {}, "requests_per_minute"),
+        ({"flush_timeout": -1.0}, {}, "flush_timeout"),
+    ],
+)
+def test_bad_engine_settings_name_the_setting(
+    kwargs: dict[str, Any], env: dict[str, str], option: str
+) -> None:
+    """A bad value raises ConfigurationError naming the argument or variable."""
+    from livebar._config import resolve_engine
+
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_engine(environ=env, **kwargs)
+    assert option == caught.value.option

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from livebar._defaults import (
+    ACCOUNT_REQUESTS_PER_MINUTE,
     DEFAULT_BASE_URL,
+    DEFAULT_FLUSH_TIMEOUT,
+    DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_TIMEOUT,
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_DISABLE,
+    ENV_FLUSH_TIMEOUT,
+    ENV_REQUESTS_PER_MINUTE,
     ENV_TIMEOUT,
 )
 from livebar._errors import ConfigurationError
@@ -74,6 +79,45 @@ def resolve_config(
     else:
         disabled = _flag(env.get(ENV_DISABLE, ""), ENV_DISABLE)
     return Config(api_key=key, base_url=url, timeout=seconds, disabled=disabled)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Process-wide settings of the background sender. Build it with ``resolve_engine``."""
+
+    flush_timeout: float
+    requests_per_minute: int
+
+
+def resolve_engine(
+    *,
+    flush_timeout: float | None = None,
+    requests_per_minute: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> EngineSettings:
+    """Resolve the sender's settings: explicit argument > environment variable > default.
+
+    Environment: ``LIVEBAR_FLUSH_TIMEOUT`` (seconds, >= 0), ``LIVEBAR_REQUESTS_PER_MINUTE``
+    (1..60, livebar's share of the account limit). Raises ``ConfigurationError`` naming the
+    setting.
+    """
+    env = os.environ if environ is None else environ
+    if flush_timeout is None and env.get(ENV_FLUSH_TIMEOUT, "").strip():
+        flush_timeout = _float(env[ENV_FLUSH_TIMEOUT], ENV_FLUSH_TIMEOUT)
+    flush = DEFAULT_FLUSH_TIMEOUT if flush_timeout is None else flush_timeout
+    if isinstance(flush, bool) or not math.isfinite(flush) or flush < 0:
+        raise ConfigurationError("flush_timeout", "must be a finite number of seconds >= 0")
+    option = "requests_per_minute"
+    if requests_per_minute is None and env.get(ENV_REQUESTS_PER_MINUTE, "").strip():
+        option = ENV_REQUESTS_PER_MINUTE
+        try:
+            requests_per_minute = int(env[ENV_REQUESTS_PER_MINUTE])
+        except ValueError as exc:
+            raise ConfigurationError(option, "must be a whole number") from exc
+    rate = DEFAULT_REQUESTS_PER_MINUTE if requests_per_minute is None else requests_per_minute
+    if isinstance(rate, bool) or not 1 <= rate <= ACCOUNT_REQUESTS_PER_MINUTE:
+        raise ConfigurationError(option, f"must be between 1 and {ACCOUNT_REQUESTS_PER_MINUTE}")
+    return EngineSettings(flush_timeout=float(flush), requests_per_minute=rate)
 
 
 def redact(text: str, key: str | None) -> str:

@@ -553,52 +553,56 @@ def configure(
 
     ``requests_per_minute`` is livebar's share of the account's 60 (default 40, or
     ``LIVEBAR_REQUESTS_PER_MINUTE``); ``budgets`` sets every limit at once (tests shrink them).
+    Bad values raise ``ConfigurationError``.
     """
     global _budgets, _flush_timeout, _dispatcher
+    from livebar._config import resolve_engine
+
+    settings = resolve_engine(flush_timeout=flush_timeout, requests_per_minute=requests_per_minute)
     with _lock:
         if budgets is None and requests_per_minute is not None:
-            budgets = Budgets(requests_per_window=requests_per_minute)
+            budgets = _budgets_for(settings.requests_per_minute)
         if budgets is not None:
             _budgets = budgets
             if _dispatcher is not None:
                 old, _dispatcher = _dispatcher, None
-                old.flush(flush_timeout_value())
+                old.flush(settings.flush_timeout)
                 old.stop()
         if flush_timeout is not None:
-            _flush_timeout = flush_timeout
+            _flush_timeout = settings.flush_timeout
 
 
-def flush_timeout_value() -> float:
+def _engine_settings() -> Any:
+    """The environment's settings; on a bad value, one error line and the defaults."""
+    global _warned_config
+    from livebar._config import resolve_engine
+
+    try:
+        return resolve_engine()
+    except ConfigurationError as exc:
+        if not _warned_config:
+            _warned_config = True
+            log.error("livebar: %s; using the default", exc)
+        return resolve_engine(environ={})
+
+
+def flush_timeout() -> float:
+    """The flush deadline in force: ``configure()``, else ``LIVEBAR_FLUSH_TIMEOUT``, else 5 s."""
     if _flush_timeout is not None:
         return _flush_timeout
-    raw = os.environ.get(_defaults.ENV_FLUSH_TIMEOUT)
-    if raw:
-        try:
-            return max(float(raw), 0.0)
-        except ValueError:
-            log.warning("livebar: ignoring %s=%r (not a number)", _defaults.ENV_FLUSH_TIMEOUT, raw)
-    return _defaults.DEFAULT_FLUSH_TIMEOUT
+    value: float = _engine_settings().flush_timeout
+    return value
 
 
-flush_timeout = flush_timeout_value
+def _budgets_for(requests_per_minute: int) -> Budgets:
+    reserve = min(_defaults.DEFAULT_RESERVED_REQUESTS, requests_per_minute - 1)
+    return Budgets(requests_per_window=requests_per_minute, reserve=reserve)
 
 
 def _default_budgets() -> Budgets:
     if _budgets is not None:
         return _budgets
-    raw = os.environ.get(_defaults.ENV_REQUESTS_PER_MINUTE)
-    if raw:
-        try:
-            value = int(raw)
-            if 1 <= value <= _defaults.ACCOUNT_REQUESTS_PER_MINUTE:
-                return Budgets(
-                    requests_per_window=value,
-                    reserve=min(_defaults.DEFAULT_RESERVED_REQUESTS, value - 1),
-                )
-        except ValueError:
-            pass
-        log.warning("livebar: ignoring %s=%r (want 1..60)", _defaults.ENV_REQUESTS_PER_MINUTE, raw)
-    return Budgets()
+    return _budgets_for(_engine_settings().requests_per_minute)
 
 
 def _get_dispatcher() -> Dispatcher:
@@ -715,7 +719,7 @@ def flush(timeout: Optional[float] = None) -> bool:
     dispatcher = _dispatcher
     if dispatcher is None:
         return True
-    return dispatcher.flush(flush_timeout_value() if timeout is None else timeout)
+    return dispatcher.flush(flush_timeout() if timeout is None else timeout)
 
 
 # -- endings at exit, signals, uncaught exceptions, fork ---------------------------------------
@@ -784,7 +788,7 @@ def _at_exit() -> None:
         else:
             fraction = activity.fraction()
             activity.close(outcome="done" if fraction is None or fraction >= 1 else "stopped")
-    timeout = flush_timeout_value()
+    timeout = flush_timeout()
     if dispatcher.flush(timeout):
         return
     undelivered = []
