@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -11,7 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 @pytest.fixture(scope="module")
-def bench_pacing():  # type: ignore[no-untyped-def]
+def bench_pacing() -> Iterator[ModuleType]:
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import bench_pacing
@@ -21,20 +23,21 @@ def bench_pacing():  # type: ignore[no-untyped-def]
         sys.path.remove(str(BENCHMARKS))
 
 
-def test_benchmark_modules_import(bench_pacing) -> None:  # type: ignore[no-untyped-def]
+def test_benchmark_modules_import(bench_pacing: ModuleType) -> None:
     """Every benchmark module and the runner import without running anything."""
     import importlib
 
+    saved = list(sys.path)
     sys.path.insert(0, str(BENCHMARKS))
     try:
         names = ["bench_common", "bench_loop", "bench_realtime", "bench_startup", "run"]
         modules = [importlib.import_module(name) for name in names]
     finally:
-        sys.path.remove(str(BENCHMARKS))
+        sys.path[:] = saved
     assert names == [m.__name__ for m in modules]
 
 
-def test_pacing_harness_on_a_short_job(bench_pacing) -> None:  # type: ignore[no-untyped-def]
+def test_pacing_harness_on_a_short_job(bench_pacing: ModuleType) -> None:
     """On a 30-s job livebar stays in budget and the optimum is no worse than livebar."""
     job = bench_pacing.uniform("smoke", 30.0, 300)
     scenario = bench_pacing.Scenario("smoke", "30-s job", (job,))
@@ -50,7 +53,7 @@ def test_pacing_harness_on_a_short_job(bench_pacing) -> None:  # type: ignore[no
     assert sdk["error"] > livebar["error"]
 
 
-def test_optimum_matches_brute_force(bench_pacing) -> None:  # type: ignore[no-untyped-def]
+def test_optimum_matches_brute_force(bench_pacing: ModuleType) -> None:
     """The divide-and-conquer optimum equals an exhaustive search on a small trajectory."""
     import itertools
 

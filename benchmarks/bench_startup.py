@@ -1,0 +1,120 @@
+"""Import time (a fresh interpreter for every measurement) and memory over a long loop.
+
+Import time is measured inside each fresh interpreter with ``time.perf_counter()`` around the
+import statement alone, so the interpreter's own start-up is not counted; the statements are
+interleaved across runs. Memory: ``livebar.track`` mirrors a 10-million-item loop to an
+in-process simulator in a fresh interpreter; the resident set is read from ``/proc/self/status``
+after one million items and after ten, and the peak (``VmHWM``) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+from bench_common import Spread, emit
+
+IMPORTS = {
+    "import tqdm": "import tqdm",
+    "import livebar": "import livebar",
+    "from livebar import tqdm": "from livebar import tqdm",
+    "import livebar + track()": "import livebar; list(livebar.track([1], disable=True))",
+    "import httpx": "import httpx",
+    "import rich.progress": "import rich.progress",
+    "import activitysmith": "import activitysmith",
+}
+PROBE = "import time; _t = time.perf_counter(); {stmt}; print(time.perf_counter() - _t)"
+
+
+def _clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("ACTIVITYSMITH_API_KEY", "ACTIVITYSMITH_BASE_URL"):
+        env.pop(name, None)
+    env["LIVEBAR_DISABLE"] = "1"
+    return env
+
+
+def import_times(runs: int) -> dict[str, Any]:
+    samples: dict[str, list[float]] = {name: [] for name in IMPORTS}
+    env = _clean_env()
+    for _ in range(runs):
+        for name, stmt in IMPORTS.items():
+            out = subprocess.run(
+                [sys.executable, "-c", PROBE.format(stmt=stmt)],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+                timeout=60,
+            ).stdout
+            samples[name].append(float(out.strip().splitlines()[-1]) * 1000)
+    result = {name: Spread.of(values).to_json() for name, values in samples.items()}
+    per_run = [lb / tq for lb, tq in zip(samples["import livebar"], samples["import tqdm"])]
+    return {"ms": result, "livebar_vs_tqdm": Spread.of(per_run).to_json(), "runs": runs}
+
+
+MEMORY_PROBE = """
+import sys, time
+import livebar
+from livebar.simulator import serve
+
+def rss(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+N = {n}
+with serve() as sim:
+    data = range(N) if {sized} else (x for x in range(N))
+    before = rss("VmRSS")
+    at_1m = None
+    began = time.perf_counter()
+    for i in livebar.track(data, "Memory", total=N, api_key=sim.api_key, base_url=sim.url):
+        if i == 1_000_000:
+            at_1m = rss("VmRSS")
+    seconds = time.perf_counter() - began
+    at_end = rss("VmRSS")
+    livebar.flush(10.0)
+    print(before, at_1m, at_end, rss("VmHWM"), seconds)
+"""
+
+
+def memory(n: int) -> dict[str, Any]:
+    env = _clean_env()
+    env.pop("LIVEBAR_DISABLE")
+    out: dict[str, Any] = {"n": n}
+    for label, sized in (("range", True), ("generator", False)):
+        text = subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE.format(n=n, sized=sized)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=300,
+        ).stdout
+        before, at_1m, at_end, peak, seconds = (
+            float(v) for v in text.strip().splitlines()[-1].split()
+        )
+        out[label] = {
+            "rss_before_mb": before,
+            "rss_1m_mb": at_1m,
+            "rss_end_mb": at_end,
+            "hwm_mb": peak,
+            "seconds": seconds,
+        }
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    return {
+        "imports": import_times(5 if quick else 15),
+        "memory": memory(2_000_000 if quick else 10_000_000),
+    }
+
+
+if __name__ == "__main__":
+    emit(run(quick="--quick" in sys.argv[1:]))
