@@ -439,3 +439,13 @@ def test_crash_in_a_bare_loop_right_at_the_start_is_failed(sim: SimulatorHandle)
         assert 1 == proc.returncode
         crash = [a for a in sim.activities() if a["title"] == "Crash"]
         assert crash[0]["displayed"]["subtitle"].startswith("Failed: RuntimeError: boom")
+
+
+def test_empty_inputs_start_and_end_done(sim: SimulatorHandle) -> None:
+    """track([]) and a generator that yields nothing both run, and end done."""
+    assert [] == list(livebar.track([], title="Nothing", **opts(sim)))
+    assert [] == list(livebar.track(iter(()), title="Still nothing", **opts(sim)))
+    assert _dispatch.flush(5.0)
+    assert 2 == len(sim.activities())
+    for activity in sim.activities():
+        assert activity["displayed"]["subtitle"].startswith("Done in")

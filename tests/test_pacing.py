@@ -276,3 +276,49 @@ def test_budgets_reject_impossible_reserve(reserve: int) -> None:
     """A reserve that leaves nothing (or less than nothing) for updates is refused."""
     with pytest.raises(ValueError, match="reserve"):
         Budgets(requests_per_window=40, reserve=reserve)
+
+
+def test_a_small_gap_that_stays_is_shown_in_time() -> None:
+    """A stall just under the threshold is sent once its stale area is worth an update."""
+    run = Run()
+    run.policy.open("a", 0.0, snap(0.0))
+    run.step(0.0)
+    t = 0.0
+    while t < 54.0:  # 0 -> 27 % in 54 s (shown in ~7 % steps), then stuck at 27 % for ten minutes
+        t += 0.25
+        run.policy.observe("a", snap(t / 200))
+        run.step(t)
+    stall_started = t
+    assert run.times(Kind.UPDATE)[-1] / 200 < 0.26  # the phone is visibly behind at the stall
+    while t < 654.0:
+        t += 0.25
+        run.policy.observe("a", snap(0.27))
+        run.step(t)
+    updates = run.times(Kind.UPDATE)
+    shown_stall = [at for at in updates if at >= stall_started]
+    assert shown_stall, "the stalled value was never shown"
+    assert shown_stall[0] - stall_started < 120.0
+
+
+def test_a_new_subtitle_alone_is_not_worth_an_update() -> None:
+    """Text that changes on every sample does not spend the budget by itself."""
+    run = Run()
+    run.policy.open("a", 0.0, snap(0.5))
+    run.step(0.0)
+    for t in range(1, 600):
+        run.policy.observe("a", snap(0.5, subtitle=f"loss {t}"))
+        run.step(float(t))
+    assert [Kind.START] == run.kinds()
+
+
+def test_a_flood_of_pushes_never_holds_an_end_back() -> None:
+    """Pushes stop short of the last requests of the window; those are for ends."""
+    budgets = Budgets(requests_per_window=10, reserve=4, end_reserve=2)
+    run = Run(budgets)
+    run.policy.open("a", 0.0, snap(0.0))
+    run.step(0.0)
+    for i in range(40):
+        run.policy.push(f"p{i}")
+    run.step(1.0)
+    run.policy.close("a", snap(1.0))
+    assert [Send("a", Kind.END)] == run.step(2.0)

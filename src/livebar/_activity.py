@@ -851,8 +851,9 @@ def _check_text(name: str, text: Optional[str]) -> Optional[str]:
 
 
 def _check_total(total: float) -> None:
-    if isinstance(total, bool) or not isinstance(total, (int, float)) or not total > 0:
-        raise ValidationError("total", "minimum", "must be a number > 0")
+    """A total is a number >= 0; 0 (an empty input) counts as no total at all."""
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or not total >= 0:
+        raise ValidationError("total", "minimum", "must be a number >= 0")
 
 
 def _check_minutes(name: str, value: Optional[int], default: int) -> int:

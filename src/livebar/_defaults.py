@@ -45,6 +45,10 @@ IOS_BUDGET_INTERVAL = 120.0
 # Pacing (see ``livebar._pacing``).
 DEFAULT_RESERVED_REQUESTS = 6
 """Requests per window that updates may not use, kept for starts, ends and pushes."""
+DEFAULT_END_RESERVE = 2
+"""Of those, requests only ends may use, so a flood of pushes never holds an end back."""
+DEFAULT_DETAIL_WEIGHT = 0.2
+"""What a changed subtitle adds to an update's score (1 sends): it helps, never decides alone."""
 DEFAULT_IOS_MARGIN = 1.05
 """Safety factor on the iOS spacing, so clock skew never trips the server's warning."""
 DEFAULT_MIN_UPDATE_GAP = 2.0

@@ -27,7 +27,6 @@ operation name only.
 from __future__ import annotations
 
 import datetime
-import email.utils
 import math
 import time
 from collections.abc import Mapping
@@ -260,6 +259,8 @@ def parse_retry_after(
 
 def _seconds_until_http_date(text: str, *, now: float | None) -> float | None:
     try:
+        import email.utils  # only for an HTTP-date Retry-After; keeps `import livebar` light
+
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None

@@ -73,12 +73,14 @@ class Budgets:
     requests_per_window: int = _defaults.DEFAULT_REQUESTS_PER_MINUTE
     window: float = 60.0
     reserve: int = _defaults.DEFAULT_RESERVED_REQUESTS
+    end_reserve: int = _defaults.DEFAULT_END_RESERVE
     max_activities: int = _defaults.DEFAULT_MAX_CONCURRENT_ACTIVITIES
     ios_burst: int = _defaults.IOS_BUDGET_UPDATES
     ios_interval: float = _defaults.IOS_BUDGET_INTERVAL
     ios_margin: float = _defaults.DEFAULT_IOS_MARGIN
     min_update_gap: float = _defaults.DEFAULT_MIN_UPDATE_GAP
     min_visible_change: float = _defaults.DEFAULT_MIN_VISIBLE_CHANGE
+    detail_weight: float = _defaults.DEFAULT_DETAIL_WEIGHT
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     activity_limit_initial: float = 5.0
@@ -89,6 +91,8 @@ class Budgets:
             raise ValueError("requests_per_window must be at least 1")
         if not 0 <= self.reserve < self.requests_per_window:
             raise ValueError("reserve must be between 0 and requests_per_window - 1")
+        if not 0 <= self.end_reserve <= self.reserve:
+            raise ValueError("end_reserve must be between 0 and reserve")
         if self.window <= 0 or self.ios_interval <= 0:
             raise ValueError("window and ios_interval must be positive")
 
@@ -148,8 +152,9 @@ class _Slot:
     in_flight: Optional[Kind] = None
     retry_at: float = -math.inf
     failures: int = 0
-    samples_since_send: int = 0
     coalesced: int = 0
+    stale_area: float = 0.0  # integral of |true - shown| over time since the phone last changed
+    stale_since: float = 0.0
 
 
 @dataclass
@@ -293,6 +298,8 @@ class PacingPolicy:
             slot.phase = "abandoned"
 
     def _on_success(self, slot: _Slot, kind: Kind, now: float) -> None:
+        slot.stale_area = 0.0
+        slot.stale_since = now
         if kind is Kind.START:
             slot.phase = "active"
             slot.started_at = now
@@ -340,10 +347,16 @@ class PacingPolicy:
         capacity = self.budgets.requests_per_window - len(self._sent_at)
         sends: list[Send] = []
 
-        def take(send: Send, *, reserved_ok: bool) -> bool:
+        floors = {
+            Kind.END: 0,
+            Kind.START: self.budgets.end_reserve,
+            Kind.PUSH: self.budgets.end_reserve,
+            Kind.UPDATE: self.budgets.reserve,
+        }
+
+        def take(send: Send) -> bool:
             nonlocal capacity
-            floor = 0 if reserved_ok else self.budgets.reserve
-            if capacity <= floor:
+            if capacity <= floors[send.kind]:
                 return False
             capacity -= 1
             sends.append(send)
@@ -357,22 +370,22 @@ class PacingPolicy:
             never_started = slot.phase == "fallback" or (
                 slot.phase == "waiting" and (slot.blocked or active >= self.budgets.max_activities)
             )
-            if slot.phase == "active" and take(Send(slot.key, Kind.END), reserved_ok=True):
+            if slot.phase == "active" and take(Send(slot.key, Kind.END)):
                 slot.in_flight = Kind.END
                 slot.latest_sent = slot.latest
-            elif never_started and take(Send(slot.key, Kind.PUSH), reserved_ok=True):
+            elif never_started and take(Send(slot.key, Kind.PUSH)):
                 # It never got a Live Activity and the job is over: say how it went in a push.
                 slot.in_flight = Kind.PUSH
                 slot.phase = "fallback"
         for slot in sorted(slots, key=lambda s: s.opened_at):
             if slot.phase != "waiting" or active >= self.budgets.max_activities:
                 continue
-            if take(Send(slot.key, Kind.START), reserved_ok=True):
+            if take(Send(slot.key, Kind.START)):
                 slot.in_flight = Kind.START
                 slot.phase = "starting"
                 slot.latest_sent = slot.latest
                 active += 1
-        while self._pushes and take(Send(self._pushes[0], Kind.PUSH), reserved_ok=True):
+        while self._pushes and take(Send(self._pushes[0], Kind.PUSH)):
             self._pushes.popleft()
         ranked = []
         for slot in slots:
@@ -383,7 +396,7 @@ class PacingPolicy:
                 ranked.append((score, slot))
         ranked.sort(key=lambda pair: -pair[0])
         for _score, slot in ranked:
-            if not take(Send(slot.key, Kind.UPDATE), reserved_ok=False):
+            if not take(Send(slot.key, Kind.UPDATE)):
                 break
             slot.in_flight = Kind.UPDATE
             slot.latest_sent = slot.latest
@@ -411,8 +424,15 @@ class PacingPolicy:
     # -- the update decision ------------------------------------------------------------------
 
     def _update_score(self, slot: _Slot, now: float) -> float:
-        """How much this update is worth against its threshold (send when at least 1)."""
+        """How much this update is worth against its threshold (send when at least 1).
+
+        Two measures, whichever is larger: how far the bar moved against the threshold, and how
+        much error the stale bar has shown since it last changed (gap times seconds) against what
+        a uniform job would show between two updates. The second catches a small gap that stays
+        for a long time, as when a job stalls just short of the threshold.
+        """
         latest, shown = slot.latest, slot.shown
+        self._accumulate_staleness(slot, now)
         if latest is None or shown is None or latest == shown:
             return 0.0
         b = self.budgets
@@ -427,16 +447,33 @@ class PacingPolicy:
         left = max(b.ios_allowance(elapsed + remaining) - slot.updates_sent, 1)
         if latest.fraction is not None and shown.fraction is not None:
             change = abs(latest.fraction - shown.fraction)
-            if latest.detail != shown.detail:
-                change += b.min_visible_change
-            if change < b.min_visible_change:
+            if change < b.min_visible_change and latest.detail == shown.detail:
                 return 0.0
             span = max(1.0 - shown.fraction, change)
             threshold = max(b.min_visible_change, span / (left + 1))
-            return change / threshold
+            moved = change / threshold
+            if latest.detail != shown.detail:
+                moved += b.detail_weight  # new text helps, but is not worth an update on its own
+            interval = max(remaining / (left + 1), b.min_update_gap)
+            stale = slot.stale_area / max(threshold * interval / 2, 1e-9)
+            if change < b.min_visible_change:
+                return moved
+            return max(moved, stale)
         # No total: nothing on the bar to weigh, so spread updates evenly in time.
         interval = remaining / (left + 1)
         return (now - max(slot.last_update_at, slot.started_at)) / max(interval, b.min_update_gap)
+
+    def _accumulate_staleness(self, slot: _Slot, now: float) -> None:
+        latest, shown = slot.latest, slot.shown
+        if (
+            latest is not None
+            and shown is not None
+            and latest.fraction is not None
+            and shown.fraction is not None
+            and now > slot.stale_since
+        ):
+            slot.stale_area += abs(latest.fraction - shown.fraction) * (now - slot.stale_since)
+        slot.stale_since = now
 
     def _estimated_remaining(self, slot: _Slot, latest: Snapshot, elapsed: float) -> float:
         """Seconds the job still needs, from its average rate; its age when that is unknown."""
