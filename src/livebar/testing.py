@@ -11,6 +11,8 @@ then::
         assert_no_budget_warnings(livebar_simulator)
         assert ["My job"] == ended_titles(livebar_simulator)
 
+Each helper first waits (``livebar.flush()``, at most the flush deadline) until livebar has
+delivered what the job queued, so it can be called right after the job returns.
 ``simulator`` is a running simulator (``SimulatorHandle``); ``livebar_simulator`` is the same
 with ``ACTIVITYSMITH_BASE_URL`` and ``ACTIVITYSMITH_API_KEY`` pointing at it for the test, so
 code that configures livebar from the environment talks to the simulator. For other limits use
@@ -55,6 +57,7 @@ def livebar_simulator(
 
 def assert_no_budget_warnings(sim: SimulatorHandle) -> None:
     """Fail if any activity drew a budget ``warning`` or was throttled by the simulated iOS."""
+    _settle()
     offenders = [
         _label(activity)
         for activity in sim.activities()
@@ -65,6 +68,7 @@ def assert_no_budget_warnings(sim: SimulatorHandle) -> None:
 
 def assert_within_rate_limit(sim: SimulatorHandle) -> None:
     """Fail if the account rate limit refused any request."""
+    _settle()
     refused = [
         entry
         for entry in sim.requests()
@@ -77,6 +81,7 @@ def assert_within_rate_limit(sim: SimulatorHandle) -> None:
 
 def assert_no_errors(sim: SimulatorHandle) -> None:
     """Fail if the simulator answered any API request (not an injected fault) with an error."""
+    _settle()
     errors = [
         f"{entry['method']} {entry['path']} -> {entry['status']}: {entry['response']}"
         for entry in sim.requests()
@@ -87,17 +92,26 @@ def assert_no_errors(sim: SimulatorHandle) -> None:
 
 def assert_all_ended(sim: SimulatorHandle) -> None:
     """Fail if any Live Activity was left running."""
+    _settle()
     running = [_label(activity) for activity in sim.activities() if activity["state"] == "active"]
     assert not running, f"still running: {', '.join(running)}"
 
 
 def ended_titles(sim: SimulatorHandle) -> List[str]:
     """Titles of the activities that have ended, in start order."""
+    _settle()
     return [
         str(activity["content_state"].get("title"))
         for activity in sim.activities()
         if activity["state"] != "active"
     ]
+
+
+def _settle() -> None:
+    """Let livebar deliver what it has queued (ends go out at once) before looking."""
+    import livebar
+
+    livebar.flush()
 
 
 def _label(activity: Dict[str, Any]) -> str:
