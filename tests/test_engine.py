@@ -449,3 +449,19 @@ def test_empty_inputs_start_and_end_done(sim: SimulatorHandle) -> None:
     assert 2 == len(sim.activities())
     for activity in sim.activities():
         assert activity["displayed"]["subtitle"].startswith("Done in")
+
+
+@pytest.mark.anyio
+async def test_atrack_counts_an_async_iterable(sim: SimulatorHandle) -> None:
+    """`async for` over livebar.atrack ends done with the count, on asyncio and trio."""
+
+    async def pages() -> Any:
+        for i in range(25):
+            yield i
+
+    seen = [page async for page in livebar.atrack(pages(), title="Pages", **opts(sim))]
+    assert list(range(25)) == seen
+    assert _dispatch.flush(5.0)
+    shown = only_activity(sim)["displayed"]
+    assert {"label": "Done", "value": 25} == shown["metrics"][0]
+    assert shown["subtitle"].startswith("Done in")
