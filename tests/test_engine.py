@@ -465,3 +465,14 @@ async def test_atrack_counts_an_async_iterable(sim: SimulatorHandle) -> None:
     shown = only_activity(sim)["displayed"]
     assert {"label": "Done", "value": 25} == shown["metrics"][0]
     assert shown["subtitle"].startswith("Done in")
+
+
+@pytest.mark.parametrize(("code", "outcome"), [(0, "done"), (None, "done"), (3, "failed")])
+def test_sys_exit_is_the_jobs_own_status(
+    sim: SimulatorHandle, code: Optional[int], outcome: str
+) -> None:
+    """sys.exit(0) inside the block ends done; a non-zero code ends failed."""
+    with pytest.raises(SystemExit):
+        with livebar.live_activity("Script", **opts(sim)) as act:
+            sys.exit(code)
+    assert outcome == act.outcome

@@ -1,7 +1,8 @@
 """Live Activities for jobs: ``live_activity()``, ``track()``, stages and the decorator.
 
 An activity only records state. Its hot path (``update()``, ``advance()``, each item of
-``track()``) writes a number and returns: no I/O, no lock, no clock. The process-wide dispatcher
+``track()``) writes a number and returns: no I/O, no clock, and no lock the dispatcher ever
+holds (``advance(1)`` and ``track()`` take none at all). The process-wide dispatcher
 samples the state from its own thread, decides with the pacing policy what to send, and sends it.
 Nothing the dispatcher does ever raises into the code that owns the activity.
 """
@@ -17,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, Optional, TypeVar, Union, cast
 
@@ -28,6 +29,8 @@ from livebar._payload import COLORS, Action, Badge, ContentState, Icon, Metric
 __all__ = [
     "ActivityStats",
     "LiveActivity",
+    "Terminated",
+    "atrack",
     "current_activity",
     "live_activity",
     "track",
@@ -37,7 +40,6 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 OUTCOMES = ("done", "failed", "cancelled", "stopped")
-_NOTIFY_CHOICES = frozenset({"done", "failed", "cancelled", "stopped"})
 _MAX_FAILURE_TEXT = 80
 STAGE_SEPARATOR = " \u203a "
 """Between nested stage names in a subtitle (``build`` then ``compile``)."""
@@ -84,7 +86,6 @@ class Ending:
     subtitle: str
     color: Optional[str] = None
     complete: bool = False
-    exc: Optional[BaseException] = field(default=None, compare=False)
 
 
 class LiveActivity:
@@ -172,7 +173,7 @@ class LiveActivity:
 
             validate_stream_key(stream_key)
         self.stream_key = stream_key
-        unknown = set(self._options["notify_on"]) - _NOTIFY_CHOICES
+        unknown = set(self._options["notify_on"]) - set(OUTCOMES)
         if unknown:
             raise ValidationError("notify_on", "enum", f"unknown outcome(s) {sorted(unknown)}")
         self.notify_on = frozenset(self._options["notify_on"])
@@ -688,10 +689,10 @@ class LiveActivity:
                 text += f" at {where}"
             if exc is not None:
                 text += f": {describe_exception(exc)}"
-            return Ending("failed", _truncate(text, _MAX_FAILURE_TEXT), color="red", exc=exc)
+            return Ending("failed", _truncate(text, _MAX_FAILURE_TEXT), color="red")
         if outcome == "cancelled":
             text = "Cancelled" + (f" at {where}" if where else "") + f" after {took}"
-            return Ending("cancelled", text, color="gray", exc=exc)
+            return Ending("cancelled", text, color="gray")
         fraction = self.fraction()
         at = f" at {fraction * 100:.0f}%" if fraction is not None else ""
         return Ending("stopped", f"Stopped{at} after {took}")
@@ -777,11 +778,17 @@ async def atrack(
 # -- small pure helpers ------------------------------------------------------------------------
 
 
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM (when nobody else handles it), so that ``with``
+    blocks unwind and say "Cancelled"; the exit status is 128 + the signal number."""
+
+
 def _outcome_of(exc: BaseException) -> str:
-    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+    """How an exception that ends a job should read on the phone."""
+    if isinstance(exc, (KeyboardInterrupt, Terminated)) or _is_cancellation(exc):
         return "cancelled"
-    if _is_cancellation(exc):
-        return "cancelled"
+    if isinstance(exc, SystemExit):  # sys.exit(): the job chose its own status
+        return "done" if exc.code in (None, 0) else "failed"
     return "failed"
 
 

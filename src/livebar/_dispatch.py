@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from livebar import _defaults
-from livebar._activity import OUTCOMES, LiveActivity
+from livebar._activity import OUTCOMES, LiveActivity, Terminated
 from livebar._errors import (
     ActivityLimitError,
     APIError,
@@ -732,10 +732,6 @@ _open_lock = threading.Lock()
 def _track_open(activity: LiveActivity) -> None:
     with _open_lock:
         _open[id(activity)] = activity
-
-
-class Terminated(SystemExit):
-    """Raised in the main thread on SIGTERM so that ``with`` blocks unwind and say "Cancelled"."""
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
