@@ -476,3 +476,14 @@ def test_sys_exit_is_the_jobs_own_status(
         with livebar.live_activity("Script", **opts(sim)) as act:
             sys.exit(code)
     assert outcome == act.outcome
+
+
+def test_track_counts_items_even_when_the_total_says_otherwise(sim: SimulatorHandle) -> None:
+    """An explicit total sets the bar's length; the count is still the items taken."""
+    with livebar.live_activity("Partial", **opts(sim)) as act:
+        for i in act.track(list(range(50)), total=200):
+            if i == 10:
+                assert 10 == act.count
+        assert (50, 0.25) == (act.count, act.fraction())
+    assert act.wait(5.0)
+    assert "done" == act.outcome  # the block finished: the job is done, whatever the estimate

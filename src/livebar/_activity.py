@@ -426,20 +426,21 @@ class LiveActivity:
         return self._track(iterable, total, owner=False)
 
     def _track(self, iterable: Iterable[T], total: Optional[float], *, owner: bool) -> Iterator[T]:
+        try:
+            length: Optional[int] = len(iterable)  # type: ignore[arg-type]
+        except (TypeError, AttributeError):
+            length = None
         if total is None:
-            try:
-                total = len(iterable)  # type: ignore[arg-type]
-            except (TypeError, AttributeError):
-                total = None
+            total = length
         if total is not None and not self.segmented:
             self.set_total(total)
         base = self._count()
         iterator = iter(iterable)
         length_hint = getattr(iterator, "__length_hint__", None)
-        if total is not None and length_hint is not None:
+        if length is not None and length_hint is not None:
             # A sized input's iterator knows how far it got: the loop runs at C speed and the
             # dispatcher reads the position (items taken, minus the one in progress).
-            size = total
+            size = length
 
             def taken() -> float:
                 remaining: int = length_hint()
