@@ -487,3 +487,13 @@ def test_track_counts_items_even_when_the_total_says_otherwise(sim: SimulatorHan
         assert (50, 0.25) == (act.count, act.fraction())
     assert act.wait(5.0)
     assert "done" == act.outcome  # the block finished: the job is done, whatever the estimate
+
+
+def test_configure_mid_job_keeps_open_activities_mirrored(sim: SimulatorHandle) -> None:
+    """New budgets apply to the running sender; an activity open across the change still ends."""
+    with livebar.live_activity("Across", total=2, **opts(sim)) as act:
+        act.update(1)
+        livebar.configure(requests_per_minute=30)
+        act.update(2)
+    assert act.wait(5.0)
+    assert "ended" == only_activity(sim)["state"]

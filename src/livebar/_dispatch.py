@@ -102,7 +102,6 @@ class Dispatcher:
         self._idle = threading.Condition()
         self._busy = False
         self._flushing = False
-        self._stopped = False
         self._uncaught: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._run, name="livebar-dispatcher", daemon=True)
         self._thread.start()
@@ -118,6 +117,11 @@ class Dispatcher:
 
     def push(self, notification: PushNotification, client: Any, account: tuple[str, ...]) -> None:
         self._inbox.append(("push", (notification, client, account, None)))
+        self._wake.set()
+
+    def set_budgets(self, budgets: Budgets) -> None:
+        """Use ``budgets`` from the next turn on, for every account (what was sent still counts)."""
+        self._inbox.append(("budgets", budgets))
         self._wake.set()
 
     def uncaught(self, exc: BaseException) -> None:
@@ -147,11 +151,6 @@ class Dispatcher:
         self._flushing = False
         return not self._pending()
 
-    def stop(self) -> None:
-        self._stopped = True
-        self._wake.set()
-        self._thread.join(timeout=1.0)
-
     def _pending(self) -> bool:
         """Anything closed or queued not yet delivered? (Read from user threads: copies only.)"""
         if self._inbox or self._busy:
@@ -166,7 +165,7 @@ class Dispatcher:
     # -- the worker ---------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while not self._stopped:
+        while True:  # a daemon thread: it ends with the interpreter
             self._wake.clear()  # before the turn, so a wake-up during it is not lost
             timeout = self._turn_safely()
             self._wake.wait(timeout)
@@ -201,7 +200,11 @@ class Dispatcher:
     def _intake(self, now: float) -> None:
         while self._inbox:
             what, item = self._inbox.popleft()
-            if what == "open":
+            if what == "budgets":
+                self.budgets = item
+                for account in self._accounts.values():
+                    account.policy.budgets = item
+            elif what == "open":
                 activity, client, key = item
                 account = self._account(key, client)
                 if account.refused:
@@ -555,7 +558,7 @@ def configure(
     ``LIVEBAR_REQUESTS_PER_MINUTE``); ``budgets`` sets every limit at once (tests shrink them).
     Bad values raise ``ConfigurationError``.
     """
-    global _budgets, _flush_timeout, _dispatcher
+    global _budgets, _flush_timeout
     from livebar._config import resolve_engine
 
     settings = resolve_engine(flush_timeout=flush_timeout, requests_per_minute=requests_per_minute)
@@ -565,9 +568,7 @@ def configure(
         if budgets is not None:
             _budgets = budgets
             if _dispatcher is not None:
-                old, _dispatcher = _dispatcher, None
-                old.flush(settings.flush_timeout)
-                old.stop()
+                _dispatcher.set_budgets(budgets)  # open activities keep their sender
         if flush_timeout is not None:
             _flush_timeout = settings.flush_timeout
 
