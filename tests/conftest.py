@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any, Callable, Union
 
@@ -215,3 +215,12 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run every ``@pytest.mark.anyio`` test on asyncio and on trio."""
     backend: str = request.param
     return backend
+
+
+@pytest.fixture(autouse=True)
+def default_pacing() -> Iterator[None]:
+    """Each test starts from livebar's default budgets, whatever the previous one configured."""
+    import livebar
+
+    yield
+    livebar.configure(budgets=livebar.Budgets())
