@@ -18,8 +18,10 @@ The budgets it keeps (see ``docs/design.md`` for the reasoning):
 Within those budgets it spends updates where they tell the user most: each activity gets a
 progress threshold equal to the part of the bar still to show divided by the updates it can still
 afford before its estimated end, so updates are spread evenly over the job instead of burning the
-burst in the first seconds; structural changes (a title or colour) weigh more than a moving
-subtitle, and a change the phone cannot show (under ``min_visible_change``) is never sent.
+burst in the first seconds; a small gap that stays on the phone for long (a stall) is sent once
+the error it has shown (gap x seconds) is worth an update; structural changes (a title or
+colour) go out at the first chance, a moving subtitle only adds a little weight, and a change the
+phone cannot show (under ``min_visible_change``) is never sent.
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ class _Slot:
     latest: Optional[Snapshot] = None
     shown: Optional[Snapshot] = None
     latest_sent: Optional[Snapshot] = None
-    phase: str = "waiting"  # waiting → starting → active → ending → ended | abandoned
+    phase: str = "waiting"  # waiting → starting → active → ended; fallback; abandoned
     started_at: float = 0.0
     base_fraction: float = 0.0
     updates_sent: int = 0
