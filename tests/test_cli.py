@@ -332,3 +332,23 @@ def test_python_dash_m_is_the_same_program(env) -> None:
     done = livebar("--help", env=env)
     assert 0 == done.returncode
     assert b"usage: livebar" in done.stdout
+
+
+def test_pipe_sigterm_ends_cancelled(sim, env) -> None:
+    """Pipe mode killed with SIGTERM exits 143 and the phone says Cancelled."""
+    proc = subprocess.Popen(
+        [PY, "-m", "livebar", "--total", "100", "--title", "Feed"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write(b"one\n")
+    proc.stdin.flush()
+    assert b"one\n" == proc.stdout.readline()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    assert 143 == proc.returncode
+    assert shown(sim)["subtitle"].startswith("Cancelled")

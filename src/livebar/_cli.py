@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import IO, Any, Callable, Optional
 
-from livebar._activity import LiveActivity, live_activity
+from livebar._activity import LiveActivity, Terminated, live_activity
 from livebar._config import Config, resolve_config
 from livebar._defaults import ENV_API_KEY, ENV_DISABLE
 from livebar._errors import APIError, ConfigurationError, LivebarError, ValidationError
@@ -531,10 +531,10 @@ def _pipe(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _terminate_as_exit() -> Any:
-    """SIGTERM raises SystemExit(143), so the activity ends "cancelled" instead of vanishing."""
+    """SIGTERM raises ``Terminated`` (exit 143), so the activity ends "cancelled", not vanishing."""
 
     def terminate(signum: int, frame: Optional[FrameType]) -> None:
-        raise SystemExit(128 + signum)
+        raise Terminated(128 + signum)
 
     if threading.current_thread() is not threading.main_thread():
         yield
