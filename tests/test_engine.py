@@ -497,3 +497,20 @@ def test_configure_mid_job_keeps_open_activities_mirrored(sim: SimulatorHandle) 
         act.update(2)
     assert act.wait(5.0)
     assert "ended" == only_activity(sim)["state"]
+
+
+def test_rejected_updates_are_counted_and_logged_once(
+    sim: SimulatorHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Updates the server refuses (400) are dropped, counted, and logged a single time."""
+    caplog.set_level(logging.WARNING, logger="livebar")
+    with livebar.live_activity("Refused", total=10, **opts(sim)) as act:
+        time.sleep(0.3)
+        sim.fail_next(3, status=400)
+        for n in (3, 6, 9):
+            act.update(n)
+            time.sleep(0.4)
+    assert act.wait(5.0)
+    assert 3 == act.stats.dropped
+    assert 1 == sum("request dropped" in r.getMessage() for r in caplog.records)
+    assert act.stats.end_delivered

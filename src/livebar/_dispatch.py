@@ -103,6 +103,7 @@ class Dispatcher:
         self._busy = False
         self._flushing = False
         self._uncaught: Optional[BaseException] = None
+        self._logged: set[tuple[int, Kind, type[BaseException]]] = set()
         self._thread = threading.Thread(target=self._run, name="livebar-dispatcher", daemon=True)
         self._thread.start()
 
@@ -427,6 +428,7 @@ class Dispatcher:
             for pkey in list(account.pushes):
                 account.policy.forget(pkey)
             account.pushes.clear()
+            account.push_owner.clear()
             for akey in list(account.activities):
                 account.policy.abandon(akey)
                 self._settle(account, akey)
@@ -437,7 +439,11 @@ class Dispatcher:
             owner.stats.dropped += 1
         if activity is None:
             account.pushes.pop(_key(send), None)
-        log.warning("livebar: %s request dropped: %s", send.kind.value, _describe(exc))
+            account.push_owner.pop(_key(send), None)
+        said = (id(owner), send.kind, type(exc))
+        if said not in self._logged:  # once per activity and kind of trouble, never a flood
+            self._logged.add(said)
+            log.warning("livebar: %s request dropped: %s", send.kind.value, _describe(exc))
 
     def _settle(self, account: _Account, key: int) -> None:
         """Forget an activity whose story is over, and wake whoever waits for it."""
