@@ -322,3 +322,26 @@ def test_a_flood_of_pushes_never_holds_an_end_back() -> None:
     run.step(1.0)
     run.policy.close("a", snap(1.0))
     assert [Send("a", Kind.END)] == run.step(2.0)
+
+
+def test_a_rate_limited_start_is_started_again_after_the_pause() -> None:
+    """A start refused with the account 429 goes out again once the pause is over."""
+    answers = iter([Outcome.RATE_LIMITED])
+    run = Run(answer=lambda send, now: next(answers, Outcome.OK))
+    run.policy.open("a", 0.0, snap(0.0))
+    run.step(0.0)
+    assert [] == run.step(0.1)
+    run.step(5.0)
+    assert [0.0, 5.0] == run.times(Kind.START)
+    assert "active" == run.policy.phase("a")
+
+
+def test_a_failed_push_is_retried_after_a_backoff_not_at_once() -> None:
+    """A push that met network trouble waits before it is tried again, then goes out."""
+    answers = iter([Outcome.TRANSIENT])
+    run = Run(answer=lambda send, now: next(answers, Outcome.OK))
+    run.policy.push("p")
+    run.step(0.0)
+    assert [] == run.step(0.1)
+    run.step(2.0)
+    assert [0.0, 2.0] == run.times(Kind.PUSH, key="p")

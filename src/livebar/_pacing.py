@@ -172,6 +172,8 @@ class PacingPolicy:
         self._sent_at: deque[float] = deque()
         self._paused_until = -math.inf
         self._rate_failures = 0
+        self._push_retry_at = -math.inf
+        self._push_failures = 0
         self._forbidden = False
 
     # -- what the dispatcher tells the policy -------------------------------------------------
@@ -240,64 +242,57 @@ class PacingPolicy:
         """Record how ``send`` went."""
         if reached_server:
             self._sent_at.append(now)
+        if outcome is Outcome.OK:
+            self._rate_failures = 0
+        elif outcome is Outcome.RATE_LIMITED:
+            self._pause_all(now, retry_after)  # the account is saturated: everyone waits
+        elif outcome is Outcome.FORBIDDEN:
+            self._forbidden = True
         slot = self._slots.get(send.key)
-        if slot is None:
-            if send.kind is Kind.PUSH:
-                self._push_result(send, now, outcome, retry_after)
-            return
-        slot.in_flight = None
-        if send.kind is Kind.PUSH:  # the outcome of an activity that could never start
-            if outcome is Outcome.OK or outcome is Outcome.REJECTED:
-                slot.phase = "ended"
-            elif outcome is Outcome.FORBIDDEN:
-                self._forbidden = True
-                slot.phase = "abandoned"
-            else:
-                slot.failures += 1
-                slot.retry_at = now + self._backoff(
-                    slot.failures,
+        if slot is None:  # a push of its own
+            if outcome in (Outcome.RATE_LIMITED, Outcome.TRANSIENT):
+                self._pushes.appendleft(send.key)
+                self._push_failures += 1
+                self._push_retry_at = now + self._backoff(
+                    self._push_failures,
                     self.budgets.backoff_initial,
                     self.budgets.backoff_max,
                     retry_after,
                 )
-                if outcome is Outcome.RATE_LIMITED:
-                    self._pause_all(now, retry_after)
+            else:
+                self._push_failures = 0
             return
+        slot.in_flight = None
         if outcome is Outcome.OK:
-            self._rate_failures = 0
             slot.failures = 0
             slot.retry_at = -math.inf
             self._on_success(slot, send.kind, now)
-        elif outcome is Outcome.RATE_LIMITED:
-            self._pause_all(now, retry_after)
-        elif outcome is Outcome.ACTIVITY_LIMIT:
-            slot.failures += 1
-            slot.retry_at = now + self._backoff(
-                slot.failures,
-                self.budgets.activity_limit_initial,
-                self.budgets.activity_limit_max,
-                retry_after,
-            )
-            slot.phase = "waiting"
-            slot.blocked = True
-        elif outcome is Outcome.TRANSIENT:
-            slot.failures += 1
-            slot.retry_at = now + self._backoff(
-                slot.failures, self.budgets.backoff_initial, self.budgets.backoff_max, retry_after
-            )
+        elif outcome in (Outcome.RATE_LIMITED, Outcome.TRANSIENT, Outcome.ACTIVITY_LIMIT):
+            self._retry_later(slot, now, retry_after, outcome)
             if send.kind is Kind.START:
-                slot.phase = "waiting"
+                slot.phase = "waiting"  # to be started again once the backoff is over
         elif outcome is Outcome.REJECTED:
             if send.kind is Kind.UPDATE:
                 # This state can never be shown; pretend it was so the next change goes out.
                 slot.shown = slot.latest
             elif send.kind is Kind.START:
                 slot.phase = "abandoned"
-            else:
+            else:  # an end (or the push standing in for one) the server will never take
                 slot.phase = "ended"
         else:
-            self._forbidden = True
             slot.phase = "abandoned"
+
+    def _retry_later(
+        self, slot: _Slot, now: float, retry_after: Optional[float], outcome: Outcome
+    ) -> None:
+        b = self.budgets
+        slot.failures += 1
+        if outcome is Outcome.ACTIVITY_LIMIT:  # only an ending activity frees a slot: be patient
+            slot.blocked = True
+            initial, cap = b.activity_limit_initial, b.activity_limit_max
+        else:
+            initial, cap = b.backoff_initial, b.backoff_max
+        slot.retry_at = now + self._backoff(slot.failures, initial, cap, retry_after)
 
     def _on_success(self, slot: _Slot, kind: Kind, now: float) -> None:
         slot.stale_area = 0.0
@@ -314,28 +309,6 @@ class PacingPolicy:
         else:
             slot.phase = "ended"
             slot.shown = slot.latest_sent
-
-    def _push_result(
-        self, send: Send, now: float, outcome: Outcome, retry_after: Optional[float]
-    ) -> None:
-        if outcome is Outcome.RATE_LIMITED:
-            self._pause_all(now, retry_after)
-            self._pushes.appendleft(send.key)
-        elif outcome is Outcome.TRANSIENT:
-            self._pushes.appendleft(send.key)
-            self._rate_failures += 1
-            self._paused_until = max(
-                self._paused_until,
-                now
-                + self._backoff(
-                    self._rate_failures,
-                    self.budgets.backoff_initial,
-                    self.budgets.backoff_max,
-                    retry_after,
-                ),
-            )
-        elif outcome is Outcome.FORBIDDEN:
-            self._forbidden = True
 
     # -- what the policy tells the dispatcher -------------------------------------------------
 
@@ -387,7 +360,9 @@ class PacingPolicy:
                 slot.phase = "starting"
                 slot.latest_sent = slot.latest
                 active += 1
-        while self._pushes and take(Send(self._pushes[0], Kind.PUSH)):
+        while (
+            self._pushes and now >= self._push_retry_at and take(Send(self._pushes[0], Kind.PUSH))
+        ):
             self._pushes.popleft()
         ranked = []
         for slot in slots:
@@ -409,6 +384,8 @@ class PacingPolicy:
         wake = math.inf
         if self._paused_until > now:
             wake = self._paused_until
+        if self._pushes and self._push_retry_at > now:
+            wake = min(wake, self._push_retry_at)
         for slot in self._slots.values():
             if slot.retry_at > now:
                 wake = min(wake, slot.retry_at)
