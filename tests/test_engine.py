@@ -514,3 +514,14 @@ def test_rejected_updates_are_counted_and_logged_once(
     assert 3 == act.stats.dropped
     assert 1 == sum("request dropped" in r.getMessage() for r in caplog.records)
     assert act.stats.end_delivered
+
+
+def test_a_start_refused_with_429_is_started_again(sim: SimulatorHandle) -> None:
+    """The account 429 on the very first request delays the start; it still happens."""
+    sim.fail_next(1, status=429, retry_after=0.3)
+    with livebar.live_activity("Patient", total=1, **opts(sim)) as act:
+        time.sleep(1.0)
+        act.update(1)
+    assert act.wait(10.0)
+    assert [429, 200, 200] == statuses(sim)[:3]
+    assert "ended" == only_activity(sim)["state"]
