@@ -525,3 +525,16 @@ def test_a_start_refused_with_429_is_started_again(sim: SimulatorHandle) -> None
     assert act.wait(10.0)
     assert [429, 200, 200] == statuses(sim)[:3]
     assert "ended" == only_activity(sim)["state"]
+
+
+def test_pushes_after_a_refused_key_do_not_hold_up_the_exit(sim: SimulatorHandle) -> None:
+    """Once the key is refused, later pushes are dropped at once; flush does not wait for them."""
+    where = {"api_key": "ask_wrong", "base_url": sim.url}
+    with livebar.live_activity("Refused", **where):
+        pass
+    assert livebar.flush(5.0)
+    assert livebar.push("after", **where)
+    started = time.monotonic()
+    assert livebar.flush(5.0)
+    assert time.monotonic() - started < 1.0
+    assert 1 == len(sim.requests())

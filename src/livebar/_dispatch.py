@@ -222,6 +222,8 @@ class Dispatcher:
             else:
                 notification, client, key, owner = item
                 account = self._account(key, client)
+                if account.refused:
+                    continue  # the key was refused: said once already, nothing more to send
                 pkey = id(notification)
                 account.pushes[pkey] = notification
                 if owner is not None:
