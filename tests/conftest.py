@@ -224,3 +224,21 @@ def default_pacing() -> Iterator[None]:
 
     yield
     livebar.configure(budgets=livebar.Budgets())
+
+
+@pytest.fixture
+def sim(spec_validator: SpecValidator) -> Iterator[Any]:
+    """A fresh simulator at ActivitySmith's limits on 127.0.0.1.
+
+    After the test, every request that reached it (from livebar in this process or from a
+    subprocess) must validate against the spec. Simulator tests that send malformed requests on
+    purpose define their own ``sim``.
+    """
+    import livebar
+    from livebar.simulator import serve
+
+    with serve() as handle:
+        yield handle
+        livebar.flush(5.0)
+        for request in handle.requests():
+            spec_validator.validate_body(request["method"], request["path"], request["body"])

@@ -9,22 +9,13 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from livebar._cli import main
-from livebar.simulator import serve
 
 PY = sys.executable
-
-
-@pytest.fixture
-def sim() -> Iterator[Any]:
-    """A fresh simulated ActivitySmith server."""
-    with serve() as handle:
-        yield handle
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from livebar.simulator import SimulatorHandle, serve
+from livebar.simulator import SimulatorHandle
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -27,12 +26,6 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimulatorHandle]:
-    with serve() as handle:
-        yield handle
-
-
 def test_every_example_is_covered() -> None:
     """A new example gets an expectation here."""
     assert sorted(EXPECTED) == sorted(p.name for p in EXAMPLES.glob("*.py"))
@@ -41,7 +34,6 @@ def test_every_example_is_covered() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_runs_and_ends(sim: SimulatorHandle, name: str) -> None:
     """The example exits as documented and each of its activities ends with the right outcome."""
-    sim.reset()
     env = {
         **os.environ,
         "ACTIVITYSMITH_API_KEY": sim.api_key,

@@ -15,14 +15,6 @@ import pytest
 import livebar._tqdm
 from livebar._tqdm import tqdm, trange
 from livebar.auto import tqdm as auto_tqdm
-from livebar.simulator import serve
-
-
-@pytest.fixture
-def sim() -> Iterator[Any]:
-    """A fresh simulated ActivitySmith server (each test gets the whole rate budget)."""
-    with serve() as handle:
-        yield handle
 
 
 @pytest.fixture(autouse=True)

@@ -35,15 +35,6 @@ class FakeClock:
         return 1_000_000.0 + next(self._ticks) * self._step
 
 
-@pytest.fixture
-def sim() -> Iterator[Any]:
-    """A simulated ActivitySmith server (a fresh one, so each test has the whole rate budget)."""
-    from livebar.simulator import serve
-
-    with serve() as handle:
-        yield handle
-
-
 @pytest.fixture(params=["live-off", "live-on"])
 def mode(request: pytest.FixtureRequest) -> str:
     """Run each scenario with mirroring off, then mirroring on (against the simulator)."""
