@@ -363,3 +363,14 @@ def test_a_unit_of_its_own_shows_counts(sim, live) -> None:
     scaled.update(500)
     assert 50.0 == scaled.activity.content_state().percentage
     scaled.close()
+
+
+def test_reset_to_a_large_total_switches_to_a_percentage(sim, live) -> None:
+    """A bar that counted 40 files shows a percentage once reset to a million of them."""
+    bar = tqdm(total=40, unit="files", **live)
+    assert bar.activity is not None
+    assert bar.activity.show_count
+    bar.reset(total=1_000_000)
+    bar.update(250_000)
+    assert not bar.activity.show_count
+    bar.close()

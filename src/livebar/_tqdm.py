@@ -218,6 +218,11 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         live = self._live
         if live is not None:
             live.set_total(self.total)
+            options = {
+                "unit": getattr(self, "unit", "it"),
+                "unit_scale": getattr(self, "unit_scale", False),
+            }
+            live.show_count = _counts_read_better(options, self.total)  # the new total may be large
             live.update(0)
 
     def set_description(self, desc: Optional[str] = None, refresh: Optional[bool] = True) -> None:
