@@ -10,8 +10,10 @@ import httpx
 import pytest
 
 from livebar._client import (
+    BadgeResult,
     Client,
     EndResult,
+    MetricResult,
     PushResult,
     StartResult,
     StreamEndResult,
@@ -38,8 +40,10 @@ from livebar._errors import (
 )
 from livebar._payload import (
     Action,
+    BadgeCount,
     ContentState,
     EndActivity,
+    MetricValue,
     PushNotification,
     StartActivity,
     StreamEnd,
@@ -530,3 +534,154 @@ def test_key_never_logged_while_retrying(
     assert KEY not in caplog.text
     assert KEY not in str(info.value)
     assert any("retrying push" in r.getMessage() for r in caplog.records)
+
+
+# The app-icon badge and widget metrics.
+
+BADGE = BadgeCount(badge=3, channels=["sales"])
+METRIC = MetricValue(value=99.9, timestamp="2026-07-10T12:00:00Z")
+BADGE_SET = {
+    "success": True,
+    "badge": 3,
+    "devices_notified": 2,
+    "users_notified": 1,
+    "effective_channel_slugs": ["sales"],
+    "timestamp": TS,
+}
+METRIC_MISSING = {"error": "Metric not found"}
+
+
+def test_set_badge(fake_api: type[FakeAPI]) -> None:
+    """set_badge POSTs the count to /badge and returns a BadgeResult."""
+    api = fake_api((200, BADGE_SET))
+    with _client(api) as client:
+        result = client.set_badge(BADGE)
+    expected = BadgeResult(
+        success=True,
+        badge=3,
+        devices_notified=2,
+        users_notified=1,
+        effective_channel_slugs=("sales",),
+        timestamp=TS,
+    )
+    assert (expected, BADGE_SET) == (result, result.raw)
+    request = api.requests[0]
+    assert ("POST", f"{BASE}/badge") == (request.method, str(request.url))
+    assert {"badge": 3, "target": {"channels": ["sales"]}} == api.bodies[0]
+
+
+def test_set_metric(fake_api: type[FakeAPI]) -> None:
+    """set_metric POSTs the value to /metrics/{key}/value and returns a MetricResult."""
+    api = fake_api((200, {"success": True}), (200, {"success": True, "tags": ["new"]}))
+    with _client(api) as client:
+        first = client.set_metric("deploy.success_rate", METRIC)
+        second = client.set_metric("build-status", MetricValue(value="green"))
+    assert [MetricResult(success=True)] * 2 == [first, second]
+    assert {"success": True, "tags": ["new"]} == second.raw
+    assert [
+        ("POST", f"{BASE}/metrics/deploy.success_rate/value"),
+        ("POST", f"{BASE}/metrics/build-status/value"),
+    ] == [(request.method, str(request.url)) for request in api.requests]
+    assert [METRIC.to_json(), {"value": "green"}] == api.bodies
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.set_metric("Deploy", METRIC), "key"),
+        (lambda c: c.set_metric("a/b", METRIC), "key"),
+        (lambda c: c.set_metric("cpu", 42), ""),
+        (lambda c: c.set_badge(3), ""),
+        (lambda c: c.set_badge(METRIC), ""),
+    ],
+)
+def test_bad_badge_and_metric_arguments_refused_before_io(
+    fake_api: type[FakeAPI], call: Any, field: str
+) -> None:
+    """A bad metric key or a wrong payload type raises ValidationError and sends nothing."""
+    api = fake_api((200, {}))
+    with _client(api) as client, pytest.raises(ValidationError) as info:
+        call(client)
+    assert field == info.value.field
+    assert [] == api.requests
+
+
+BADGE_AND_METRIC_ERRORS = [
+    ("set_badge", 400, {"error": "Bad Request", "message": "m"}, BadRequestError),
+    ("set_badge", 401, {"error": "Unauthorized", "message": "bad key"}, AuthenticationError),
+    (
+        "set_badge",
+        403,
+        {"error": "Invalid channel targeting", "message": "m"},
+        PermissionDeniedError,
+    ),
+    ("set_badge", 404, NO_RECIPIENTS, NoRecipientsError),
+    ("set_badge", 422, NO_RECIPIENTS, NoRecipientsError),
+    ("set_badge", 429, RATE_LIMITED, RateLimitError),
+    ("set_metric", 400, {"error": "value must be a finite number"}, BadRequestError),
+    ("set_metric", 404, METRIC_MISSING, NotFoundError),
+    ("set_metric", 429, RATE_LIMITED, RateLimitError),
+    ("set_metric", 502, None, ServerError),
+]
+
+
+@pytest.mark.parametrize(("operation", "status", "body", "expected"), BADGE_AND_METRIC_ERRORS)
+def test_badge_and_metric_error_mapping(
+    fake_api: type[FakeAPI], operation: str, status: int, body: Any, expected: type[APIError]
+) -> None:
+    """Badge and metric errors raise their APIError subclass; a missing metric is NotFoundError."""
+    reply = httpx.Response(status, json=body) if body is not None else httpx.Response(status)
+    api = fake_api(reply)
+    with _client(api, retry=False) as client, pytest.raises(APIError) as info:
+        if operation == "set_badge":
+            client.set_badge(BADGE)
+        else:
+            client.set_metric("cpu", METRIC)
+    assert expected is type(info.value)
+    assert (status, operation) == (info.value.status, info.value.operation)
+    assert (body or {}) == info.value.body
+    assert KEY not in str(info.value)
+
+
+def test_badge_and_metric_retried_like_update(fake_api: type[FakeAPI]) -> None:
+    """Both are idempotent: timeouts, 5xx and 429s are retried with the policy's backoff."""
+    time = FakeTime()
+    api = fake_api(
+        httpx.ReadTimeout("slow"),
+        (200, BADGE_SET),
+        (503, None),
+        httpx.Response(429, json=RATE_LIMITED, headers={"Retry-After": "3"}),
+        (200, {"success": True}),
+    )
+    with _client(api, time, retry=RetryPolicy(jitter=0)) as client:
+        badge = client.set_badge(BADGE)
+        metric = client.set_metric("cpu", METRIC)
+    assert (3, True) == (badge.badge, metric.success)
+    assert [0.5, 0.5, 3.0] == time.sleeps
+    assert 5 == len(api.requests)
+
+
+def test_missing_metric_not_retried(fake_api: type[FakeAPI]) -> None:
+    """A 404 for an unknown metric key is raised at once."""
+    time = FakeTime()
+    api = fake_api((404, METRIC_MISSING))
+    with _client(api, time) as client, pytest.raises(NotFoundError, match="Metric not found"):
+        client.set_metric("cpu", METRIC)
+    assert (1, []) == (len(api.requests), time.sleeps)
+
+
+def test_one_method_per_spec_operation(openapi_spec: dict[str, Any]) -> None:
+    """Client has exactly one request method for each operation of the spec."""
+    operations = sum(
+        1
+        for item in openapi_spec["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "responses" in operation
+    )
+    methods = {
+        name
+        for name in vars(Client)
+        if not name.startswith("_") and name not in ("close", "config")
+    }
+    expected = {"push", "start", "update", "end", "stream", "end_stream", "set_badge", "set_metric"}
+    assert (expected, len(expected)) == (methods, operations)

@@ -11,8 +11,10 @@ import pytest
 
 from livebar._client import (
     AsyncClient,
+    BadgeResult,
     Client,
     EndResult,
+    MetricResult,
     PushResult,
     StartResult,
     StreamEndResult,
@@ -25,6 +27,7 @@ from livebar._errors import (
     ConfigurationError,
     ConnectError,
     NoRecipientsError,
+    NotFoundError,
     RateLimitError,
     RequestTimeout,
     ServerError,
@@ -33,8 +36,10 @@ from livebar._errors import (
     ValidationError,
 )
 from livebar._payload import (
+    BadgeCount,
     ContentState,
     EndActivity,
+    MetricValue,
     PushNotification,
     StartActivity,
     StreamEnd,
@@ -291,3 +296,64 @@ async def test_warning_logged_once(
             second = await client.update(UPDATE)
     assert ("slow down", "slow down") == (first.warning, second.warning)
     assert 1 == sum("slow down" in r.getMessage() for r in caplog.records)
+
+
+async def test_set_badge_and_set_metric(fake_api: type[FakeAPI]) -> None:
+    """set_badge and set_metric hit /badge and /metrics/{key}/value and parse their answers."""
+    badge_set = {
+        "success": True,
+        "badge": 0,
+        "devices_notified": 1,
+        "users_notified": 1,
+        "effective_channel_slugs": None,
+        "timestamp": TS,
+    }
+    api = fake_api((200, badge_set), (200, {"success": True}))
+    metric = MetricValue(value=42)
+    async with _client(api) as client:
+        results = [
+            await client.set_badge(BadgeCount(badge=0)),
+            await client.set_metric("queue_depth", metric),
+        ]
+    expected = [
+        BadgeResult(success=True, badge=0, devices_notified=1, users_notified=1, timestamp=TS),
+        MetricResult(success=True),
+    ]
+    assert expected == results
+    assert [("POST", "/api/badge"), ("POST", "/api/metrics/queue_depth/value")] == [
+        (r.method, r.url.path) for r in api.requests
+    ]
+    assert [{"badge": 0}, {"value": 42}] == api.bodies
+
+
+@pytest.mark.parametrize(
+    ("operation", "reply", "expected"),
+    [
+        ("set_badge", (404, {"error": "No recipients found", "message": "m"}), NoRecipientsError),
+        ("set_metric", (404, {"error": "Metric not found"}), NotFoundError),
+        ("set_metric", (429, RATE_LIMITED), RateLimitError),
+    ],
+)
+async def test_badge_and_metric_error_mapping(
+    fake_api: type[FakeAPI], operation: str, reply: Any, expected: type[APIError]
+) -> None:
+    """Badge and metric errors raise the same classes as in the sync client."""
+    api = fake_api(reply)
+    async with _client(api, retry=False) as client:
+        with pytest.raises(APIError) as info:
+            if operation == "set_badge":
+                await client.set_badge(BadgeCount(badge=1))
+            else:
+                await client.set_metric("cpu", MetricValue(value=1))
+    assert (expected, operation) == (type(info.value), info.value.operation)
+
+
+async def test_set_metric_retried_and_bad_key_refused(fake_api: type[FakeAPI]) -> None:
+    """A 503 on set_metric is retried; a bad metric key is refused before any request."""
+    time = FakeTime()
+    api = fake_api((503, None), (200, {"success": True}))
+    async with _client(api, time, retry=RetryPolicy(jitter=0)) as client:
+        with pytest.raises(ValidationError, match="key"):
+            await client.set_metric("Not Valid", MetricValue(value=1))
+        result = await client.set_metric("cpu", MetricValue(value=1))
+    assert (True, [0.5], 2) == (result.success, time.sleeps, len(api.requests))

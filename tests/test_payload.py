@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -17,15 +18,18 @@ from livebar._payload import (
     Action,
     Alert,
     Badge,
+    BadgeCount,
     ContentState,
     EndActivity,
     Icon,
     Metric,
+    MetricValue,
     PushNotification,
     StartActivity,
     StreamEnd,
     StreamUpdate,
     UpdateActivity,
+    validate_metric_key,
     validate_stream_key,
 )
 
@@ -790,6 +794,198 @@ def test_stream_key_rule_matches_spec(key: str) -> None:
     allowed = bool(re.fullmatch(r"[A-Za-z0-9_-]+", key)) and len(key) <= 255
     try:
         assert key == validate_stream_key(key)
+    except ValidationError:
+        assert not allowed
+    else:
+        assert allowed
+
+
+# The app-icon badge and widget metrics.
+
+UTC = datetime.timezone.utc
+
+
+def test_badge_count_wire_form(spec_validator: SpecValidator) -> None:
+    """BadgeCount sends badge and, when given, target.channels; both forms are spec-valid."""
+    plain = BadgeCount(badge=8333)
+    targeted = BadgeCount(badge=3.0, channels=("sales", "customer-success"))
+    assert {"badge": 8333} == plain.to_json()
+    assert {"badge": 3, "target": {"channels": ["sales", "customer-success"]}} == targeted.to_json()
+    for payload in (plain, targeted, BadgeCount(badge=0), BadgeCount(badge=2_147_483_647)):
+        spec_validator.assert_valid("AppIconBadgeCountUpdateRequest", payload.to_json())
+        assert payload == BadgeCount.from_json(payload.to_json())
+
+
+def test_metric_value_wire_form(spec_validator: SpecValidator) -> None:
+    """MetricValue sends a number or a text, and an optional RFC 3339 timestamp."""
+    measured = datetime.datetime(2026, 7, 10, 12, 0, tzinfo=UTC)
+    payloads = [
+        MetricValue(value=99.9),
+        MetricValue(value=-3),
+        MetricValue(value="green", timestamp="2026-07-10T12:00:00.000Z"),
+        MetricValue(value=42, timestamp=measured),
+    ]
+    assert [
+        {"value": 99.9},
+        {"value": -3},
+        {"value": "green", "timestamp": "2026-07-10T12:00:00.000Z"},
+        {"value": 42, "timestamp": "2026-07-10T12:00:00+00:00"},
+    ] == [payload.to_json() for payload in payloads]
+    for payload in payloads:
+        spec_validator.assert_valid("MetricValueUpdateRequest", payload.to_json())
+        assert payload == MetricValue.from_json(payload.to_json())
+
+
+@pytest.mark.parametrize(
+    ("build", "field", "rule"),
+    [
+        (lambda: BadgeCount(badge=-1), "badge", "minimum"),
+        (lambda: BadgeCount(badge=2_147_483_648), "badge", "maximum"),
+        (lambda: BadgeCount(badge=1.5), "badge", "type"),
+        (lambda: BadgeCount(badge=True), "badge", "type"),
+        (lambda: BadgeCount(badge=1, channels="ops"), "channels", "type"),
+        (lambda: BadgeCount(badge=1, channels=[]), "channels", "minItems"),
+        (lambda: MetricValue(value=float("inf")), "value", "type"),
+        (lambda: MetricValue(value=False), "value", "type"),
+        (lambda: MetricValue(value=""), "value", "minLength"),
+        (lambda: MetricValue(value="x" * 65), "value", "maxLength"),
+        (lambda: MetricValue(value=1, timestamp="yesterday"), "timestamp", "format"),
+        (lambda: MetricValue(value=1, timestamp="2026-02-30T00:00:00Z"), "timestamp", "format"),
+        (lambda: MetricValue(value=1, timestamp="2026-01-01T00:00:00"), "timestamp", "format"),
+        (
+            lambda: MetricValue(value=1, timestamp=datetime.datetime(2026, 1, 1)),
+            "timestamp",
+            "format",
+        ),
+        (lambda: BadgeCount.from_json({}), "badge", "required"),
+        (lambda: BadgeCount.from_json({"badge": 1, "count": 1}), "count", "additionalProperties"),
+        (lambda: BadgeCount.from_json({"badge": 1, "target": {}}), "target.channels", "required"),
+        (lambda: MetricValue.from_json({"value": None}), "value", "type"),
+        (lambda: MetricValue.from_json({"value": 1, "unit": "%"}), "unit", "additionalProperties"),
+    ],
+)
+def test_badge_and_metric_builders_refuse(
+    build: Callable[[], object], field: str, rule: str
+) -> None:
+    """Bad badge counts and metric values raise ValidationError naming the field and rule."""
+    error = _raises(build)
+    assert (field, rule) == (error.field, error.rule)
+
+
+@pytest.mark.parametrize(
+    ("key", "rule"),
+    [
+        ("", "minLength"),
+        ("a" * 65, "maxLength"),
+        ("CPU", "pattern"),
+        (".hidden", "pattern"),
+        ("a/b", "pattern"),
+        ("queue depth", "pattern"),
+        (7, "type"),
+    ],
+)
+def test_bad_metric_keys_refused(key: object, rule: str) -> None:
+    """validate_metric_key refuses what the spec's key parameter does, naming field "key"."""
+    error = _raises(lambda: validate_metric_key(key))
+    assert ("key", rule) == (error.field, error.rule)
+
+
+def test_good_metric_keys_accepted() -> None:
+    """Keys from the spec's examples and the edges of its pattern pass unchanged."""
+    keys = ["deploy.success_rate", "cpu", "0", "a-b_c.d", "a" * 64]
+    assert keys == [validate_metric_key(key) for key in keys]
+
+
+_LIVEBAR_ONLY_RULES = {("timestamp", "format")}
+"""Rules livebar checks that the spec's schema cannot (its validator ignores formats)."""
+
+
+def _check_refusal_or_spec_valid(
+    cls: type[Any], schema: str, body: dict[str, Any], validator: SpecValidator
+) -> None:
+    refusal: ValidationError | None = None
+    try:
+        parsed = cls.from_json(body)
+    except ValidationError as exc:
+        refusal = exc
+    if refusal is None:
+        validator.assert_valid(schema, body)
+        validator.assert_valid(schema, parsed.to_json())
+        assert parsed == cls.from_json(parsed.to_json())
+        return
+    field, rule = refusal.field, refusal.rule
+    assert re.split(r"[.\[]", field)[0] in body or rule == "required", refusal
+    livebar_stricter = (field, rule) in _LIVEBAR_ONLY_RULES or (
+        field.startswith("target.channels[") and rule == "minLength"
+    )
+    assert livebar_stricter or not validator.is_valid(schema, body), refusal
+
+
+@PROPERTY
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "badge": _mostly(
+                st.integers(-2, 40) | st.sampled_from([2_147_483_647, 2_147_483_648, 2.0, 2.5])
+            ),
+            "target": _mostly(st.fixed_dictionaries({"channels": CHANNELS})),
+            "bogus": ANY_JSON,
+        },
+    )
+)
+def test_parsed_badge_counts_match_the_spec(
+    body: dict[str, Any], spec_validator: SpecValidator
+) -> None:
+    """A badge body from_json accepts is spec-valid; a refused one names a field of the body."""
+    _check_refusal_or_spec_valid(BadgeCount, "AppIconBadgeCountUpdateRequest", body, spec_validator)
+
+
+TIMESTAMPS = st.sampled_from(
+    [
+        "2026-07-10T12:00:00Z",
+        "2026-07-10T12:00:00.123+02:00",
+        "2026-07-10t23:59:60z",
+        "2026-07-10 12:00:00Z",
+        "2026-07-10T12:00:00",
+        "2026-13-10T12:00:00Z",
+        "",
+    ]
+)
+
+
+@PROPERTY
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "value": _mostly(
+                st.floats(allow_nan=False, allow_infinity=False)
+                | st.integers()
+                | st.text(max_size=70)
+            ),
+            "timestamp": _mostly(TIMESTAMPS),
+            "bogus": ANY_JSON,
+        },
+    )
+)
+def test_parsed_metric_values_match_the_spec(
+    body: dict[str, Any], spec_validator: SpecValidator
+) -> None:
+    """A metric body from_json accepts is spec-valid; a refused one names a field of the body."""
+    _check_refusal_or_spec_valid(MetricValue, "MetricValueUpdateRequest", body, spec_validator)
+
+
+@PROPERTY
+@given(
+    key=st.text(alphabet="aZ0._-/ ", max_size=6) | st.text(alphabet="a.", min_size=63, max_size=66)
+)
+def test_metric_key_rule_matches_spec(key: str, spec_validator: SpecValidator) -> None:
+    """validate_metric_key accepts exactly the keys the spec's key parameter allows."""
+    pointer = "/paths/~1metrics~1{key}~1value/post/parameters/0/schema"
+    allowed = bool(spec_validator.validator(pointer).is_valid(key))
+    try:
+        assert key == validate_metric_key(key)
     except ValidationError:
         assert not allowed
     else:

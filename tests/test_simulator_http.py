@@ -17,8 +17,22 @@ import pytest
 
 from conftest import SpecValidator
 from livebar._client import AsyncClient, Client
-from livebar._errors import RateLimitError, StreamNotFoundError
-from livebar._payload import ContentState, EndActivity, StartActivity, StreamUpdate, UpdateActivity
+from livebar._errors import (
+    NoRecipientsError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    StreamNotFoundError,
+)
+from livebar._payload import (
+    BadgeCount,
+    ContentState,
+    EndActivity,
+    MetricValue,
+    StartActivity,
+    StreamUpdate,
+    UpdateActivity,
+)
 from livebar.simulator import SimulatorConfig, SimulatorHandle, serve
 from livebar.simulator._demo import run_demo
 from livebar.testing import (
@@ -438,3 +452,100 @@ def test_livebar_simulate_serves_until_ctrl_c(tmp_path: Any) -> None:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=15)
     assert (0, "") == (process.returncode, stderr)
+
+
+# The app-icon badge and widget metrics.
+
+
+def test_badge_and_metric_answers_match_the_spec(
+    sim: SimulatorHandle, api: httpx.Client, spec_validator: SpecValidator
+) -> None:
+    """/badge and /metrics/{key}/value answer 200, 400, 403 and 404 as the spec documents."""
+    scoped = {"Authorization": f"Bearer {SCOPED_KEY}"}
+    responses = [
+        api.post("/badge", json={"badge": 8333}),
+        api.post("/badge", json={"badge": 3, "target": {"channels": ["ops"]}}),
+        api.post("/badge", json={"badge": -1}),
+        api.post("/badge", json={"badge": 1, "target": {"channels": ["devs"]}}, headers=scoped),
+        api.post("/badge", json={"badge": 1, "target": {"channels": ["marketing"]}}),
+        api.post("/metrics/cpu/value", json={"value": 42}),
+        api.post("/metrics/queue_depth/value", json={"value": "busy"}),
+        api.post("/metrics/cpu/value", json={"value": "x" * 65}),
+        api.post("/metrics/Bad.Key/value", json={"value": 1}),
+        api.post("/metrics/deploy.success_rate/value", json={"value": 99.9}),
+    ]
+    assert [200, 200, 400, 403, 404, 200, 200, 400, 400, 404] == [
+        response.status_code for response in responses
+    ]
+    for response in responses:
+        assert_spec_response(spec_validator, response)
+    assert {"error": "Metric not found", "message": "No metric with key: deploy.success_rate"} == (
+        responses[-1].json()
+    )
+
+
+def test_badge_and_metric_rate_limit_over_http(spec_validator: SpecValidator) -> None:
+    """Past the shared account limit both endpoints answer the spec's 429."""
+    with (
+        serve(rate_limit=2) as sim,
+        httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.api_key}"}) as api,
+    ):
+        api.post("/push-notification", json={"title": "t"})
+        api.post("/metrics/cpu/value", json={"value": 1})
+        refused = [
+            api.post("/badge", json={"badge": 1}),
+            api.post("/metrics/cpu/value", json={"value": 2}),
+        ]
+    assert [429, 429] == [response.status_code for response in refused]
+    for response in refused:
+        assert_spec_response(spec_validator, response)
+
+
+def test_livebar_client_sets_badge_and_metrics(sim: SimulatorHandle) -> None:
+    """Client.set_badge and set_metric reach the simulator; their errors map as documented."""
+    with Client(api_key=sim.api_key, base_url=sim.url, retry=False) as client:
+        badge = client.set_badge(BadgeCount(badge=7, channels=["ops"]))
+        metric = client.set_metric("cpu", MetricValue(value=0.75))
+        with pytest.raises(NotFoundError):
+            client.set_metric("never.created", MetricValue(value=1))
+        with pytest.raises(NoRecipientsError):
+            client.set_badge(BadgeCount(badge=1, channels=["marketing"]))
+    with Client(api_key=SCOPED_KEY, base_url=sim.url, retry=False) as scoped:
+        with pytest.raises(PermissionDeniedError):
+            scoped.set_badge(BadgeCount(badge=1, channels=["devs"]))
+    assert (7, 2, ("ops",), True) == (
+        badge.badge,
+        badge.devices_notified,
+        badge.effective_channel_slugs,
+        metric.success,
+    )
+    assert {"iPhone": 7, "iPad": 7} == sim.badges()
+    assert 0.75 == sim.metrics()["cpu"]["value"]
+
+
+@pytest.mark.anyio
+async def test_livebar_async_client_sets_badge_and_metrics(sim: SimulatorHandle) -> None:
+    """AsyncClient.set_badge and set_metric work against the simulator on asyncio and trio."""
+    async with AsyncClient(api_key=sim.api_key, base_url=sim.url, retry=False) as client:
+        badge = await client.set_badge(BadgeCount(badge=2))
+        metric = await client.set_metric("queue_depth", MetricValue(value="drained"))
+    assert (2, True) == (badge.badge, metric.success)
+    assert "drained" == sim.metrics()["queue_depth"]["value"]
+
+
+def test_sim_badges_and_metrics_endpoints(sim: SimulatorHandle, api: httpx.Client) -> None:
+    """/_sim/badges and /_sim/metrics report what was set, without a key and for free."""
+    api.post("/badge", json={"badge": 4, "target": {"channels": ["devs"]}})
+    api.post("/metrics/cpu/value", json={"value": 3, "timestamp": "2026-07-10T12:00:00Z"})
+    with httpx.Client(base_url=f"{sim.root_url}/_sim") as control:
+        badges = control.get("/badges").json()
+        metrics = control.get("/metrics").json()
+        state = control.get("/state").json()
+    assert {"iPhone": 4} == badges == state["phone"]["badges"]
+    assert (3, "2026-07-10T12:00:00Z", 1) == (
+        metrics["cpu"]["value"],
+        metrics["cpu"]["timestamp"],
+        metrics["cpu"]["updates"],
+    )
+    assert metrics == state["phone"]["metrics"]
+    assert 2 == state["account"]["requests_in_window"]

@@ -511,3 +511,183 @@ def test_bad_configuration_is_refused(changes: Dict[str, Any]) -> None:
     """SimulatorConfig refuses limits that make no sense."""
     with pytest.raises(ConfigurationError):
         SimulatorConfig(**changes)
+
+
+# The app-icon badge and widget metrics.
+
+NOW = "2026-01-01T00:00:00.000Z"
+
+
+def test_badge_sets_the_count_of_every_reached_device(state: SimulatorState) -> None:
+    """POST /badge answers like the spec's example and sets each targeted device's count."""
+    everyone = call(state, "POST", "/badge", {"badge": 8333})
+    ops_only = call(state, "POST", "/badge", {"badge": 3}, key=SCOPED_KEY)
+    expected = {
+        "success": True,
+        "badge": 8333,
+        "devices_notified": 2,
+        "users_notified": 1,
+        "effective_channel_slugs": None,
+        "timestamp": NOW,
+    }
+    assert (200, expected) == (everyone.status, everyone.body)
+    assert (200, ["ops"]) == (ops_only.status, ops_only.body["effective_channel_slugs"])
+    assert {"iPhone": 3, "iPad": 3} == state.badges()
+    call(state, "POST", "/badge", {"badge": 0, "target": {"channels": ["devs"]}})
+    assert {"iPhone": 0, "iPad": 3} == state.badges() == state.phone()["badges"]
+
+
+def test_badge_is_scoped_and_targeted_like_a_push(state: SimulatorState) -> None:
+    """Channels outside the key's scope are 403; a target without devices is 404."""
+    forbidden = call(
+        state, "POST", "/badge", {"badge": 1, "target": {"channels": ["devs"]}}, key=SCOPED_KEY
+    )
+    nobody = call(state, "POST", "/badge", {"badge": 1, "target": {"channels": ["marketing"]}})
+    assert (403, "Invalid channel targeting") == (forbidden.status, forbidden.body["error"])
+    assert (404, "No recipients found", ["marketing"]) == (
+        nobody.status,
+        nobody.body["error"],
+        nobody.body["effective_channel_slugs"],
+    )
+    assert {} == state.badges()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "badge"),
+        ({"badge": -1}, "badge"),
+        ({"badge": 2_147_483_648}, "badge"),
+        ({"badge": "3"}, "badge"),
+        ({"badge": 1, "sound": "ding"}, "sound"),
+        ({"badge": 1, "target": {"channels": []}}, "target.channels"),
+    ],
+)
+def test_a_bad_badge_body_is_a_400_naming_the_field(
+    state: SimulatorState, body: Dict[str, Any], field: str
+) -> None:
+    """Badge bodies are validated by BadgeCount.from_json."""
+    reply = call(state, "POST", "/badge", body)
+    assert (400, field) == (reply.status, reply.body["field"])
+
+
+def test_metric_values_are_kept_per_key(state: SimulatorState, clock: FakeClock) -> None:
+    """A known key takes numbers and texts; the latest value, its time and a count are kept."""
+    first = call(state, "POST", "/metrics/cpu/value", {"value": 12.5})
+    clock.advance(60)
+    call(state, "POST", "/metrics/cpu/value", {"value": 80})
+    call(
+        state,
+        "POST",
+        "/metrics/queue_depth/value",
+        {"value": "idle", "timestamp": "2025-12-31T23:00:00Z"},
+    )
+    assert (200, {"success": True}) == (first.status, first.body)
+    expected = {
+        "cpu": {
+            "value": 80,
+            "timestamp": "2026-01-01T00:01:00.000Z",
+            "received_at": "2026-01-01T00:01:00.000Z",
+            "updates": 2,
+        },
+        "queue_depth": {
+            "value": "idle",
+            "timestamp": "2025-12-31T23:00:00Z",
+            "received_at": "2026-01-01T00:01:00.000Z",
+            "updates": 1,
+        },
+    }
+    assert expected == state.metrics() == state.phone()["metrics"]
+
+
+def test_an_unknown_metric_is_404_and_an_invalid_key_400(state: SimulatorState) -> None:
+    """Only configured metrics exist; a key outside the spec's pattern is a 400."""
+    unknown = call(state, "POST", "/metrics/deploy.success_rate/value", {"value": 1})
+    invalid = call(state, "POST", "/metrics/CPU/value", {"value": 1})
+    assert (404, "Metric not found") == (unknown.status, unknown.body["error"])
+    assert (400, "Invalid metric key", "key") == (
+        invalid.status,
+        invalid.body["error"],
+        invalid.body["field"],
+    )
+    assert {} == state.metrics()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "value"),
+        ({"value": True}, "value"),
+        ({"value": ""}, "value"),
+        ({"value": "x" * 65}, "value"),
+        ({"value": 1, "timestamp": "now"}, "timestamp"),
+        ({"value": 1, "unit": "%"}, "unit"),
+    ],
+)
+def test_a_bad_metric_body_is_a_400_naming_the_field(
+    state: SimulatorState, body: Dict[str, Any], field: str
+) -> None:
+    """Metric bodies are validated by MetricValue.from_json."""
+    reply = call(state, "POST", "/metrics/cpu/value", body)
+    assert (400, field) == (reply.status, reply.body["field"])
+
+
+def test_any_valid_metric_key_exists_when_metrics_is_none(clock: FakeClock) -> None:
+    """metrics=None makes every valid key a known metric."""
+    state = SimulatorState(SimulatorConfig(metrics=None, clock=clock))
+    reply = call(state, "POST", "/metrics/deploy.success_rate/value", {"value": 99.9})
+    assert (200, [99.9]) == (reply.status, [m["value"] for m in state.metrics().values()])
+
+
+def test_badge_and_metrics_count_against_the_rate_limit(clock: FakeClock) -> None:
+    """Badge and metric requests draw from the same account limit as pushes and streams."""
+    state = SimulatorState(SimulatorConfig(rate_limit=3, clock=clock))
+    statuses = [
+        call(state, "POST", "/badge", {"badge": 1}).status,
+        call(state, "POST", "/metrics/cpu/value", {"value": 1}).status,
+        call(state, "POST", "/metrics/nope/value", {"value": 1}).status,
+        call(state, "POST", "/push-notification", {"title": "t"}).status,
+        call(state, "POST", "/badge", {"badge": 2}).status,
+        call(state, "POST", "/metrics/cpu/value", {"value": 2}).status,
+    ]
+    assert [200, 200, 404, 429, 429, 429] == statuses
+    assert RATE_LIMITED == call(state, "POST", "/metrics/cpu/value", {"value": 3}).body
+    assert ({"iPhone": 1}, 1) == (state.badges(), state.metrics()["cpu"]["value"])
+
+
+def test_badge_and_metric_routes_refuse_other_methods(state: SimulatorState) -> None:
+    """GET on /badge or a metric's value is 405; a path without a key is 404."""
+    assert [405, 405, 404] == [
+        call(state, "GET", "/badge").status,
+        call(state, "PUT", "/metrics/cpu/value", {"value": 1}).status,
+        call(state, "POST", "/metrics//value", {"value": 1}).status,
+    ]
+
+
+def test_reset_forgets_badges_and_metrics(state: SimulatorState) -> None:
+    """reset() clears badge counts and metric values too."""
+    call(state, "POST", "/badge", {"badge": 5})
+    call(state, "POST", "/metrics/cpu/value", {"value": 5})
+    state.reset()
+    assert ({}, {}) == (state.badges(), state.metrics())
+
+
+@pytest.mark.parametrize("metrics", ["cpu", ["CPU"], ["ok", "bad key"]])
+def test_bad_metric_keys_in_the_configuration_are_refused(metrics: Any) -> None:
+    """SimulatorConfig.metrics must be a list of valid metric keys."""
+    with pytest.raises(ConfigurationError, match="metrics"):
+        SimulatorConfig(metrics=metrics)
+
+
+def test_every_spec_operation_is_routed(
+    state: SimulatorState, openapi_spec: Dict[str, Any]
+) -> None:
+    """Each method and path of the spec reaches a handler (no 404 "Not Found" route, no 405)."""
+    unrouted = []
+    for template, item in openapi_spec["paths"].items():
+        path = template.replace("{stream_key}", "job").replace("{key}", "cpu")
+        for method in item:
+            reply = call(state, method.upper(), path, {})
+            if reply.status == 405 or reply.body.get("error") == "Not Found":
+                unrouted.append(f"{method.upper()} {template}")
+    assert [] == unrouted

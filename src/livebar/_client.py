@@ -33,12 +33,15 @@ from livebar._errors import (
     error_from_response,
 )
 from livebar._payload import (
+    BadgeCount,
     EndActivity,
+    MetricValue,
     PushNotification,
     StartActivity,
     StreamEnd,
     StreamUpdate,
     UpdateActivity,
+    validate_metric_key,
     validate_stream_key,
 )
 from livebar._retry import NO_RETRY, RetryPolicy
@@ -140,6 +143,30 @@ class StreamEndResult:
     activity_id: str | None = None
     devices_notified: int | None = None
     devices_queued: int | None = None
+    timestamp: str | None = None
+    warning: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class BadgeResult:
+    """Answer to ``set_badge``: the count set and who was notified."""
+
+    success: bool
+    badge: int | None = None
+    devices_notified: int | None = None
+    users_notified: int | None = None
+    effective_channel_slugs: tuple[str, ...] | None = None
+    timestamp: str | None = None
+    warning: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """Answer to ``set_metric`` (today the server sends only ``success``)."""
+
+    success: bool
     timestamp: str | None = None
     warning: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -251,6 +278,15 @@ class _ClientCore:
         body = None if request is None else _payload(request, StreamEnd, "end_stream").to_json()
         return _Request("end_stream", "DELETE", path, body)
 
+    def set_badge(self, request: BadgeCount) -> _Request:
+        body = _payload(request, BadgeCount, "set_badge").to_json()
+        return _Request("set_badge", "POST", "/badge", body)
+
+    def set_metric(self, key: str, request: MetricValue) -> _Request:
+        path = f"/metrics/{validate_metric_key(key)}/value"
+        body = _payload(request, MetricValue, "set_metric").to_json()
+        return _Request("set_metric", "POST", path, body)
+
     # Responses.
 
     def result(
@@ -322,6 +358,16 @@ class _ClientCore:
                 effective_channel_slugs=_slugs(raw),
                 **common,
             )
+        if operation == "set_badge":
+            return BadgeResult(
+                badge=_count(raw, "badge"),
+                devices_notified=_count(raw, "devices_notified"),
+                users_notified=_count(raw, "users_notified"),
+                effective_channel_slugs=_slugs(raw),
+                **common,
+            )
+        if operation == "set_metric":
+            return MetricResult(**common)
         return StreamEndResult(
             operation=_text(raw, "operation"),
             stream_key=_text(raw, "stream_key"),
@@ -448,6 +494,20 @@ class Client:
         result: StreamEndResult = self._send(self._core.end_stream(key, request), retry)
         return result
 
+    def set_badge(
+        self, request: BadgeCount, *, retry: RetryPolicy | bool | None = None
+    ) -> BadgeResult:
+        """Set the number on the ActivitySmith app icon (0 clears it)."""
+        result: BadgeResult = self._send(self._core.set_badge(request), retry)
+        return result
+
+    def set_metric(
+        self, key: str, request: MetricValue, *, retry: RetryPolicy | bool | None = None
+    ) -> MetricResult:
+        """Set the latest value of widget metric ``key``; ``NotFoundError`` if no such metric."""
+        result: MetricResult = self._send(self._core.set_metric(key, request), retry)
+        return result
+
     def _send(self, request: _Request, retry: RetryPolicy | bool | None) -> Any:
         core = self._core
         policy = core.policy(retry)
@@ -567,6 +627,20 @@ class AsyncClient:
     ) -> StreamEndResult:
         """End the Live Activity of stream ``key``; ``StreamNotFoundError`` if already gone."""
         result: StreamEndResult = await self._send(self._core.end_stream(key, request), retry)
+        return result
+
+    async def set_badge(
+        self, request: BadgeCount, *, retry: RetryPolicy | bool | None = None
+    ) -> BadgeResult:
+        """Set the number on the ActivitySmith app icon (0 clears it)."""
+        result: BadgeResult = await self._send(self._core.set_badge(request), retry)
+        return result
+
+    async def set_metric(
+        self, key: str, request: MetricValue, *, retry: RetryPolicy | bool | None = None
+    ) -> MetricResult:
+        """Set the latest value of widget metric ``key``; ``NotFoundError`` if no such metric."""
+        result: MetricResult = await self._send(self._core.set_metric(key, request), retry)
         return result
 
     async def _send(self, request: _Request, retry: RetryPolicy | bool | None) -> Any:

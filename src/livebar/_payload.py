@@ -14,6 +14,7 @@ Nothing here knows about HTTP.
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import math
 import re
@@ -35,15 +36,18 @@ __all__ = [
     "Action",
     "Alert",
     "Badge",
+    "BadgeCount",
     "ContentState",
     "EndActivity",
     "Icon",
     "Metric",
+    "MetricValue",
     "PushNotification",
     "StartActivity",
     "StreamEnd",
     "StreamUpdate",
     "UpdateActivity",
+    "validate_metric_key",
     "validate_stream_key",
 ]
 
@@ -67,7 +71,14 @@ MAX_METRICS = 8
 MAX_METRIC_TEXT = 64
 MAX_PUSH_ACTIONS = 4
 MAX_STREAM_KEY = 255
+MAX_BADGE_COUNT = 2_147_483_647
+MAX_METRIC_KEY = 64
 _STREAM_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_METRIC_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))",
+    re.ASCII,
+)
 _WHITESPACE = re.compile(r"\s")
 
 _T = TypeVar("_T")
@@ -144,6 +155,32 @@ def _number(
     if exclusive_minimum is not None and value <= exclusive_minimum:
         raise ValidationError(field, "exclusiveMinimum", f"must be > {exclusive_minimum:g}")
     return value
+
+
+def _date_time(value: object, field: str) -> str:
+    """An RFC 3339 date-time (the spec's ``format: date-time``); an aware datetime becomes one."""
+    if isinstance(value, datetime.datetime):
+        if value.utcoffset() is None:
+            raise ValidationError(field, "format", "must be a timezone-aware datetime")
+        return value.isoformat()
+    text = _string(value, field)
+    match = _DATE_TIME.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+        # RFC 3339 allows a leap second (:60); datetime does not.
+        datetime.datetime(year, month, day, hour, minute, min(second, 59))
+        offset_hours, offset_minutes = match.group(9), match.group(10)
+        if second > 60 or (offset_hours is not None and int(offset_hours) > 23):
+            raise ValueError(text)
+        if offset_minutes is not None and int(offset_minutes) > 59:
+            raise ValueError(text)
+    except ValueError as exc:
+        raise ValidationError(
+            field, "format", "must be an RFC 3339 date-time like 2026-07-10T12:00:00Z"
+        ) from exc
+    return text
 
 
 def _optional_number(
@@ -1022,9 +1059,74 @@ class StreamEnd:
         )
 
 
+@_model
+class BadgeCount:
+    """``POST /badge``: the number on the ActivitySmith app icon (0 clears it).
+
+    ``channels`` targets channel slugs (``target.channels``), as for a push.
+    """
+
+    badge: int
+    channels: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        count = _integer(self.badge, "badge", minimum=0)
+        if count > MAX_BADGE_COUNT:
+            raise ValidationError("badge", "maximum", f"must be <= {MAX_BADGE_COUNT}")
+        object.__setattr__(self, "badge", count)
+        object.__setattr__(self, "channels", _channels(self.channels, "channels"))
+
+    def to_json(self) -> dict[str, Any]:
+        return _compact(badge=self.badge, target=_target(self.channels))
+
+    @classmethod
+    def from_json(cls, data: object) -> Self:
+        reader = _Reader(data, allowed=("badge", "target"), required=("badge",))
+        return cls(badge=reader.get("badge"), channels=reader.nested("target", _parse_target))
+
+
+@_model
+class MetricValue:
+    """``POST /metrics/{key}/value``: the latest value of a widget metric.
+
+    ``value`` is a finite number or a text of 1..64 characters. ``timestamp`` (when the value was
+    measured; the server's receive time if unset) is an RFC 3339 string or an aware
+    ``datetime``, stored as the string sent.
+    """
+
+    value: float | str
+    timestamp: str | datetime.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, str):
+            _string(self.value, "value", min_length=1, max_length=MAX_METRIC_TEXT)
+        else:
+            _number(self.value, "value")
+        if self.timestamp is not None:
+            object.__setattr__(self, "timestamp", _date_time(self.timestamp, "timestamp"))
+
+    def to_json(self) -> dict[str, Any]:
+        return _compact(value=self.value, timestamp=self.timestamp)
+
+    @classmethod
+    def from_json(cls, data: object) -> Self:
+        reader = _Reader(data, allowed=("value", "timestamp"), required=("value",))
+        return cls(value=reader.get("value"), timestamp=reader.get("timestamp"))
+
+
 def validate_stream_key(key: object) -> str:
     """Return ``key`` if it is a valid stream key (``^[A-Za-z0-9_-]+$``, at most 255 chars)."""
     text = _string(key, "stream_key", min_length=1, max_length=MAX_STREAM_KEY)
     if not _STREAM_KEY.fullmatch(text):
         raise ValidationError("stream_key", "pattern", "may hold only letters, digits, '_' and '-'")
+    return text
+
+
+def validate_metric_key(key: object) -> str:
+    """Return ``key`` if it is a valid metric key (``^[a-z0-9][a-z0-9_.-]{0,63}$``)."""
+    text = _string(key, "key", min_length=1, max_length=MAX_METRIC_KEY)
+    if not _METRIC_KEY.fullmatch(text):
+        raise ValidationError(
+            "key", "pattern", "must start with a-z or 0-9 and hold only a-z, 0-9, '_', '.' and '-'"
+        )
     return text

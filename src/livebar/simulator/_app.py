@@ -8,6 +8,8 @@ Routes::
     /_sim/requests      the request log (GET)
     /_sim/activities    activities with their histories and what the phone displayed when (GET)
     /_sim/pushes        push notifications received (GET)
+    /_sim/badges        each device's app-icon badge count (GET)
+    /_sim/metrics       the latest value of each widget metric (GET)
     /_sim/phone         what the lock screen shows now (GET)
     /_sim/faults        GET the faults; POST {"fail_next", "status", "retry_after", "delay",
                         "drop_next", "down"} to change them; DELETE to clear them
@@ -127,6 +129,8 @@ def create_app(
         Route("/_sim/requests", inspect(state.requests), methods=["GET"]),
         Route("/_sim/activities", inspect(state.activities), methods=["GET"]),
         Route("/_sim/pushes", inspect(state.pushes), methods=["GET"]),
+        Route("/_sim/badges", inspect(state.badges), methods=["GET"]),
+        Route("/_sim/metrics", inspect(state.metrics), methods=["GET"]),
         Route("/_sim/phone", inspect(state.phone), methods=["GET"]),
         Route("/_sim/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sim/down", control(lambda: state.set_faults(down=True)), methods=["POST"]),

@@ -63,6 +63,14 @@ class SimulatorHandle:
         """Push notifications received, oldest first."""
         return self.state.pushes()
 
+    def badges(self) -> Dict[str, int]:
+        """Each device's app-icon badge count (devices never sent one are absent)."""
+        return self.state.badges()
+
+    def metrics(self) -> Dict[str, JSON]:
+        """The latest value of each widget metric set so far, by key."""
+        return self.state.metrics()
+
     def phone(self) -> JSON:
         """What the lock screen shows now."""
         return self.state.phone()
@@ -97,7 +105,7 @@ class SimulatorHandle:
         self.state.clear_faults()
 
     def reset(self) -> None:
-        """Forget every activity, push, logged request and fault."""
+        """Forget every activity, push, badge, metric value, logged request and fault."""
         self.state.reset()
 
 

@@ -33,6 +33,15 @@ Decisions the spec leaves open, which the simulator makes as follows:
   phone keeps showing the last state it accepted while the API still answers 200. When the
   throttle lifts, the activity gets a fresh budget. An end is always shown (iOS delivers end
   events) and lifts the throttle.
+- ``POST /badge`` is scoped and targeted like a push (403 outside the key's channels, 404 "No
+  recipients found" when no device matches) and sets the app-icon count of every device it
+  reaches; ``badges()`` shows each device's count.
+- ``POST /metrics/{key}/value`` knows only the metric keys in ``SimulatorConfig.metrics`` (the
+  real API needs each metric created in the web app first): any other valid key answers 404
+  ``{"error": "Metric not found", ...}``; ``metrics=None`` knows every valid key. An invalid key
+  answers 400 ``{"error": "Invalid metric key", ...}``. The latest value per key, with its
+  ``timestamp`` (the request's, else the receive time) and an update count, is kept for
+  ``metrics()``. Both endpoints draw from the account rate limit like every other request.
 """
 
 from __future__ import annotations
@@ -55,12 +64,15 @@ from livebar._defaults import (
 )
 from livebar._errors import ConfigurationError, ValidationError
 from livebar._payload import (
+    BadgeCount,
     EndActivity,
+    MetricValue,
     PushNotification,
     StartActivity,
     StreamEnd,
     StreamUpdate,
     UpdateActivity,
+    validate_metric_key,
     validate_stream_key,
 )
 
@@ -69,6 +81,8 @@ JSON = Dict[str, Any]
 DEFAULT_API_KEY = "ask_sim_default"
 """The key every simulator accepts unless configured otherwise; scoped to all recipients."""
 DEFAULT_DEVICES: Mapping[str, Tuple[str, ...]] = {"iPhone": ("devs", "ops")}
+DEFAULT_METRICS: Tuple[str, ...] = ("cpu", "queue_depth")
+"""The widget metric keys a simulated account has unless configured otherwise."""
 SERVER_AUTO_DISMISS_MINUTES = 3
 """What the end schema documents when ``auto_dismiss_minutes`` is absent."""
 THROTTLE_SECONDS = 3600.0
@@ -97,7 +111,8 @@ class SimulatorConfig:
     """Everything a simulated account can be configured with.
 
     ``keys`` maps each accepted API key to the channel slugs it may target (``None``: the whole
-    account). ``devices`` maps each device name to the channels it belongs to. Limits default to
+    account). ``devices`` maps each device name to the channels it belongs to. ``metrics`` lists
+    the widget metric keys that exist (``None``: every valid key). Limits default to
     ActivitySmith's; shrink ``rate_window`` and friends to test a minute in a second.
     ``retry_after_header`` adds ``Retry-After`` to rate-limit 429s (the real API documents none).
     ``clock`` returns wall-clock seconds (timestamps and every window use it).
@@ -107,6 +122,7 @@ class SimulatorConfig:
         default_factory=lambda: {DEFAULT_API_KEY: None}
     )
     devices: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
+    metrics: Optional[Sequence[str]] = DEFAULT_METRICS
     rate_limit: int = ACCOUNT_REQUESTS_PER_MINUTE
     rate_window: float = 60.0
     max_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES
@@ -123,6 +139,15 @@ class SimulatorConfig:
         object.__setattr__(self, "keys", keys)
         devices = {name: tuple(channels) for name, channels in self.devices.items()}
         object.__setattr__(self, "devices", devices)
+        if self.metrics is not None:
+            if isinstance(self.metrics, str):
+                raise ConfigurationError("metrics", "must be a list of metric keys, not a string")
+            for key in self.metrics:
+                try:
+                    validate_metric_key(key)
+                except ValidationError as exc:
+                    raise ConfigurationError("metrics", f"{key!r} is not a metric key") from exc
+            object.__setattr__(self, "metrics", tuple(self.metrics))
         for name in ("rate_limit", "max_activities", "ios_budget_updates"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(name, "must be at least 1")
@@ -231,12 +256,15 @@ class SimulatorState:
     # ------------------------------------------------------------------ control
 
     def reset(self) -> None:
-        """Forget every activity, push, request and fault (activity ids keep counting)."""
+        """Forget every activity, push, badge, metric value, request and fault (activity ids keep
+        counting)."""
         with self._lock:
             self._window: collections.deque[float] = collections.deque()
             self._activities: Dict[str, _Activity] = {}
             self._streams: Dict[str, _Stream] = {}
             self._pushes: List[JSON] = []
+            self._badges: Dict[str, int] = {}
+            self._metrics: Dict[str, JSON] = {}
             self._log: collections.deque[JSON] = collections.deque(maxlen=LOG_LIMIT)
             self._log_count = 0
             self.faults = Faults()
@@ -338,26 +366,31 @@ class SimulatorState:
         limited = self._admit(now)
         if limited is not None:
             return limited, False
-        name, stream_key = route
+        name, path_key = route
         try:
             data = _parse_body(body, optional=name == "stream_end")
-            if stream_key is not None:
-                validate_stream_key(stream_key)
+            if path_key is not None:
+                validate = validate_metric_key if name == "metric" else validate_stream_key
+                validate(path_key)
         except ValidationError as exc:
-            return _bad_request(exc, stream_key_error=exc.field == "stream_key"), True
+            return _bad_request(exc, path_key_error=exc.field in ("stream_key", "key")), True
         try:
             if name == "push":
                 return self._push(now, scope, data), True
+            if name == "badge":
+                return self._badge(now, scope, data), True
             if name == "start":
                 return self._start(now, scope, data), True
             if name == "update":
                 return self._update(now, data), True
             if name == "end":
                 return self._end(now, data), True
-            assert stream_key is not None
+            assert path_key is not None
+            if name == "metric":
+                return self._metric(now, path_key, data), True
             if name == "stream":
-                return self._stream(now, scope, stream_key, data), True
-            return self._stream_end(now, stream_key, data), True
+                return self._stream(now, scope, path_key, data), True
+            return self._stream_end(now, path_key, data), True
         except ValidationError as exc:
             return _bad_request(exc), True
 
@@ -433,6 +466,42 @@ class SimulatorState:
                 "timestamp": _iso(now),
             },
         )
+
+    def _badge(self, now: float, scope: _Scope, data: JSON) -> Reply:
+        request = BadgeCount.from_json(data)
+        resolved = self._recipients(scope, request.channels, what="devices")
+        if isinstance(resolved, Reply):
+            return resolved
+        effective, devices = resolved
+        for device in devices:
+            self._badges[device] = request.badge
+        return Reply(
+            200,
+            {
+                "success": True,
+                "badge": request.badge,
+                "devices_notified": len(devices),
+                "users_notified": 1,
+                "effective_channel_slugs": effective,
+                "timestamp": _iso(now),
+            },
+        )
+
+    def _metric(self, now: float, key: str, data: JSON) -> Reply:
+        request = MetricValue.from_json(data)
+        known = self.config.metrics
+        if known is not None and key not in known:
+            return Reply(
+                404, {"error": "Metric not found", "message": f"No metric with key: {key}"}
+            )
+        previous = self._metrics.get(key)
+        self._metrics[key] = {
+            "value": request.value,
+            "timestamp": request.timestamp if request.timestamp is not None else _iso(now),
+            "received_at": _iso(now),
+            "updates": 1 if previous is None else previous["updates"] + 1,
+        }
+        return Reply(200, {"success": True})
 
     def _start(self, now: float, scope: _Scope, data: JSON) -> Reply:
         request = StartActivity.from_json(data)
@@ -753,6 +822,17 @@ class SimulatorState:
         with self._lock:
             return [dict(push, received_at=_iso(push["received_at"])) for push in self._pushes]
 
+    def badges(self) -> Dict[str, int]:
+        """The app-icon badge count of each device that has been sent one."""
+        with self._lock:
+            return dict(self._badges)
+
+    def metrics(self) -> Dict[str, JSON]:
+        """The latest value of each metric key set so far: ``value``, ``timestamp`` (measured),
+        ``received_at`` and ``updates``."""
+        with self._lock:
+            return {key: dict(entry) for key, entry in self._metrics.items()}
+
     def activities(self) -> List[JSON]:
         """Every activity with its request history and what the phone displayed when."""
         with self._lock:
@@ -774,7 +854,12 @@ class SimulatorState:
             dict(push, received_at=_iso(push["received_at"]))
             for push in reversed(self._pushes[-5:])
         ]
-        return {"activities": cards, "notifications": notifications}
+        return {
+            "activities": cards,
+            "notifications": notifications,
+            "badges": dict(self._badges),
+            "metrics": {key: dict(entry) for key, entry in self._metrics.items()},
+        }
 
     def snapshot(self) -> JSON:
         """Everything the lock-screen page draws: the phone, the budget panel and the log."""
@@ -907,8 +992,11 @@ _ROUTES = {
     ("POST", "/live-activity/start"): "start",
     ("POST", "/live-activity/update"): "update",
     ("POST", "/live-activity/end"): "end",
+    ("POST", "/badge"): "badge",
 }
 _STREAM_PREFIX = "/live-activity/stream/"
+_METRIC_PREFIX = "/metrics/"
+_METRIC_SUFFIX = "/value"
 
 
 def _route(method: str, path: str) -> Reply | Tuple[str, Optional[str]]:
@@ -924,6 +1012,10 @@ def _route(method: str, path: str) -> Reply | Tuple[str, Optional[str]]:
         if method == "DELETE":
             return "stream_end", key
         return _method_not_allowed(method, path)
+    if path.startswith(_METRIC_PREFIX) and path.endswith(_METRIC_SUFFIX):
+        key = path[len(_METRIC_PREFIX) : -len(_METRIC_SUFFIX)]
+        if key and "/" not in key:
+            return ("metric", key) if method == "POST" else _method_not_allowed(method, path)
     if path in known_paths:
         return _method_not_allowed(method, path)
     return Reply(404, {"error": "Not Found", "message": f"No route for {method} {path}"})
@@ -949,8 +1041,11 @@ def _parse_body(body: bytes, *, optional: bool = False) -> Any:
     return data
 
 
-def _bad_request(exc: ValidationError, *, stream_key_error: bool = False) -> Reply:
-    error = "Invalid stream_key" if stream_key_error else "Bad Request"
+def _bad_request(exc: ValidationError, *, path_key_error: bool = False) -> Reply:
+    if path_key_error:
+        error = "Invalid stream_key" if exc.field == "stream_key" else "Invalid metric key"
+    else:
+        error = "Bad Request"
     return Reply(400, {"error": error, "message": str(exc), "field": exc.field})
 
 
