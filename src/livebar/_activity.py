@@ -24,7 +24,16 @@ from typing import Any, Callable, Optional, TypeVar, Union, cast
 
 from livebar import _defaults
 from livebar._errors import ValidationError
-from livebar._payload import COLORS, Action, Badge, ContentState, Icon, Metric
+from livebar._payload import (
+    COLORS,
+    Action,
+    Badge,
+    ContentState,
+    Icon,
+    Metric,
+    _optional_choice,
+    _optional_string,
+)
 
 __all__ = [
     "ActivityStats",
@@ -784,6 +793,11 @@ class Terminated(SystemExit):
     blocks unwind and say "Cancelled"; the exit status is 128 + the signal number."""
 
 
+def raise_terminated(signum: int, frame: object) -> None:
+    """A signal handler: turn the signal into ``Terminated``."""
+    raise Terminated(128 + signum)
+
+
 def _outcome_of(exc: BaseException) -> str:
     """How an exception that ends a job should read on the phone."""
     if isinstance(exc, (KeyboardInterrupt, Terminated)) or _is_cancellation(exc):
@@ -847,15 +861,11 @@ def _plain_number(x: float) -> Union[int, float]:
 
 
 def _check_color(name: str, color: Optional[str]) -> Optional[str]:
-    if color is not None and color not in COLORS:
-        raise ValidationError(name, "enum", f"must be one of {', '.join(COLORS)}")
-    return color
+    return _optional_choice(color, name, COLORS)  # the payload's own rule, checked before I/O
 
 
 def _check_text(name: str, text: Optional[str]) -> Optional[str]:
-    if text is not None and not isinstance(text, str):
-        raise ValidationError(name, "type", "must be a string")
-    return text
+    return _optional_string(text, name)
 
 
 def _check_total(total: float) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import IO, Any, Callable, Optional
 
-from livebar._activity import LiveActivity, Terminated, live_activity
+from livebar._activity import LiveActivity, live_activity, raise_terminated
 from livebar._config import Config, resolve_config
 from livebar._defaults import ENV_API_KEY, ENV_DISABLE
 from livebar._errors import APIError, ConfigurationError, LivebarError, ValidationError
@@ -533,13 +533,10 @@ def _pipe(args: argparse.Namespace) -> int:
 def _terminate_as_exit() -> Any:
     """SIGTERM raises ``Terminated`` (exit 143), so the activity ends "cancelled", not vanishing."""
 
-    def terminate(signum: int, frame: Optional[FrameType]) -> None:
-        raise Terminated(128 + signum)
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         yield
     finally:

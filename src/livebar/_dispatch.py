@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from livebar import _defaults
-from livebar._activity import OUTCOMES, LiveActivity, Terminated
+from livebar._activity import OUTCOMES, LiveActivity, raise_terminated
 from livebar._errors import (
     ActivityLimitError,
     APIError,
@@ -743,10 +743,6 @@ def _track_open(activity: LiveActivity) -> None:
         _open[id(activity)] = activity
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated(128 + signum)
-
-
 def _install_hooks() -> None:
     global _hooks_installed
     if _hooks_installed:
@@ -774,7 +770,7 @@ def _install_hooks() -> None:
     if threading.current_thread() is threading.main_thread():
         try:
             if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-                signal.signal(signal.SIGTERM, _on_sigterm)
+                signal.signal(signal.SIGTERM, raise_terminated)
         except (ValueError, OSError):  # not the main interpreter, or no signals here
             pass
 
