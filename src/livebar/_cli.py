@@ -26,9 +26,10 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import IO, Any, Callable, Optional
 
-from livebar._activity import LiveActivity, live_activity, raise_terminated
+from livebar._activity import LiveActivity, live_activity
 from livebar._config import Config, resolve_config
 from livebar._defaults import ENV_API_KEY, ENV_DISABLE
+from livebar._endings import raise_terminated
 from livebar._errors import APIError, ConfigurationError, LivebarError, ValidationError
 
 __all__ = ["main"]
