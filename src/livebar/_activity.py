@@ -16,7 +16,6 @@ import itertools
 import math
 import threading
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
@@ -33,8 +32,9 @@ from livebar._endings import (
 )
 from livebar._errors import ValidationError
 from livebar._loops import LoopExit, LoopSite, caller, how_left, loop_site
-from livebar._options import (
+from livebar._spec import (
     ActivityOptions,
+    Sample,
     check_color,
     check_steps,
     check_text,
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LiveActivity",
-    "Sample",
     "atrack",
     "current_activity",
     "live_activity",
@@ -73,20 +72,6 @@ _current: contextvars.ContextVar[LiveActivity | None] = contextvars.ContextVar(
 def current_activity() -> LiveActivity | None:
     """The activity of the innermost ``with live_activity(...)`` (or decorated call), if any."""
     return _current.get()
-
-
-@dataclass(frozen=True)
-class Sample:
-    """What the engine reads of an activity in one look.
-
-    ``ending`` is set once the activity is over and its ending can no longer change; ``pending``
-    is True while it is over but its ending may still be corrected (a bare loop left by an
-    exception whose type is not known yet).
-    """
-
-    state: ContentState
-    ending: Ending | None = None
-    pending: bool = False
 
 
 class LiveActivity:

@@ -21,6 +21,7 @@ import itertools
 import logging
 import math
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -47,10 +48,9 @@ from livebar._errors import (
 from livebar._pacing import Budgets, Kind, PacingPolicy, Send, Snapshot
 
 if TYPE_CHECKING:
-    from livebar._activity import Sample
     from livebar._client import Client
-    from livebar._options import ActivitySpec
     from livebar._payload import ContentState, PushNotification
+    from livebar._spec import ActivitySpec, Sample
 
 __all__ = [
     "ActivityStats",
@@ -168,8 +168,10 @@ class Dispatcher:
         connect: Connect | None = None,
         sample_interval: float = _defaults.DEFAULT_SAMPLE_INTERVAL,
         stop_grace: float = _defaults.DEFAULT_STOP_GRACE,
+        rng: random.Random | None = None,
     ) -> None:
         self.budgets = budgets or Budgets()
+        self._rng = rng
         self.clock = clock
         self.sample_interval = sample_interval
         self.stop_grace = stop_grace
@@ -184,12 +186,16 @@ class Dispatcher:
         self.turns_completed = 0
         self.pending_now = False
         self.waker: Callable[[], None] = _nothing
+        self.use_given_clients = True
+        """Send with a ``client=`` the user passed (off under virtual time: no real I/O)."""
 
     # -- called from user threads (never blocks on I/O) --------------------------------------
 
     def open(self, spec: ActivitySpec, sample: Sampler, config: Config) -> Mirror:
         """Take a starting activity; returns the record ``wait()`` and ``stats`` read."""
         mirror = Mirror(next(self._keys), spec, sample, config)
+        if self.use_given_clients:
+            mirror.client = spec.client
         self._inbox.append(mirror)
         self.waker()
         return mirror
@@ -198,7 +204,8 @@ class Dispatcher:
         self, notification: PushNotification, config: Config, client: Client | None = None
     ) -> None:
         """Queue a push notification, paced with the activities."""
-        self._inbox.append(_Push(next(self._keys), notification, config, client=client))
+        given = client if self.use_given_clients else None
+        self._inbox.append(_Push(next(self._keys), notification, config, client=given))
         self.waker()
 
     def set_budgets(self, budgets: Budgets) -> None:
@@ -296,7 +303,8 @@ class Dispatcher:
                     "livebar: cannot send to ActivitySmith (%s); Live Activities are off", exc
                 )
                 return None
-            account = _Account(client, PacingPolicy(self.budgets))
+            policy = PacingPolicy(self.budgets, rng=self._rng or random.Random())
+            account = _Account(client, policy)
             self._accounts[key] = account
         return account
 
@@ -860,8 +868,8 @@ def push(
     **fields: Any,
 ) -> bool:
     """Queue a push notification, paced with the activities; False if mirroring is off."""
-    from livebar._options import resolve_spec
     from livebar._payload import PushNotification
+    from livebar._spec import resolve_spec
 
     notification = PushNotification(title=title, message=message, channels=channels, **fields)
     where = {"client": client, "api_key": api_key, "base_url": base_url, "disable": disable}

@@ -21,16 +21,31 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from livebar import _dispatch, _signals
 from livebar._endings import Outcome, Terminated
 
-if TYPE_CHECKING:
-    from livebar._activity import LiveActivity
+
+class LiveActivity(Protocol):
+    """What the hooks need of an activity (``livebar._activity.LiveActivity``)."""
+
+    _clock: Callable[[], float]
+    _sealed: bool
+
+    @property
+    def closed(self) -> bool: ...
+
+    def close(self, exc: BaseException | None = None, *, outcome: str | None = None) -> None: ...
+
+    def correct(self, exc: BaseException) -> bool: ...
+
+    def fraction(self) -> float | None: ...
+
 
 __all__ = [
     "handling_sigterm",
+    "forget_engine",
     "install",
     "on_sigterm",
     "report_uncaught",
@@ -55,6 +70,14 @@ def track_open(activity: LiveActivity) -> None:
             if other._sealed:  # its story is over: the engine has its ending
                 del _open[key]
         _open[id(activity)] = (activity, threading.get_ident())
+
+
+def forget_engine(clock: Callable[[], float]) -> None:
+    """Drop the activities of an engine that is going away (``virtual_time()`` leaving)."""
+    with _lock:
+        for key, (activity, _thread) in list(_open.items()):
+            if activity._clock == clock:
+                del _open[key]
 
 
 def terminating() -> bool:

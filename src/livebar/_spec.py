@@ -1,4 +1,6 @@
-"""The options of a Live Activity, written once, and their resolution into a frozen spec.
+"""What an activity hands the engine: its options resolved into a frozen spec, and its samples.
+
+The options of a Live Activity are written once, here.
 
 ``ActivityOptions`` is the one list of what ``live_activity``, ``track``, ``atrack`` and the
 decorator accept (``livebar.tqdm`` takes ``SharedOptions``: the rest comes from tqdm's own
@@ -22,9 +24,31 @@ from livebar._errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from livebar._client import Client
-    from livebar._payload import Action, Badge, Icon
+    from livebar._endings import Ending
+    from livebar._payload import Action, Badge, ContentState, Icon
 
-__all__ = ["ActivityOptions", "ActivitySpec", "SharedOptions", "option_names", "resolve_spec"]
+__all__ = [
+    "ActivityOptions",
+    "ActivitySpec",
+    "Sample",
+    "SharedOptions",
+    "option_names",
+    "resolve_spec",
+]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the engine reads of an activity in one look.
+
+    ``ending`` is set once the activity is over and its ending can no longer change; ``pending``
+    is True while it is over but its ending may still be corrected (a bare loop left by an
+    exception whose type is not known yet).
+    """
+
+    state: ContentState
+    ending: Ending | None = None
+    pending: bool = False
 
 
 class SharedOptions(TypedDict, total=False):
