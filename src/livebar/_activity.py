@@ -14,12 +14,14 @@ import contextvars
 import functools
 import itertools
 import math
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
-from livebar import _dispatch, _hooks
+from livebar import _signals
 from livebar._endings import (
     MAX_FAILURE_TEXT,
     Ending,
@@ -115,7 +117,7 @@ class LiveActivity:
 
         self.started_at: float | None = None
         self.ended_at: float | None = None
-        self._clock: Callable[[], float] = _dispatch.clock()
+        self._clock: Callable[[], float] = _engine_clock()
         self._mirror: Mirror | None = None
         self._ending: Ending | None = None
         self._sealed = False
@@ -151,13 +153,17 @@ class LiveActivity:
         """What happened to this activity's requests (kept by the engine)."""
         mirror = self._mirror
         if mirror is None:
-            return _dispatch.ActivityStats()
+            from livebar._dispatch import ActivityStats
+
+            return ActivityStats()
         return mirror.stats
 
     def start(self) -> LiveActivity:
         """Start mirroring (idempotent). Never raises for network or account trouble."""
         if self.started_at is not None:
             return self
+        from livebar import _dispatch, _hooks  # the engine loads with the first activity
+
         self._clock = _dispatch.clock()
         self.started_at = self._clock()
         self._mirror = _dispatch.open_activity(self.spec, self.sample)
@@ -189,7 +195,7 @@ class LiveActivity:
                 raise ValidationError("outcome", "enum", f"must be one of {known}") from None
         if chosen is Outcome.DONE and self._stopped_early:
             return Outcome.STOPPED
-        if chosen in (Outcome.DONE, Outcome.STOPPED) and _hooks.terminating():
+        if chosen in (Outcome.DONE, Outcome.STOPPED) and _signals.terminating():
             return Outcome.CANCELLED  # SIGTERM asked the job to stop, and it did
         return chosen
 
@@ -201,7 +207,7 @@ class LiveActivity:
                 return
             self.ended_at = self._clock()
             self._ending = self._build_ending(outcome, exc, provisional=provisional)
-        _dispatch.wake()
+        _wake_engine()
 
     def correct(self, exc: BaseException) -> bool:
         """An exception escaped the program: a loop left by it (not yet reported) failed with it.
@@ -213,7 +219,7 @@ class LiveActivity:
             if ending is None or self._sealed or not ending.provisional:
                 return False
             self._ending = self._build_ending(outcome_of(exc), exc, provisional=False)
-        _dispatch.wake()
+        _wake_engine()
         return True
 
     def fail(self, exc: BaseException | None = None) -> None:
@@ -231,6 +237,8 @@ class LiveActivity:
             return False
         if timeout is None:
             timeout = self.spec.flush_timeout
+        from livebar import _dispatch
+
         return _dispatch.wait_for(mirror, timeout)
 
     def __enter__(self) -> LiveActivity:
@@ -463,7 +471,7 @@ class LiveActivity:
             # An exception we cannot see yet: "failed" unless sys.excepthook (or SIGTERM)
             # tells us better within the grace period; "stopped" when we cannot tell at all.
             guess = Outcome.FAILED if how is LoopExit.EXCEPTION else Outcome.STOPPED
-            if _hooks.terminating():  # SIGTERM is unwinding the loop: nothing to wait for
+            if _signals.terminating():  # SIGTERM is unwinding the loop: nothing to wait for
                 self.close(outcome="cancelled")
                 return
             if self.started_at is None:
@@ -871,6 +879,18 @@ def _decorate(fn: F, fresh: Callable[[], LiveActivity]) -> F:
 
 
 # -- small pure helpers ------------------------------------------------------------------------
+
+
+def _engine_clock() -> Callable[[], float]:
+    """The engine's clock, without loading the engine before it is needed."""
+    dispatch = sys.modules.get("livebar._dispatch")
+    return time.monotonic if dispatch is None else dispatch.clock()
+
+
+def _wake_engine() -> None:
+    dispatch = sys.modules.get("livebar._dispatch")
+    if dispatch is not None:
+        dispatch.wake()
 
 
 def _ticks_of(counter: itertools.count[int]) -> int:

@@ -193,14 +193,15 @@ def _base_url(value: object) -> str:
         raise ConfigurationError("base_url", "must be an absolute https:// URL")
     if parts.query or parts.fragment:
         raise ConfigurationError("base_url", "must not have a query or fragment")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise ConfigurationError(
             "base_url", "must use https:// (plain http:// is allowed only for loopback hosts)"
         )
     return url
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (127.0.0.0/8, ::1, localhost)."""
     if host.lower() == "localhost":
         return True
     try:

@@ -228,7 +228,7 @@ def error_from_response(
     """
     fields: dict[str, Any] = dict(body) if isinstance(body, Mapping) else {}
     if secret:
-        fields = _scrub(fields, secret)
+        fields = scrub(fields, secret)
     common: dict[str, Any] = {
         "status": status,
         "error": _text(fields.get("error")),
@@ -365,14 +365,14 @@ def redact(text: str, secret: str | None) -> str:
 REDACTED = "***"
 
 
-def _scrub(value: Any, secret: str) -> Any:
+def scrub(value: Any, secret: str) -> Any:
     """A copy of parsed JSON with ``secret`` cut out of every string (keys included)."""
     if isinstance(value, str):
         return redact(value, secret)
     if isinstance(value, Mapping):
-        return {_scrub(k, secret): _scrub(v, secret) for k, v in value.items()}
+        return {scrub(k, secret): scrub(v, secret) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub(item, secret) for item in value]
+        return [scrub(item, secret) for item in value]
     return value
 
 
