@@ -29,9 +29,10 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import IO, Any, Callable, Optional
 
-from livebar._activity import LiveActivity, live_activity, raise_terminated
+from livebar._activity import LiveActivity, live_activity
 from livebar._config import Config, resolve_config
 from livebar._defaults import ENV_API_KEY, ENV_BASE_URL, ENV_DISABLE, ENV_TIMEOUT
+from livebar._endings import raise_terminated
 from livebar._errors import APIError, ConfigurationError, LivebarError, ValidationError
 from livebar._version import __version__
 
