@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import itertools
 import math
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 from livebar import _signals
 from livebar._endings import (
     MAX_FAILURE_TEXT,
+    MAX_SUBTITLE,
     Ending,
     Outcome,
     describe_exception,
@@ -171,18 +173,26 @@ class LiveActivity:
             _hooks.track_open(self)
         return self
 
-    def close(self, exc: BaseException | None = None, *, outcome: str | None = None) -> None:
+    def close(
+        self,
+        exc: BaseException | None = None,
+        *,
+        outcome: str | None = None,
+        subtitle: str | None = None,
+    ) -> None:
         """End the activity: ``done`` unless ``exc`` or ``outcome`` says otherwise.
 
-        Returns at once; the end is sent by the engine (see :meth:`wait`). Closing twice is
-        harmless: the first ending wins.
+        ``subtitle`` replaces the ending's own words ("Stopped early at epoch 3", "Failed: exit
+        code 7"). Returns at once; the end is sent by the engine (see :meth:`wait`). Closing
+        twice is harmless: the first ending wins.
         """
         chosen = self._outcome(exc, outcome)
+        text = check_text(subtitle, "subtitle")
         if self._ending is not None:
             return
         if self.started_at is None:
             self.start()
-        self._end(chosen, exc)
+        self._end(chosen, exc, subtitle=text)
 
     def _outcome(self, exc: BaseException | None, outcome: str | None) -> Outcome:
         if outcome is None:
@@ -200,13 +210,21 @@ class LiveActivity:
         return chosen
 
     def _end(
-        self, outcome: Outcome, exc: BaseException | None, *, provisional: bool = False
+        self,
+        outcome: Outcome,
+        exc: BaseException | None,
+        *,
+        provisional: bool = False,
+        subtitle: str | None = None,
     ) -> None:
         with self._end_lock:
             if self._ending is not None:
                 return
             self.ended_at = self._clock()
-            self._ending = self._build_ending(outcome, exc, provisional=provisional)
+            ending = self._build_ending(outcome, exc, provisional=provisional)
+            if subtitle:
+                ending = dataclasses.replace(ending, subtitle=truncate(subtitle, MAX_SUBTITLE))
+            self._ending = ending
         _wake_engine()
 
     def correct(self, exc: BaseException) -> bool:

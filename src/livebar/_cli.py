@@ -32,8 +32,9 @@ from typing import IO, Any, Callable, Optional
 from livebar._activity import LiveActivity, live_activity
 from livebar._config import Config, resolve_config
 from livebar._defaults import ENV_API_KEY, ENV_BASE_URL, ENV_DISABLE, ENV_TIMEOUT
-from livebar._endings import raise_terminated
+from livebar._dispatch import flush as livebar_flush
 from livebar._errors import APIError, ConfigurationError, LivebarError, ValidationError
+from livebar._hooks import handling_sigterm
 from livebar._version import __version__
 
 __all__ = ["main"]
@@ -56,20 +57,6 @@ COMMANDS = ("run", "pipe", "push", "simulate", "demo")
 
 class UsageError(Exception):
     """A bad option: reported as ``livebar <command>: <message>`` with exit code 2."""
-
-
-class CommandFailed(Exception):
-    """The wrapped command exited with a non-zero status (shown on the failed activity)."""
-
-
-def _command_failure(status: str) -> CommandFailed:
-    """The failure to end the activity with: the phone reads "Failed: exit code 3".
-
-    The activity describes an exception as ``Type: message``, or by the type's name alone when
-    there is no message; a type named after the status keeps livebar's class names off the phone.
-    """
-    failure: type[CommandFailed] = type(status, (CommandFailed,), {"__module__": __name__})
-    return failure()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -562,8 +549,10 @@ def _run(args: argparse.Namespace) -> int:
         elif returncode == 0:
             activity.close()
         else:
-            activity.fail(_command_failure(_describe_status(returncode)))
-        activity.wait()
+            activity.fail(
+                SystemExit(returncode if returncode > 0 else _describe_status(returncode))
+            )
+        livebar_flush()
     return returncode if returncode >= 0 else 128 - returncode
 
 
@@ -619,7 +608,7 @@ def _pipe(args: argparse.Namespace) -> int:
     sink = sys.stdout.buffer
     code = 0
     try:
-        with _terminate_as_exit(), bar:
+        with handling_sigterm(), bar:
             while True:
                 chunk = read(PIPE_CHUNK)
                 if not chunk:
@@ -641,22 +630,8 @@ def _pipe(args: argparse.Namespace) -> int:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
         if bar.activity is not None:
-            bar.activity.wait()
+            livebar_flush()
     return code
-
-
-@contextlib.contextmanager
-def _terminate_as_exit() -> Any:
-    """SIGTERM raises ``Terminated`` (exit 143), so the activity ends "cancelled", not vanishing."""
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _silence_stdout() -> None:

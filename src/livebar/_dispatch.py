@@ -186,6 +186,8 @@ class Dispatcher:
         self.turns_completed = 0
         self.pending_now = False
         self.waker: Callable[[], None] = _nothing
+        self.handed_over = 0
+        """How many activities, pushes and endings user code has handed over so far."""
         self.use_given_clients = True
         """Send with a ``client=`` the user passed (off under virtual time: no real I/O)."""
 
@@ -196,6 +198,7 @@ class Dispatcher:
         mirror = Mirror(next(self._keys), spec, sample, config)
         if self.use_given_clients:
             mirror.client = spec.client
+        self.handed_over += 1
         self._inbox.append(mirror)
         self.waker()
         return mirror
@@ -205,6 +208,7 @@ class Dispatcher:
     ) -> None:
         """Queue a push notification, paced with the activities."""
         given = client if self.use_given_clients else None
+        self.handed_over += 1
         self._inbox.append(_Push(next(self._keys), notification, config, client=given))
         self.waker()
 
@@ -758,6 +762,8 @@ _driver: Driver | None = None
 _budgets: Budgets | None = None
 _flush_timeout: float | None = None
 _warned: set[str] = set()
+_gave_up: int | None = None
+"""``Dispatcher.handed_over`` when a flush last gave up (see ``flush(again=False)``)."""
 
 
 def install(driver: Driver | None) -> Driver | None:
@@ -792,6 +798,7 @@ def wake() -> None:
     """Something changed that the engine should see now (an ending)."""
     driver = _driver
     if driver is not None:
+        driver.dispatcher.handed_over += 1
         driver.dispatcher.waker()
 
 
@@ -882,12 +889,22 @@ def push(
     return True
 
 
-def flush(timeout: float | None = None) -> bool:
-    """Wait (at most ``timeout``, default the flush deadline) until every end and push is out."""
+def flush(timeout: float | None = None, *, again: bool = True) -> bool:
+    """Wait (at most ``timeout``, default the flush deadline) until every end and push is out.
+
+    ``again=False`` (the exit) does not wait a second time for what an earlier flush already
+    gave up on: a job that waited its deadline at its end is not held for another at exit.
+    """
+    global _gave_up
     driver = _driver
     if driver is None:
         return True
-    return driver.flush(flush_timeout() if timeout is None else timeout)
+    dispatcher = driver.dispatcher
+    if not again and _gave_up == dispatcher.handed_over and dispatcher.pending():
+        return False
+    delivered = driver.flush(flush_timeout() if timeout is None else timeout)
+    _gave_up = None if delivered else dispatcher.handed_over
+    return delivered
 
 
 def report_undelivered(timeout: float) -> None:

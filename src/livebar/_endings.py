@@ -25,6 +25,10 @@ __all__ = [
 
 MAX_FAILURE_TEXT = 80
 """Longest failure subtitle: about two lines of a lock-screen card."""
+MAX_TITLE = 64
+"""Longest title livebar sends: more than a lock-screen card can show on one line is cut."""
+MAX_SUBTITLE = 120
+"""Longest subtitle livebar sends (about three lines of a card)."""
 
 
 class Outcome(str, enum.Enum):
@@ -112,7 +116,9 @@ def describe_exception(exc: BaseException) -> str:
     ``SystemExit`` reads as ``exit code 3``: the phone shows what happened, not a class name.
     """
     if isinstance(exc, SystemExit):
-        return "cancelled" if isinstance(exc, Terminated) else f"exit code {exc.code}"
+        if isinstance(exc, Terminated):
+            return "cancelled"
+        return exc.code if isinstance(exc.code, str) else f"exit code {exc.code}"
     try:
         text = str(exc).strip()
     except Exception:  # a broken __str__ belongs to user code; never let it break an ending

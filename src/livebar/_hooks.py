@@ -195,7 +195,7 @@ def _at_exit() -> None:
             activity.close(outcome=(Outcome.DONE if full else Outcome.STOPPED).value)
     timeout = _dispatch.flush_timeout()
     try:
-        delivered = _dispatch.flush(timeout)
+        delivered = _dispatch.flush(timeout, again=False)
     except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C or SIGTERM: stop waiting, quietly
         delivered = False
         log.warning("livebar: interrupted while delivering the last updates")
