@@ -26,6 +26,7 @@ from livebar import _signals
 from livebar._endings import (
     MAX_FAILURE_TEXT,
     MAX_SUBTITLE,
+    MAX_TITLE,
     Ending,
     Outcome,
     describe_exception,
@@ -606,13 +607,13 @@ class LiveActivity:
         ending = self._ending
         if ending is not None:
             if ending.provisional and not self._sealed and ending.at > seal_before:
-                return Sample(self.content_state(), pending=True)
+                return Sample(self.content_state(), pending=True, ignored=self.ignored)
             with self._end_lock:
                 self._sealed = True
                 ending = self._ending
             assert ending is not None
-            return Sample(self.content_state(ending=ending), ending=ending)
-        return Sample(self.content_state())
+            return Sample(self.content_state(ending=ending), ending=ending, ignored=self.ignored)
+        return Sample(self.content_state(), ignored=self.ignored)
 
     def content_state(self, *, ending: Ending | None = None) -> ContentState:
         """The content state the phone should show now (or at ``ending``)."""
@@ -646,6 +647,9 @@ class LiveActivity:
         from livebar._payload import ContentState, Metric
 
         subtitle = self._subtitle_text()
+        if subtitle:
+            subtitle = truncate(subtitle, MAX_SUBTITLE)
+        title = truncate(self.title, MAX_TITLE)
         color = self.color
         step_color = self.step_color
         if ending is not None:
@@ -666,7 +670,7 @@ class LiveActivity:
             if step_colors is not None:
                 step_colors = tuple(step_colors[:current])
             return ContentState.segmented_progress(
-                self.title,
+                title,
                 number_of_steps=self.number_of_steps,
                 current_step=current,
                 step_color=step_color,
@@ -676,7 +680,7 @@ class LiveActivity:
         if fraction is None and not count:
             # Nothing counted and no total: a one-step job, full when it is done.
             return ContentState.segmented_progress(
-                self.title, number_of_steps=1, current_step=int(complete), **common
+                title, number_of_steps=1, current_step=int(complete), **common
             )
         if fraction is None:
             # Counting without a total: the count and the rate, no bar that would lie.
@@ -687,22 +691,22 @@ class LiveActivity:
                 if elapsed > 0 and count > 0:
                     metrics.append(Metric(label="Rate", value=format_rate(count / elapsed)))
             common.pop("badge")  # the metrics type has no badge
-            return ContentState.for_metrics(self.title, metrics=metrics, **common)
+            return ContentState.for_metrics(title, metrics=metrics, **common)
         if complete:
             fraction = 1.0
         if self.value is not None and self.upper_limit is not None and fraction < 1.0:
             return ContentState.progress(
-                self.title, value=self.value, upper_limit=self.upper_limit, **common
+                title, value=self.value, upper_limit=self.upper_limit, **common
             )
         if self.show_count and self.total and self.percentage is None:
             shown = self.total if complete else min(max(count, 0.0), self.total)
             return ContentState.progress(
-                self.title,
+                title,
                 value=_plain_number(shown),
                 upper_limit=_plain_number(self.total),
                 **common,
             )
-        return ContentState.progress(self.title, percentage=round(fraction * 100, 1), **common)
+        return ContentState.progress(title, percentage=round(fraction * 100, 1), **common)
 
     def _subtitle_text(self) -> str | None:
         parts = []

@@ -88,6 +88,9 @@ class ActivityStats:
     """States that will never be delivered (counted, and logged once)."""
     warnings: int = 0
     """Server warnings about the iOS update budget."""
+    ignored: int = 0
+    """Progress values the job set that could not be shown (NaN, infinite, out of range): clamped
+    or dropped, never raised into the job."""
     end_delivered: bool = False
     delivered_by_push: bool = False
     """True when the outcome went out as a push because no Live Activity could start."""
@@ -346,6 +349,14 @@ class Dispatcher:
         if sample.state is not mirror.state:
             mirror.state = sample.state
             mirror.snapshot = snapshot_of(sample.state)
+        if sample.ignored != mirror.stats.ignored:
+            if not mirror.stats.ignored:
+                log.warning(
+                    "livebar: %r was given a progress value it cannot show (NaN, infinite or out "
+                    "of range); it was clamped or dropped (counted in stats.ignored)",
+                    mirror.title,
+                )
+            mirror.stats.ignored = sample.ignored
         if sample.ending is not None:
             mirror.ending = sample.ending
         return sample

@@ -289,6 +289,10 @@ class PacingPolicy:
             slot.retry_at = -math.inf
             self._on_success(slot, send.kind, now)
         elif retrying:
+            if send.kind is Kind.UPDATE and arrived and trouble is Trouble.TRANSIENT:
+                # A timed-out update may well have reached the phone: iOS counts it, so do we.
+                slot.updates_sent += 1
+                slot.last_update_at = now
             self._retry_later(slot, now, retry_after, trouble is Trouble.ACTIVITY_LIMIT)
             if send.kind is Kind.START:
                 slot.phase = Phase.WAITING  # to be started again once the backoff is over

@@ -49,6 +49,8 @@ class Sample:
     state: ContentState
     ending: Ending | None = None
     pending: bool = False
+    ignored: int = 0
+    """Progress values refused so far (NaN, infinite, out of range)."""
 
 
 class SharedOptions(TypedDict, total=False):
