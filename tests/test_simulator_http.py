@@ -47,6 +47,8 @@ from livebar.testing import (
 
 NEWER_SERVER_FIELDS = ("warning",)
 """Fields FACTS.md says newer servers add to 200 responses; stripped before schema checks."""
+SDK_1_14_FIELDS = ("notification_id", "tags", "ignored", "devices_updated", "users_updated", "code")
+"""What the default (newer) simulator adds to the published answers, for SDK 1.14."""
 SCOPED_KEY = "ask_ops_only"
 SEGMENTED = {
     "title": "Deploy",
@@ -619,3 +621,46 @@ def test_billing_control_over_http() -> None:
                 "/api/push-notification", json={"title": "t"}, headers=headers
             ).status_code
         )
+
+
+def test_the_default_answers_are_the_published_ones_plus_newer_fields(
+    spec_validator: SpecValidator,
+) -> None:
+    """Without strict, answers validate against the spec once SDK 1.14's fields are removed."""
+    with (
+        serve(rate_limit=11, devices={"iPhone": ["ops"]}) as sim,
+        httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.api_key}"}) as api,
+    ):
+        start = api.post("/live-activity/start", json={"content_state": SEGMENTED})
+        activity_id = start.json()["activity_id"]
+        state = {"title": "Deploy", "current_step": 2}
+        end = {"activity_id": activity_id, "content_state": state}
+        responses = [
+            api.post("/push-notification", json={"title": "t"}),
+            start,
+            api.post("/live-activity/update", json=end),
+            api.post("/live-activity/end", json=end),
+            api.post("/live-activity/end", json=end),
+            api.put("/live-activity/stream/j", json={"content_state": SEGMENTED}),
+            api.put("/live-activity/stream/j", json={"content_state": SEGMENTED}),
+            api.delete("/live-activity/stream/j"),
+            api.delete("/live-activity/stream/j"),
+            api.post("/badge", json={"badge": 2}),
+            api.post("/metrics/cpu/value", json={"value": 2}),
+        ]
+        responses.append(api.post("/push-notification", json={"title": "t"}))
+    assert [200] * 11 + [429] == [response.status_code for response in responses]
+    added = set()
+    for response in responses:
+        body = response.json()
+        newer = SDK_1_14_FIELDS + (("message",) if response.status_code == 200 else ())
+        added |= set(body) & set(newer)
+        stripped = {k: v for k, v in body.items() if k not in newer}
+        if stripped.get("effective_channel_slugs") == [] and "badge" in stripped:
+            stripped["effective_channel_slugs"] = None
+        request = response.request
+        pointer, _ = spec_validator.operation(request.method, request.url.path)
+        schema = f"{pointer}/responses/{response.status_code}/content/application~1json/schema"
+        errors = [e.message for e in spec_validator.validator(schema).iter_errors(stripped)]
+        assert [] == errors, f"{request.method} {request.url.path} -> {body}"
+    assert {*SDK_1_14_FIELDS, "message"} - {"tags"} == added

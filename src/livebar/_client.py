@@ -389,20 +389,18 @@ class _ClientCore:
                 tags=_slugs(raw, "tags"),
                 **common,
             )
-        if operation == "update":
-            return UpdateResult(
-                activity_id=_text(raw, "activity_id"),
-                devices_notified=_count(raw, "devices_notified"),
-                devices_queued=_count(raw, "devices_queued"),
-                tags=_slugs(raw, "tags"),
-                **common,
+        if operation in ("update", "end"):
+            result_class = UpdateResult if operation == "update" else EndResult
+            newer = (
+                {"tags": _slugs(raw, "tags")}
+                if operation == "update"
+                else {"ignored": _flag(raw, "ignored")}
             )
-        if operation == "end":
-            return EndResult(
+            return result_class(
                 activity_id=_text(raw, "activity_id"),
                 devices_notified=_count(raw, "devices_notified"),
                 devices_queued=_count(raw, "devices_queued"),
-                ignored=_flag(raw, "ignored"),
+                **newer,
                 **common,
             )
         if operation == "stream":

@@ -851,33 +851,34 @@ class MetricValue(Model):
 
 def validate_stream_key(key: object) -> str:
     """Return ``key`` if it is a valid stream key (``^[A-Za-z0-9_-]+$``, at most 255 chars)."""
-    checks.string(key, "stream_key", min_length=1, max_length=MAX_STREAM_KEY)
-    return checks.matches(
-        key, "stream_key", "[A-Za-z0-9_-]+", "may hold only letters, digits, '_' and '-'"
+    return _path_key(
+        key, "stream_key", MAX_STREAM_KEY, "[A-Za-z0-9_-]+", "letters, digits, '_' and '-'"
     )
 
 
 def validate_metric_key(key: object) -> str:
     """Return ``key`` if it is a valid metric key (``^[a-z0-9][a-z0-9_.-]{0,63}$``)."""
-    checks.string(key, "key", min_length=1, max_length=MAX_METRIC_KEY)
-    return checks.matches(
-        key,
-        "key",
-        "[a-z0-9][a-z0-9_.-]*",
-        "must start with a-z or 0-9 and hold only a-z, 0-9, '_', '.' and '-'",
-    )
+    text = _path_key(key, "key", MAX_METRIC_KEY, "[a-z0-9_.-]+", "a-z, 0-9, '_', '.' and '-'")
+    if not text[0].isalnum():
+        raise ValidationError("key", "pattern", "must start with a-z or 0-9")
+    return text
 
 
 def validate_notification_id(notification_id: object) -> str:
     """Return ``notification_id`` (from a push's answer) if it can name a push in a URL path:
     1..255 of the characters a path segment holds unescaped."""
-    checks.string(notification_id, "notification_id", min_length=1, max_length=MAX_NOTIFICATION_ID)
-    return checks.matches(
+    return _path_key(
         notification_id,
         "notification_id",
+        MAX_NOTIFICATION_ID,
         "[A-Za-z0-9._~-]+",
-        "may hold only letters, digits, '.', '_', '~' and '-'",
+        "letters, digits, '.', '_', '~' and '-'",
     )
+
+
+def _path_key(value: object, name: str, max_length: int, pattern: str, allowed: str) -> str:
+    checks.string(value, name, min_length=1, max_length=max_length)
+    return checks.matches(value, name, pattern, f"may hold only {allowed}")
 
 
 # Kept for livebar._activity until it imports livebar._checks directly.

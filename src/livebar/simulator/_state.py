@@ -767,24 +767,23 @@ class SimulatorState:
         self._event(activity, now, "start", content_state, displayed=True)
         return activity
 
-    def _existing(
-        self, scope: _Scope, data: JSON, verb: str
-    ) -> Tuple[Optional[_Activity], Optional[Reply]]:
-        """The activity an update or end names, or the 403 its key gets."""
+    def _addressed(
+        self, scope: _Scope, data: JSON, cls: Type[_P], verb: str
+    ) -> Reply | Tuple[_Activity, _P]:
+        """The activity an update or end names and the parsed request, or the answer instead:
+        400 for the body first, then 403 for an id this key may not touch."""
         activity_id = data.get("activity_id")
         activity = self._activities.get(activity_id) if isinstance(activity_id, str) else None
-        if activity is not None and scope.covers(activity.effective_channel_slugs):
-            return activity, None
-        if activity is None and not isinstance(activity_id, str):
-            return None, None  # the body's own error (400) comes first
-        return None, _forbidden(verb)
+        request = self._parse(cls, self._with_current_type(data, activity))
+        if activity is None or not scope.covers(activity.effective_channel_slugs):
+            return _forbidden(verb)
+        return activity, request
 
     def _update(self, now: float, scope: _Scope, data: JSON) -> Reply:
-        activity, refused = self._existing(scope, data, "update")
-        request = self._parse(UpdateActivity, self._with_current_type(data, activity))
-        if refused is not None:
-            return refused
-        assert activity is not None
+        addressed = self._addressed(scope, data, UpdateActivity, "update")
+        if isinstance(addressed, Reply):
+            return addressed
+        activity, request = addressed
         if activity.ios.ended_at is not None:
             return _forbidden("update")
         warning = self._apply_update(
@@ -795,13 +794,7 @@ class SimulatorState:
             _to_json(request.secondary_action),
         )
         self._apply_labels(activity, request.tags, request.metadata)
-        body: JSON = {
-            "success": True,
-            "activity_id": activity.activity_id,
-            "devices_notified": len(activity.devices),
-            "devices_queued": 0,
-            "timestamp": _iso(now),
-        }
+        body = _delivered(activity, now)
         if warning is not None:
             body["warning"] = warning
         return Reply(200, self._newer(body, tags=activity.tags))
@@ -859,18 +852,11 @@ class SimulatorState:
         )
 
     def _end(self, now: float, scope: _Scope, data: JSON) -> Reply:
-        activity, refused = self._existing(scope, data, "end")
-        request = self._parse(EndActivity, self._with_current_type(data, activity))
-        if refused is not None:
-            return refused
-        assert activity is not None
-        body: JSON = {
-            "success": True,
-            "activity_id": activity.activity_id,
-            "devices_notified": len(activity.devices),
-            "devices_queued": 0,
-            "timestamp": _iso(now),
-        }
+        addressed = self._addressed(scope, data, EndActivity, "end")
+        if isinstance(addressed, Reply):
+            return addressed
+        activity, request = addressed
+        body = _delivered(activity, now)
         if activity.ios.ended_at is not None:
             return Reply(
                 200,
@@ -1362,6 +1348,17 @@ def _phase(activity: _Activity, now: float) -> str:
     if phase in (ACTIVE, DISMISSED, EXPIRED) or dismiss_at is None:
         return phase
     return "dismissing" if dismiss_at - now <= DISMISSING_SECONDS else phase
+
+
+def _delivered(activity: _Activity, now: float) -> JSON:
+    """The answer to a manual update or end: sent straight to every device."""
+    return {
+        "success": True,
+        "activity_id": activity.activity_id,
+        "devices_notified": len(activity.devices),
+        "devices_queued": 0,
+        "timestamp": _iso(now),
+    }
 
 
 def _ended_by(activity: _Activity, now: float) -> str | None:
