@@ -138,12 +138,12 @@ DEFAULT_METRICS: Tuple[str, ...] = ("cpu", "queue_depth")
 """The widget metric keys a simulated account has unless configured otherwise."""
 SERVER_AUTO_DISMISS_MINUTES = 3
 """What the end schema documents when ``auto_dismiss_minutes`` is absent."""
-THROTTLE_SECONDS = 3600.0
+THROTTLE_SECONDS = IOSLimits().throttle_seconds
 """How long iOS keeps an over-budget activity frozen ("roughly an hour")."""
-ACTIVITY_MAX_AGE = 8 * 3600.0
-"""iOS ends a Live Activity this long after it started."""
-ENDED_LINGER = 4 * 3600.0
-"""An ended Live Activity leaves the lock screen after at most this long."""
+ACTIVITY_MAX_AGE = IOSLimits().max_age
+"""iOS ends a Live Activity this long (8 h) after it started."""
+ENDED_LINGER = IOSLimits().ended_linger
+"""An ended Live Activity leaves the lock screen after at most this long (4 h)."""
 STREAM_ROTATE_AFTER = 7.5 * 3600.0
 """A stream PUT replaces an activity that has run this long (half an hour before the limit)."""
 DISMISSING_SECONDS = 10.0
