@@ -177,6 +177,8 @@ class _Grant:
     used: int
     wait: float
     ticket: Optional[int] = None
+    at: Optional[float] = None
+    """When the ledger recorded it, on the backend's clock (tests check the window with it)."""
 
 
 # -- backends ---------------------------------------------------------------------------------
@@ -187,6 +189,8 @@ class Backend(abc.ABC):
     answer in time); ``AccountLedger`` is the only caller and turns failures into answers.
 
     ``now`` is on the backend's clock (``clock()``; the caller's own when ``clock`` is None).
+    A backend with a clock of its own reads it inside its atomic section instead, so that the
+    order of the times it records is the order in which it recorded them.
     """
 
     name: str = "?"
@@ -243,7 +247,8 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def restore(self, tracked: list[Tracked], ages: list[float], now: float) -> None:
         """Replace this owner's records by ``tracked`` and add requests sent ``ages`` seconds
-        before ``now`` (after an outage, from the wrapper's shadow)."""
+        before ``now`` (after an outage, from the wrapper's shadow: the records as they are
+        now, and the requests admitted while the backend was out)."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -279,8 +284,9 @@ class MemoryBackend(Backend):
         if used < room:
             self._tickets += 1
             self._sent[self._tickets] = now
-            return _Grant(True, used + 1, 0.0, self._tickets)
-        return _Grant(False, used, _wait(list(self._sent.values()), used - room, now, self.window))
+            return _Grant(True, used + 1, 0.0, self._tickets, now)
+        wait = _wait(list(self._sent.values()), used - room, now, self.window)
+        return _Grant(False, used, wait, None, now)
 
     def refund(self, ticket: int) -> None:
         self._sent.pop(ticket, None)
@@ -398,6 +404,7 @@ class AccountLedger:
         self._shadow = _Shadow()
         self._tickets: dict[int, tuple[Optional[int], int]] = {}  # ours → (backend's, shadow's)
         self._next_ticket = 0
+        self._unshared: set[int] = set()  # shadow tickets of requests admitted while degraded
         self._pending: deque[Callable[[Backend, float], None]] = deque()
         self._failing_since: Optional[float] = None
         self._retry_backend_at = -math.inf
@@ -444,6 +451,8 @@ class AccountLedger:
         self._next_ticket += 1
         shadow_ticket = self._next_ticket
         self._shadow.sent[shadow_ticket] = now
+        if self._fallback is not None:
+            self._unshared.add(shadow_ticket)  # to hand to the backend when it is back
         self._tickets[self._next_ticket] = (answer.ticket, shadow_ticket)
         if len(self._shadow.sent) > _SHADOW_TRIM:
             self._trim(now)
@@ -652,7 +661,7 @@ class AccountLedger:
                     )
                     for t in self._shadow.tracked.values()
                 ],
-                [now - at for at in self._shadow.sent.values()],
+                [now - at for t, at in self._shadow.sent.items() if t in self._unshared],
                 there,
             )
         except Exception as exc:
@@ -662,6 +671,7 @@ class AccountLedger:
         log.info("livebar: the shared ledger (%s) answers again", self._description)
         self._fallback = None
         self._failing_since = None
+        self._unshared.clear()
         self._forget_backend_tickets()
 
     def _forget_backend_tickets(self) -> None:
@@ -674,6 +684,7 @@ class AccountLedger:
         for ticket, at in list(self._shadow.sent.items()):
             if at <= horizon:
                 del self._shadow.sent[ticket]
+                self._unshared.discard(ticket)
         for ticket, (_b, shadow_ticket) in list(self._tickets.items()):
             if shadow_ticket not in self._shadow.sent:
                 del self._tickets[ticket]

@@ -71,11 +71,11 @@ if used < room then
   redis.call('ZADD', KEYS[1], now, ticket)
   redis.call('PEXPIRE', KEYS[1], math.ceil(window * 2000))
   touch(KEYS[2])
-  return {1, used + 1, '0', ticket}
+  return {1, used + 1, '0', ticket, fmt(now)}
 end
-if room <= 0 then return {0, used, fmt(window), 0} end
+if room <= 0 then return {0, used, fmt(window), 0, fmt(now)} end
 local at = redis.call('ZRANGE', KEYS[1], used - room, used - room, 'WITHSCORES')
-return {0, used, fmt(math.max(tonumber(at[2]) + window - now, 0)), 0}
+return {0, used, fmt(math.max(tonumber(at[2]) + window - now, 0)), 0, fmt(now)}
 """
 )
 
@@ -406,10 +406,11 @@ class RedisBackend(Backend):
     # -- the request window -------------------------------------------------------------------
 
     def acquire(self, now: float, *, limit: int, floor: int) -> _Grant:
-        admitted, used, wait, ticket = self._run(
+        admitted, used, wait, ticket, at = self._run(
             self._acquire, [self._sent, self._seq], [self._now(now), self.window, limit - floor]
         )
-        return _Grant(bool(admitted), int(used), float(wait), int(ticket) if admitted else None)
+        ticket = int(ticket) if admitted else None
+        return _Grant(bool(admitted), int(used), float(wait), ticket, float(at))
 
     def refund(self, ticket: int) -> None:
         try:

@@ -111,7 +111,7 @@ class SqliteBackend(Backend):
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _create(self, db: sqlite3.Connection) -> None:
+    def _create(self, db: sqlite3.Connection, now: float) -> None:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
@@ -119,9 +119,11 @@ class SqliteBackend(Backend):
         (version,) = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
         if version != SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"ledger schema {version!r}, expected {SCHEMA_VERSION}")
-        self._register(db, self._wall())
+        self._register(db, now)
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _transaction(self, work: Callable[[sqlite3.Connection, float], Any]) -> Any:
+        """``work(db, now)`` in one write transaction; ``now`` is read once the lock is held,
+        so the order of the times written is the order of the transactions."""
         if os.getpid() != self._pid:
             raise LedgerUnavailable("the ledger was opened before a fork; reopen it")
         db = self._db
@@ -130,7 +132,7 @@ class SqliteBackend(Backend):
         except sqlite3.OperationalError as exc:
             raise LedgerUnavailable(str(exc)) from exc
         try:
-            result = work(db)
+            result = work(db, self._wall())
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -157,32 +159,34 @@ class SqliteBackend(Backend):
     def acquire(self, now: float, *, limit: int, floor: int) -> _Grant:
         room = limit - floor
 
-        def work(db: sqlite3.Connection) -> _Grant:
+        def work(db: sqlite3.Connection, now: float) -> _Grant:
             db.execute("DELETE FROM sent WHERE at <= ?", (now - self.window,))
             db.execute("DELETE FROM sent WHERE at > ?", (now + self.window,))
             (used,) = db.execute("SELECT count(*) FROM sent").fetchone()
             if used < room:
                 cursor = db.execute("INSERT INTO sent (at) VALUES (?)", (now,))
-                return _Grant(True, used + 1, 0.0, cursor.lastrowid)
+                return _Grant(True, used + 1, 0.0, cursor.lastrowid, now)
             if room <= 0:
-                return _Grant(False, used, self.window)
+                return _Grant(False, used, self.window, None, now)
             (at,) = db.execute(
                 "SELECT at FROM sent ORDER BY at LIMIT 1 OFFSET ?", (used - room,)
             ).fetchone()
-            return _Grant(False, used, max(at + self.window - now, 0.0))
+            return _Grant(False, used, max(at + self.window - now, 0.0), None, now)
 
         grant: _Grant = self._transaction(work)
         return grant
 
     def refund(self, ticket: int) -> None:
-        self._transaction(lambda db: db.execute("DELETE FROM sent WHERE ticket = ?", (ticket,)))
+        self._transaction(
+            lambda db, _now: db.execute("DELETE FROM sent WHERE ticket = ?", (ticket,))
+        )
 
     def used(self, now: float) -> int:
         if os.getpid() != self._pid:
             raise LedgerUnavailable("the ledger was opened before a fork; reopen it")
         (count,) = self._db.execute(
             "SELECT count(*) FROM sent WHERE at > ? AND at <= ?",
-            (now - self.window, now + self.window),
+            (self._wall() - self.window, self._wall() + self.window),
         ).fetchone()
         return int(count)
 
@@ -193,7 +197,7 @@ class SqliteBackend(Backend):
     ) -> SlotGrant:
         ident = self._id(key)
 
-        def work(db: sqlite3.Connection) -> SlotGrant:
+        def work(db: sqlite3.Connection, now: float) -> SlotGrant:
             row = db.execute("SELECT seq, active FROM activities WHERE id = ?", (ident,)).fetchone()
             (active,) = db.execute("SELECT count(*) FROM activities WHERE active = 1").fetchone()
             if row is None:
@@ -223,7 +227,9 @@ class SqliteBackend(Backend):
 
     def yield_slot(self, key: str) -> None:
         self._transaction(
-            lambda db: db.execute("UPDATE activities SET active = 0 WHERE id = ?", (self._id(key),))
+            lambda db, _now: db.execute(
+                "UPDATE activities SET active = 0 WHERE id = ?", (self._id(key),)
+            )
         )
 
     def record_state(
@@ -231,7 +237,7 @@ class SqliteBackend(Backend):
     ) -> None:
         encoded = None if state is None else json.dumps(state, separators=(",", ":"))
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection, now: float) -> None:
             db.execute(
                 "UPDATE activities SET activity_id = coalesce(?, activity_id), "
                 "state = coalesce(?, state), updated_at = ? WHERE id = ?",
@@ -243,13 +249,13 @@ class SqliteBackend(Backend):
 
     def close_activity(self, key: str) -> None:
         self._transaction(
-            lambda db: db.execute("DELETE FROM activities WHERE id = ?", (self._id(key),))
+            lambda db, _now: db.execute("DELETE FROM activities WHERE id = ?", (self._id(key),))
         )
 
     # -- owners and orphans -------------------------------------------------------------------
 
     def heartbeat(self, now: float) -> tuple[str, ...]:
-        def work(db: sqlite3.Connection) -> tuple[str, ...]:
+        def work(db: sqlite3.Connection, now: float) -> tuple[str, ...]:
             self._register(db, now)
             rows = db.execute(
                 "SELECT key FROM activities WHERE owner = ? AND claimed_by IS NOT NULL "
@@ -264,7 +270,7 @@ class SqliteBackend(Backend):
     def claim_orphans(self, now: float, *, stale_after: float) -> list[Orphan]:
         me = self.owner
 
-        def work(db: sqlite3.Connection) -> list[Orphan]:
+        def work(db: sqlite3.Connection, now: float) -> list[Orphan]:
             owners: dict[str, tuple[Owner, float]] = {
                 token: (Owner(host, pid, start, hostname), heartbeat)
                 for token, host, pid, start, hostname, heartbeat in db.execute(
@@ -328,10 +334,10 @@ class SqliteBackend(Backend):
             sql = "DELETE FROM activities WHERE id = ? AND claimed_by = ?"
         else:
             sql = "UPDATE activities SET claimed_by = NULL WHERE id = ? AND claimed_by = ?"
-        self._transaction(lambda db: db.execute(sql, (orphan_id, self.owner.token)))
+        self._transaction(lambda db, _now: db.execute(sql, (orphan_id, self.owner.token)))
 
     def restore(self, tracked: list[Tracked], ages: list[float], now: float) -> None:
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection, now: float) -> None:
             self._register(db, now)
             keep = {self._id(t.key) for t in tracked}
             for (ident,) in db.execute(
@@ -378,7 +384,7 @@ class SqliteBackend(Backend):
             return  # a forked child must not touch its parent's connection
         try:
             self._transaction(
-                lambda db: (
+                lambda db, _now: (
                     db.execute("DELETE FROM activities WHERE owner = ?", (self.owner.token,)),
                     db.execute("DELETE FROM owners WHERE token = ?", (self.owner.token,)),
                 )
