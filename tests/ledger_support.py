@@ -249,7 +249,9 @@ def claim(
             backend.settle_orphan(ident, ended=True)
         backend.close()
     else:
-        os._exit(0)  # die holding the claims, as a killed reaper would
+        out.close()
+        out.join_thread()  # the report is out; now die holding the claims, as a killed reaper
+        os._exit(0)
 
 
 def run_python(
