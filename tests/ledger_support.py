@@ -129,6 +129,13 @@ def redis_server_fixture() -> Iterator[RedisServer]:
         server.close()
 
 
+def dead_owner(host: Optional[str] = None) -> Owner:
+    """An owner on this host whose process has exited (a real pid, now gone)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return Owner(Owner.current(host=host).host, child.pid, 12345, "gone-host")
+
+
 def open_backend(
     where: Where,
     *,
@@ -270,3 +277,29 @@ def run_python(
     )
     assert 0 == result.returncode, result.stderr
     return result.stdout
+
+
+def own_on_simulator(ledger_dir: str, api_key: str, base_url: str, ready: Any) -> None:
+    """Start a manual activity and a stream on the simulator, record them in the ledger the
+    way the engine will, say so, then wait to be killed."""
+    from livebar._account import account_for
+    from livebar._client import Client
+    from livebar._ledger import LedgerSetting, open_ledger
+    from livebar._payload import ContentState, StartActivity, StreamUpdate
+
+    account = account_for(api_key=api_key, base_url=base_url)
+    ledger = open_ledger(account, setting=LedgerSetting("sqlite", ledger_dir))
+    assert ledger.shared
+    client = Client(api_key=api_key, base_url=base_url, retry=False)
+    now = time.monotonic()
+    backup = ContentState.progress("Nightly backup", percentage=61)
+    assert ledger.request_slot("backup", now, max_active=4, title="Nightly backup").granted
+    started = client.start(StartActivity(content_state=backup))
+    ledger.record_state("backup", now, activity_id=started.activity_id, state=backup.to_json())
+    deploy = ContentState.segmented_progress("Deploy", number_of_steps=3, current_step=1)
+    granted = ledger.request_slot("deploy", now, max_active=4, title="Deploy", stream_key="dep-1")
+    assert granted.granted
+    client.stream("dep-1", StreamUpdate(content_state=deploy))
+    ledger.record_state("deploy", now, state=deploy.to_json())
+    ready.put(os.getpid())
+    time.sleep(60)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,14 @@ from typing import Any
 
 import pytest
 
-from ledger_support import ACCOUNT, RedisServer, Where, open_backend, redis_server_fixture
+from ledger_support import (
+    ACCOUNT,
+    RedisServer,
+    Where,
+    dead_owner,
+    open_backend,
+    redis_server_fixture,
+)
 from livebar._account import account_for
 from livebar._errors import ConfigurationError
 from livebar._ledger import (
@@ -88,14 +93,6 @@ def ledger(where: Where, clock: FakeClock) -> Iterator[AccountLedger]:
     led = AccountLedger(backend_for(where, clock))
     yield led
     led.close(clock())
-
-
-def dead_owner(host: str | None = None) -> Owner:
-    """An owner whose process has exited (a real pid, now gone)."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    me = Owner.current(host=host)
-    return Owner(me.host, child.pid, 12345, "gone-host")
 
 
 # -- the request window -------------------------------------------------------------------------
