@@ -89,10 +89,6 @@ DEFAULT_HEARTBEAT_INTERVAL = 30.0
 """How often an owner should call ``heartbeat`` (well under ``DEFAULT_STALE_AFTER``)."""
 
 
-_SHADOW_TRIM = 256
-"""How many own request times the shadow keeps before it forgets those out of the window."""
-
-
 class LedgerUnavailable(Exception):
     """The backend could not answer in time (busy file, lost connection). Internal: the wrapper
     turns it into a conservative answer."""
@@ -372,7 +368,7 @@ def _wait(times: list[float], excess: int, now: float, window: float) -> float:
 class _Shadow:
     """What this process has done, on the caller's clock: enough to carry on alone."""
 
-    sent: dict[int, float] = field(default_factory=dict)  # shadow ticket → time
+    sent: OrderedDict[int, float] = field(default_factory=OrderedDict)  # ticket → time, in order
     tracked: dict[str, Tracked] = field(default_factory=dict)
 
 
@@ -402,9 +398,9 @@ class AccountLedger:
         self._stale_after = stale_after
         self._description = description or backend.name
         self._shadow = _Shadow()
-        self._tickets: dict[int, tuple[Optional[int], int]] = {}  # ours → (backend's, shadow's)
+        self._backend_tickets: dict[int, Optional[int]] = {}  # our ticket → the backend's
         self._next_ticket = 0
-        self._unshared: set[int] = set()  # shadow tickets of requests admitted while degraded
+        self._unshared: set[int] = set()  # tickets of requests admitted while degraded
         self._pending: deque[Callable[[Backend, float], None]] = deque()
         self._failing_since: Optional[float] = None
         self._retry_backend_at = -math.inf
@@ -448,24 +444,22 @@ class AccountLedger:
             return Admission(False, self._shadow_used(now), now + self._busy_retry, busy=True)
         if not answer.admitted:
             return Admission(False, answer.used, now + answer.wait)
+        self._trim(now)
         self._next_ticket += 1
-        shadow_ticket = self._next_ticket
-        self._shadow.sent[shadow_ticket] = now
+        ticket = self._next_ticket
+        self._shadow.sent[ticket] = now
+        self._backend_tickets[ticket] = answer.ticket
         if self._fallback is not None:
-            self._unshared.add(shadow_ticket)  # to hand to the backend when it is back
-        self._tickets[self._next_ticket] = (answer.ticket, shadow_ticket)
-        if len(self._shadow.sent) > _SHADOW_TRIM:
-            self._trim(now)
+            self._unshared.add(ticket)  # to hand to the backend when it is back
         return Admission(True, answer.used, now, self._next_ticket)
 
     def refund(self, ticket: int, now: float) -> None:
         """The request admitted with ``ticket`` certainly never reached the server: free its
         place (an unknown or old ticket is ignored)."""
-        pair = self._tickets.pop(ticket, None)
-        if pair is None:
+        if self._shadow.sent.pop(ticket, None) is None:
             return
-        backend_ticket, shadow_ticket = pair
-        self._shadow.sent.pop(shadow_ticket, None)
+        self._unshared.discard(ticket)
+        backend_ticket = self._backend_tickets.pop(ticket, None)
         if backend_ticket is not None:
             self._write(now, lambda b, _t: b.refund(backend_ticket))
 
@@ -676,22 +670,24 @@ class AccountLedger:
 
     def _forget_backend_tickets(self) -> None:
         """After a switch of backend, old tickets name nothing there (the shadow still knows)."""
-        for ticket, (_backend_ticket, shadow_ticket) in list(self._tickets.items()):
-            self._tickets[ticket] = (None, shadow_ticket)
+        for ticket in self._backend_tickets:
+            self._backend_tickets[ticket] = None
 
     def _trim(self, now: float) -> None:
+        """Forget own requests that have left the window (they are in time order)."""
         horizon = now - self._backend.window
-        for ticket, at in list(self._shadow.sent.items()):
-            if at <= horizon:
-                del self._shadow.sent[ticket]
-                self._unshared.discard(ticket)
-        for ticket, (_b, shadow_ticket) in list(self._tickets.items()):
-            if shadow_ticket not in self._shadow.sent:
-                del self._tickets[ticket]
+        sent = self._shadow.sent
+        while sent:
+            ticket, at = next(iter(sent.items()))
+            if at > horizon:
+                break
+            del sent[ticket]
+            self._backend_tickets.pop(ticket, None)
+            self._unshared.discard(ticket)
 
     def _shadow_used(self, now: float) -> int:
-        horizon = now - self._backend.window
-        return sum(1 for at in self._shadow.sent.values() if at > horizon)
+        self._trim(now)
+        return len(self._shadow.sent)
 
 
 # -- where the ledger lives -------------------------------------------------------------------
