@@ -521,3 +521,26 @@ def test_the_environment_setting_is_read(tmp_path: Path) -> None:
     assert [("rack-3",)] == db.execute("SELECT host FROM owners").fetchall()
     db.close()
     ledger.close(0.0)
+
+
+def test_one_ledger_per_account_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ledger_for answers the same ledger for every spelling of one account, another for
+    another account."""
+    from livebar._ledger import close_ledgers, ledger_for
+
+    monkeypatch.setenv(ENV_LEDGER, str(tmp_path))
+    one = account_for(api_key="ask_once", base_url="https://activitysmith.com/api/")
+    same = account_for(api_key="ask_once", base_url="https://ActivitySmith.com:443/api")
+    other = account_for(api_key="ask_twice", base_url="https://activitysmith.com/api")
+    assert ledger_for(one) is ledger_for(same)
+    assert ledger_for(one) is not ledger_for(other)
+    assert "sqlite" == ledger_for(one).backend
+    ledger_for(one).request_slot("job", 0.0, max_active=4, title="Job")
+    close_ledgers(0.0)
+    reopened = ledger_for(one)
+    assert reopened is not ledger_for(other)
+    # The closed ledger left nothing behind: its slot is free.
+    assert reopened.request_slot("x", 0.0, max_active=1, title="X").granted
+    close_ledgers(0.0)

@@ -20,6 +20,7 @@ Off Linux there is no ``/proc``: the start time is unknown (0) and the probe fal
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -142,6 +143,7 @@ def _read_first(paths: tuple[str, ...]) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=1)
 def host_id() -> str:
     """A name for this kernel instance's pid space: equal on one boot of one machine, in one pid
     namespace (containers with their own pid namespace get their own); different otherwise."""
