@@ -136,41 +136,66 @@ def dead_owner(host: Optional[str] = None) -> Owner:
     return Owner(Owner.current(host=host).host, child.pid, 12345, "gone-host")
 
 
+OPENED: list[Backend] = []
+"""Every backend the helpers opened in this process; ``close_opened`` closes them."""
+
+
+def close_opened() -> None:
+    while OPENED:
+        OPENED.pop().close()
+
+
 def open_backend(
     where: Where,
     *,
     window: float,
     host: Optional[str] = None,
     clock: Any = None,
+    owner: Optional[Owner] = None,
     **options: Any,
 ) -> Backend:
-    """The backend ``where`` names, owned by this process (on ``host`` when given)."""
-    owner = Owner.current(host=host)
+    """The backend ``where`` names, owned by this process (on ``host`` when given) or by
+    ``owner``."""
+    owner = owner if owner is not None else Owner.current(host=host)
     if where.kind == "sqlite":
         from livebar._ledger_sqlite import SqliteBackend
 
         if clock is not None:
             options["clock"] = clock
-        return SqliteBackend(where.location, window=window, owner=owner, **options)
-    from livebar._ledger_redis import RedisBackend
+        backend: Backend = SqliteBackend(where.location, window=window, owner=owner, **options)
+    else:
+        from livebar._ledger_redis import RedisBackend
 
-    if clock is not None:
-        options["server_time"] = False
-    return RedisBackend(where.location, account=ACCOUNT, window=window, owner=owner, **options)
+        if clock is not None:
+            options["server_time"] = False
+        backend = RedisBackend(
+            where.location, account=ACCOUNT, window=window, owner=owner, **options
+        )
+    OPENED.append(backend)
+    return backend
 
 
 # -- bodies of spawned processes ----------------------------------------------------------------
 # Each takes picklable arguments and reports through a multiprocessing queue.
 
 
-def hammer(where: Where, window: float, limit: int, seconds: float, barrier: Any, out: Any) -> None:
-    """Try to record requests as fast as possible for ``seconds``; report the admitted times."""
+def hammer(
+    where: Where,
+    window: float,
+    limit: int,
+    seconds: float,
+    barrier: Any,
+    out: Any,
+    until_refused: bool = False,
+) -> None:
+    """Try to record requests as fast as possible for ``seconds`` (or, ``until_refused``, until
+    the first refusal); report the admitted times."""
     backend = open_backend(where, window=window)
     admitted: list[float] = []
     refused = busy = 0
-    barrier.wait(30)
+    barrier.wait(60)
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (until_refused and refused):
         try:
             grant = backend.acquire(0.0, limit=limit, floor=0)
         except LedgerUnavailable:

@@ -12,15 +12,16 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger_support import (
-    ACCOUNT,
     RedisServer,
     Where,
+    close_opened,
     dead_owner,
     open_backend,
     redis_server_fixture,
@@ -36,7 +37,6 @@ from livebar._ledger import (
     open_ledger,
     resolve_ledger,
 )
-from livebar._ledger_sqlite import SqliteBackend
 from livebar._owner import Owner
 
 WINDOW = 10.0
@@ -60,6 +60,13 @@ class FakeClock:
 def redis_server() -> Iterator[RedisServer]:
     """One redis-server for this module (flushed before each test that uses it)."""
     yield from redis_server_fixture()
+
+
+@pytest.fixture(autouse=True)
+def close_backends() -> Iterator[None]:
+    """Every backend a test opened is closed after it, whatever happened."""
+    yield
+    close_opened()
 
 
 @pytest.fixture
@@ -246,13 +253,7 @@ def test_a_dead_owners_activities_are_claimed_once(
 
 
 def _backend_with_owner(where: Where, clock: FakeClock, owner: Owner) -> Any:
-    if where.kind == "sqlite":
-        return SqliteBackend(where.location, window=WINDOW, owner=owner, clock=clock)
-    from livebar._ledger_redis import RedisBackend
-
-    return RedisBackend(
-        where.location, account=ACCOUNT, window=WINDOW, owner=owner, server_time=False
-    )
+    return open_backend(where, window=WINDOW, clock=clock, owner=owner)
 
 
 @shared_backends
@@ -316,7 +317,7 @@ def test_a_locked_file_answers_busy_quickly_then_degrades_and_recovers(
     budget, then the shared file again with what happened meanwhile."""
     path = tmp_path / "ledger.sqlite3"
     ledger = AccountLedger(
-        SqliteBackend(path, window=WINDOW, owner=Owner.current(), clock=clock),
+        open_backend(Where("sqlite", str(path)), window=WINDOW, clock=clock),
         degrade_after=1.0,
         recover_every=5.0,
     )
@@ -346,12 +347,11 @@ def test_a_locked_file_answers_busy_quickly_then_degrades_and_recovers(
     holder.close()
     ledger.used(clock.advance(5.0))  # time to try the file again
     assert "sqlite" == ledger.backend
-    check = sqlite3.connect(str(path))
-    assert [("act-9", '{"title":"Job"}', 1)] == check.execute(
-        "SELECT activity_id, state, active FROM activities"
-    ).fetchall()
-    assert 3 == check.execute("SELECT count(*) FROM sent").fetchone()[0]
-    check.close()
+    with closing(sqlite3.connect(str(path))) as check:
+        assert [("act-9", '{"title":"Job"}', 1)] == check.execute(
+            "SELECT activity_id, state, active FROM activities"
+        ).fetchall()
+        assert 3 == check.execute("SELECT count(*) FROM sent").fetchone()[0]
     assert 1 == len(caplog.records)
 
 
@@ -484,11 +484,10 @@ def test_a_ledger_of_another_schema_falls_back(
     """A file written by a future livebar is not reused."""
     account = account_for(api_key="ask_schema", base_url="https://a.example")
     path = tmp_path / f"{account.id}.sqlite3"
-    db = sqlite3.connect(str(path))
-    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    db.execute("INSERT INTO meta VALUES ('schema', '99')")
-    db.commit()
-    db.close()
+    with closing(sqlite3.connect(str(path))) as db:
+        db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('schema', '99')")
+        db.commit()
     with caplog.at_level(logging.WARNING, logger="livebar"):
         ledger = open_ledger(account, setting=LedgerSetting("sqlite", str(tmp_path)))
     assert "memory" == ledger.backend
@@ -517,9 +516,8 @@ def test_the_environment_setting_is_read(tmp_path: Path) -> None:
     env = {ENV_LEDGER: str(tmp_path), "LIVEBAR_HOST_ID": "rack-3"}
     ledger = open_ledger(account, environ=env)
     assert "sqlite" == ledger.backend
-    db = sqlite3.connect(str(tmp_path / f"{account.id}.sqlite3"))
-    assert [("rack-3",)] == db.execute("SELECT host FROM owners").fetchall()
-    db.close()
+    with closing(sqlite3.connect(str(tmp_path / f"{account.id}.sqlite3"))) as db:
+        assert [("rack-3",)] == db.execute("SELECT host FROM owners").fetchall()
     ledger.close(0.0)
 
 

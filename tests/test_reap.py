@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ import ledger_support
 from livebar._account import account_for
 from livebar._client import Client
 from livebar._ledger import AccountLedger, LedgerSetting, Orphan, open_ledger
-from livebar._ledger_sqlite import SqliteBackend
 from livebar._owner import Owner
 from livebar._reap import lost_end, lost_message, reap
 
@@ -152,6 +152,13 @@ def test_a_killed_process_is_ended_as_lost_once(sim: Any, tmp_path: Path) -> Non
     ledger.close(0.0)
 
 
+@pytest.fixture(autouse=True)
+def close_backends() -> Iterator[None]:
+    """Every backend a test opened is closed after it, whatever happened."""
+    yield
+    ledger_support.close_opened()
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.t = 5000.0
@@ -168,12 +175,11 @@ class FakeClock:
 def orphaned_ledger(tmp_path: Path, clock: FakeClock, *keys: str) -> AccountLedger:
     """A sqlite ledger holding ``keys``' activities of a process that has exited."""
     dead = ledger_support.dead_owner()
-    gone = SqliteBackend(tmp_path / "l.sqlite3", window=60.0, owner=dead, clock=clock)
+    where = ledger_support.Where("sqlite", str(tmp_path / "l.sqlite3"))
+    gone = ledger_support.open_backend(where, window=60.0, clock=clock, owner=dead)
     for key in keys:
         gone.request_slot(key, clock(), max_active=4, title=key, stream_key=key)
-    return AccountLedger(
-        SqliteBackend(tmp_path / "l.sqlite3", window=60.0, owner=Owner.current(), clock=clock)
-    )
+    return AccountLedger(ledger_support.open_backend(where, window=60.0, clock=clock))
 
 
 def test_reap_waits_for_room_within_its_deadline(tmp_path: Path, fake_api: Any) -> None:

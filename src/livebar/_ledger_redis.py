@@ -356,6 +356,7 @@ class RedisBackend(Backend):
         self.window = window
         self.owner = owner
         self._server_time = server_time
+        self._closed = False
         self._redis = (
             client
             if client is not None
@@ -569,6 +570,9 @@ class RedisBackend(Backend):
         )
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._run(
                 self._close,

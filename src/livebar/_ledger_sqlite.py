@@ -92,6 +92,7 @@ class SqliteBackend(Backend):
         self.owner = owner
         self.clock = self._wall = clock
         self._pid = os.getpid()
+        self._closed = False
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.path.exists():
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -380,8 +381,9 @@ class SqliteBackend(Backend):
         self._transaction(work)
 
     def close(self) -> None:
-        if os.getpid() != self._pid:
+        if os.getpid() != self._pid or self._closed:
             return  # a forked child must not touch its parent's connection
+        self._closed = True
         try:
             self._transaction(
                 lambda db, _now: (
