@@ -74,7 +74,12 @@ def spec_status() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse to run without the spec when ``LIVEBAR_REQUIRE_SPEC=1`` (CI)."""
+    """Refuse to run without the spec when ``LIVEBAR_REQUIRE_SPEC=1`` (CI); keep the shared
+    ledger of this run (and of every process it starts) in a directory of its own."""
+    if "LIVEBAR_LEDGER" not in os.environ:
+        import tempfile
+
+        os.environ["LIVEBAR_LEDGER"] = tempfile.mkdtemp(prefix="livebar-ledger-")
     required = os.environ.get(REQUIRE_SPEC_ENV, "").strip().lower() in ("1", "true", "yes", "on")
     if required and find_spec() is None:
         raise pytest.UsageError(

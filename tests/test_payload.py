@@ -1199,3 +1199,14 @@ def test_frozen_and_keyword_only() -> None:
     assert "Icon(symbol='bolt', color=None)" == repr(icon)
     assert hash(icon) == hash(Icon(symbol="bolt"))
     assert None is ContentState.subtitle
+
+
+def test_replace_makes_a_checked_copy() -> None:
+    """Model.replace (and copy.replace's protocol) copy a value with changes, checked anew."""
+    state = ContentState.progress("Backup", percentage=40)
+    moved = state.replace(percentage=60, subtitle="uploading")
+    assert (40, None) == (state.percentage, state.subtitle)
+    assert (60, "uploading", "Backup") == (moved.percentage, moved.subtitle, moved.title)
+    with pytest.raises(ValidationError) as caught:
+        state.replace(percentage=140)
+    assert "percentage" == caught.value.field

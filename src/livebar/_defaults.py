@@ -75,6 +75,8 @@ DEFAULT_ACTIVITY_LIMIT_BACKOFF_INITIAL = 5.0
 DEFAULT_ACTIVITY_LIMIT_BACKOFF_MAX = 60.0
 DEFAULT_BACKOFF_JITTER = 0.5
 """Backoffs are shortened by a random fraction of up to this much."""
+DEFAULT_REAP_INTERVAL = 10.0
+"""How often a process looks for activities of gone processes on its accounts (to end them)."""
 DEFAULT_SAMPLE_INTERVAL = 0.25
 """How often the dispatcher samples open activities."""
 DEFAULT_STOP_GRACE = 0.5

@@ -16,8 +16,6 @@ activity (stats, delivery, the event ``wait()`` waits on), which only the dispat
 from __future__ import annotations
 
 import collections
-import dataclasses
-import hashlib
 import itertools
 import logging
 import math
@@ -28,7 +26,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
-from livebar import _defaults
+from livebar import _defaults, _ledger
+from livebar._account import Account, account_for
 from livebar._config import (
     Config,
     disabled_setting,
@@ -46,7 +45,9 @@ from livebar._errors import (
     UnsuccessfulError,
     classify,
 )
+from livebar._ledger import AccountLedger
 from livebar._pacing import Budgets, Kind, PacingPolicy, Send, Snapshot
+from livebar._reap import LostEnd, lost_end, lost_message
 
 if TYPE_CHECKING:
     from livebar._client import Client
@@ -154,15 +155,34 @@ class _Push:
     client: Client | None = None
 
 
-class _Account:
-    """One API key at one server: its budgets (one policy), its client, what is in flight."""
+@dataclass
+class _Reaped:
+    """An activity whose owning process is gone, to be ended truthfully ("Lost: …")."""
 
-    def __init__(self, client: Client, policy: PacingPolicy) -> None:
+    key: int
+    end: LostEnd
+    config: Config
+    client: Client | None = None
+    owner: Mirror | None = None
+
+    @property
+    def title(self) -> str:
+        return f"lost {self.end.orphan.title!r}"
+
+
+class _Account:
+    """One API key at one server: its budgets (one policy, one ledger), its client, what is in
+    flight."""
+
+    def __init__(self, client: Client, policy: PacingPolicy, config: Config) -> None:
         self.client = client
         self.policy = policy
+        self.config = config
         self.mirrors: dict[int, Mirror] = {}
-        self.pushes: dict[int, _Push] = {}
+        self.pushes: dict[int, _Push | _Reaped] = {}
         self.refused = False
+        self.next_claim = -math.inf
+        self.next_heartbeat = -math.inf
 
 
 _Message = Union[Mirror, _Push, Budgets]
@@ -180,6 +200,7 @@ class Dispatcher:
         sample_interval: float = _defaults.DEFAULT_SAMPLE_INTERVAL,
         stop_grace: float = _defaults.DEFAULT_STOP_GRACE,
         rng: random.Random | None = None,
+        ledgers: Callable[[Account, float], AccountLedger] | None = None,
     ) -> None:
         self.budgets = budgets or Budgets()
         self._rng = rng
@@ -187,7 +208,8 @@ class Dispatcher:
         self.sample_interval = sample_interval
         self.stop_grace = stop_grace
         self._connect = connect or _connect
-        self._accounts: dict[tuple[str, str], _Account] = {}
+        self._accounts: dict[str, _Account] = {}
+        self._ledger_for = ledgers or _shared_ledger
         self._inbox: collections.deque[_Message] = collections.deque()
         self._keys = itertools.count(1)
         self.flushing = 0
@@ -255,9 +277,10 @@ class Dispatcher:
         any_open = False
         wake = math.inf
         for account in list(self._accounts.values()):
+            self._tend_ledger(account, now)
             any_open |= self._sample(account, now)
             self._send(account)
-            wake = min(wake, account.policy.next_wake(self.clock()))
+            wake = min(wake, account.policy.next_wake(self.clock()), account.next_claim)
         current = self.clock()
         if any_open:
             return max(0.0, min(self.sample_interval, wake - current))
@@ -303,14 +326,25 @@ class Dispatcher:
                 continue
             assert item.snapshot is not None
             account.mirrors[item.key] = item
-            account.policy.open(item.key, now, item.snapshot, rotates=item.stream_key is None)
+            account.policy.open(
+                item.key,
+                now,
+                item.snapshot,
+                rotates=item.stream_key is None,
+                title=item.title,
+                stream_key=item.stream_key,
+            )
             if item.ending is not None:  # over before the engine first saw it
                 account.policy.close(item.key, item.snapshot)
 
     def _account(self, config: Config) -> _Account | None:
-        key = account_key(config)
-        account = self._accounts.get(key)
-        if account is None:
+        try:
+            account = account_for(api_key=config.api_key or "", base_url=config.base_url)
+        except ConfigurationError as exc:
+            log.error("livebar: cannot send to ActivitySmith (%s); Live Activities are off", exc)
+            return None
+        record = self._accounts.get(account.id)
+        if record is None:
             try:
                 client = self._connect(config)
             except Exception as exc:  # e.g. an unusable environment: never the job's problem
@@ -318,10 +352,30 @@ class Dispatcher:
                     "livebar: cannot send to ActivitySmith (%s); Live Activities are off", exc
                 )
                 return None
-            policy = PacingPolicy(self.budgets, rng=self._rng or random.Random())
-            account = _Account(client, policy)
-            self._accounts[key] = account
-        return account
+            ledger = self._ledger_for(account, self.budgets.window)
+            policy = PacingPolicy(self.budgets, self._rng or random.Random(), ledger=ledger)
+            record = _Account(client, policy, config)
+            self._accounts[account.id] = record
+        return record
+
+    def _tend_ledger(self, account: _Account, now: float) -> None:
+        """Heartbeat, and end the activities of processes on the account that are gone."""
+        ledger = account.policy.ledger
+        if now >= account.next_heartbeat:
+            account.next_heartbeat = now + _ledger.DEFAULT_HEARTBEAT_INTERVAL
+            for key in ledger.heartbeat(now):  # reaped by another host while we were paused
+                mirror = account.mirrors.get(int(key)) if key.isdigit() else None
+                if mirror is not None:
+                    mirror.stats.last_error = "ended by another livebar process (lost contact)"
+                    account.policy.abandon(mirror.key, now)
+                    self._settle(account, mirror)
+        if now >= account.next_claim and not account.refused:
+            account.next_claim = now + _defaults.DEFAULT_REAP_INTERVAL
+            for orphan in ledger.claim_orphans(now):
+                record = _Reaped(next(self._keys), lost_end(orphan), account.config)
+                record.client = account.client
+                account.pushes[record.key] = record
+                account.policy.push(record.key)
 
     def _sample(self, account: _Account, now: float) -> bool:
         """Feed the policy the latest state of each activity; True if any is still open."""
@@ -332,7 +386,7 @@ class Dispatcher:
                 continue
             sample = self._take_sample(mirror, now)
             if sample is None:
-                policy.abandon(mirror.key)
+                policy.abandon(mirror.key, now)
                 self._settle(account, mirror)
                 continue
             assert mirror.snapshot is not None
@@ -381,9 +435,9 @@ class Dispatcher:
                 self._perform(account, send)
 
     def _perform(self, account: _Account, send: Send) -> None:
-        record: Mirror | _Push | None = account.mirrors.get(send.key) or account.pushes.get(
+        record: Mirror | _Push | _Reaped | None = account.mirrors.get(
             send.key
-        )
+        ) or account.pushes.get(send.key)
         if record is None:  # forgotten while queued (the key was refused)
             account.policy.result(send, self.clock(), Trouble.REJECTED, arrived=False)
             return
@@ -410,7 +464,7 @@ class Dispatcher:
         elif send.key not in account.pushes and owner is not None:
             self._settle(account, owner)
 
-    def _request(self, record: Mirror | _Push, send: Send) -> Any:
+    def _request(self, record: Mirror | _Push | _Reaped, send: Send) -> Any:
         from livebar._payload import (
             EndActivity,
             StartActivity,
@@ -423,6 +477,8 @@ class Dispatcher:
         assert client is not None
         if isinstance(record, _Push):
             return client.push(record.notification, retry=False)
+        if isinstance(record, _Reaped):
+            return record.end.send(client)
         mirror = record
         spec = mirror.spec
         if send.kind is Kind.PUSH:
@@ -432,7 +488,7 @@ class Dispatcher:
         action, secondary = spec.action, spec.secondary_action
         dismiss = mirror.ending.dismiss_minutes if mirror.ending is not None else None
         if send.kind is Kind.ROTATE:  # the old card goes at once; the new one follows
-            state = dataclasses.replace(state, subtitle=CONTINUES)
+            state = state.replace(subtitle=CONTINUES)
             dismiss = 0
         if mirror.stream_key is not None:
             if send.kind is Kind.END:
@@ -478,8 +534,13 @@ class Dispatcher:
         return client.end(ending, retry=False)
 
     def _succeeded(
-        self, account: _Account, send: Send, record: Mirror | _Push, result: Any
+        self, account: _Account, send: Send, record: Mirror | _Push | _Reaped, result: Any
     ) -> None:
+        if isinstance(record, _Reaped):
+            account.pushes.pop(record.key, None)
+            account.policy.ledger.settle_orphan(record.end.orphan.id, self.clock(), ended=True)
+            log.warning("livebar: ended %s: %s", record.title, lost_message(record.end.orphan))
+            return
         if isinstance(record, _Push):
             account.pushes.pop(record.key, None)
             return
@@ -502,6 +563,13 @@ class Dispatcher:
             )
         if send.kind in (Kind.START, Kind.UPDATE):
             stats.activity_id = getattr(result, "activity_id", None) or stats.activity_id
+            if record.state is not None:  # what a reaper would end it with if we die
+                account.policy.ledger.record_state(
+                    str(record.key),
+                    self.clock(),
+                    activity_id=stats.activity_id,
+                    state=record.state.to_json(),
+                )
         if send.kind is Kind.ROTATE:
             stats.rotations += 1
         elif send.kind is Kind.UPDATE:
@@ -524,7 +592,7 @@ class Dispatcher:
         self,
         account: _Account,
         send: Send,
-        record: Mirror | _Push,
+        record: Mirror | _Push | _Reaped,
         owner: Mirror | None,
         exc: LivebarError,
     ) -> None:
@@ -557,6 +625,11 @@ class Dispatcher:
                     level=logging.WARNING,
                 )
             return
+        if isinstance(record, _Reaped) and trouble is not Trouble.FORBIDDEN:
+            # Ended already (404), or never to be ended (refused): either way, not again.
+            account.pushes.pop(record.key, None)
+            account.policy.ledger.settle_orphan(record.end.orphan.id, self.clock(), ended=True)
+            return
         if trouble is Trouble.FORBIDDEN:
             self._refused(account, exc, record)
             return
@@ -574,7 +647,7 @@ class Dispatcher:
             return
         if trouble is Trouble.GARBLED:
             if isinstance(record, Mirror) and send.kind is Kind.START:
-                account.policy.abandon(record.key)
+                account.policy.abandon(record.key, self.clock())
                 record.stats.dropped += 1
                 self._say_once(
                     record,
@@ -593,7 +666,7 @@ class Dispatcher:
         if isinstance(record, _Push):
             account.pushes.pop(record.key, None)
         elif isinstance(exc, PermissionDeniedError) and send.kind is not Kind.PUSH:
-            account.policy.abandon(record.key)  # not ours to update any more (403)
+            account.policy.abandon(record.key, self.clock())  # not ours to update any more (403)
         self._say_once(
             record,
             send,
@@ -604,7 +677,9 @@ class Dispatcher:
             level=logging.WARNING,
         )
 
-    def _refused(self, account: _Account, exc: LivebarError, record: Mirror | _Push) -> None:
+    def _refused(
+        self, account: _Account, exc: LivebarError, record: Mirror | _Push | _Reaped
+    ) -> None:
         if not account.refused:
             account.refused = True
             log.error(
@@ -615,15 +690,17 @@ class Dispatcher:
         for mirror in list(account.mirrors.values()):
             mirror.stats.dropped += 1
             mirror.stats.last_error = _describe(exc, record)
-            account.policy.abandon(mirror.key)
+            account.policy.abandon(mirror.key, self.clock())
             self._settle(account, mirror)
-        for key in list(account.pushes):
-            account.policy.forget(key)
+        for key, queued in list(account.pushes.items()):
+            if isinstance(queued, _Reaped):  # give the claim back: another key may end it
+                account.policy.ledger.settle_orphan(queued.end.orphan.id, self.clock(), ended=False)
+            account.policy.forget(key, self.clock())
         account.pushes.clear()
 
     def _say_once(
         self,
-        record: Mirror | _Push,
+        record: Mirror | _Push | _Reaped,
         send: Send,
         exc: BaseException,
         message: str,
@@ -653,7 +730,7 @@ class Dispatcher:
         if any(p.owner is mirror for p in account.pushes.values()):
             return  # its outcome push is still on its way
         mirror.stats.coalesced = account.policy.coalesced(mirror.key)
-        account.policy.forget(mirror.key)
+        account.policy.forget(mirror.key, self.clock())
         account.mirrors.pop(mirror.key, None)
         mirror.done.set()
 
@@ -671,8 +748,18 @@ class Dispatcher:
                     mirror.stats.dropped += 1
                     names.append(mirror.title)
             for record in list(account.pushes.values()):
-                names.append(f"push {record.notification.title!r}")
+                if isinstance(record, _Push):
+                    names.append(f"push {record.notification.title!r}")
+                else:
+                    names.append(record.title)
         return names
+
+    def close(self) -> None:
+        """A clean exit: every ledger drops this process's records (none is left to reap)."""
+        now = self.clock()
+        for account in list(self._accounts.values()):
+            if not account.mirrors and not account.pushes:
+                account.policy.ledger.close(now)
 
 
 CONTINUES = "Continues on a new card\u2026"
@@ -683,13 +770,9 @@ class _Paused(Exception):
     """Not raised: the kind of news a paused stream is, for logging it once."""
 
 
-def account_key(config: Config) -> tuple[str, str]:
-    """One account: the server (as configured) and a hash of the key (never the key)."""
-    return (config.base_url.rstrip("/"), _fingerprint(config.api_key or ""))
-
-
-def _fingerprint(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+def _shared_ledger(account: Account, window: float) -> AccountLedger:
+    """The account's ledger as ``LIVEBAR_LEDGER`` says: shared on this machine by default."""
+    return _ledger.ledger_for(account, window=window)
 
 
 def _connect(config: Config) -> Client:
@@ -700,7 +783,7 @@ def _connect(config: Config) -> Client:
     )
 
 
-def _describe(exc: BaseException, record: Mirror | _Push) -> str:
+def _describe(exc: BaseException, record: Mirror | _Push | _Reaped) -> str:
     return redact(f"{type(exc).__name__}: {exc}", record.config.api_key)
 
 
@@ -951,6 +1034,13 @@ def flush(timeout: float | None = None, *, again: bool = True) -> bool:
     delivered = driver.flush(flush_timeout() if timeout is None else timeout)
     _gave_up = None if delivered else dispatcher.handed_over
     return delivered
+
+
+def close() -> None:
+    """A clean exit: the ledgers forget this process's settled activities."""
+    driver = _driver
+    if driver is not None:
+        driver.dispatcher.close()
 
 
 def report_undelivered(timeout: float) -> None:

@@ -199,7 +199,9 @@ def _at_exit() -> None:
     except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C or SIGTERM: stop waiting, quietly
         delivered = False
         log.warning("livebar: interrupted while delivering the last updates")
-    if not delivered:
+    if delivered:
+        _dispatch.close()  # nothing of ours is left on the phone: nothing for others to reap
+    else:
         _dispatch.report_undelivered(timeout)
 
 

@@ -29,7 +29,7 @@ from typing import Any, Optional
 import redis
 
 from livebar._account import Account
-from livebar._ledger import (
+from livebar._ledger_backend import (
     Backend,
     LedgerUnavailable,
     Orphan,

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from livebar._ledger import (
+from livebar._ledger_backend import (
     Backend,
     LedgerUnavailable,
     Orphan,

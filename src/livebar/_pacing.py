@@ -30,10 +30,12 @@ import enum
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 from livebar import _defaults
+from livebar._aimd import ShareController
 from livebar._errors import ConfigurationError, Trouble
+from livebar._ledger import AccountLedger, Admission, MemoryBackend
 from livebar._retry import backoff
 
 __all__ = [
@@ -177,31 +179,77 @@ class _Slot:
     stale_area: float = 0.0  # integral of |true - shown| over time since the phone last changed
     stale_since: float = 0.0
     rotates: bool = False  # ours to renew before iOS's 8 hours (the manual lifecycle)
+    granted: bool = False  # holds one of the account's concurrent slots (in the ledger)
+    title: str = ""
+    stream_key: str | None = None
 
 
-@dataclass
 class PacingPolicy:
-    """The state machine the dispatcher drives. Not thread-safe: one dispatcher owns it."""
+    """The state machine the dispatcher drives. Not thread-safe: one dispatcher owns it.
 
-    budgets: Budgets = field(default_factory=Budgets)
-    rng: random.Random = field(default_factory=random.Random)
+    The account's window and its concurrent slots are kept in ``ledger`` (an
+    ``AccountLedger``): in-process by default, or shared by every livebar process on the
+    account. Every request is recorded there when it is decided, before it is sent, and given
+    back if it certainly never arrived. livebar's share of the window is
+    ``budgets.requests_per_window``, lowered for a while (AIMD) after a 429 livebar's own
+    accounting did not predict: another tool on the same key is sending too.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        budgets: Budgets | None = None,
+        rng: random.Random | None = None,
+        *,
+        ledger: AccountLedger | None = None,
+    ) -> None:
+        self.rng = rng if rng is not None else random.Random()
+        self._budgets = budgets if budgets is not None else Budgets()
+        self.ledger = ledger or AccountLedger(MemoryBackend(window=self._budgets.window))
+        self._share = _share_for(self._budgets)
         self._slots: dict[int, _Slot] = {}
         self._pushes: deque[int] = deque()
-        self._sent_at: deque[float] = deque()
+        self._tickets: dict[tuple[int, Kind], Admission] = {}
+        self._refused: dict[int, float] = {}  # floor -> when the window frees for it (last look)
         self._paused_until = -math.inf
         self._rate_failures = 0
         self._push_retry_at = -math.inf
         self._push_failures = 0
         self._forbidden = False
 
+    @property
+    def budgets(self) -> Budgets:
+        return self._budgets
+
+    @budgets.setter
+    def budgets(self, budgets: Budgets) -> None:
+        old, self._budgets = self._budgets, budgets
+        if (old.requests_per_window, old.window) != (budgets.requests_per_window, budgets.window):
+            self._share = _share_for(budgets)
+
+    def share(self, now: float) -> int:
+        """livebar's share of the account's window now (lowered after unforeseen 429s)."""
+        return min(self._share.limit(now), self._budgets.requests_per_window)
+
     # -- what the dispatcher tells the policy -------------------------------------------------
 
-    def open(self, key: int, now: float, snapshot: Snapshot, *, rotates: bool = False) -> None:
+    def open(
+        self,
+        key: int,
+        now: float,
+        snapshot: Snapshot,
+        *,
+        rotates: bool = False,
+        title: str = "",
+        stream_key: str | None = None,
+    ) -> None:
         """A new activity wants to start, showing ``snapshot``; ``rotates`` when pacing must
-        renew it before iOS ends it (the manual lifecycle; the server renews streams)."""
-        self._slots[key] = _Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates)
+        renew it before iOS ends it (the manual lifecycle; the server renews streams). It joins
+        the account's queue of starts at once (``title`` and ``stream_key`` are what the ledger
+        keeps of it, so that it can be ended if this process dies)."""
+        slot = _Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates)
+        slot.title, slot.stream_key = title, stream_key
+        self._slots[key] = slot
+        self._ask_for_slot(slot, now)
 
     def renewed(self, key: int, now: float) -> None:
         """The server replaced the activity (a stream ``rotated``): iOS's budget starts afresh."""
@@ -243,16 +291,18 @@ class PacingPolicy:
         slot = self._slots.get(key)
         return slot.phase if slot is not None else None
 
-    def abandon(self, key: int) -> None:
+    def abandon(self, key: int, now: float = 0.0) -> None:
         """Give up on an activity (its end will not be sent)."""
         slot = self._slots.get(key)
         if slot is not None:
             slot.phase = Phase.ABANDONED
             slot.in_flight = None
+            self.ledger.close_activity(str(key), now)
 
-    def forget(self, key: int) -> None:
-        """Drop an activity that is ended or abandoned."""
-        self._slots.pop(key, None)
+    def forget(self, key: int, now: float = 0.0) -> None:
+        """Drop an activity that is ended or abandoned (its slot and record go too)."""
+        if self._slots.pop(key, None) is not None:
+            self.ledger.close_activity(str(key), now)
 
     @property
     def forbidden(self) -> bool:
@@ -273,12 +323,15 @@ class PacingPolicy:
         ``arrived`` says whether the request may have reached the server (it then counts
         against the account's window, whatever the answer).
         """
-        if arrived:
-            self._sent_at.append(now)
+        admission = self._tickets.pop((send.key, send.kind), None)
+        if not arrived and admission is not None and admission.ticket is not None:
+            self.ledger.refund(admission.ticket, now)  # it never reached the server
         if trouble in (None, Trouble.GONE, Trouble.GARBLED):
             self._rate_failures = 0
         elif trouble is Trouble.RATE_LIMITED:
             self._pause_all(now, retry_after)  # the account is saturated: everyone waits
+            used = admission.used if admission is not None else None
+            self._share.on_rate_limited(now, used=used)  # someone else spends our window
         elif trouble is Trouble.FORBIDDEN:
             self._forbidden = True
         slot = self._slots.get(send.key)
@@ -302,6 +355,9 @@ class PacingPolicy:
             slot.retry_at = -math.inf
             self._on_success(slot, send.kind, now)
         elif retrying:
+            if send.kind is Kind.START and trouble is Trouble.ACTIVITY_LIMIT:
+                self.ledger.yield_slot(str(slot.key), now)  # keep our place in the queue
+                slot.granted = False
             if send.kind is Kind.UPDATE and arrived and trouble is Trouble.TRANSIENT:
                 # A timed-out update may well have reached the phone: iOS counts it, so do we.
                 slot.updates_sent += 1
@@ -321,6 +377,8 @@ class PacingPolicy:
                 slot.phase = Phase.ENDED
         else:
             slot.phase = Phase.ABANDONED
+        if slot.phase.settled:  # its slot (and record) on the account are free at once
+            self.ledger.close_activity(str(slot.key), now)
 
     def _retry_later(
         self, slot: _Slot, now: float, retry_after: float | None, activity_limit: bool
@@ -360,36 +418,38 @@ class PacingPolicy:
         """The requests to make now, most urgent first, within every budget."""
         if self._forbidden:
             return []
-        self._expire(now)
+        self._refused = {}
         if now < self._paused_until:
             return []
-        capacity = self.budgets.requests_per_window - len(self._sent_at)
+        b = self.budgets
+        limit = self.share(now)
         sends: list[Send] = []
-
         floors = {
             Kind.END: 0,
-            Kind.START: self.budgets.end_reserve,
-            Kind.ROTATE: self.budgets.end_reserve,
-            Kind.PUSH: self.budgets.end_reserve,
-            Kind.UPDATE: self.budgets.reserve,
+            Kind.START: b.end_reserve,
+            Kind.ROTATE: b.end_reserve + 1,  # its start follows at once
+            Kind.PUSH: b.end_reserve,
+            Kind.UPDATE: b.reserve,
         }
 
         def take(send: Send) -> bool:
-            nonlocal capacity
-            if capacity <= floors[send.kind]:
+            floor = floors[send.kind]
+            if any(refused <= floor for refused in self._refused):
+                return False  # a lower floor found the window full: so would this one
+            admission = self.ledger.acquire(now, limit=limit, floor=floor)
+            if not admission.admitted:
+                self._refused[floor] = admission.retry_at
                 return False
-            capacity -= 1
+            self._tickets[(send.key, send.kind)] = admission
             sends.append(send)
             return True
 
         slots = [s for s in self._slots.values() if s.in_flight is None and now >= s.retry_at]
-        active = self._active()
         for slot in slots:
             if not slot.closing:
                 continue
             never_started = slot.phase is Phase.FALLBACK or (
-                slot.phase is Phase.WAITING
-                and (slot.blocked or active >= self.budgets.max_activities)
+                slot.phase is Phase.WAITING and (slot.blocked or not self._ask_for_slot(slot, now))
             )
             if slot.phase is Phase.ACTIVE and take(Send(slot.key, Kind.END)):
                 slot.in_flight = Kind.END
@@ -399,21 +459,19 @@ class PacingPolicy:
                 slot.in_flight = Kind.PUSH
                 slot.phase = Phase.FALLBACK
         for slot in sorted(slots, key=lambda s: s.opened_at):
-            if slot.phase is not Phase.WAITING or active >= self.budgets.max_activities:
+            if slot.phase is not Phase.WAITING or not self._ask_for_slot(slot, now):
                 continue
             if take(Send(slot.key, Kind.START)):
                 slot.in_flight = Kind.START
                 slot.phase = Phase.STARTING
                 slot.latest_sent = slot.latest
-                active += 1
         for slot in slots:
             if (
                 slot.rotates
                 and slot.phase is Phase.ACTIVE
                 and not slot.closing
                 and slot.in_flight is None
-                and now >= slot.started_at + self.budgets.rotate_after
-                and capacity > floors[Kind.ROTATE] + 1  # its start follows at once
+                and now >= slot.started_at + b.rotate_after
                 and take(Send(slot.key, Kind.ROTATE))
             ):
                 slot.in_flight = Kind.ROTATE
@@ -437,6 +495,19 @@ class PacingPolicy:
             slot.latest_sent = slot.latest
         return sends
 
+    def _ask_for_slot(self, slot: _Slot, now: float) -> bool:
+        """Whether ``slot`` holds one of the account's concurrent slots (asking if it does not)."""
+        if not slot.granted:
+            grant = self.ledger.request_slot(
+                str(slot.key),
+                now,
+                max_active=self.budgets.max_activities,
+                title=slot.title,
+                stream_key=slot.stream_key,
+            )
+            slot.granted = grant.granted
+        return slot.granted
+
     def next_wake(self, now: float) -> float:
         """The latest time the dispatcher should look again, even if nothing is sampled.
 
@@ -455,7 +526,6 @@ class PacingPolicy:
         later(self._paused_until)
         if self._pushes:
             later(max(self._push_retry_at, self._frees_at(b.end_reserve, now)))
-        active = self._active()
         for slot in self._slots.values():
             later(slot.retry_at)
             if slot.in_flight is not None:
@@ -463,7 +533,7 @@ class PacingPolicy:
             if slot.closing and slot.phase in (Phase.ACTIVE, Phase.WAITING, Phase.FALLBACK):
                 floor = 0 if slot.phase is Phase.ACTIVE else b.end_reserve
                 later(max(slot.retry_at, self._frees_at(floor, now)))
-            elif slot.phase is Phase.WAITING and active < b.max_activities:
+            elif slot.phase is Phase.WAITING and slot.granted:
                 later(max(slot.retry_at, self._frees_at(b.end_reserve, now)))
             elif slot.phase is Phase.ACTIVE and slot.rotates:
                 later(max(slot.started_at + b.rotate_after, self._frees_at(b.end_reserve + 1, now)))
@@ -478,15 +548,10 @@ class PacingPolicy:
         return wake
 
     def _frees_at(self, floor: int, now: float) -> float:
-        """When the window next has room for a request that may not use its last ``floor``."""
-        self._expire(now)
-        excess = len(self._sent_at) - (self.budgets.requests_per_window - floor - 1)
-        if excess <= 0:
-            return now
-        return self._sent_at[excess - 1] + self.budgets.window
-
-    def _active(self) -> int:
-        return sum(1 for s in self._slots.values() if s.phase in (Phase.STARTING, Phase.ACTIVE))
+        """When the window next has room for a request that may not use its last ``floor``
+        (as the ledger answered the last look; ``now`` when nothing was refused)."""
+        known = [at for refused, at in self._refused.items() if refused <= floor]
+        return max(known) if known else now
 
     # -- the update decision ------------------------------------------------------------------
 
@@ -553,11 +618,6 @@ class PacingPolicy:
 
     # -- bookkeeping --------------------------------------------------------------------------
 
-    def _expire(self, now: float) -> None:
-        horizon = now - self.budgets.window
-        while self._sent_at and self._sent_at[0] <= horizon:
-            self._sent_at.popleft()
-
     def _pause_all(self, now: float, retry_after: float | None) -> None:
         self._rate_failures += 1
         delay = self._backoff(
@@ -571,3 +631,12 @@ class PacingPolicy:
         if retry_after is not None:  # the server knows best (parse_retry_after capped it)
             return max(retry_after, 0.0)
         return backoff(failures, initial=initial, cap=cap, rng=self.rng)
+
+
+def _share_for(budgets: Budgets) -> ShareController:
+    ceiling = budgets.requests_per_window
+    return ShareController(
+        ceiling=ceiling,
+        floor=min(ceiling, _defaults.DEFAULT_RESERVED_REQUESTS + 2),
+        window=budgets.window,
+    )

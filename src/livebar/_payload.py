@@ -237,6 +237,14 @@ class Model:
     def _validate(self) -> None:
         """Rules that involve more than one field (none by default)."""
 
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` applied, checked like a new value (``dataclasses.replace``)."""
+        values = {declared.name: self.__dict__[declared.name] for declared in self._fields}
+        values.update(changes)
+        return type(self)(**values)
+
+    __replace__ = replace  # copy.replace() on Python 3.13+
+
     def _key(self) -> tuple[Any, ...]:
         return tuple(self.__dict__[f.name] for f in self._fields if f.compare)
 

@@ -108,7 +108,7 @@ def _lost_state(orphan: Orphan) -> ContentState:
             changes: dict[str, Any] = {"subtitle": message, "color": LOST_COLOR}
             if last.type == "segmented_progress":
                 changes.update(step_color=LOST_COLOR, step_colors=None)
-            return dataclasses.replace(last, **changes)
+            return last.replace(**changes)
         except (ValidationError, TypeError, ValueError):
             pass  # a state this version cannot read: say what happened without it
     return ContentState(title=orphan.title or "Lost", subtitle=message, color=LOST_COLOR)

@@ -48,6 +48,7 @@ import httpx
 from livebar import _dispatch, _hooks
 from livebar._config import Config
 from livebar._defaults import DEFAULT_TIMEOUT
+from livebar._ledger import AccountLedger, MemoryBackend
 from livebar._pacing import Budgets
 from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, serve
 
@@ -106,6 +107,7 @@ class VirtualTime:
             clock=self.clock,
             connect=self._connect,
             rng=random.Random(seed),
+            ledgers=lambda account, window: AccountLedger(MemoryBackend(window=window)),
         )
         self.dispatcher.use_given_clients = False
         self.dispatcher.waker = self._wake
