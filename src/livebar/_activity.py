@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import inspect
 import itertools
@@ -20,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Callable, Optional, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union, cast
 
 from livebar import _defaults
 from livebar._errors import ValidationError
@@ -34,6 +35,9 @@ from livebar._payload import (
     _optional_choice,
     _optional_string,
 )
+
+if TYPE_CHECKING:
+    from livebar._handle import ProgressHandle  # issue-14
 
 __all__ = [
     "ActivityStats",
@@ -129,6 +133,7 @@ class LiveActivity:
         base_url: Optional[str] = None,
         disable: Optional[bool] = None,
         flush_timeout: Optional[float] = None,
+        ranks: Optional[str] = None,  # issue-14: rank awareness (livebar._ranks)
     ) -> None:
         if not isinstance(title, str) or not title:
             raise ValidationError("title", "type", "must be a non-empty string")
@@ -154,6 +159,7 @@ class LiveActivity:
             "base_url": base_url,
             "disable": disable,
             "flush_timeout": flush_timeout,
+            "ranks": ranks,  # issue-14
         }
         self.title = title
         self.subtitle = _check_text("subtitle", subtitle)
@@ -194,6 +200,9 @@ class LiveActivity:
 
             resolve_config(api_key=api_key, base_url=base_url, environ={})  # fail fast on typos
         self._disable_arg = disable
+        from livebar._ranks import check_ranks  # issue-14: checked before anything is sent
+
+        self._ranks_arg = check_ranks(ranks)
         self._client_arg = client
         self._api_key = api_key
         self._base_url = base_url
@@ -264,14 +273,17 @@ class LiveActivity:
         exc: Optional[BaseException] = None,
         *,
         outcome: Optional[str] = None,
+        subtitle: Optional[str] = None,
     ) -> None:
         """End the activity: ``done`` unless ``exc`` or ``outcome`` says otherwise.
 
+        ``subtitle`` replaces the ending's own wording ("Stopped early at epoch 3").
         Returns at once; the end is sent by the dispatcher (see :meth:`wait`). Closing twice is
         harmless: the first ending wins.
         """
         if self.outcome is not None:
             return
+        subtitle = _check_text("subtitle", subtitle)  # issue-14: an integration's own ending text
         if self.started_at is None:
             self.start()
         if outcome is None:
@@ -282,6 +294,8 @@ class LiveActivity:
             outcome = "stopped"
         self.ended_at = time.monotonic()
         self.ending = self._ending(outcome, exc)
+        if subtitle:  # issue-14
+            self.ending = dataclasses.replace(self.ending, subtitle=subtitle)
         self.outcome = outcome
         if self._dispatcher is not None:
             self._dispatcher.closed(self)
@@ -293,6 +307,12 @@ class LiveActivity:
     def cancel(self) -> None:
         """End the activity as cancelled."""
         self.close(outcome="cancelled")
+
+    def handle(self) -> ProgressHandle:  # issue-14: cross-process progress (livebar._handle)
+        """A small picklable handle that other processes use to advance this activity."""
+        from livebar._handle import handle_for
+
+        return handle_for(self)
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait until the end has been delivered (or given up on); True if it was delivered."""

@@ -629,6 +629,7 @@ def _resolve_client(
     api_key: Optional[str],
     base_url: Optional[str],
     disable: Optional[bool],
+    ranks: Optional[str] = None,
 ) -> Optional[tuple[Any, tuple[str, ...]]]:
     """The client to send with and its account key; None when mirroring is off.
 
@@ -647,6 +648,10 @@ def _resolve_client(
             log.error("livebar: %s; running with Live Activities off", exc)
         return None
     if config.disabled:
+        return None
+    from livebar._ranks import mirrors_here  # issue-14: only a distributed job's main process
+
+    if not mirrors_here(ranks):
         return None
     if client is not None:
         client_config = getattr(client, "config", None)
@@ -692,6 +697,7 @@ def attach(activity: LiveActivity) -> Optional[Dispatcher]:
         api_key=activity._api_key,
         base_url=activity._base_url,
         disable=activity._disable_arg,
+        ranks=activity._ranks_arg,  # issue-14
     )
     if resolved is None:
         return None
