@@ -134,7 +134,7 @@ class Dispatcher:
         for activity in candidates:
             if activity.outcome == "stopped" and not activity._handed_over:
                 activity.outcome = None
-                activity.close(exc, outcome="failed")
+                activity.close(exc)  # issue-14: was outcome="failed"; Ctrl-C is cancelled
         self._wake.set()
 
     def flush(self, timeout: float) -> bool:
@@ -773,6 +773,9 @@ def _install_hooks() -> None:
         previous_thread_hook(args)
 
     threading.excepthook = thread_excepthook
+    from livebar._ipython import watch_running_shell  # issue-14: IPython skips sys.excepthook
+
+    watch_running_shell()
     if threading.current_thread() is threading.main_thread():
         try:
             if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
@@ -791,7 +794,7 @@ def _at_exit() -> None:
         _open.clear()
     for activity in leftovers:
         if dispatcher._uncaught is not None:
-            activity.close(dispatcher._uncaught, outcome="failed")
+            activity.close(dispatcher._uncaught)  # issue-14: an uncaught Ctrl-C is cancelled
         else:
             fraction = activity.fraction()
             activity.close(outcome="done" if fraction is None or fraction >= 1 else "stopped")
