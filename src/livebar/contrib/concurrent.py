@@ -64,11 +64,10 @@ def process_map(
     Each item is counted when it finishes in its worker, whatever ``chunksize`` is.
     """
     activity = _activity(fn, iterables, title, total, options)
-    with activity:
-        with activity.handle() as progress:  # waits for the workers' last counts
-            executor = ProcessPoolExecutor(max_workers=max_workers, mp_context=mp_context)
-            task = functools.partial(_counted_there, fn, progress)
-            return _run(executor, task, iterables, chunksize=chunksize)
+    with activity, activity.handle() as progress:  # waits for the workers' last counts
+        executor = ProcessPoolExecutor(max_workers=max_workers, mp_context=mp_context)
+        task = functools.partial(_counted_there, fn, progress)
+        return _run(executor, task, iterables, chunksize=chunksize)
 
 
 def _activity(
