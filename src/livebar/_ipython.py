@@ -22,6 +22,7 @@ through ``_end_after_failed_cell`` alone.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import weakref
@@ -74,10 +75,8 @@ class _CellWatch:
         error: Optional[BaseException] = getattr(result, "error_in_exec", None)
         if error is None:
             return
-        try:
+        with contextlib.suppress(Exception):  # never make a cell's failure worse
             _end_after_failed_cell(error, since=self.cell_started)
-        except Exception:  # never make a cell's failure worse
-            pass
 
 
 def _end_after_failed_cell(error: BaseException, *, since: float) -> int:

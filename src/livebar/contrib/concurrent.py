@@ -17,6 +17,7 @@ spawn and forkserver ``fn`` must be importable, as for any process pool.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -80,10 +81,8 @@ def _activity(
     if total is None:
         lengths = []
         for iterable in iterables:
-            try:
+            with contextlib.suppress(TypeError, AttributeError):  # no length: no total
                 lengths.append(len(iterable))  # type: ignore[arg-type]
-            except (TypeError, AttributeError):
-                pass
         total = min(lengths) if lengths else None  # map stops at the shortest input
     name = title or getattr(fn, "__name__", "") or "Working"
     return live_activity(name, total=total, **options)
