@@ -23,8 +23,8 @@ __all__ = ["pandas"]
 
 def pandas(**options: Any) -> None:
     """Register ``progress_apply`` and ``progress_map`` on pandas' Series, DataFrame, GroupBy."""
-    import pandas as pd  # type: ignore[import-not-found, unused-ignore]
-    from pandas.core.groupby.generic import (  # type: ignore[import-not-found, unused-ignore]
+    import pandas as pd
+    from pandas.core.groupby.generic import (
         DataFrameGroupBy,
         SeriesGroupBy,
     )
@@ -56,7 +56,7 @@ def _register(
         with tqdm(total=count(self, kwargs), **settings) as bar:
             task = _counting(func, bar) if callable(func) else func  # a dict for map(): as is
             result = original(self, task, *args, **kwargs)
-            bar.n = bar.total  # done: however many calls pandas made (it may make extra ones)
+            bar.n = bar.total or bar.n  # done, however many calls pandas made (it may add some)
         return result
 
     progress.__name__ = f"progress_{method}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Optional
 
-import keras  # type: ignore[import-not-found, unused-ignore]
+import keras
 
 from livebar._activity import LiveActivity, live_activity
 from livebar._training import (

@@ -25,8 +25,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, Optional
 
-import lightning.pytorch as pl  # type: ignore[import-not-found, unused-ignore]
-from lightning.pytorch.utilities.exceptions import (  # type: ignore[import-not-found, unused-ignore]
+import lightning.pytorch as pl
+from lightning.pytorch.utilities.exceptions import (
     SIGTERMException,
 )
 

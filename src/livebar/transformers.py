@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Optional
 
-import transformers  # type: ignore[import-not-found, unused-ignore]
+import transformers
 
 from livebar._activity import LiveActivity, live_activity
 from livebar._training import (

@@ -81,7 +81,7 @@ def test_a_successful_cell_changes_nothing(sim: Any, shell: Any) -> None:
 
 NOTEBOOK_CELLS = [
     "from livebar.auto import tqdm\nimport time",
-    "for i in tqdm(range(8), desc='Kernel loop'):\n    if i == 2:\n        raise ValueError('bad row')",
+    "for i in tqdm(range(8), desc='Kernel loop'):\n    if i == 2:\n        raise ValueError('bad')",
     "for i in tqdm(range(1000), desc='Kernel interrupted'):\n    time.sleep(0.01)",
     "import livebar\nlivebar.flush(5)",
 ]
@@ -107,5 +107,5 @@ def test_an_nbclient_notebook_fails_and_cancels(sim: Any, monkeypatch: pytest.Mo
     errors = [o["ename"] for o in outputs if o.get("output_type") == "error"]
     assert ["ValueError", "KeyboardInterrupt"] == errors
     shown = by_title(sim)
-    assert "Failed: ValueError: bad row" == shown["Kernel loop"]["subtitle"]
+    assert "Failed: ValueError: bad" == shown["Kernel loop"]["subtitle"]
     assert shown["Kernel interrupted"]["subtitle"].startswith("Cancelled")
