@@ -51,10 +51,11 @@ log = logging.getLogger("livebar")
 
 DEFAULT_HANDLE_INTERVAL = 0.5
 """Longest a worker keeps counts to itself before sending them to the parent."""
-DEFAULT_DRAIN_TIMEOUT = 1.0
+DEFAULT_DRAIN_TIMEOUT = 2.0
 """Longest ``flush()`` in the parent waits for the workers' last counts."""
-_DRAIN_QUIET = 0.1
-"""The parent's ``flush()`` returns once no worker has sent anything for this long."""
+_DRAIN_MARGIN = 0.1
+"""The parent's ``flush()`` returns once no worker has sent anything for ``interval`` plus
+this: a worker that is still connected holds back counts for at most ``interval``."""
 _POLL = 0.25
 _CONNECT_TIMEOUT = 2.0
 _MAX_LINE = 256
@@ -65,7 +66,7 @@ class ProgressHandle:
 
     Use it in worker processes (pass it as a task argument), or in the parent itself: there it
     advances the activity directly. ``with act.handle() as progress:`` in the parent waits (at
-    most a second) for the workers' last counts when the block ends.
+    most two seconds) for the workers' last counts when the block ends.
     """
 
     __slots__ = ("__weakref__", "_address", "_family", "_interval", "_owner", "_token")
@@ -182,6 +183,7 @@ class _Listener:
         self._trusted: set[socket.socket] = set()
         self._changed = threading.Condition()
         self._last_received = time.monotonic()
+        self._quiet = interval + _DRAIN_MARGIN
         self.connections = 0
         self.received = 0.0
         self._thread = threading.Thread(target=self._run, name="livebar-handle", daemon=True)
@@ -209,9 +211,9 @@ class _Listener:
         with self._changed:
             while not self.stopped and self.connections:
                 now = time.monotonic()
-                if now >= deadline or now - self._last_received >= _DRAIN_QUIET:
+                if now >= deadline or now - self._last_received >= self._quiet:
                     return
-                self._changed.wait(min(deadline - now, _DRAIN_QUIET))
+                self._changed.wait(min(deadline - now, _DRAIN_MARGIN))
 
     def _run(self) -> None:
         try:
@@ -347,10 +349,13 @@ class _Link:
         if self._dead:
             return
         with self._lock:
+            idle = not self._pending
             self._pending += k
             now = time.monotonic()
             if now < self._next_send:
-                self._start_flusher()
+                if idle:  # the flusher may be asleep for a whole interval: re-time it
+                    self._start_flusher()
+                    self._wake.set()
                 return
             self._send_locked(now)
 
@@ -405,12 +410,15 @@ class _Link:
             self._flusher.start()
 
     def _flush_later(self) -> None:
+        """Send deferred counts when their ``interval`` is up (at most that late)."""
         while not self._dead:
-            self._wake.wait(self._interval)
-            if self._pending:
-                with self._lock:
-                    if time.monotonic() >= self._next_send:
-                        self._send_locked(time.monotonic())
+            with self._lock:
+                now = time.monotonic()
+                if self._pending and now >= self._next_send:
+                    self._send_locked(now)
+                delay = self._next_send - now if self._pending else self._interval
+            self._wake.wait(max(delay, 0.01))
+            self._wake.clear()
 
 
 _exit_flush_registered = False
