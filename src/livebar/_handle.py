@@ -336,7 +336,8 @@ class _Link:
         self._address = handle._address
         self._token = handle._token
         self._interval = handle._interval
-        self._lock = threading.Lock()
+        # Reentrant: a handle collected by the garbage collector inside add() flushes here.
+        self._lock = threading.RLock()
         self._pending = 0.0
         self._next_send = 0.0
         self._sock: Optional[socket.socket] = None
