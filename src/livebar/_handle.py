@@ -7,12 +7,11 @@ starts a listener for that activity: a Unix socket in a private temporary direct
 works as an argument of ``multiprocessing`` and ``ProcessPoolExecutor`` tasks under fork, spawn
 and forkserver alike.
 
-In a worker, ``handle.advance(k)`` adds to a per-process counter and sends it at most every
-``interval`` seconds (0.5): the first count after a quiet spell goes out at once, a burst is
-summed, and a small flusher thread sends what is left. Whatever is pending is also sent when a
-task's copy of the handle is collected, when ``track()`` ends, on ``flush()``, and when the
-worker process exits (``atexit`` and ``multiprocessing``'s own exit finalizers). Workers never
-talk to ActivitySmith.
+In a worker, ``handle.advance()`` only bumps a per-process counter (no lock, no clock, no
+I/O); a small flusher thread sends what was counted every ``interval`` seconds (0.5). What is
+still pending also goes out when a task's copy of the handle is collected, when ``track()``
+ends, on ``flush()``, and when the worker process exits (``atexit``, and ``multiprocessing``'s
+exit finalizers). Workers never talk to ActivitySmith.
 
 Nothing here raises into the job: a parent that is gone (the activity ended, the process
 exited) makes the worker's counts drop silently; a worker killed mid-run is one closed
@@ -26,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import os
 import secrets
@@ -57,6 +57,8 @@ _DRAIN_MARGIN = 0.1
 """The parent's ``flush()`` returns once no worker has sent anything for ``interval`` plus
 this: a worker that is still connected holds back counts for at most ``interval``."""
 _POLL = 0.25
+_pid = os.getpid()
+"""This process's id, kept up to date at fork (``os.getpid()`` is a system call)."""
 _CONNECT_TIMEOUT = 2.0
 _MAX_LINE = 256
 
@@ -69,7 +71,7 @@ class ProgressHandle:
     most two seconds) for the workers' last counts when the block ends.
     """
 
-    __slots__ = ("__weakref__", "_address", "_family", "_interval", "_owner", "_token")
+    __slots__ = ("_address", "_family", "_interval", "_owner", "_token")
 
     def __init__(self, address: str, family: str, token: str, owner: int, interval: float) -> None:
         self._address = address
@@ -90,9 +92,9 @@ class ProgressHandle:
     # -- counting -----------------------------------------------------------------------------
 
     def advance(self, k: float = 1) -> None:
-        """``k`` more items done. Never raises, never blocks for long."""
+        """``k`` more items done. Never raises, never blocks."""
         try:
-            if os.getpid() == self._owner:
+            if _pid == self._owner:
                 listener = _listeners.get(self._token)
                 if listener is not None:
                     listener.activity.advance(k)
@@ -108,13 +110,13 @@ class ProgressHandle:
                 yield item
                 self.advance()
         finally:
-            if os.getpid() != self._owner:
+            if _pid != self._owner:
                 self.flush()
 
     def flush(self, timeout: float = DEFAULT_DRAIN_TIMEOUT) -> None:
         """Worker: send what is pending now. Parent: wait until the workers' counts are in."""
         try:
-            if os.getpid() == self._owner:
+            if _pid == self._owner:
                 listener = _listeners.get(self._token)
                 if listener is not None:
                     listener.drain(timeout)
@@ -139,7 +141,7 @@ class ProgressHandle:
     def __del__(self) -> None:
         # A task's copy is collected when the task is over: send its counts with it.
         try:
-            if os.getpid() != self._owner:
+            if _pid != self._owner:
                 link = _links.get(self._token)
                 if link is not None:
                     link.flush()
@@ -329,53 +331,54 @@ def _link(handle: ProgressHandle) -> _Link:
 
 
 class _Link:
-    """This worker's connection to one parent listener, and the counts not yet sent."""
+    """This worker's connection to one parent listener, and the counts not yet sent.
+
+    ``add(1)`` is ``next()`` on an ``itertools.count`` (atomic in CPython: no lock, no clock);
+    other amounts are added under a lock. A flusher thread, started on the first count, sends
+    the difference every ``interval``; ``flush()`` sends it at once.
+    """
 
     def __init__(self, handle: ProgressHandle) -> None:
         self._family = handle._family
         self._address = handle._address
         self._token = handle._token
         self._interval = handle._interval
-        # Reentrant: a handle collected by the garbage collector inside add() flushes here.
+        self._ticks = itertools.count()
+        self._extra = 0.0
+        self._sent = 0.0
+        # Reentrant: a handle collected by the garbage collector mid-send flushes here.
         self._lock = threading.RLock()
-        self._pending = 0.0
-        self._next_send = 0.0
         self._sock: Optional[socket.socket] = None
         self._dead = False
         self._flusher: Optional[threading.Thread] = None
-        self._wake = threading.Event()
+        self._stop = threading.Event()
         _register_exit_flush()
 
     def add(self, k: float) -> None:
+        if self._flusher is None:
+            self._start_flusher()
+        if k == 1:
+            next(self._ticks)
+        else:
+            with self._lock:
+                self._extra += k
+
+    def flush(self) -> None:
+        """Send what was counted and not sent yet (from any thread; never raises OSError)."""
         if self._dead:
             return
         with self._lock:
-            idle = not self._pending
-            self._pending += k
-            now = time.monotonic()
-            if now < self._next_send:
-                if idle:  # the flusher may be asleep for a whole interval: re-time it
-                    self._start_flusher()
-                    self._wake.set()
+            total = _ticks_of(self._ticks) + self._extra
+            delta = total - self._sent
+            if not delta:
                 return
-            self._send_locked(now)
-
-    def flush(self) -> None:
-        if self._dead or not self._pending:
-            return
-        with self._lock:
-            self._send_locked(time.monotonic())
-
-    def _send_locked(self, now: float) -> None:
-        pending, self._pending = self._pending, 0.0
-        if not pending or self._dead:
-            return
-        self._next_send = now + self._interval
-        try:
-            sock = self._sock or self._connect()
-            sock.sendall(f"a {pending!r}\n".encode("ascii"))
-        except OSError:  # the parent is gone: its activity ended, or it exited
-            self._die()
+            try:
+                sock = self._sock or self._connect()
+                sock.sendall(f"a {delta!r}\n".encode("ascii"))
+            except OSError:  # the parent is gone: its activity ended, or it exited
+                self._die()
+                return
+            self._sent = total
 
     def _connect(self) -> socket.socket:
         if self._family == "unix":
@@ -397,29 +400,28 @@ class _Link:
 
     def _die(self) -> None:
         self._dead = True
-        self._pending = 0.0
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        self._wake.set()
+        self._stop.set()
 
     def _start_flusher(self) -> None:
-        if self._flusher is None:
-            self._flusher = threading.Thread(
-                target=self._flush_later, name="livebar-handle-flush", daemon=True
-            )
-            self._flusher.start()
+        with self._lock:
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_every_interval, name="livebar-handle-flush", daemon=True
+                )
+                self._flusher.start()
 
-    def _flush_later(self) -> None:
-        """Send deferred counts when their ``interval`` is up (at most that late)."""
-        while not self._dead:
-            with self._lock:
-                now = time.monotonic()
-                if self._pending and now >= self._next_send:
-                    self._send_locked(now)
-                delay = self._next_send - now if self._pending else self._interval
-            self._wake.wait(max(delay, 0.01))
-            self._wake.clear()
+    def _flush_every_interval(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+
+def _ticks_of(counter: itertools.count[int]) -> int:
+    """The next value of an ``itertools.count()``, read without advancing it."""
+    text = repr(counter)  # "count(17)"
+    return int(text[text.index("(") + 1 : -1])
 
 
 _exit_flush_registered = False
@@ -448,7 +450,8 @@ def _register_exit_flush() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _links_lock, _listeners_lock, _exit_flush_registered
+    global _links_lock, _listeners_lock, _exit_flush_registered, _pid
+    _pid = os.getpid()
     _links.clear()  # the parent's connections are not ours to write to
     _links_lock = threading.Lock()
     _listeners_lock = threading.Lock()
