@@ -34,10 +34,10 @@ def only_activity(sim: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    """One 2-worker LocalCluster (threads in one process: quick, and still `distributed`)."""
+    """One LocalCluster of 2 worker processes for the module."""
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+            n_workers=2, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as c,
     ):
