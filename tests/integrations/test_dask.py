@@ -35,12 +35,8 @@ def only_activity(sim: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     """One LocalCluster of 2 worker processes for the module."""
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0")
+    with cluster, Client(cluster) as c:
         yield c
 
 
