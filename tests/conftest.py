@@ -1,20 +1,32 @@
-"""Shared fixtures: the ActivitySmith OpenAPI spec as a request validator, and anyio backends.
+"""Shared fixtures: every request a test sends is checked, and anyio backends.
 
-Every request a test sends through ``mock_transport(handler)`` is checked against the published
-spec (operation, path parameters, request body) before the handler sees it; a request the real
-API would refuse fails the test. The spec is read from ``$LIVEBAR_OPENAPI_SPEC`` or
-``<repo>/../shared/activitysmith/openapi.json``; a missing spec fails the tests that need it.
+Every request a test sends through ``mock_transport(handler)`` (or ``FakeAPI``), and every request
+that reaches the ``sim`` fixture's simulator, is checked before the test passes: a request the real
+API would refuse fails the test. What checks it depends on what this machine has:
+
+- ActivitySmith's published OpenAPI spec, read from ``$LIVEBAR_OPENAPI_SPEC`` or
+  ``<repo>/../shared/activitysmith/openapi.json``: operation, path parameters and body are validated
+  against it (``OpenAPIValidator``). This is the independent check; CI requires it
+  (``LIVEBAR_REQUIRE_SPEC=1`` makes a missing spec fail the run).
+- Without the spec (a fresh clone anywhere else), livebar's own model of the API: the operations
+  its client sends, bodies parsed by the payload classes' ``from_json``, path parameters by
+  livebar's key validators, answers read the way the client reads them (``ModelValidator``). Every
+  test still runs; the header and the summary say which check was in force.
+
+The spec itself is ActivitySmith's document and never lives in this repository.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
 import re
+import typing
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable, Optional, Union
 
 import httpx
 import pytest
@@ -24,59 +36,101 @@ from referencing.jsonschema import DRAFT202012
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_ENV = "LIVEBAR_OPENAPI_SPEC"
+REQUIRE_SPEC_ENV = "LIVEBAR_REQUIRE_SPEC"
 SPEC_URI = "urn:activitysmith:openapi"
+JSON_SCHEMA = "content/application~1json/schema"
 
 Handler = Callable[[httpx.Request], Union[httpx.Response, Awaitable[httpx.Response]]]
 
 
-def spec_path() -> Path:
-    """Where the OpenAPI spec is read from."""
-    configured = os.environ.get(SPEC_ENV)
-    if configured:
-        return Path(configured)
+# -- where the spec is ------------------------------------------------------------------------
+
+
+def default_spec_path() -> Path:
+    """Where the spec is looked for when ``$LIVEBAR_OPENAPI_SPEC`` is not set."""
     return REPO.parent / "shared" / "activitysmith" / "openapi.json"
 
 
-@functools.cache
-def _load_spec() -> dict[str, Any]:
-    path = spec_path()
-    if not path.is_file():
-        pytest.fail(
-            f"ActivitySmith OpenAPI spec not found at {path}: set {SPEC_ENV} to its path",
-            pytrace=False,
+def find_spec() -> Optional[Path]:
+    """The spec file in force, or None (then livebar's payload model checks requests).
+
+    A ``$LIVEBAR_OPENAPI_SPEC`` naming a missing file is an error, not a quiet fallback.
+    """
+    configured = os.environ.get(SPEC_ENV, "").strip()
+    if configured:
+        path = Path(configured)
+        if not path.is_file():
+            raise pytest.UsageError(f"{SPEC_ENV}={configured}: no such file")
+        return path
+    path = default_spec_path()
+    return path if path.is_file() else None
+
+
+def spec_status() -> str:
+    """The one line the header and the summary show."""
+    path = find_spec()
+    found = f"yes ({path})" if path is not None else f"no (set {SPEC_ENV})"
+    return f"requests checked against the ActivitySmith spec: {found}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run without the spec when ``LIVEBAR_REQUIRE_SPEC=1`` (CI)."""
+    required = os.environ.get(REQUIRE_SPEC_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    if required and find_spec() is None:
+        raise pytest.UsageError(
+            f"{REQUIRE_SPEC_ENV}=1 but the ActivitySmith spec is not at {default_spec_path()}: "
+            f"set {SPEC_ENV} to the path of its openapi.json"
         )
-    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return spec
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say at the top which check requests go through."""
+    return spec_status()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """And again at the bottom, where people look."""
+    terminalreporter.write_line(spec_status())
+
+
+# -- the two validators -----------------------------------------------------------------------
+
+
+class SchemaCheck(typing.Protocol):
+    """What a schema validator offers: the two methods of a jsonschema validator tests use."""
+
+    def is_valid(self, instance: object) -> bool: ...
+
+    def iter_errors(self, instance: object) -> Iterator[Any]: ...
 
 
 class SpecValidator:
-    """Checks requests and bodies against the spec's operations and component schemas."""
+    """Checks requests, bodies and answers against a description of the API's operations.
+
+    ``spec`` is an OpenAPI document (``paths`` → method → operation); ``validator(pointer)``
+    checks an instance against the schema at a JSON pointer into it. ``OpenAPIValidator`` reads
+    ActivitySmith's spec; ``ModelValidator`` describes the same operations with livebar's model.
+    """
+
+    spec: dict[str, Any]
+    source: str
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
-        self.registry: Registry[Any] = Registry().with_resource(
-            SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012)
-        )
-        self._validators: dict[str, Draft202012Validator] = {}
         self._operations: list[tuple[re.Pattern[str], str, str]] = []
         for template, item in spec["paths"].items():
             pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]*)", re.escape(template))
-            escaped = template.replace("~", "~0").replace("/", "~1")
             for method, operation in item.items():
                 if isinstance(operation, dict) and "responses" in operation:
                     compiled = re.compile(f"(?:/.*)?{pattern}")
-                    self._operations.append(
-                        (compiled, method.upper(), f"/paths/{escaped}/{method}")
-                    )
+                    pointer = f"/paths/{_escape(template)}/{method}"
+                    self._operations.append((compiled, method.upper(), pointer))
 
-    def validator(self, pointer: str) -> Draft202012Validator:
+    def validator(self, pointer: str) -> SchemaCheck:
         """A validator for the schema at JSON pointer ``pointer`` in the spec."""
-        if pointer not in self._validators:
-            schema = {"$ref": f"{SPEC_URI}#{pointer}"}
-            self._validators[pointer] = Draft202012Validator(schema, registry=self.registry)
-        return self._validators[pointer]
+        raise NotImplementedError
 
-    def component(self, name: str) -> Draft202012Validator:
+    def component(self, name: str) -> SchemaCheck:
         """A validator for ``#/components/schemas/<name>``."""
         return self.validator(f"/components/schemas/{name}")
 
@@ -135,17 +189,263 @@ class SpecValidator:
             assert not (request_body or {}).get("required"), "the request needs a JSON body"
             return
         assert request_body is not None, "this operation takes no body"
-        errors = self._errors(f"{pointer}/requestBody/content/application~1json/schema", body)
+        errors = self._errors(f"{pointer}/requestBody/{JSON_SCHEMA}", body)
         assert [] == errors, f"{method} {path} body {body!r}"
+
+
+class OpenAPIValidator(SpecValidator):
+    """ActivitySmith's published spec, through jsonschema (draft 2020-12)."""
+
+    def __init__(self, spec: dict[str, Any], *, source: str) -> None:
+        super().__init__(spec)
+        self.source = source
+        self.registry: Registry[Any] = Registry().with_resource(
+            SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012)
+        )
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def validator(self, pointer: str) -> Draft202012Validator:
+        """A validator for the schema at JSON pointer ``pointer`` in the spec."""
+        if pointer not in self._validators:
+            schema = {"$ref": f"{SPEC_URI}#{pointer}"}
+            self._validators[pointer] = Draft202012Validator(schema, registry=self.registry)
+        return self._validators[pointer]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelError:
+    """One refusal, shaped like a jsonschema error (``message``, ``absolute_path``)."""
+
+    message: str
+    absolute_path: tuple[str, ...] = ()
+
+
+class ModelCheck:
+    """A ``SchemaCheck`` made of a function that returns the refusals of an instance."""
+
+    def __init__(self, errors: Callable[[object], list[ModelError]]) -> None:
+        self._errors = errors
+
+    def is_valid(self, instance: object) -> bool:
+        """Whether the model accepts ``instance``."""
+        return not self._errors(instance)
+
+    def iter_errors(self, instance: object) -> Iterator[ModelError]:
+        """Every refusal of ``instance``."""
+        return iter(self._errors(instance))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelOperation:
+    """One operation of the API as livebar models it."""
+
+    method: str
+    template: str
+    name: str
+    """The client method (and ``APIError.operation``) of this operation."""
+    request: str
+    """The component name of its request body (the spec's name, so tests can use either)."""
+    body_required: bool = True
+
+
+MODEL_OPERATIONS = (
+    ModelOperation("POST", "/push-notification", "push", "PushNotificationRequest"),
+    ModelOperation("POST", "/live-activity/start", "start", "LiveActivityStartRequest"),
+    ModelOperation("POST", "/live-activity/update", "update", "LiveActivityUpdateRequest"),
+    ModelOperation("POST", "/live-activity/end", "end", "LiveActivityEndRequest"),
+    ModelOperation(
+        "PUT", "/live-activity/stream/{stream_key}", "stream", "LiveActivityStreamRequest"
+    ),
+    ModelOperation(
+        "DELETE",
+        "/live-activity/stream/{stream_key}",
+        "end_stream",
+        "LiveActivityStreamDeleteRequest",
+        body_required=False,
+    ),
+    ModelOperation("POST", "/badge", "set_badge", "AppIconBadgeCountUpdateRequest"),
+    ModelOperation("POST", "/metrics/{key}/value", "set_metric", "MetricValueUpdateRequest"),
+)
+MODEL_ERROR_STATUSES = (400, 401, 402, 403, 404, 422, 429)
+"""Error answers livebar's error model reads as something specific (anything else: ServerError)."""
+
+
+class ModelValidator(SpecValidator):
+    """livebar's own model of the API, for machines without the spec.
+
+    Bodies go through the payload classes' ``from_json`` (keyed by method and path), path
+    parameters through ``validate_stream_key`` / ``validate_metric_key``, and answers must carry
+    what the client's result classes and ``error_from_response`` read, with the types they read.
+    Weaker than the spec where livebar's model and the spec could disagree, which is why CI
+    requires the spec.
+    """
+
+    source = "livebar's payload model"
+
+    def __init__(self) -> None:
+        self._checks: dict[str, ModelCheck] = {}
+        super().__init__(self._describe())
+
+    def validator(self, pointer: str) -> ModelCheck:
+        """The model's check for the schema at ``pointer`` (of ``spec``)."""
+        check = self._checks.get(pointer)
+        if check is None:
+            pytest.fail(f"livebar's payload model has no check for {pointer}")
+        return check
+
+    def _describe(self) -> dict[str, Any]:
+        from livebar import _payload
+
+        components = {
+            "PushNotificationRequest": _payload.PushNotification,
+            "LiveActivityStartRequest": _payload.StartActivity,
+            "LiveActivityUpdateRequest": _payload.UpdateActivity,
+            "LiveActivityEndRequest": _payload.EndActivity,
+            "LiveActivityStreamRequest": _payload.StreamUpdate,
+            "LiveActivityStreamDeleteRequest": _payload.StreamEnd,
+            "AppIconBadgeCountUpdateRequest": _payload.BadgeCount,
+            "MetricValueUpdateRequest": _payload.MetricValue,
+        }
+        parameters = {
+            "stream_key": _payload.validate_stream_key,
+            "key": _payload.validate_metric_key,
+        }
+        for name, cls in components.items():
+            self._checks[f"/components/schemas/{name}"] = ModelCheck(_parses(cls.from_json))
+        paths: dict[str, dict[str, Any]] = {}
+        for op in MODEL_OPERATIONS:
+            pointer = f"/paths/{_escape(op.template)}/{op.method.lower()}"
+            self._checks[f"{pointer}/requestBody/{JSON_SCHEMA}"] = self._checks[
+                f"/components/schemas/{op.request}"
+            ]
+            names = re.findall(r"\{(\w+)\}", op.template)
+            for i, name in enumerate(names):
+                self._checks[f"{pointer}/parameters/{i}/schema"] = ModelCheck(
+                    _parses(parameters[name])
+                )
+            responses: dict[str, Any] = {}
+            for status in (200, *MODEL_ERROR_STATUSES):
+                responses[str(status)] = {"content": {"application/json": {"schema": {}}}}
+                check = _result_errors(op.name) if status == 200 else _error_errors(op, status)
+                self._checks[f"{pointer}/responses/{status}/{JSON_SCHEMA}"] = ModelCheck(check)
+            paths.setdefault(op.template, {})[op.method.lower()] = {
+                "operationId": op.name,
+                "parameters": [{"name": name, "in": "path", "required": True} for name in names],
+                "requestBody": {"required": op.body_required},
+                "responses": responses,
+            }
+        return {"paths": paths, "components": {"schemas": {name: {} for name in components}}}
+
+
+def _escape(template: str) -> str:
+    return template.replace("~", "~0").replace("/", "~1")
+
+
+def _parses(parse: Callable[[Any], object]) -> Callable[[object], list[ModelError]]:
+    """Refusals of a livebar parser: its ``ValidationError``, naming the field."""
+    from livebar._errors import ValidationError
+
+    def errors(instance: object) -> list[ModelError]:
+        try:
+            parse(instance)
+        except ValidationError as exc:
+            path = tuple(part for part in re.split(r"[.\[\]]+", exc.field) if part)
+            return [ModelError(str(exc), path)]
+        return []
+
+    return errors
+
+
+def _result_errors(operation: str) -> Callable[[object], list[ModelError]]:
+    """A 200 answer must hold each field of the client's result class with the type it reads."""
+    from livebar import _client
+
+    names = {
+        "push": "PushResult",
+        "start": "StartResult",
+        "update": "UpdateResult",
+        "end": "EndResult",
+        "stream": "StreamResult",
+        "end_stream": "StreamEndResult",
+        "set_badge": "BadgeResult",
+        "set_metric": "MetricResult",
+    }
+    result = getattr(_client, names[operation])
+    fields = [f for f in dataclasses.fields(result) if f.name != "raw"]
+
+    def errors(body: object) -> list[ModelError]:
+        if not isinstance(body, dict):
+            return [ModelError("the answer is not a JSON object")]
+        found = []
+        for field in fields:
+            if field.name not in body:
+                if field.default is dataclasses.MISSING:
+                    found.append(ModelError(f"{field.name!r} is a required property"))
+                continue
+            if not _has_type(body[field.name], str(field.type)):
+                message = f"{body[field.name]!r} is not {field.type}"
+                found.append(ModelError(message, (field.name,)))
+        return found
+
+    return errors
+
+
+JSON_TYPES: dict[str, Callable[[object], bool]] = {
+    "None": lambda value: value is None,
+    "bool": lambda value: isinstance(value, bool),
+    "int": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "str": lambda value: isinstance(value, str),
+    "tuple[str, ...]": lambda value: (
+        isinstance(value, list) and all(isinstance(item, str) for item in value)
+    ),
+}
+"""How a JSON value must look for each annotation the result classes use (as written)."""
+
+
+def _has_type(value: object, annotation: str) -> bool:
+    """Whether a JSON value is what a result field annotated ``annotation`` reads."""
+    return any(JSON_TYPES[arm.strip()](value) for arm in annotation.split("|"))
+
+
+def _error_errors(op: ModelOperation, status: int) -> Callable[[object], list[ModelError]]:
+    """An error answer must say ``error`` (a string) and map to livebar's error for ``status``."""
+    from livebar._errors import ActivityLimitError, ServerError, error_from_response
+
+    def errors(body: object) -> list[ModelError]:
+        if not isinstance(body, dict):
+            return [ModelError("the answer is not a JSON object")]
+        found = []
+        for name in ("error", "message"):
+            if name in body and not isinstance(body[name], str):
+                found.append(ModelError(f"{body[name]!r} is not a string", (name,)))
+        if not isinstance(body.get("error"), str):
+            found.append(ModelError("'error' is a required property"))
+        mapped = error_from_response(status, body, {}, operation=op.name)
+        if isinstance(mapped, ServerError):
+            found.append(ModelError(f"livebar cannot read a {status} answer to {op.name}"))
+        if isinstance(mapped, ActivityLimitError):
+            for name in ("limit", "active"):
+                if not _has_type(body.get(name), "int"):
+                    found.append(ModelError(f"{name!r} is not an integer", (name,)))
+        return found
+
+    return errors
 
 
 @functools.cache
 def _validator() -> SpecValidator:
-    return SpecValidator(_load_spec())
+    path = find_spec()
+    if path is None:
+        return ModelValidator()
+    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return OpenAPIValidator(spec, source=str(path))
+
+
+# -- transports and fixtures ------------------------------------------------------------------
 
 
 def spec_validating_transport(handler: Handler) -> httpx.MockTransport:
-    """A ``MockTransport`` that validates each request against the spec, then calls ``handler``.
+    """A ``MockTransport`` that validates each request, then calls ``handler``.
 
     ``handler`` may be sync or async (for ``httpx.AsyncClient``).
     """
@@ -162,8 +462,8 @@ class FakeAPI:
     """A scripted ActivitySmith: answers with ``replies`` in turn (the last one repeats).
 
     A reply is an ``httpx.Response``, an exception to raise (e.g. ``httpx.ConnectError``), or a
-    ``(status, json_body)`` pair. Every request is validated against the spec first, then kept
-    in ``requests`` (and its JSON body, or ``None``, in ``bodies``).
+    ``(status, json_body)`` pair. Every request is validated first, then kept in ``requests``
+    (and its JSON body, or ``None``, in ``bodies``).
     """
 
     def __init__(self, *replies: httpx.Response | Exception | tuple[int, Any]) -> None:
@@ -188,25 +488,31 @@ class FakeAPI:
 
 @pytest.fixture
 def fake_api() -> type[FakeAPI]:
-    """The ``FakeAPI`` class: ``fake_api((200, {...}))`` scripts a spec-checked server."""
+    """The ``FakeAPI`` class: ``fake_api((200, {...}))`` scripts a checked server."""
     return FakeAPI
 
 
 @pytest.fixture(scope="session")
 def openapi_spec() -> dict[str, Any]:
-    """The parsed ActivitySmith OpenAPI spec."""
-    return _load_spec()
+    """The API's operations: ActivitySmith's spec, or livebar's model of it without the spec."""
+    return _validator().spec
 
 
 @pytest.fixture(scope="session")
 def spec_validator() -> SpecValidator:
-    """A ``SpecValidator`` over the ActivitySmith spec."""
+    """The validator in force: ``OpenAPIValidator`` with the spec, else ``ModelValidator``."""
     return _validator()
+
+
+@pytest.fixture(scope="session")
+def model_validator() -> ModelValidator:
+    """livebar's model of the API, whether or not the spec is present."""
+    return ModelValidator()
 
 
 @pytest.fixture
 def mock_transport() -> Callable[[Handler], httpx.MockTransport]:
-    """Factory: ``mock_transport(handler)`` is a spec-validating ``httpx.MockTransport``."""
+    """Factory: ``mock_transport(handler)`` is a validating ``httpx.MockTransport``."""
     return spec_validating_transport
 
 
@@ -231,8 +537,8 @@ def sim(spec_validator: SpecValidator) -> Iterator[Any]:
     """A fresh simulator at ActivitySmith's limits on 127.0.0.1.
 
     After the test, every request that reached it (from livebar in this process or from a
-    subprocess) must validate against the spec. Simulator tests that send malformed requests on
-    purpose define their own ``sim``.
+    subprocess) must validate. Simulator tests that send malformed requests on purpose define
+    their own ``sim``.
     """
     import livebar
     from livebar.simulator import serve

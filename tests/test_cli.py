@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -59,8 +61,15 @@ def test_run_failure_keeps_the_exit_code(sim, env) -> None:
     """run: a failing command's exit code comes back and the activity ends failed."""
     done = livebar("run", "--", *python("raise SystemExit(7)"), env=env)
     assert 7 == done.returncode
-    assert "Failed: CommandFailed: exit code 7" == shown(sim)["subtitle"]
+    assert "Failed: exit code 7" == shown(sim)["subtitle"]
     assert "red" == shown(sim)["color"]
+
+
+def test_run_killed_by_a_signal_reads_plainly(sim, env) -> None:
+    """run: a command killed by a signal reads "Failed: killed by SIGKILL", no class name."""
+    done = livebar("run", "--", *python("import os; os.kill(os.getpid(), 9)"), env=env)
+    assert 137 == done.returncode
+    assert "Failed: killed by SIGKILL" == shown(sim)["subtitle"]
 
 
 def test_run_progress_regex_with_two_groups(sim, env) -> None:
@@ -282,6 +291,12 @@ def test_push_rejected_by_the_server_exits_1(sim, env) -> None:
         (["run", "--progress-regex", "(", "--", "true"], "bad regular expression"),
         (["run", "--progress-regex", "no groups", "--", "true"], "needs 1 or 2 group(s)"),
         (["run", "--step-regex", "(a)(b)", "--", "true"], "needs 0 or 1 group(s)"),
+        (["run", "--progress-regex", r"(\d*)", "--", "true"], "matches an empty line"),
+        (["run", "--step-regex", "^(a)?", "--", "true"], "matches an empty line"),
+        (["push", "--title", "x", "--action", "Open"], "--action: give TITLE=URL"),
+        (["push", "--title", "x", "--webhook", "=https://e.com"], "--webhook: give TITLE=URL"),
+        (["push", "--title", "x", "--action", "Open=http://e.com"], "actions[0].url"),
+        (["push", "--title", "x", "--badge", "many"], "--badge: invalid int value"),
         (["run", "--steps", ",", "--", "true"], "--steps"),
         (["run"], "no command given"),
         (["pipe", "--total", "-5"], "must be > 0"),
@@ -296,12 +311,207 @@ def test_bad_options_exit_2(env, argv, message) -> None:
     assert message in done.stderr.decode()
 
 
-def test_bad_base_url_exits_2(env) -> None:
-    """A non-HTTPS base URL in the environment is a usage error."""
-    env["ACTIVITYSMITH_BASE_URL"] = "http://example.com/api"
-    done = livebar("run", "--", "true", env=env)
+BAD_SETTINGS = [
+    ("LIVEBAR_TIMEOUT", "abc"),
+    ("LIVEBAR_DISABLE", "maybe"),
+    ("ACTIVITYSMITH_BASE_URL", "http://example.com/api"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_SETTINGS)
+def test_run_with_a_bad_setting_still_runs_the_command(sim, env, name, value) -> None:
+    """run: a bad livebar setting is one error line; the command runs and keeps its exit code."""
+    env[name] = value
+    done = livebar("run", "--", *python("print('hi'); raise SystemExit(3)"), env=env)
+    assert (3, b"hi\n") == (done.returncode, done.stdout)
+    lines = done.stderr.decode().splitlines()
+    assert 1 == len(lines), lines
+    assert lines[0].startswith("livebar: ")
+    assert f"livebar: {name}: " in lines[0]
+    assert lines[0].endswith("running without the Live Activity.")
+    assert [] == sim.requests()
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_SETTINGS)
+def test_pipe_with_a_bad_setting_loses_no_data(sim, env, name, value) -> None:
+    """Pipe mode: a bad livebar setting is one error line; every byte still comes through."""
+    env[name] = value
+    data = b"".join(b"%d\n" % i for i in range(1, 6))
+    done = livebar("--title", "x", input=data, env=env)
+    assert (0, data) == (done.returncode, done.stdout)
+    assert 1 == len(done.stderr.splitlines()), done.stderr
+    assert [] == sim.requests()
+
+
+def test_push_with_a_bad_setting_exits_2(sim, env) -> None:
+    """push (nothing to run but the push) refuses a bad setting with exit 2, naming it."""
+    env["LIVEBAR_TIMEOUT"] = "abc"
+    done = livebar("push", "--title", "x", env=env)
     assert 2 == done.returncode
-    assert b"base_url" in done.stderr
+    assert b"LIVEBAR_TIMEOUT" in done.stderr
+    assert [] == sim.requests()
+
+
+@pytest.mark.parametrize(
+    ("regex", "lines"),
+    [
+        (r"(\d+)%|x", ["x", "40%", "x"]),
+        (r"(\d+)/(\d+)|(?:todo)", ["todo", "2/4", "todo"]),
+        (r"(\w+)%", ["nan%", "inf%", "40%", "abc%"]),
+    ],
+)
+def test_run_lines_without_usable_numbers_are_not_progress(sim, env, regex, lines) -> None:
+    """run: a match whose groups are empty or not finite numbers moves nothing; output is whole."""
+    filler = 20_000  # more than a pipe holds: a relay that died would leave the command stuck
+    command = python(
+        f"""
+        for line in {lines!r}:
+            print(line)
+        for i in range({filler}):
+            print("row", i)
+        """
+    )
+    done = livebar("run", "--progress-regex", regex, "--", *command, env=env)
+    out = done.stdout.decode().splitlines()
+    assert (0, b"") == (done.returncode, done.stderr)
+    assert [*lines, *(f"row {i}" for i in range(filler))] == out
+    assert shown(sim)["subtitle"].startswith("Done in ")
+    assert not [r for r in sim.requests() if r["status"] != 200]
+
+
+def test_run_step_regex_with_an_empty_group_goes_to_the_next_stage(sim, env) -> None:
+    """run: a step match whose group is empty starts the next stage instead of crashing."""
+    command = python(
+        """
+        for line in ["b", "a", "b"]:
+            print(line)
+        raise SystemExit(1)
+        """
+    )
+    done = livebar(
+        "run", "--steps", "one,a,three", "--step-regex", "^(a)$|^b$", "--", *command, env=env
+    )
+    assert (1, b"b\na\nb\n", b"") == (done.returncode, done.stdout, done.stderr)
+    assert shown(sim)["subtitle"].startswith("Failed at three")
+
+
+def test_run_title_defaults_to_the_program_name(sim, env) -> None:
+    """run without --title names the activity after the program, not the whole command line."""
+    assert 0 == livebar("run", "--", *python("pass"), env=env).returncode
+    assert 0 == livebar("run", "--shell", "--", "echo one && echo two", env=env).returncode
+    assert [os.path.basename(PY), "echo"] == [a["title"] for a in sim.activities()]
+
+
+def test_push_offers_actions_badge_and_sound(sim, env) -> None:
+    """push --action/--webhook/--badge/--sound send the API's actions, badge and sound."""
+    done = livebar(
+        "push",
+        "--title",
+        "Deploy?",
+        "--action",
+        "Open CI=https://ci.example.com/42",
+        "--webhook",
+        "Ship it=https://ci.example.com/hooks/ship",
+        "--badge",
+        "3",
+        "--sound",
+        "default",
+        env=env,
+    )
+    assert 0 == done.returncode, done.stderr
+    expected = {
+        "title": "Deploy?",
+        "actions": [
+            {"title": "Open CI", "type": "open_url", "url": "https://ci.example.com/42"},
+            {
+                "title": "Ship it",
+                "type": "webhook",
+                "url": "https://ci.example.com/hooks/ship",
+                "method": "POST",
+            },
+        ],
+        "badge": 3,
+        "sound": "default",
+    }
+    assert expected == sim.requests()[-1]["body"]
+
+
+def test_no_key_warnings_say_how_to_silence_them(sim, env) -> None:
+    """Without a key, the library's and the command's warnings both mention LIVEBAR_DISABLE=1."""
+    del env["ACTIVITYSMITH_API_KEY"]
+    code = "import livebar\nwith livebar.live_activity('x'):\n    pass\n"
+    library = subprocess.run(
+        [PY, "-c", code], env=env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL
+    )
+    command = livebar("run", "--", *python("pass"), env=env)
+    for done in (library, command):
+        assert 0 == done.returncode
+        assert 1 == len(done.stderr.splitlines()), done.stderr
+        assert b"LIVEBAR_DISABLE=1" in done.stderr
+
+
+def test_version(env, capsys) -> None:
+    """``livebar --version`` prints the version and exits 0."""
+    import livebar as package
+
+    assert 0 == main(["--version"])
+    assert f"livebar {package.__version__}\n" == capsys.readouterr().out
+
+
+def test_a_bad_option_shows_its_command_usage(env) -> None:
+    """``livebar run --bogus`` prints run's usage (not the top level's) and exits 2."""
+    done = livebar("run", "--bogus", "--", "true", env=env)
+    stderr = done.stderr.decode()
+    assert 2 == done.returncode
+    assert stderr.startswith("usage: livebar run ")
+    assert "livebar run: error: unrecognized arguments: --bogus" in stderr
+
+
+@pytest.mark.parametrize("command", ["run", "pipe", "push"])
+def test_an_empty_title_is_refused(sim, env, command) -> None:
+    """``--title ''`` (or blank) exits 2 before anything runs."""
+    extra = ["--", "true"] if command == "run" else []
+    done = livebar(command, "--title", " ", *extra, env=env)
+    assert 2 == done.returncode
+    assert "--title: must not be empty" in done.stderr.decode()
+    assert [] == sim.requests()
+
+
+@pytest.mark.parametrize("command", ["simulate", "demo"])
+def test_a_port_out_of_range_is_one_line(env, command) -> None:
+    """``--port 99999``: one line naming the option, exit 2, no traceback."""
+    done = livebar(command, "--port", "99999", env=env)
+    lines = done.stderr.decode().splitlines()
+    assert (2, 1) == (done.returncode, len(lines)), lines
+    assert lines[0].startswith(f"livebar {command}: --port 99999: ")
+    assert "--port 0" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["simulate", "demo"])
+def test_a_port_in_use_is_one_line(env, command) -> None:
+    """A port in use: one line saying which is taken and how to pick another, exit 2."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = livebar(command, "--port", str(port), env=env)
+    lines = done.stderr.decode().splitlines()
+    assert (2, 1) == (done.returncode, len(lines)), lines
+    assert f"127.0.0.1:{port} is already in use" in lines[0]
+    assert "--port 0" in lines[0]
+
+
+def test_the_demo_says_its_page_is_gone_at_the_end(env) -> None:
+    """The demo ends by saying its URL no longer answers, and how to keep it open."""
+    env["LIVEBAR_DEMO_FAST"] = "1"
+    done = livebar("demo", env=env)
+    out = done.stdout.decode()
+    assert 0 == done.returncode, done.stderr
+    url = re.search(r"open (http://127\.0\.0\.1:\d+/) to watch", out)
+    assert url is not None, out
+    last = out.splitlines()[-1]
+    assert f"{url.group(1)} no longer answers" in last
+    assert "--keep-open" in last
 
 
 @pytest.mark.parametrize("command", ["run", "pipe", "push", "simulate", "demo"])

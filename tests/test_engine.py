@@ -1,4 +1,6 @@
-"""The progress engine end to end against the simulator: activities, stages, endings."""
+"""The progress engine end to end: on a virtual clock (``livebar.testing.virtual_time``) where
+time matters, and against the simulator served on loopback where threads, sockets and processes
+are the point."""
 
 from __future__ import annotations
 
@@ -6,16 +8,19 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, Optional
+from collections.abc import Iterator
+from typing import Any, Optional, Union
 
 import pytest
 
 import livebar
 from livebar import _dispatch
 from livebar._pacing import Budgets
-from livebar.simulator import SimulatorHandle, serve
+from livebar.simulator import SimulatorHandle
+from livebar.testing import VirtualTime, virtual_time
 
 FAST = Budgets(min_update_gap=0.05)
+EPOCH = 1_780_000_000.0
 
 
 @pytest.fixture
@@ -25,30 +30,65 @@ def sim(sim: SimulatorHandle) -> SimulatorHandle:
     return sim
 
 
-def opts(sim: SimulatorHandle, **extra: Any) -> dict[str, Any]:
+@pytest.fixture
+def vt(spec_validator: Any) -> Iterator[VirtualTime]:
+    """The real engine on a virtual clock (updates allowed 50 ms apart); every request it sent
+    is checked against the spec afterwards."""
+    with virtual_time(budgets=FAST) as clock:
+        yield clock
+        clock.flush(60.0)
+        for request in clock.simulator.requests():
+            spec_validator.validate_body(request["method"], request["path"], request["body"])
+
+
+Server = Union[SimulatorHandle, VirtualTime]
+
+
+def _handle(server: Server) -> SimulatorHandle:
+    return server.simulator if isinstance(server, VirtualTime) else server
+
+
+def opts(sim: Server, **extra: Any) -> dict[str, Any]:
+    if isinstance(sim, VirtualTime):
+        return dict(extra)
     return {"api_key": sim.api_key, "base_url": sim.url, **extra}
 
 
-def statuses(sim: SimulatorHandle) -> list[int]:
-    return [r["status"] for r in sim.requests()]
+def statuses(sim: Server) -> list[Optional[int]]:
+    return [r["status"] for r in _handle(sim).requests()]
 
 
-def only_activity(sim: SimulatorHandle) -> dict[str, Any]:
-    [activity] = sim.activities()
+def kinds(sim: Server) -> list[str]:
+    """``start``, ``update``, ``end``, ``push``: each request's endpoint, in order."""
+    return [
+        r["path"].rsplit("/", 1)[-1].replace("push-notification", "push")
+        for r in _handle(sim).requests()
+    ]
+
+
+def only_activity(sim: Server) -> dict[str, Any]:
+    [activity] = _handle(sim).activities()
     return activity
 
 
-def test_stages_end_with_every_step_done(sim: SimulatorHandle) -> None:
+def at(request: dict[str, Any]) -> float:
+    """A request's time on the virtual clock."""
+    return float(request["t"]) - EPOCH
+
+
+def test_stages_end_with_every_step_done(vt: VirtualTime) -> None:
     """A three-stage job ends showing 3 of 3 steps and 'Done in …'."""
-    with livebar.live_activity("Deploy", steps=["build", "test", "ship"], **opts(sim)) as act:
+    with livebar.live_activity("Deploy", steps=["build", "test", "ship"]) as act:
         for name in ("build", "test", "ship"):
             with act.stage(name):
-                time.sleep(0.1)
+                vt.advance(0.1)
     assert act.wait(5.0)
-    shown = only_activity(sim)["displayed"]
+    shown = only_activity(vt)["displayed"]
     assert (3, 3) == (shown["current_step"], shown["number_of_steps"])
-    assert shown["subtitle"].startswith("Done in")
-    assert "ended" == only_activity(sim)["state"]
+    assert "Done in 0.3s" == shown["subtitle"]
+    assert "ended" == only_activity(vt)["state"]
+    assert ["start", "update", "end"] == kinds(vt)
+    assert 1 == act.stats.updates
 
 
 def test_exception_mid_stage_fails_the_activity_and_propagates_unchanged(
@@ -73,14 +113,31 @@ def test_exception_mid_stage_fails_the_activity_and_propagates_unchanged(
     assert 30 == only_activity(sim)["auto_dismiss_minutes"]
 
 
-def test_a_million_iterations_cost_a_handful_of_requests(sim: SimulatorHandle) -> None:
-    """A million-item loop sends a start and an end (and a few updates at most), no warning."""
-    for _ in livebar.track(range(1_000_000), title="Crunch", **opts(sim)):
+def test_a_million_iterations_cost_a_handful_of_requests(vt: VirtualTime) -> None:
+    """A million-item loop that takes no time sends a start and an end, nothing else."""
+    for _ in livebar.track(range(1_000_000), title="Crunch"):
         pass
-    assert _dispatch.flush(5.0)
-    activity = only_activity(sim)
-    assert len(sim.requests()) <= 6
+    assert livebar.flush(5.0)
+    activity = only_activity(vt)
+    assert ["start", "end"] == kinds(vt)
     assert 0 == activity["warnings"]
+    assert 100 == activity["displayed"]["percentage"]
+
+
+def test_a_two_hour_job_runs_through_the_engine_on_the_virtual_clock(vt: VirtualTime) -> None:
+    """Two virtual hours of a uniform job: spread updates, no iOS warning, the end arrives."""
+    vt.dispatcher.set_budgets(Budgets())
+    with livebar.live_activity("Backup", total=7200) as act:
+        for second in range(7200):
+            act.update(second)
+            vt.advance(1.0)
+    assert act.wait(5.0)
+    activity = only_activity(vt)
+    requests = vt.simulator.requests()
+    assert (0, 0) == (activity["warnings"], activity["throttles"])
+    assert ["start"] + ["update"] * act.stats.updates + ["end"] == kinds(vt)
+    assert 45 <= act.stats.updates
+    assert 7200.0 == pytest.approx(at(requests[-1]), abs=0.5)
     assert 100 == activity["displayed"]["percentage"]
 
 
@@ -108,46 +165,49 @@ def test_keyboard_interrupt_is_cancelled(sim: SimulatorHandle) -> None:
     assert only_activity(sim)["displayed"]["subtitle"].startswith("Cancelled")
 
 
-def test_server_down_for_the_first_half_still_shows_the_end(sim: SimulatorHandle) -> None:
+def test_server_down_for_the_first_half_still_shows_the_end(vt: VirtualTime) -> None:
     """With the API unreachable at first, the job runs on and the phone ends up right."""
-    sim.down()
-    threading.Timer(1.0, sim.up).start()
-    with livebar.live_activity("Import", total=20, **opts(sim)) as act:
-        for _ in act.track(range(20)):
-            time.sleep(0.1)
+    vt.simulator.down()
+    with livebar.live_activity("Import", total=20) as act:
+        for i in act.track(range(20)):
+            vt.advance(0.1)
+            if i == 9:
+                vt.simulator.up()
     assert act.wait(15.0)
-    shown = only_activity(sim)["displayed"]
+    shown = only_activity(vt)["displayed"]
     assert 100 == shown["percentage"]
+    refused = statuses(vt)[: act.stats.retried]
+    assert [None] * act.stats.retried == refused
     assert act.stats.retried >= 1
+    assert [200, 200] == statuses(vt)[act.stats.retried :]
+    assert ["start"] * (act.stats.retried + 1) + ["end"] == kinds(vt)
 
 
-def test_many_activities_and_pushes_never_see_a_429(sim: SimulatorHandle) -> None:
-    """Six concurrent jobs plus failure pushes stay within the real limits; each end arrives."""
-    acts = []
-
-    def job(i: int) -> None:
-        act = livebar.live_activity(f"Job {i}", total=30, notify_on=["failed"], **opts(sim))
-        acts.append(act)
-        try:
-            with act:
-                for n in range(30):
-                    act.update(n + 1)
-                    time.sleep(0.05)
-                    if i % 3 == 0 and n == 20:
-                        raise RuntimeError("flaky")
-        except RuntimeError:
-            pass
-
-    threads = [threading.Thread(target=job, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert _dispatch.flush(30.0)
-    assert 429 not in statuses(sim)
-    assert 6 == len(acts)
+def test_many_activities_and_pushes_never_see_a_429(vt: VirtualTime) -> None:
+    """Six jobs plus failure pushes stay within the real limits: four run at once, the other
+    two start as the failed ones free their slots, and every end arrives."""
+    acts = [
+        livebar.live_activity(f"Job {i}", total=30, notify_on=["failed"]).start() for i in range(6)
+    ]
+    for n in range(30):
+        for i, act in enumerate(acts):
+            act.update(n + 1)
+            if i % 3 == 0 and n == 20:
+                act.close(RuntimeError("flaky"))
+        vt.advance(0.05)
+    for act in acts:
+        act.close()
+    assert livebar.flush(30.0)
+    assert 429 not in statuses(vt)
     assert all(a.stats.end_delivered for a in acts)
-    assert ["Job 0 failed", "Job 3 failed"] == sorted(p["title"] for p in sim.pushes())
+    assert ["Job 0 failed", "Job 3 failed"] == [p["title"] for p in vt.simulator.pushes()]
+    started = [a["title"] for a in vt.simulator.activities()]
+    assert ["Job 0", "Job 1", "Job 2", "Job 3", "Job 4", "Job 5"] == started
+    log = vt.simulator.requests()
+    first_end = min(at(r) for r in log if r["path"].endswith("/end"))
+    late_starts = [at(r) for r in log if r["path"].endswith("/start")][4:]
+    assert 2 == len(late_starts)
+    assert all(t >= first_end for t in late_starts)
 
 
 def test_updates_from_many_threads(sim: SimulatorHandle) -> None:
@@ -224,19 +284,20 @@ async def test_async_with_and_async_decorator(sim: SimulatorHandle) -> None:
 
 
 def test_bad_key_stops_mirroring_with_one_log_line(
-    sim: SimulatorHandle, caplog: pytest.LogCaptureFixture
+    vt: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A 401 is logged once, never retried in a loop, and the job carries on."""
     caplog.set_level(logging.ERROR, logger="livebar")
-    with livebar.live_activity("Job", total=10, api_key="ask_wrong", base_url=sim.url) as act:
+    with livebar.live_activity("Job", total=10, api_key="ask_wrong") as act:
         for i in range(10):
             act.update(i + 1)
-            time.sleep(0.05)
-    act.wait(2.0)
-    assert 1 == len(sim.requests())
+            vt.advance(0.05)
+    assert not act.wait(2.0)
+    assert [401] == statuses(vt)
     refused = [r for r in caplog.records if "refused" in r.getMessage()]
     assert 1 == len(refused)
     assert "ask_wrong" not in caplog.text
+    assert 1 == act.stats.dropped
 
 
 def test_no_key_warns_once_and_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,17 +324,21 @@ def test_disable_is_silent(
 
 def test_activity_limit_delivers_the_outcome_as_a_push() -> None:
     """When the account's slots are full, the job runs and its outcome arrives as a push."""
-    with serve(max_activities=1) as sim:
-        _dispatch.configure(budgets=Budgets(min_update_gap=0.05, activity_limit_initial=0.2))
-        with livebar.live_activity("Holder", **opts(sim)) as holder:
-            time.sleep(0.3)
-            with livebar.live_activity("Squeezed", total=1, **opts(sim)) as act:
-                time.sleep(0.5)
+    budgets = Budgets(min_update_gap=0.05, activity_limit_initial=0.2)
+    with virtual_time(budgets=budgets, max_activities=1) as vt:
+        with livebar.live_activity("Holder") as holder:
+            vt.advance(0.3)
+            with livebar.live_activity("Squeezed", total=1) as act:
+                vt.advance(0.5)
                 act.update(1)
         assert act.wait(5.0)
         assert holder.wait(5.0)
         assert act.stats.delivered_by_push
-        assert ["Squeezed finished"] == [p["title"] for p in sim.pushes()]
+        assert ["Squeezed finished"] == [p["title"] for p in vt.simulator.pushes()]
+        assert ["Holder"] == [a["title"] for a in vt.simulator.activities()]
+        refused = [r for r in vt.simulator.requests() if r["status"] == 429]
+        assert refused
+        assert all("limit" in r["response"] for r in refused)
 
 
 def test_bad_input_is_refused_before_anything_is_sent(sim: SimulatorHandle) -> None:
@@ -342,21 +407,23 @@ def test_sigterm_is_cancelled(sim: SimulatorHandle) -> None:
     assert served[0]["displayed"]["subtitle"].startswith("Cancelled")
 
 
-def test_rate_limit_429_backs_off_and_delivers_the_latest_state(sim: SimulatorHandle) -> None:
-    """After a 429 with Retry-After the sender waits, then the end still arrives."""
-    with livebar.live_activity("Sync", total=10, **opts(sim)) as act:
-        time.sleep(0.3)
-        sim.fail_next(2, status=429, retry_after=0.5)
+def test_rate_limit_429_backs_off_and_delivers_the_latest_state(vt: VirtualTime) -> None:
+    """After a 429 with Retry-After the sender waits exactly that long, then the end arrives."""
+    with livebar.live_activity("Sync", total=10) as act:
+        vt.advance(0.3)
+        vt.simulator.fail_next(2, status=429, retry_after=0.5)
         act.update(5)
-        time.sleep(0.3)
+        vt.advance(0.3)
         act.update(10)
     assert act.wait(10.0)
-    assert act.stats.retried >= 1
-    assert 100 == only_activity(sim)["displayed"]["percentage"]
-    refused = [r for r in sim.requests() if r["status"] == 429]
-    served = [r for r in sim.requests() if r["status"] == 200]
-    assert refused
-    assert served[-1]["t"] - refused[-1]["t"] >= 0.45
+    assert 100 == only_activity(vt)["displayed"]["percentage"]
+    log = vt.simulator.requests()
+    refused = [r for r in log if r["status"] == 429]
+    assert [200, 429, 429, 200] == statuses(vt)
+    assert ["start", "update", "end", "end"] == kinds(vt)
+    assert 2 == act.stats.retried
+    assert 0.5 == pytest.approx(at(log[2]) - at(log[1]))
+    assert 0.5 == pytest.approx(at(log[3]) - at(refused[-1]))
 
 
 def test_nested_stages_name_the_path(sim: SimulatorHandle) -> None:
@@ -495,31 +562,36 @@ def test_configure_mid_job_keeps_open_activities_mirrored(sim: SimulatorHandle) 
 
 
 def test_rejected_updates_are_counted_and_logged_once(
-    sim: SimulatorHandle, caplog: pytest.LogCaptureFixture
+    vt: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Updates the server refuses (400) are dropped, counted, and logged a single time."""
     caplog.set_level(logging.WARNING, logger="livebar")
-    with livebar.live_activity("Refused", total=10, **opts(sim)) as act:
-        time.sleep(0.3)
-        sim.fail_next(3, status=400)
+    with livebar.live_activity("Refused", total=10) as act:
+        vt.advance(0.3)
+        vt.simulator.fail_next(3, status=400)
         for n in (3, 6, 9):
             act.update(n)
-            time.sleep(0.4)
+            vt.advance(0.4)
     assert act.wait(5.0)
     assert 3 == act.stats.dropped
+    assert [200, 400, 400, 400, 200] == statuses(vt)
+    assert ["start", "update", "update", "update", "end"] == kinds(vt)
     assert 1 == sum("request dropped" in r.getMessage() for r in caplog.records)
     assert act.stats.end_delivered
 
 
-def test_a_start_refused_with_429_is_started_again(sim: SimulatorHandle) -> None:
-    """The account 429 on the very first request delays the start; it still happens."""
-    sim.fail_next(1, status=429, retry_after=0.3)
-    with livebar.live_activity("Patient", total=1, **opts(sim)) as act:
-        time.sleep(1.0)
+def test_a_start_refused_with_429_is_started_again(vt: VirtualTime) -> None:
+    """The account 429 on the very first request delays the start by Retry-After; it happens."""
+    vt.simulator.fail_next(1, status=429, retry_after=0.3)
+    with livebar.live_activity("Patient", total=1) as act:
+        vt.advance(1.0)
         act.update(1)
     assert act.wait(10.0)
-    assert [429, 200, 200] == statuses(sim)[:3]
-    assert "ended" == only_activity(sim)["state"]
+    log = vt.simulator.requests()
+    assert [429, 200, 200] == statuses(vt)
+    assert ["start", "start", "end"] == kinds(vt)
+    assert 0.3 == pytest.approx(at(log[1]) - at(log[0]))
+    assert "ended" == only_activity(vt)["state"]
 
 
 def test_pushes_after_a_refused_key_do_not_hold_up_the_exit(sim: SimulatorHandle) -> None:

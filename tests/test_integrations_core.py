@@ -28,7 +28,7 @@ def test_import_livebar_and_the_stdlib_integrations_import_no_framework() -> Non
         "import livebar._ipython, livebar._training\n"
         "livebar.pandas  # the name resolves; pandas itself loads only when it is called\n"
         "livebar._ranks.process_rank()\n"
-        "livebar._ipython.watch_running_shell()\n"
+        "livebar._ipython.watch_running_shell(list)\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
     proc = subprocess.run(

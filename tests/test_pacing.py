@@ -8,27 +8,32 @@ from typing import Callable, Optional
 
 import pytest
 
-from livebar._pacing import Budgets, Kind, Outcome, PacingPolicy, Send, Snapshot
+from livebar._errors import ConfigurationError, Trouble
+from livebar._pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
 
 
 def snap(fraction: Optional[float], *, title: str = "job", subtitle: str = "") -> Snapshot:
     return Snapshot(fraction=fraction, structure=(title,), detail=(subtitle,))
 
 
+A, B, C, D, E = 1, 2, 3, 4, 5
+PUSH = 1000
+
+
 class Run:
-    """Drives a policy through a scripted job, answering every request with ``answer``."""
+    """Asks a policy for its sends and answers each with ``answer`` (None: it succeeded)."""
 
     def __init__(
         self,
         budgets: Optional[Budgets] = None,
-        answer: Optional[Callable[[Send, float], Outcome]] = None,
+        answer: Optional[Callable[[Send, float], Optional[Trouble]]] = None,
     ) -> None:
         self.policy = PacingPolicy(budgets or Budgets(), rng=random.Random(7))
-        self.answer = answer or (lambda send, now: Outcome.OK)
-        self.log: list[tuple[float, object, Kind]] = []
+        self.answer = answer or (lambda send, now: None)
+        self.log: list[tuple[float, int, Kind]] = []
 
     def step(self, now: float) -> list[Send]:
-        """Send until the policy has nothing more to say now, as the dispatcher does."""
+        """Everything the policy sends at ``now``, each answered at once."""
         everything: list[Send] = []
         for _ in range(50):
             sends = self.policy.next_sends(now)
@@ -40,14 +45,14 @@ class Run:
             everything.extend(sends)
         return everything
 
-    def kinds(self, key: object = "a") -> list[Kind]:
+    def kinds(self, key: int = A) -> list[Kind]:
         return [kind for _, k, kind in self.log if k == key]
 
-    def times(self, kind: Kind, key: object = "a") -> list[float]:
+    def times(self, kind: Kind, key: int = A) -> list[float]:
         return [t for t, k, kd in self.log if k == key and kd is kind]
 
 
-def uniform_job(run: Run, key: str, duration: float, dt: float = 0.5) -> None:
+def uniform_job(run: Run, key: int, duration: float, dt: float = 0.5) -> None:
     run.policy.open(key, 0.0, snap(0.0))
     t = 0.0
     while t < duration:
@@ -70,17 +75,17 @@ def server_would_warn(update_times: list[float], started: float, budgets: Budget
 def test_start_goes_out_at_once() -> None:
     """The first look at a new activity sends its start."""
     run = Run()
-    run.policy.open("a", 0.0, snap(0.0))
-    assert [Send("a", Kind.START)] == run.step(0.0)
+    run.policy.open(A, 0.0, snap(0.0))
+    assert [Send(A, Kind.START)] == run.step(0.0)
 
 
 def test_equal_state_is_never_resent() -> None:
     """A state equal to the one shown costs no request."""
     run = Run()
-    run.policy.open("a", 0.0, snap(0.5))
+    run.policy.open(A, 0.0, snap(0.5))
     run.step(0.0)
     for t in range(1, 200):
-        run.policy.observe("a", snap(0.5))
+        run.policy.observe(A, snap(0.5))
         run.step(float(t))
     assert [Kind.START] == run.kinds()
 
@@ -88,9 +93,9 @@ def test_equal_state_is_never_resent() -> None:
 def test_sub_percent_moves_are_not_sent() -> None:
     """A change the phone cannot show is not worth an update."""
     run = Run()
-    run.policy.open("a", 0.0, snap(0.0))
+    run.policy.open(A, 0.0, snap(0.0))
     run.step(0.0)
-    run.policy.observe("a", snap(0.004))
+    run.policy.observe(A, snap(0.004))
     run.step(1000.0)
     assert [Kind.START] == run.kinds()
 
@@ -98,7 +103,7 @@ def test_sub_percent_moves_are_not_sent() -> None:
 def test_ten_minute_job_spreads_its_burst_over_the_job() -> None:
     """A uniform 10-minute job spends its updates evenly, not in the first seconds."""
     run = Run()
-    uniform_job(run, "a", 600.0)
+    uniform_job(run, A, 600.0)
     updates = run.times(Kind.UPDATE)
     assert 8 <= len(updates) <= 12
     assert updates[0] > 20.0
@@ -111,7 +116,7 @@ def test_two_hour_job_never_trips_the_ios_warning() -> None:
     """Past the burst, updates follow the one-per-interval average exactly."""
     budgets = Budgets()
     run = Run(budgets)
-    uniform_job(run, "a", 7200.0, dt=1.0)
+    uniform_job(run, A, 7200.0, dt=1.0)
     updates = run.times(Kind.UPDATE)
     assert not server_would_warn(updates, 0.0, budgets)
     assert len(updates) >= 45
@@ -121,11 +126,11 @@ def test_fast_steps_do_not_burn_the_budget() -> None:
     """A hundred quick step changes still respect the iOS rule and the minimum gap."""
     budgets = Budgets()
     run = Run(budgets)
-    run.policy.open("a", 0.0, snap(0.0))
+    run.policy.open(A, 0.0, snap(0.0))
     t = 0.0
     for step in range(1, 101):
         t += 0.3
-        run.policy.observe("a", snap(step / 100))
+        run.policy.observe(A, snap(step / 100))
         run.step(t)
     updates = run.times(Kind.UPDATE)
     assert not server_would_warn(updates, 0.0, budgets)
@@ -136,39 +141,39 @@ def test_fast_steps_do_not_burn_the_budget() -> None:
 def test_structural_change_goes_out_as_soon_as_allowed() -> None:
     """A new title is shown at the next chance, however small the progress."""
     run = Run()
-    run.policy.open("a", 0.0, snap(0.0))
+    run.policy.open(A, 0.0, snap(0.0))
     run.step(0.0)
-    run.policy.observe("a", snap(0.0, title="renamed"))
-    assert [Send("a", Kind.UPDATE)] == run.step(5.0)
+    run.policy.observe(A, snap(0.0, title="renamed"))
+    assert [Send(A, Kind.UPDATE)] == run.step(5.0)
 
 
 def test_stall_then_jump_is_shown_promptly() -> None:
     """After a long stall, a jump to 90% is sent on the next look."""
     run = Run()
-    run.policy.open("a", 0.0, snap(0.0))
+    run.policy.open(A, 0.0, snap(0.0))
     run.step(0.0)
     for t in range(1, 300):
-        run.policy.observe("a", snap(0.0))
+        run.policy.observe(A, snap(0.0))
         run.step(float(t))
-    run.policy.observe("a", snap(0.9))
-    assert [Send("a", Kind.UPDATE)] == run.step(300.0)
+    run.policy.observe(A, snap(0.9))
+    assert [Send(A, Kind.UPDATE)] == run.step(300.0)
 
 
 def test_states_between_sends_coalesce() -> None:
     """Only the latest state goes out; the ones it replaced are counted."""
     run = Run()
-    run.policy.open("a", 0.0, snap(0.0))
+    run.policy.open(A, 0.0, snap(0.0))
     run.step(0.0)
     for i in range(1, 6):
-        run.policy.observe("a", snap(i / 1000))
-    assert 4 == run.policy.coalesced("a")
+        run.policy.observe(A, snap(i / 1000))
+    assert 4 == run.policy.coalesced(A)
 
 
 def test_account_window_is_never_exceeded_and_ends_are_not_starved() -> None:
     """Four busy activities plus pushes stay within the window; ends go out at once."""
     budgets = Budgets(requests_per_window=20, window=60.0, reserve=4, min_update_gap=0.0)
     run = Run(budgets)
-    keys = ["a", "b", "c", "d"]
+    keys = [A, B, C, D]
     for key in keys:
         run.policy.open(key, 0.0, snap(0.0))
     t = 0.0
@@ -177,7 +182,7 @@ def test_account_window_is_never_exceeded_and_ends_are_not_starved() -> None:
         for i, key in enumerate(keys):
             run.policy.observe(key, snap(min(1.0, tick / (40 + 10 * i)), subtitle=str(tick)))
         if tick % 50 == 0:
-            run.policy.push(f"push{tick}")
+            run.policy.push(PUSH + tick)
         run.step(t)
     for key in keys:
         run.policy.close(key, snap(1.0))
@@ -196,21 +201,21 @@ def test_account_window_is_never_exceeded_and_ends_are_not_starved() -> None:
 def test_rate_limit_pauses_everyone_then_resends_latest() -> None:
     """A 429 stops all sending until Retry-After has passed; then the latest state goes out."""
     run = Run(Budgets(min_update_gap=0.0))
-    run.policy.open("a", 0.0, snap(0.0))
+    run.policy.open(A, 0.0, snap(0.0))
     run.step(0.0)
-    run.policy.observe("a", snap(0.5))
+    run.policy.observe(A, snap(0.5))
     [send] = run.policy.next_sends(10.0)
-    run.policy.result(send, 10.0, Outcome.RATE_LIMITED, retry_after=30.0)
-    run.policy.observe("a", snap(0.6))
+    run.policy.result(send, 10.0, Trouble.RATE_LIMITED, retry_after=30.0)
+    run.policy.observe(A, snap(0.6))
     assert [] == run.step(39.0)
     assert 40.0 == run.policy.next_wake(11.0)
-    assert [Send("a", Kind.UPDATE)] == run.step(40.0)
+    assert [Send(A, Kind.UPDATE)] == run.step(40.0)
 
 
 def test_transient_failures_back_off_exponentially() -> None:
     """Network trouble on a start retries later and later, never in a tight loop."""
-    run = Run(answer=lambda send, now: Outcome.TRANSIENT)
-    run.policy.open("a", 0.0, snap(0.0))
+    run = Run(answer=lambda send, now: Trouble.TRANSIENT)
+    run.policy.open(A, 0.0, snap(0.0))
     t = 0.0
     while t < 120.0:
         run.step(t)
@@ -223,37 +228,35 @@ def test_transient_failures_back_off_exponentially() -> None:
 
 def test_activity_limit_falls_back_to_a_push_when_the_job_ends() -> None:
     """A start refused for the concurrency limit keeps retrying; the outcome goes out as a push."""
-    run = Run(
-        answer=lambda send, now: Outcome.ACTIVITY_LIMIT if send.kind is Kind.START else Outcome.OK
-    )
-    run.policy.open("a", 0.0, snap(0.0))
+    run = Run(answer=lambda send, now: Trouble.ACTIVITY_LIMIT if send.kind is Kind.START else None)
+    run.policy.open(A, 0.0, snap(0.0))
     for t in range(100):
         run.step(float(t))
     assert len(run.times(Kind.START)) >= 2
-    run.policy.close("a", snap(1.0))
-    assert [Send("a", Kind.PUSH)] == run.step(100.0)
-    assert "ended" == run.policy.phase("a")
+    run.policy.close(A, snap(1.0))
+    assert [Send(A, Kind.PUSH)] == run.step(100.0)
+    assert Phase.ENDED == run.policy.phase(A)
 
 
 def test_local_concurrency_cap_queues_the_fifth_start() -> None:
     """A fifth activity waits for a free slot instead of spending a request on a sure 429."""
     run = Run()
-    for key in "abcde":
+    for key in (A, B, C, D, E):
         run.policy.open(key, 0.0, snap(0.0))
     run.step(0.0)
-    assert [] == run.kinds("e")
-    run.policy.close("a", snap(1.0))
+    assert [] == run.kinds(E)
+    run.policy.close(A, snap(1.0))
     run.step(1.0)
-    assert [Kind.START] == run.kinds("e")
+    assert [Kind.START] == run.kinds(E)
 
 
 def test_forbidden_stops_everything() -> None:
     """After a 401/403 nothing more is sent for the account."""
-    run = Run(answer=lambda send, now: Outcome.FORBIDDEN)
-    run.policy.open("a", 0.0, snap(0.0))
+    run = Run(answer=lambda send, now: Trouble.FORBIDDEN)
+    run.policy.open(A, 0.0, snap(0.0))
     run.step(0.0)
-    run.policy.open("b", 1.0, snap(0.0))
-    run.policy.push("p")
+    run.policy.open(B, 1.0, snap(0.0))
+    run.policy.push(PUSH)
     assert [] == run.step(2.0)
     assert run.policy.forbidden
 
@@ -262,9 +265,9 @@ def test_unknown_total_spreads_updates_in_time() -> None:
     """Without a total, updates are spaced further apart as the job ages."""
     budgets = Budgets()
     run = Run(budgets)
-    run.policy.open("a", 0.0, Snapshot(fraction=None, count=0.0))
+    run.policy.open(A, 0.0, Snapshot(fraction=None, count=0.0))
     for t in range(1, 3600):
-        run.policy.observe("a", Snapshot(fraction=None, count=float(t * 10)))
+        run.policy.observe(A, Snapshot(fraction=None, count=float(t * 10)))
         run.step(float(t))
     updates = run.times(Kind.UPDATE)
     assert not server_would_warn(updates, 0.0, budgets)
@@ -274,25 +277,25 @@ def test_unknown_total_spreads_updates_in_time() -> None:
 @pytest.mark.parametrize("reserve", [-1, 40])
 def test_budgets_reject_impossible_reserve(reserve: int) -> None:
     """A reserve that leaves nothing (or less than nothing) for updates is refused."""
-    with pytest.raises(ValueError, match="reserve"):
+    with pytest.raises(ConfigurationError, match="reserve"):
         Budgets(requests_per_window=40, reserve=reserve)
 
 
 def test_a_small_gap_that_stays_is_shown_in_time() -> None:
     """A stall just under the threshold is sent once its stale area is worth an update."""
     run = Run()
-    run.policy.open("a", 0.0, snap(0.0))
+    run.policy.open(A, 0.0, snap(0.0))
     run.step(0.0)
     t = 0.0
     while t < 54.0:  # 0 -> 27 % in 54 s (shown in ~7 % steps), then stuck at 27 % for ten minutes
         t += 0.25
-        run.policy.observe("a", snap(t / 200))
+        run.policy.observe(A, snap(t / 200))
         run.step(t)
     stall_started = t
     assert run.times(Kind.UPDATE)[-1] / 200 < 0.26  # the phone is visibly behind at the stall
     while t < 654.0:
         t += 0.25
-        run.policy.observe("a", snap(0.27))
+        run.policy.observe(A, snap(0.27))
         run.step(t)
     updates = run.times(Kind.UPDATE)
     shown_stall = [at for at in updates if at >= stall_started]
@@ -303,10 +306,10 @@ def test_a_small_gap_that_stays_is_shown_in_time() -> None:
 def test_a_new_subtitle_alone_is_not_worth_an_update() -> None:
     """Text that changes on every sample does not spend the budget by itself."""
     run = Run()
-    run.policy.open("a", 0.0, snap(0.5))
+    run.policy.open(A, 0.0, snap(0.5))
     run.step(0.0)
     for t in range(1, 600):
-        run.policy.observe("a", snap(0.5, subtitle=f"loss {t}"))
+        run.policy.observe(A, snap(0.5, subtitle=f"loss {t}"))
         run.step(float(t))
     assert [Kind.START] == run.kinds()
 
@@ -315,33 +318,33 @@ def test_a_flood_of_pushes_never_holds_an_end_back() -> None:
     """Pushes stop short of the last requests of the window; those are for ends."""
     budgets = Budgets(requests_per_window=10, reserve=4, end_reserve=2)
     run = Run(budgets)
-    run.policy.open("a", 0.0, snap(0.0))
+    run.policy.open(A, 0.0, snap(0.0))
     run.step(0.0)
     for i in range(40):
-        run.policy.push(f"p{i}")
+        run.policy.push(PUSH + i)
     run.step(1.0)
-    run.policy.close("a", snap(1.0))
-    assert [Send("a", Kind.END)] == run.step(2.0)
+    run.policy.close(A, snap(1.0))
+    assert [Send(A, Kind.END)] == run.step(2.0)
 
 
 def test_a_rate_limited_start_is_started_again_after_the_pause() -> None:
     """A start refused with the account 429 goes out again once the pause is over."""
-    answers = iter([Outcome.RATE_LIMITED])
-    run = Run(answer=lambda send, now: next(answers, Outcome.OK))
-    run.policy.open("a", 0.0, snap(0.0))
+    answers = iter([Trouble.RATE_LIMITED])
+    run = Run(answer=lambda send, now: next(answers, None))
+    run.policy.open(A, 0.0, snap(0.0))
     run.step(0.0)
     assert [] == run.step(0.1)
     run.step(5.0)
     assert [0.0, 5.0] == run.times(Kind.START)
-    assert "active" == run.policy.phase("a")
+    assert Phase.ACTIVE == run.policy.phase(A)
 
 
 def test_a_failed_push_is_retried_after_a_backoff_not_at_once() -> None:
     """A push that met network trouble waits before it is tried again, then goes out."""
-    answers = iter([Outcome.TRANSIENT])
-    run = Run(answer=lambda send, now: next(answers, Outcome.OK))
-    run.policy.push("p")
+    answers = iter([Trouble.TRANSIENT])
+    run = Run(answer=lambda send, now: next(answers, None))
+    run.policy.push(PUSH)
     run.step(0.0)
     assert [] == run.step(0.1)
     run.step(2.0)
-    assert [0.0, 2.0] == run.times(Kind.PUSH, key="p")
+    assert [0.0, 2.0] == run.times(Kind.PUSH, key=PUSH)

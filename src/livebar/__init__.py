@@ -19,11 +19,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from livebar import _signals
 from livebar._version import __version__
+
+_signals.prepare()  # SIGTERM, while this is (most likely) the main thread: see _signals
 
 if TYPE_CHECKING:
     from livebar._activity import (
-        ActivityStats,
         LiveActivity,
         atrack,
         current_activity,
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
         UpdateResult,
     )
     from livebar._config import Config, resolve_config
-    from livebar._dispatch import configure, flush, push
+    from livebar._dispatch import ActivityStats, configure, flush, push
+    from livebar._endings import Outcome
     from livebar._errors import (
         ActivityLimitError,
         APIError,
@@ -87,7 +90,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "live_activity": "livebar._activity",
     "LiveActivity": "livebar._activity",
-    "ActivityStats": "livebar._activity",
+    "ActivityStats": "livebar._dispatch",
+    "Outcome": "livebar._endings",
     "track": "livebar._activity",
     "atrack": "livebar._activity",
     "current_activity": "livebar._activity",
@@ -172,6 +176,7 @@ __all__ = [
     "MetricValue",
     "NoRecipientsError",
     "NotFoundError",
+    "Outcome",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "PushNotification",

@@ -1,10 +1,10 @@
 """Live Activities for jobs: ``live_activity()``, ``track()``, stages and the decorator.
 
-An activity only records state. Its hot path (``update()``, ``advance()``, each item of
+An activity only records progress. Its hot path (``update()``, ``advance()``, each item of
 ``track()``) writes a number and returns: no I/O, no clock, and no lock the dispatcher ever
-holds (``advance(1)`` and ``track()`` take none at all). The process-wide dispatcher
-samples the state from its own thread, decides with the pacing policy what to send, and sends it.
-Nothing the dispatcher does ever raises into the code that owns the activity.
+holds (``advance(1)`` and ``track()`` take none at all). The engine reads it through one call,
+``sample()``, from its own thread; everything it learns about delivery it keeps in its own
+record (``act.stats``, ``act.wait()``), which the activity only reads.
 """
 
 from __future__ import annotations
@@ -13,36 +13,50 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
-import inspect
 import itertools
-import os
+import math
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
-from livebar import _defaults
+from livebar import _signals
+from livebar._endings import (
+    MAX_FAILURE_TEXT,
+    MAX_SUBTITLE,
+    MAX_TITLE,
+    Ending,
+    Outcome,
+    describe_exception,
+    format_duration,
+    format_rate,
+    outcome_of,
+    truncate,
+)
 from livebar._errors import ValidationError
-from livebar._payload import (
-    COLORS,
-    Action,
-    Badge,
-    ContentState,
-    Icon,
-    Metric,
-    _optional_choice,
-    _optional_string,
+from livebar._loops import LoopExit, LoopSite, caller, how_left, loop_site
+from livebar._spec import (
+    ActivityOptions,
+    Sample,
+    check_color,
+    check_steps,
+    check_text,
+    check_title,
+    check_total,
+    resolve_spec,
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from livebar._dispatch import ActivityStats, Mirror
     from livebar._handle import ProgressHandle  # issue-14
+    from livebar._payload import ContentState
 
 __all__ = [
-    "ActivityStats",
     "LiveActivity",
-    "Terminated",
     "atrack",
     "current_activity",
     "live_activity",
@@ -52,53 +66,18 @@ __all__ = [
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-OUTCOMES = ("done", "failed", "cancelled", "stopped")
-_MAX_FAILURE_TEXT = 80
 STAGE_SEPARATOR = " \u203a "
 """Between nested stage names in a subtitle (``build`` then ``compile``)."""
+_DEFAULT_TITLE = "Working"
 
-_current: contextvars.ContextVar[Optional[LiveActivity]] = contextvars.ContextVar(
+_current: contextvars.ContextVar[LiveActivity | None] = contextvars.ContextVar(
     "livebar_current_activity", default=None
 )
 
 
-def current_activity() -> Optional[LiveActivity]:
+def current_activity() -> LiveActivity | None:
     """The activity of the innermost ``with live_activity(...)`` (or decorated call), if any."""
     return _current.get()
-
-
-@dataclass
-class ActivityStats:
-    """What happened to an activity's requests; written by the dispatcher, read by anyone."""
-
-    requests: int = 0
-    """Requests sent for this activity (start, updates, end, its pushes), retries included."""
-    updates: int = 0
-    """Updates the server accepted."""
-    coalesced: int = 0
-    """Sampled states replaced by a newer one before they were sent."""
-    retried: int = 0
-    """Requests that failed and were tried again."""
-    dropped: int = 0
-    """States that will never be delivered (counted, and logged once)."""
-    warnings: int = 0
-    """Server warnings about the iOS update budget."""
-    started: bool = False
-    end_delivered: bool = False
-    delivered_by_push: bool = False
-    """True when the outcome went out as a push because no Live Activity could start."""
-    last_error: Optional[str] = None
-    activity_id: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Ending:
-    """How an activity ended, as the phone should show it."""
-
-    outcome: str
-    subtitle: str
-    color: Optional[str] = None
-    complete: bool = False
 
 
 class LiveActivity:
@@ -108,199 +87,162 @@ class LiveActivity:
     :meth:`close` yourself (an activity still open when the interpreter exits is ended then).
     """
 
-    def __init__(
-        self,
-        title: str,
-        *,
-        steps: Union[int, Sequence[str], None] = None,
-        total: Optional[float] = None,
-        show_count: bool = False,
-        subtitle: Optional[str] = None,
-        color: Optional[str] = None,
-        step_color: Optional[str] = None,
-        step_colors: Optional[Sequence[str]] = None,
-        icon: Union[Icon, str, None] = None,
-        badge: Union[Badge, str, None] = None,
-        action: Optional[Action] = None,
-        secondary_action: Optional[Action] = None,
-        channels: Optional[Sequence[str]] = None,
-        auto_dismiss_minutes: Optional[int] = None,
-        failure_auto_dismiss_minutes: Optional[int] = None,
-        stream_key: Optional[str] = None,
-        notify_on: Iterable[str] = (),
-        client: Any = None,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        disable: Optional[bool] = None,
-        flush_timeout: Optional[float] = None,
-        ranks: Optional[str] = None,  # issue-14: rank awareness (livebar._ranks)
-    ) -> None:
-        if not isinstance(title, str) or not title:
-            raise ValidationError("title", "type", "must be a non-empty string")
-        self._options: dict[str, Any] = {
-            "steps": steps,
-            "total": total,
-            "show_count": show_count,
-            "subtitle": subtitle,
-            "color": color,
-            "step_color": step_color,
-            "step_colors": step_colors,
-            "icon": icon,
-            "badge": badge,
-            "action": action,
-            "secondary_action": secondary_action,
-            "channels": channels,
-            "auto_dismiss_minutes": auto_dismiss_minutes,
-            "failure_auto_dismiss_minutes": failure_auto_dismiss_minutes,
-            "stream_key": stream_key,
-            "notify_on": tuple(notify_on),
-            "client": client,
-            "api_key": api_key,
-            "base_url": base_url,
-            "disable": disable,
-            "flush_timeout": flush_timeout,
-            "ranks": ranks,  # issue-14
-        }
-        self.title = title
-        self.subtitle = _check_text("subtitle", subtitle)
-        self.color = _check_color("color", color)
-        self.step_color = _check_color("step_color", step_color)
-        self.step_colors = (
-            tuple(_check_color(f"step_colors[{i}]", c) for i, c in enumerate(step_colors))
-            if step_colors is not None
-            else None
-        )
-        self.icon = Icon(symbol=icon) if isinstance(icon, str) else icon
-        self.badge = Badge(title=badge) if isinstance(badge, str) else badge
-        self.action = action
-        self.secondary_action = secondary_action
-        self.channels = tuple(channels) if channels is not None else None
-        self.auto_dismiss_minutes = _check_minutes(
-            "auto_dismiss_minutes", auto_dismiss_minutes, _defaults.DEFAULT_AUTO_DISMISS_MINUTES
-        )
-        self.failure_auto_dismiss_minutes = _check_minutes(
-            "failure_auto_dismiss_minutes",
-            failure_auto_dismiss_minutes,
-            _defaults.DEFAULT_FAILURE_AUTO_DISMISS_MINUTES,
-        )
-        if stream_key is not None:
-            from livebar._payload import validate_stream_key
+    def __init__(self, title: str, **options: Unpack[ActivityOptions]) -> None:
+        self.spec = spec = resolve_spec(title, options)
+        self.title = spec.title
+        self.subtitle = spec.subtitle
+        self.color = spec.color
+        self.step_color = spec.step_color
+        self.step_colors = spec.step_colors
 
-            validate_stream_key(stream_key)
-        self.stream_key = stream_key
-        unknown = set(self._options["notify_on"]) - set(OUTCOMES)
-        if unknown:
-            raise ValidationError("notify_on", "enum", f"unknown outcome(s) {sorted(unknown)}")
-        self.notify_on = frozenset(self._options["notify_on"])
-        if flush_timeout is not None and flush_timeout < 0:
-            raise ValidationError("flush_timeout", "minimum", "must be >= 0")
-        self.flush_timeout = flush_timeout
-        if api_key is not None or base_url is not None:
-            from livebar._config import resolve_config
-
-            resolve_config(api_key=api_key, base_url=base_url, environ={})  # fail fast on typos
-        self._disable_arg = disable
-        from livebar._ranks import check_ranks  # issue-14: checked before anything is sent
-
-        self._ranks_arg = check_ranks(ranks)
-        self._client_arg = client
-        self._api_key = api_key
-        self._base_url = base_url
-
-        # Progress state, written by the owner's thread, read by the dispatcher.
-        self.segmented = steps is not None
+        # Progress, written by the owner's threads; the engine reads it in sample().
+        self.segmented = spec.steps is not None
         self.step_names: list[str] = []
         self.number_of_steps = 1
         self.current_step = 0
-        self.stage_name: Optional[str] = None
+        self.stage_name: str | None = None
         self._stage_stack: list[str] = []
-        self._failed_at: Optional[str] = None
-        if steps is not None:
-            self.set_steps(steps)
-        if total is not None:
-            _check_total(total)
-        self.total: Optional[float] = total
-        self.show_count = bool(show_count)
+        self._failed_at: str | None = None
+        if spec.steps is not None:
+            self._apply_steps(spec.steps)
+        self.total: float | None = spec.total
+        self.show_count = spec.show_count
         self.n: float = 0
         # advance() by one from any thread: next() on a C counter is atomic, no lock needed.
         self._ticks = itertools.count()
-        self._lock = threading.Lock()
-        self.percentage: Optional[float] = None
-        self.value: Optional[float] = None
-        self.upper_limit: Optional[float] = None
-        self._source: Optional[Callable[[], float]] = None
-
-        self.stats = ActivityStats()
-        self.outcome: Optional[str] = None
-        self.ending: Optional[Ending] = None
-        self.started_at: Optional[float] = None
-        self.ended_at: Optional[float] = None
-        self._pid = os.getpid()
-        self._dispatcher: Any = None
-        self._enabled = False
+        self._lock = threading.Lock()  # shared only with other user threads
+        self.percentage: float | None = None
+        self.value: float | None = None
+        self.upper_limit: float | None = None
+        self._source: Callable[[], float] | None = None
         self._stopped_early = False
-        self._handed_over = False  # set by the dispatcher once the ending is out of our hands
-        self._tokens: list[contextvars.Token[Optional[LiveActivity]]] = []
-        self._done_event = threading.Event()
+        self.ignored = 0
+        """Values refused while the job ran (NaN, out of range): dropped, never raised."""
+
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self._clock: Callable[[], float] = _engine_clock()
+        self._mirror: Mirror | None = None
+        self._ending: Ending | None = None
+        self._sealed = False
+        self._end_lock = threading.Lock()  # endings only: close, correct, seal
+        self._tokens: list[contextvars.Token[LiveActivity | None]] = []
+        self._rendered: tuple[tuple[object, ...], ContentState] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     @property
+    def outcome(self) -> Outcome | None:
+        """How the job ended (``done``, ``failed``, ``cancelled``, ``stopped``), or None."""
+        ending = self._ending
+        return None if ending is None else ending.outcome
+
+    @property
+    def ending(self) -> Ending | None:
+        """How the phone shows the end (subtitle, colour), once the job is over."""
+        return self._ending
+
+    @property
     def closed(self) -> bool:
         """True once the activity has ended (whether or not the end reached the phone)."""
-        return self.outcome is not None
+        return self._ending is not None
 
     @property
     def enabled(self) -> bool:
         """True when this activity is mirrored to the phone."""
-        return self._enabled
+        return self._mirror is not None
+
+    @property
+    def stats(self) -> ActivityStats:
+        """What happened to this activity's requests (kept by the engine)."""
+        mirror = self._mirror
+        if mirror is None:
+            from livebar._dispatch import ActivityStats
+
+            return ActivityStats()
+        return mirror.stats
 
     def start(self) -> LiveActivity:
         """Start mirroring (idempotent). Never raises for network or account trouble."""
         if self.started_at is not None:
             return self
-        from livebar import _dispatch
+        from livebar import _dispatch, _hooks  # the engine loads with the first activity
 
-        self.started_at = time.monotonic()
-        self._dispatcher = _dispatch.attach(self)
-        self._enabled = self._dispatcher is not None
-        if not self._enabled:
-            self._done_event.set()
+        self._clock = _dispatch.clock()
+        self.started_at = self._clock()
+        self._mirror = _dispatch.open_activity(self.spec, self.sample)
+        if self._mirror is not None:
+            _hooks.track_open(self)
         return self
 
     def close(
         self,
-        exc: Optional[BaseException] = None,
+        exc: BaseException | None = None,
         *,
-        outcome: Optional[str] = None,
-        subtitle: Optional[str] = None,
+        outcome: str | None = None,
+        subtitle: str | None = None,
     ) -> None:
         """End the activity: ``done`` unless ``exc`` or ``outcome`` says otherwise.
 
-        ``subtitle`` replaces the ending's own wording ("Stopped early at epoch 3").
-        Returns at once; the end is sent by the dispatcher (see :meth:`wait`). Closing twice is
-        harmless: the first ending wins.
+        ``subtitle`` replaces the ending's own words ("Stopped early at epoch 3", "Failed: exit
+        code 7"). Returns at once; the end is sent by the engine (see :meth:`wait`). Closing
+        twice is harmless: the first ending wins.
         """
-        if self.outcome is not None:
+        chosen = self._outcome(exc, outcome)
+        text = check_text(subtitle, "subtitle")
+        if self._ending is not None:
             return
-        subtitle = _check_text("subtitle", subtitle)  # issue-14: an integration's own ending text
         if self.started_at is None:
             self.start()
-        if outcome is None:
-            outcome = _outcome_of(exc) if exc is not None else "done"
-        if outcome not in OUTCOMES:
-            raise ValidationError("outcome", "enum", f"must be one of {OUTCOMES}")
-        if outcome == "done" and self._stopped_early:
-            outcome = "stopped"
-        self.ended_at = time.monotonic()
-        self.ending = self._ending(outcome, exc)
-        if subtitle:  # issue-14
-            self.ending = dataclasses.replace(self.ending, subtitle=subtitle)
-        self.outcome = outcome
-        if self._dispatcher is not None:
-            self._dispatcher.closed(self)
+        self._end(chosen, exc, subtitle=text)
 
-    def fail(self, exc: Optional[BaseException] = None) -> None:
+    def _outcome(self, exc: BaseException | None, outcome: str | None) -> Outcome:
+        if outcome is None:
+            chosen = outcome_of(exc)
+        else:
+            try:
+                chosen = Outcome(outcome)
+            except ValueError:
+                known = ", ".join(o.value for o in Outcome)
+                raise ValidationError("outcome", "enum", f"must be one of {known}") from None
+        if chosen is Outcome.DONE and self._stopped_early:
+            return Outcome.STOPPED
+        if chosen in (Outcome.DONE, Outcome.STOPPED) and _signals.terminating():
+            return Outcome.CANCELLED  # SIGTERM asked the job to stop, and it did
+        return chosen
+
+    def _end(
+        self,
+        outcome: Outcome,
+        exc: BaseException | None,
+        *,
+        provisional: bool = False,
+        subtitle: str | None = None,
+    ) -> None:
+        with self._end_lock:
+            if self._ending is not None:
+                return
+            self.ended_at = self._clock()
+            ending = self._build_ending(outcome, exc, provisional=provisional)
+            if subtitle:
+                ending = dataclasses.replace(ending, subtitle=truncate(subtitle, MAX_SUBTITLE))
+            self._ending = ending
+        _wake_engine()
+
+    def correct(self, exc: BaseException) -> bool:
+        """An exception escaped the program: a loop left by it (not yet reported) failed with it.
+
+        Called by the process hooks; True when the ending changed.
+        """
+        with self._end_lock:
+            ending = self._ending
+            if ending is None or self._sealed or not ending.provisional:
+                return False
+            self._ending = self._build_ending(outcome_of(exc), exc, provisional=False)
+        _wake_engine()
+        return True
+
+    def fail(self, exc: BaseException | None = None) -> None:
         """End the activity as failed (with ``exc``'s text when given)."""
         self.close(exc, outcome="failed")
 
@@ -314,19 +256,16 @@ class LiveActivity:
 
         return handle_for(self)
 
-    def wait(self, timeout: Optional[float] = None) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
         """Wait until the end has been delivered (or given up on); True if it was delivered."""
+        mirror = self._mirror
+        if mirror is None:
+            return False
         if timeout is None:
-            timeout = self._flush_timeout()
-        self._done_event.wait(timeout)
-        return self.stats.end_delivered
-
-    def _flush_timeout(self) -> float:
-        if self.flush_timeout is not None:
-            return self.flush_timeout
+            timeout = self.spec.flush_timeout
         from livebar import _dispatch
 
-        return _dispatch.flush_timeout()
+        return _dispatch.wait_for(mirror, timeout)
 
     def __enter__(self) -> LiveActivity:
         self.start()
@@ -335,9 +274,9 @@ class LiveActivity:
 
     def __exit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._tokens:
             _current.reset(self._tokens.pop())
@@ -348,33 +287,23 @@ class LiveActivity:
 
     async def __aexit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, fn: F) -> F:
-        """Use as a decorator: each call of ``fn`` runs in a fresh activity like this one."""
-        if inspect.iscoroutinefunction(fn):
+        """Use as a decorator: each call of ``fn`` runs in a fresh activity like this one.
 
-            @functools.wraps(fn)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                async with self.copy():
-                    return await fn(*args, **kwargs)
-
-            return cast(F, run_async)
-
-        @functools.wraps(fn)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            with self.copy():
-                return fn(*args, **kwargs)
-
-        return cast(F, run)
+        Plain functions and coroutines run inside the activity; for generator and async
+        generator functions the activity spans the iteration, from the first item to the last.
+        """
+        return _decorate(fn, self.copy)
 
     def copy(self) -> LiveActivity:
         """A fresh, unstarted activity with the same options."""
-        return LiveActivity(self.title, **self._options)
+        return LiveActivity(self.spec.title, **self.spec.options())
 
     def __repr__(self) -> str:
         state = self.outcome or ("open" if self.started_at is not None else "new")
@@ -384,80 +313,113 @@ class LiveActivity:
 
     def update(
         self,
-        n: Optional[float] = None,
+        n: float | None = None,
         *,
-        total: Optional[float] = None,
-        percentage: Optional[float] = None,
-        value: Optional[float] = None,
-        upper_limit: Optional[float] = None,
-        subtitle: Optional[str] = None,
-        color: Optional[str] = None,
-        title: Optional[str] = None,
+        total: float | None = None,
+        percentage: float | None = None,
+        value: float | None = None,
+        upper_limit: float | None = None,
+        subtitle: str | None = None,
+        color: str | None = None,
+        title: str | None = None,
     ) -> None:
-        """Record the current state; the dispatcher sends what the budgets allow."""
+        """Record the current state; the engine sends what the budgets allow.
+
+        A value of the wrong type raises ``ValidationError`` at once; a number that cannot be
+        shown (NaN, infinite, out of range) is dropped and counted in ``act.ignored``: a
+        running job is never stopped by a bad progress value.
+        """
         if n is not None:
-            with self._lock:
-                self._ticks = itertools.count()
-                self.n = n
+            count = self._finite("n", n)
+            if count is not None:
+                with self._lock:
+                    self._ticks = itertools.count()
+                    self.n = count
         if total is not None:
             self.set_total(total)
         if percentage is not None:
-            if not 0 <= percentage <= 100:
-                raise ValidationError("percentage", "minimum", "must be between 0 and 100")
-            self.percentage = percentage
+            shown = self._finite("percentage", percentage)
+            if shown is not None:
+                self.percentage = min(max(shown, 0.0), 100.0)
+                self.ignored += shown != self.percentage
         if value is not None or upper_limit is not None:
             if value is None or upper_limit is None:
                 raise ValidationError(
                     "value", "dependentRequired", "value and upper_limit go together"
                 )
-            if upper_limit <= 0:
-                raise ValidationError("upper_limit", "minimum", "must be > 0")
-            self.value, self.upper_limit = value, upper_limit
-            self.percentage = None
+            v = self._finite("value", value)
+            limit = self._finite("upper_limit", upper_limit)
+            if v is not None and limit is not None:
+                if limit <= 0:
+                    self.ignored += 1
+                else:
+                    self.value, self.upper_limit = min(max(v, 0.0), limit), limit
+                    self.percentage = None
         if subtitle is not None:
-            self.subtitle = _check_text("subtitle", subtitle)
+            self.subtitle = check_text(subtitle, "subtitle")
         if color is not None:
-            self.color = _check_color("color", color)
+            self.color = check_color(color, "color")
         if title is not None:
-            if not isinstance(title, str) or not title:
-                raise ValidationError("title", "type", "must be a non-empty string")
-            self.title = title
+            self.title = check_title(title)
+
+    def _finite(self, field: str, value: object) -> float | None:
+        """A number of the right type; ``None`` (and counted) when it is NaN or infinite."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError(field, "type", "must be a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            self.ignored += 1
+            return None
+        return number
 
     def advance(self, k: float = 1) -> None:
         """``k`` more items done (progress) or ``k`` more steps complete (segmented)."""
-        if self.segmented:
-            with self._lock:
-                self.current_step = min(self.current_step + int(k), self.number_of_steps)
-            self._name_current_step()
-        elif k == 1:
+        if k == 1 and not self.segmented and type(k) is int:
             next(self._ticks)
+            return
+        amount = self._finite("k", k)
+        if amount is None:
+            return
+        if self.segmented:
+            steps = int(amount)
+            if steps != amount or steps < 0:
+                self.ignored += 1  # a segmented bar only moves forward, in whole steps
+                steps = max(steps, 0)
+            with self._lock:
+                self.current_step = min(self.current_step + steps, self.number_of_steps)
+            self._name_current_step()
         else:
             with self._lock:
-                self.n += k
+                self.n += amount
 
     @property
     def count(self) -> float:
         """Items done so far (progress bars)."""
         return self._count()
 
-    def set_total(self, total: Optional[float]) -> None:
+    def set_total(self, total: float | None) -> None:
         """Set (or clear) the number of items the job will process."""
-        if total is not None:
-            _check_total(total)
-        self.total = total
+        self.total = check_total(total)
 
-    def set_source(self, fn: Optional[Callable[[], float]]) -> None:
-        """Read the count from ``fn()`` whenever the dispatcher samples, instead of ``n``."""
+    def set_source(self, fn: Callable[[], float] | None) -> None:
+        """Read the count from ``fn()`` whenever the engine samples, instead of ``n``."""
         self._source = fn
 
-    def track(self, iterable: Iterable[T], total: Optional[float] = None) -> Iterator[T]:
+    def track(self, iterable: Iterable[T], total: float | None = None) -> Iterator[T]:
         """Iterate ``iterable``, counting items as they are taken; costs almost nothing per item."""
-        return self._track(iterable, total, owner=False)
+        return self._track(iterable, total, owner=False, site=None)
 
-    def _track(self, iterable: Iterable[T], total: Optional[float], *, owner: bool) -> Iterator[T]:
+    def _track(
+        self, iterable: Iterable[T], total: float | None, *, owner: bool, site: LoopSite | None
+    ) -> Iterator[T]:
         try:
-            length: Optional[int] = len(iterable)  # type: ignore[arg-type]
+            length: int | None = len(iterable)  # type: ignore[arg-type]
         except (TypeError, AttributeError):
+            length = None
+        except Exception:  # a broken __len__ belongs to the iterable; count without it
             length = None
         if total is None:
             total = length
@@ -468,7 +430,7 @@ class LiveActivity:
         length_hint = getattr(iterator, "__length_hint__", None)
         if length is not None and length_hint is not None:
             # A sized input's iterator knows how far it got: the loop runs at C speed and the
-            # dispatcher reads the position (items taken, minus the one in progress).
+            # engine reads the position (items taken, minus the one in progress).
             size = length
 
             def taken() -> float:
@@ -476,8 +438,8 @@ class LiveActivity:
                 return base + max(size - remaining - 1, 0)
 
             self._source = taken
-            return itertools.chain(iterator, _LoopEnd(self, base + size, owner))
-        gen = self._counting(iterator, base, owner)
+            return itertools.chain(iterator, _LoopEnd(self, base + size, owner, site))
+        gen = self._counting(iterator, base, owner, site)
 
         def counted() -> float:
             frame = getattr(gen, "gi_frame", None)
@@ -489,56 +451,76 @@ class LiveActivity:
         return gen
 
     def _counting(
-        self, iterator: Iterator[T], base: float, owner: bool
+        self, iterator: Iterator[T], base: float, owner: bool, site: LoopSite | None
     ) -> Generator[T, None, None]:
-        n = 0  # read from the dispatcher's thread through the suspended frame
+        n = 0  # read from the engine's thread through the suspended frame
         try:
             for item in iterator:
                 yield item
                 n += 1
         except GeneratorExit:
-            self._loop_left(base + n, finished=False, owner=owner)
+            self._loop_left(base + n, finished=False, owner=owner, site=site, closer=caller(1))
             raise
         except BaseException as exc:  # raised by the iterable itself
-            self._loop_left(base + n, finished=False, owner=False)
+            self._loop_left(base + n, finished=False, owner=False, site=None, closer=None)
             if owner:
                 self.close(exc)
             raise
-        self._loop_left(base + n, finished=True, owner=owner)
+        self._loop_left(base + n, finished=True, owner=owner, site=None, closer=None)
 
-    def _loop_left(self, count: float, *, finished: bool, owner: bool) -> None:
+    def _loop_left(
+        self,
+        count: float,
+        *,
+        finished: bool,
+        owner: bool,
+        site: LoopSite | None,
+        closer: Any,
+    ) -> None:
         self._source = None
         with self._lock:
             self._ticks = itertools.count()
             self.n = count
-        if not finished:
-            self._stopped_early = True
+        if finished:
+            if owner:
+                self.close()
+            return
+        self._stopped_early = True
         if owner:
-            self.close(outcome="done" if finished else "stopped")
+            self.left_early(how_left(site, closer))
+
+    def left_early(self, how: LoopExit) -> None:
+        """A bare loop that owns this activity was left before its end (``break`` or raise)."""
+        if how is LoopExit.DELIBERATE:
+            self.close(outcome="stopped")
+        elif self._ending is None:
+            # An exception we cannot see yet: "failed" unless sys.excepthook (or SIGTERM)
+            # tells us better within the grace period; "stopped" when we cannot tell at all.
+            guess = Outcome.FAILED if how is LoopExit.EXCEPTION else Outcome.STOPPED
+            if _signals.terminating():  # SIGTERM is unwinding the loop: nothing to wait for
+                self.close(outcome="cancelled")
+                return
+            if self.started_at is None:
+                self.start()
+            self._end(guess, None, provisional=True)
 
     # -- steps --------------------------------------------------------------------------------
 
-    def set_steps(self, steps: Union[int, Sequence[str]]) -> None:
+    def set_steps(self, steps: int | Sequence[str]) -> None:
         """Set the number of steps (or their names); it may change while the job runs."""
-        if isinstance(steps, bool):
-            raise ValidationError("steps", "type", "must be a positive int or a list of step names")
+        self._apply_steps(check_steps(steps))
+
+    def _apply_steps(self, steps: int | tuple[str, ...] | None) -> None:
         if isinstance(steps, int):
-            if steps < 1:
-                raise ValidationError("steps", "minimum", "must be at least 1")
             self.number_of_steps = steps
             self.step_names = self.step_names[:steps]
-        else:
-            names = list(steps)
-            if not names or not all(isinstance(s, str) and s for s in names):
-                raise ValidationError(
-                    "steps", "type", "must be a non-empty list of non-empty names"
-                )
-            self.step_names = names
-            self.number_of_steps = len(names)
+        elif steps is not None:
+            self.step_names = list(steps)
+            self.number_of_steps = len(steps)
         self.segmented = True
         self.current_step = min(self.current_step, self.number_of_steps)
 
-    def step(self, name_or_index: Union[str, int]) -> None:
+    def step(self, name_or_index: str | int) -> None:
         """Show that step ``name_or_index`` is running (the steps before it are complete)."""
         if isinstance(name_or_index, int) and not isinstance(name_or_index, bool):
             if not 0 <= name_or_index <= self.number_of_steps:
@@ -575,7 +557,7 @@ class LiveActivity:
             self._stage_stack.pop()
             raise
         self._stage_stack.pop()
-        if not outer and self.outcome is None:
+        if not outer and self._ending is None:
             if self.segmented:
                 self.current_step = min(self._index_of(name) + 1, self.number_of_steps)
                 self._name_current_step()
@@ -598,101 +580,142 @@ class LiveActivity:
         index = self.current_step
         self.stage_name = self.step_names[index] if index < len(self.step_names) else None
 
-    # -- what the dispatcher reads ------------------------------------------------------------
+    # -- what the engine reads ----------------------------------------------------------------
 
-    def fraction(self) -> Optional[float]:
+    def fraction(self) -> float | None:
         """The share of the bar that is full, or None when the total is unknown."""
         if self.segmented:
             return self.current_step / self.number_of_steps
         if self.percentage is not None:
             return self.percentage / 100
         if self.value is not None and self.upper_limit:
-            return min(max(self.value / self.upper_limit, 0.0), 1.0)
+            return _clamp(self.value / self.upper_limit)
         if self.total:
-            n = self._count()
-            return min(max(n / self.total, 0.0), 1.0)
+            return _clamp(self._count() / self.total)
         return None
 
     def _count(self) -> float:
         source = self._source
         if source is not None:
             try:
-                return float(source())
+                value = float(source())
+                if math.isfinite(value):
+                    return value
             except Exception:  # the source belongs to user code; never let it break sampling
                 pass
         return self.n + _ticks_of(self._ticks)
 
-    def content_state(self, *, ending: Optional[Ending] = None) -> ContentState:
+    def sample(self, seal_before: float) -> Sample:
+        """One look by the engine: the state to show and, once the job is over, its ending.
+
+        A provisional ending made at or before ``seal_before`` becomes final here, so that a
+        correction arriving later can no longer change what is being sent.
+        """
+        ending = self._ending
+        if ending is not None:
+            if ending.provisional and not self._sealed and ending.at > seal_before:
+                return Sample(self.content_state(), pending=True, ignored=self.ignored)
+            with self._end_lock:
+                self._sealed = True
+                ending = self._ending
+            assert ending is not None
+            return Sample(self.content_state(ending=ending), ending=ending, ignored=self.ignored)
+        return Sample(self.content_state(), ignored=self.ignored)
+
+    def content_state(self, *, ending: Ending | None = None) -> ContentState:
         """The content state the phone should show now (or at ``ending``)."""
+        count = self._count()
+        fraction = self.fraction()
+        key = (
+            ending,
+            self.title,
+            self._subtitle_text(),
+            self.color,
+            self.step_color,
+            self.segmented,
+            self.current_step,
+            self.number_of_steps,
+            fraction,
+            count,
+            self.show_count,
+            self.total,
+            self.percentage,
+            self.value,
+            self.upper_limit,
+        )
+        rendered = self._rendered
+        if rendered is not None and rendered[0] == key:
+            return rendered[1]
+        state = self._render(ending, count, fraction)
+        self._rendered = (key, state)
+        return state
+
+    def _render(self, ending: Ending | None, count: float, fraction: float | None) -> ContentState:
+        from livebar._payload import ContentState, Metric
+
         subtitle = self._subtitle_text()
+        if subtitle:
+            subtitle = truncate(subtitle, MAX_SUBTITLE)
+        title = truncate(self.title, MAX_TITLE)
         color = self.color
         step_color = self.step_color
         if ending is not None:
             subtitle = ending.subtitle
             color = ending.color or color
-            if ending.outcome == "failed" and self.segmented:
+            if ending.outcome is Outcome.FAILED and self.segmented:
                 step_color = "red"
         common: dict[str, Any] = {
             "subtitle": subtitle or None,
             "color": color,
-            "icon": self.icon,
-            "badge": self.badge,
+            "icon": self.spec.icon,
+            "badge": self.spec.badge,
         }
+        complete = ending is not None and ending.complete
         if self.segmented:
-            current = self.current_step
-            if ending is not None and ending.complete:
-                current = self.number_of_steps
+            current = self.number_of_steps if complete else self.current_step
             step_colors = self.step_colors
             if step_colors is not None:
                 step_colors = tuple(step_colors[:current])
-            state = ContentState.segmented_progress(
-                self.title,
+            return ContentState.segmented_progress(
+                title,
                 number_of_steps=self.number_of_steps,
                 current_step=current,
                 step_color=step_color,
                 step_colors=step_colors or None,
                 **common,
             )
-        else:
-            fraction = self.fraction()
-            count = self._count()
-            complete = ending is not None and ending.complete
-            if fraction is None and not count:
-                # Nothing counted and no total: a one-step job, full when it is done.
-                state = ContentState.segmented_progress(
-                    self.title, number_of_steps=1, current_step=int(complete), **common
-                )
-            elif fraction is None:
-                # Counting without a total: the count and the rate, no bar that would lie.
-                metrics = [Metric(label="Done", value=_plain_number(count))]
-                if self.started_at is not None:
-                    elapsed = (self.ended_at or time.monotonic()) - self.started_at
-                    if elapsed > 0:
-                        metrics.append(Metric(label="Rate", value=format_rate(count / elapsed)))
-                common.pop("badge")  # the metrics type has no badge
-                state = ContentState.for_metrics(self.title, metrics=metrics, **common)
-            else:
-                if complete:
-                    fraction = 1.0
-                if self.value is not None and self.upper_limit is not None and fraction < 1.0:
-                    state = ContentState.progress(
-                        self.title, value=self.value, upper_limit=self.upper_limit, **common
-                    )
-                elif self.show_count and self.total and self.percentage is None:
-                    shown = self.total if complete else min(count, self.total)
-                    state = ContentState.progress(
-                        self.title,
-                        value=_plain_number(shown),
-                        upper_limit=_plain_number(self.total),
-                        **common,
-                    )
-                else:
-                    state = ContentState.progress(
-                        self.title, percentage=round(fraction * 100, 1), **common
-                    )
-        return state
+        if fraction is None and not count:
+            # Nothing counted and no total: a one-step job, full when it is done.
+            return ContentState.segmented_progress(
+                title, number_of_steps=1, current_step=int(complete), **common
+            )
+        if fraction is None:
+            # Counting without a total: the count and the rate, no bar that would lie.
+            metrics = [Metric(label="Done", value=_plain_number(max(count, 0.0)))]
+            if self.started_at is not None:
+                end = self.ended_at if self.ended_at is not None else self._clock()
+                elapsed = end - self.started_at
+                if elapsed > 0 and count > 0:
+                    metrics.append(Metric(label="Rate", value=format_rate(count / elapsed)))
+            common.pop("badge")  # the metrics type has no badge
+            return ContentState.for_metrics(title, metrics=metrics, **common)
+        if complete:
+            fraction = 1.0
+        if self.value is not None and self.upper_limit is not None and fraction < 1.0:
+            return ContentState.progress(
+                title, value=self.value, upper_limit=self.upper_limit, **common
+            )
+        if self.show_count and self.total and self.percentage is None:
+            shown = self.total if complete else min(max(count, 0.0), self.total)
+            return ContentState.progress(
+                title,
+                value=_plain_number(shown),
+                upper_limit=_plain_number(self.total),
+                **common,
+            )
+        return ContentState.progress(title, percentage=round(fraction * 100, 1), **common)
 
-    def _subtitle_text(self) -> Optional[str]:
+    def _subtitle_text(self) -> str | None:
         parts = []
         stage = self.stage_name
         if self._stage_stack:
@@ -707,43 +730,63 @@ class LiveActivity:
 
     # -- endings ------------------------------------------------------------------------------
 
-    def _ending(self, outcome: str, exc: Optional[BaseException]) -> Ending:
-        elapsed = (self.ended_at or 0.0) - (self.started_at or 0.0)
+    def _build_ending(
+        self, outcome: Outcome, exc: BaseException | None, *, provisional: bool
+    ) -> Ending:
+        at = self.ended_at if self.ended_at is not None else self._clock()
+        elapsed = at - (self.started_at if self.started_at is not None else at)
         took = format_duration(elapsed)
         where = self._failed_at or self.stage_name
-        if outcome == "done":
-            return Ending("done", f"Done in {took}", complete=True)
-        if outcome == "failed":
+        dismiss = self.spec.dismiss_minutes(outcome)
+        fraction = self.fraction()
+        if outcome is Outcome.DONE:
+            return Ending(outcome, f"Done in {took}", dismiss, at, complete=self._reached_the_end())
+        if outcome is Outcome.FAILED:
             text = "Failed"
             if where:
                 text += f" at {where}"
             if exc is not None:
                 text += f": {describe_exception(exc)}"
-            return Ending("failed", _truncate(text, _MAX_FAILURE_TEXT), color="red")
-        if outcome == "cancelled":
+            elif fraction is not None and not self.segmented:
+                text += f" at {fraction * 100:.0f}% after {took}"
+            return Ending(
+                outcome,
+                truncate(text, MAX_FAILURE_TEXT),
+                dismiss,
+                at,
+                color="red",
+                provisional=provisional,
+            )
+        if outcome is Outcome.CANCELLED:
             text = "Cancelled" + (f" at {where}" if where else "") + f" after {took}"
-            return Ending("cancelled", text, color="gray")
-        fraction = self.fraction()
-        at = f" at {fraction * 100:.0f}%" if fraction is not None else ""
-        return Ending("stopped", f"Stopped{at} after {took}")
+            return Ending(outcome, text, dismiss, at, color="gray", provisional=provisional)
+        at_text = f" at {fraction * 100:.0f}%" if fraction is not None else ""
+        return Ending(
+            outcome, f"Stopped{at_text} after {took}", dismiss, at, provisional=provisional
+        )
 
-    def dismiss_minutes(self) -> int:
-        """``auto_dismiss_minutes`` for the ending this activity had."""
-        if self.outcome in ("failed", "cancelled"):
-            return self.failure_auto_dismiss_minutes
-        return self.auto_dismiss_minutes
+    def _reached_the_end(self) -> bool:
+        """Whether "done" may fill the bar: not when a count fell short of its known total."""
+        if self.segmented or self.percentage is not None or self.value is not None:
+            return True
+        if not self.total:
+            return True
+        return self._count() >= self.total
 
 
 class _LoopEnd:
     """Chained after a sized iterator: notices the loop finishing, or being left early."""
 
-    __slots__ = ("_activity", "_final", "_finished", "_owner")
+    __slots__ = ("_activity", "_final", "_finished", "_owner", "_site")
 
-    def __init__(self, activity: LiveActivity, final: float, owner: bool) -> None:
+    def __init__(
+        self, activity: LiveActivity, final: float, owner: bool, site: LoopSite | None
+    ) -> None:
         self._activity = activity
         self._final = final
         self._finished = False
         self._owner = owner
+        self._site = site
 
     def __iter__(self) -> _LoopEnd:
         return self
@@ -751,46 +794,65 @@ class _LoopEnd:
     def __next__(self) -> Any:
         if not self._finished:
             self._finished = True
-            self._activity._loop_left(self._final, finished=True, owner=self._owner)
+            self._activity._loop_left(
+                self._final, finished=True, owner=self._owner, site=None, closer=None
+            )
         raise StopIteration
 
     def __del__(self) -> None:
         if not self._finished:
             activity = self._activity
-            activity._loop_left(activity._count(), finished=False, owner=self._owner)
+            activity._loop_left(
+                activity._count(),
+                finished=False,
+                owner=self._owner,
+                site=self._site,
+                closer=caller(1),
+            )
 
 
-def live_activity(title: str, **options: Any) -> LiveActivity:
+@overload
+def live_activity(title: F, /) -> F: ...
+
+
+@overload
+def live_activity(title: str, /, **options: Unpack[ActivityOptions]) -> LiveActivity: ...
+
+
+def live_activity(title: Any, /, **options: Any) -> Any:
     """Mirror a job to a Live Activity: ``with live_activity("Deploy", steps=[...]) as act:``.
 
     ``steps`` (a count or names) makes a segmented bar; otherwise it is a progress bar (``total``
-    or percentages). Works as a context manager (sync and async) and as a decorator.
+    or percentages). Works as a context manager (sync and async) and as a decorator; a bare
+    ``@live_activity`` (no parentheses) takes the function's name as the title.
     """
+    if callable(title) and not isinstance(title, str) and not options:
+        fn = title
+        name = getattr(fn, "__name__", None) or _DEFAULT_TITLE
+        return _decorate(fn, lambda: LiveActivity(name))
     return LiveActivity(title, **options)
 
 
 def track(
     iterable: Iterable[T],
-    title: Optional[str] = None,
-    *,
-    total: Optional[float] = None,
-    **options: Any,
+    title: str | None = None,
+    **options: Unpack[ActivityOptions],
 ) -> Iterator[T]:
     """The one-liner: ``for f in livebar.track(files, title="Resize"): ...``.
 
-    The activity ends ``done`` when the loop finishes and ``stopped`` at the real progress after
-    a ``break``; an exception that escapes the program marks it ``failed``.
+    The activity ends ``done`` when the loop finishes, ``stopped`` at the real progress after a
+    ``break``, and ``failed`` (or ``cancelled``) when an exception leaves the loop.
     """
-    activity = LiveActivity(title or "Working", total=total, **options)
+    activity = LiveActivity(title or _DEFAULT_TITLE, **options)
     activity.start()
-    return activity._track(iterable, total, owner=True)
+    return activity._track(iterable, options.get("total"), owner=True, site=loop_site(1))
 
 
 async def atrack(
-    iterable: Any, title: Optional[str] = None, *, total: Optional[float] = None, **options: Any
+    iterable: Any, title: str | None = None, **options: Unpack[ActivityOptions]
 ) -> AsyncIterator[Any]:
     """``track()`` for ``async for``."""
-    activity = LiveActivity(title or "Working", total=total, **options)
+    activity = LiveActivity(title or _DEFAULT_TITLE, **options)
     activity.start()
     try:
         async for item in iterable:
@@ -805,69 +867,59 @@ async def atrack(
     activity.close()
 
 
+def _decorate(fn: F, fresh: Callable[[], LiveActivity]) -> F:
+    """``fn`` run inside a fresh activity per call, whatever kind of function it is."""
+    import inspect  # only when decorating: keeps `from livebar import tqdm` light
+
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async_gen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            async with fresh():
+                async for item in fn(*args, **kwargs):
+                    yield item
+
+        return run_async_gen  # type: ignore[return-value]
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def run_gen(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            with fresh():
+                return (yield from fn(*args, **kwargs))
+
+        return run_gen  # type: ignore[return-value]
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            async with fresh():
+                return await fn(*args, **kwargs)
+
+        return run_async  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with fresh():
+            return fn(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
 # -- small pure helpers ------------------------------------------------------------------------
 
 
-class Terminated(SystemExit):
-    """Raised in the main thread on SIGTERM (when nobody else handles it), so that ``with``
-    blocks unwind and say "Cancelled"; the exit status is 128 + the signal number."""
+def _engine_clock() -> Callable[[], float]:
+    """The engine's clock, without loading the engine before it is needed."""
+    dispatch = sys.modules.get("livebar._dispatch")
+    return time.monotonic if dispatch is None else dispatch.clock()
 
 
-def raise_terminated(signum: int, frame: object) -> None:
-    """A signal handler: turn the signal into ``Terminated``."""
-    raise Terminated(128 + signum)
-
-
-def _outcome_of(exc: BaseException) -> str:
-    """How an exception that ends a job should read on the phone."""
-    if isinstance(exc, (KeyboardInterrupt, Terminated)) or _is_cancellation(exc):
-        return "cancelled"
-    if isinstance(exc, SystemExit):  # sys.exit(): the job chose its own status
-        return "done" if exc.code in (None, 0) else "failed"
-    return "failed"
-
-
-def _is_cancellation(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    module = type(exc).__module__
-    return (name == "CancelledError" and module.startswith("asyncio")) or (
-        name == "Cancelled" and module.startswith("trio")
-    )
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``ValueError: bad row`` (or just the type when there is no message)."""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def format_duration(seconds: float) -> str:
-    """``4m 12s``, ``2h 03m``, ``0.4s``."""
-    if seconds < 10:
-        return f"{max(seconds, 0):.1f}s"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
-def format_rate(per_second: float) -> str:
-    """``12.3/s``, ``4.5k/s``, ``2.0/min`` for slow jobs."""
-    if per_second < 0.1:
-        return f"{per_second * 60:.1f}/min"
-    for unit in ("", "k", "M", "G"):
-        if per_second < 1000:
-            return f"{per_second:.1f}{unit}/s"
-        per_second /= 1000
-    return f"{per_second:.1f}T/s"
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _wake_engine() -> None:
+    dispatch = sys.modules.get("livebar._dispatch")
+    if dispatch is not None:
+        dispatch.wake()
 
 
 def _ticks_of(counter: itertools.count[int]) -> int:
@@ -876,27 +928,9 @@ def _ticks_of(counter: itertools.count[int]) -> int:
     return int(text[text.index("(") + 1 : -1])
 
 
-def _plain_number(x: float) -> Union[int, float]:
+def _clamp(fraction: float) -> float:
+    return min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
+
+
+def _plain_number(x: float) -> int | float:
     return int(x) if float(x).is_integer() else round(x, 2)
-
-
-def _check_color(name: str, color: Optional[str]) -> Optional[str]:
-    return _optional_choice(color, name, COLORS)  # the payload's own rule, checked before I/O
-
-
-def _check_text(name: str, text: Optional[str]) -> Optional[str]:
-    return _optional_string(text, name)
-
-
-def _check_total(total: float) -> None:
-    """A total is a number >= 0; 0 (an empty input) counts as no total at all."""
-    if isinstance(total, bool) or not isinstance(total, (int, float)) or not total >= 0:
-        raise ValidationError("total", "minimum", "must be a number >= 0")
-
-
-def _check_minutes(name: str, value: Optional[int], default: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(name, "minimum", "must be an int >= 0")
-    return value

@@ -8,14 +8,17 @@
     livebar simulate | livebar demo
 
 Configuration comes from the library's environment variables (``ACTIVITYSMITH_API_KEY``,
-``ACTIVITYSMITH_BASE_URL``, ``LIVEBAR_DISABLE``). A job never fails because of livebar: without a
-key, ``run`` and the pipe warn once and go on without the Live Activity. Bad options exit 2.
+``ACTIVITYSMITH_BASE_URL``, ``LIVEBAR_DISABLE``, ``LIVEBAR_TIMEOUT``). A job never fails because of
+livebar: without a key, or with a setting livebar cannot use, ``run`` and the pipe say so in one
+line and go on without the Live Activity, as the library does. Only bad options on the command
+line exit 2, before anything runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
 import signal
@@ -26,10 +29,13 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import IO, Any, Callable, Optional
 
-from livebar._activity import LiveActivity, live_activity, raise_terminated
+from livebar._activity import LiveActivity, live_activity
 from livebar._config import Config, resolve_config
-from livebar._defaults import ENV_API_KEY, ENV_DISABLE
+from livebar._defaults import ENV_API_KEY, ENV_BASE_URL, ENV_DISABLE, ENV_TIMEOUT
+from livebar._dispatch import flush as livebar_flush
 from livebar._errors import APIError, ConfigurationError, LivebarError, ValidationError
+from livebar._hooks import handling_sigterm
+from livebar._version import __version__
 
 __all__ = ["main"]
 
@@ -45,6 +51,7 @@ PIPE_CHUNK = 1024 * 1024
 MAX_LINE = 64 * 1024
 """Longest partial line kept for regex matching; a longer run without a newline is cut."""
 MAX_TITLE = 60
+MAX_PORT = 65535
 COMMANDS = ("run", "pipe", "push", "simulate", "demo")
 
 
@@ -52,21 +59,21 @@ class UsageError(Exception):
     """A bad option: reported as ``livebar <command>: <message>`` with exit code 2."""
 
 
-class CommandFailed(Exception):
-    """The wrapped command exited with a non-zero status (shown on the failed activity)."""
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``livebar`` command line; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
+    parser, commands = _parsers()
     if not args_list and sys.stdin.isatty():
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
+    top_level = ("-h", "--help", "--version")
+    if not args_list or (args_list[0].startswith("-") and args_list[0] not in top_level):
         args_list.insert(0, "pipe")
     try:
-        args = parser.parse_args(args_list)
+        args, extra = parser.parse_known_args(args_list)
+        if extra:  # said by the command's own parser, so the usage shown is the command's
+            command = commands.get(args.command_name, parser)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # argparse has printed its message (or the help)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -80,7 +87,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 # -- parser -----------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser, and each command's parser by name."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Mirror a job to an iPhone Live Activity (ActivitySmith).",
@@ -91,9 +99,10 @@ def _parser() -> argparse.ArgumentParser:
             f"  cat big.csv | {PROG} --total 1000000 --title Import | psql db   (pipe mode)\n"
             f"  {PROG} push --title 'Backup done' --message '42 GB'\n\n"
             f"Without a command {PROG} runs in pipe mode (see '{PROG} pipe --help').\n"
-            f"environment: {ENV_API_KEY}, ACTIVITYSMITH_BASE_URL, {ENV_DISABLE}"
+            f"environment: {ENV_API_KEY}, {ENV_BASE_URL}, {ENV_DISABLE}, {ENV_TIMEOUT}"
         ),
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = sub.add_parser(
@@ -105,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=f"example: {PROG} run --title Build --progress-regex '(\\d+)%' -- make all",
     )
-    _live_options(run)
+    _live_options(run, title="the activity's title (default: the program's name)")
     run.add_argument("--steps", metavar="A,B,C", help="comma-separated stage names")
     run.add_argument(
         "--progress-regex",
@@ -127,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Copy stdin to stdout untouched, counting lines (or bytes) on the way.",
         epilog=f"example: cat big.csv | {PROG} --total 1000000 --title Import | psql db",
     )
-    _live_options(pipe)
+    _live_options(pipe, title="the activity's title (default: Pipe)")
     pipe.add_argument("--total", type=_positive_number, help="expected lines (or bytes)")
     pipe.add_argument("--bytes", action="store_true", help="count bytes instead of lines")
     pipe.set_defaults(handler=_pipe, command_name="pipe")
@@ -136,10 +145,11 @@ def _parser() -> argparse.ArgumentParser:
         "push",
         help="send a push notification",
         description="Send one push notification and print the result.",
+        epilog=f"example: {PROG} push --title Deployed --action 'CI=https://ci.example.com'",
     )
-    push.add_argument("--title", required=True)
-    push.add_argument("--message")
-    push.add_argument("--subtitle")
+    push.add_argument("--title", required=True, type=_title, help="the notification's title")
+    push.add_argument("--message", help="its text")
+    push.add_argument("--subtitle", help="a line between the title and the text")
     push.add_argument(
         "--channel",
         action="append",
@@ -149,6 +159,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--media", metavar="URL", help="https URL of an image, audio or video")
     push.add_argument("--redirection", metavar="URL", help="https or shortcuts URL to open")
+    push.add_argument(
+        "--action",
+        action="append",
+        dest="actions",
+        type=_button("open_url", "--action"),
+        metavar="TITLE=URL",
+        help="a button that opens an https or shortcuts URL (repeatable, at most 4 buttons)",
+    )
+    push.add_argument(
+        "--webhook",
+        action="append",
+        dest="actions",
+        type=_button("webhook", "--webhook"),
+        metavar="TITLE=URL",
+        help="a button that makes ActivitySmith POST to an https URL (repeatable)",
+    )
+    push.add_argument("--badge", type=int, metavar="N", help="the app icon's badge number")
+    push.add_argument("--sound", metavar="NAME", help="the notification sound")
     push.set_defaults(handler=_push, command_name="push")
 
     simulate = sub.add_parser(
@@ -157,7 +185,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve an ActivitySmith-compatible simulator (needs livebar[simulator]).",
     )
     simulate.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    simulate.add_argument("--port", type=int, help="port to listen on")
+    simulate.add_argument(
+        "--port", type=int, help="port to listen on (default 8787; 0: a free one)"
+    )
     simulate.add_argument(
         "--key", action="append", dest="keys", metavar="KEY", help="an API key to accept"
     )
@@ -175,11 +205,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo, command_name="demo")
 
     parser.set_defaults(handler=_no_command, command_name="")
-    return parser
+    commands = {"run": run, "pipe": pipe, "push": push, "simulate": simulate, "demo": demo}
+    return parser, commands
 
 
-def _live_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--title", help="the activity's title")
+def _live_options(parser: argparse.ArgumentParser, *, title: str) -> None:
+    parser.add_argument("--title", type=_title, help=title)
     parser.add_argument("--subtitle", help="a line under the title")
     parser.add_argument(
         "--channel",
@@ -188,6 +219,26 @@ def _live_options(parser: argparse.ArgumentParser) -> None:
         metavar="SLUG",
         help="send to this channel only (repeatable)",
     )
+
+
+def _title(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _button(kind: str, option: str) -> Callable[[str], dict[str, str]]:
+    """The argparse type of ``--action`` / ``--webhook``: ``TITLE=URL`` as an action's JSON."""
+
+    def parse(text: str) -> dict[str, str]:
+        title, equals, url = text.partition("=")
+        if not (equals and title.strip() and url.strip()):
+            raise argparse.ArgumentTypeError(f"give TITLE=URL (got {text!r})")
+        button = {"title": title.strip(), "type": kind, "url": url.strip()}
+        return {**button, "method": "POST"} if kind == "webhook" else button
+
+    parse.__name__ = option  # argparse names the type in "invalid <type> value" messages
+    return parse
 
 
 def _positive_number(text: str) -> float:
@@ -200,8 +251,16 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _port(port: Optional[int]) -> Optional[int]:
+    if port is not None and not 0 <= port <= MAX_PORT:
+        raise UsageError(
+            f"--port {port}: must be between 0 and {MAX_PORT} (--port 0 picks a free one)"
+        )
+    return port
+
+
 def _no_command(args: argparse.Namespace) -> int:
-    _parser().print_help(sys.stderr)
+    _parsers()[0].print_help(sys.stderr)
     return EXIT_USAGE
 
 
@@ -212,34 +271,44 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _setting_error(exc: ConfigurationError) -> str:
+    """``exc`` naming the environment variable the setting came from (the CLI reads no other)."""
+    variables = {"api_key": ENV_API_KEY, "base_url": ENV_BASE_URL}
+    detail = str(exc).split(": ", 1)[-1]
+    return f"{variables.get(exc.option, exc.option)}: {detail}"
+
+
 def _config() -> Config:
+    """The environment's settings; a bad one is a usage error (for ``push``, which only sends)."""
     try:
         return resolve_config()
     except ConfigurationError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_setting_error(exc)) from None
 
 
-def _mirroring_allowed(config: Config) -> bool:
-    """False (after one warning) when there is no key: the job runs without the activity."""
+def _mirroring_allowed() -> bool:
+    """Whether ``run`` and the pipe mirror; when they cannot, one line says why (as the library
+    does) and the job runs anyway. ``LIVEBAR_DISABLE=1`` turns mirroring off silently."""
+    try:
+        config = resolve_config()
+    except ConfigurationError as exc:
+        _say(f"{PROG}: {_setting_error(exc)}; running without the Live Activity.")
+        return False
     if config.disabled:
         return False
     if not config.api_key:
-        _say(f"{PROG}: {ENV_API_KEY} is not set; running without the Live Activity.")
+        _say(
+            f"{PROG}: {ENV_API_KEY} is not set; running without the Live Activity "
+            f"({ENV_DISABLE}=1 silences this)."
+        )
         return False
     return True
 
 
-def _activity(
-    title: str, args: argparse.Namespace, *, enabled: bool, **options: Any
-) -> LiveActivity:
+def _activity(title: str, args: argparse.Namespace, **options: Any) -> LiveActivity:
+    """The activity the options describe, checked but not started (bad options exit 2)."""
     try:
-        return live_activity(
-            title,
-            subtitle=args.subtitle,
-            channels=args.channels,
-            disable=not enabled,
-            **options,
-        )
+        return live_activity(title, subtitle=args.subtitle, channels=args.channels, **options)
     except ValidationError as exc:
         raise UsageError(str(exc)) from None
 
@@ -250,7 +319,8 @@ def _activity(
 class LineWatcher:
     """Splits a byte stream into lines (on ``\\n`` or ``\\r``) and moves the activity on matches.
 
-    One per stream; both feed the same activity. Only lines are decoded, never the relay.
+    One per stream; both feed the same activity. Only lines are decoded, never the relay. A line
+    that yields no usable numbers is not progress; nothing a line holds can stop the relay.
     """
 
     def __init__(
@@ -268,6 +338,7 @@ class LineWatcher:
         self._steps = steps
         self._step_counter = step_counter
         self._pending = b""
+        self._broken = False
 
     def feed(self, chunk: bytes) -> None:
         data = self._pending + chunk
@@ -283,7 +354,9 @@ class LineWatcher:
             self._pending = b""
 
     def line(self, text: str) -> None:
-        with contextlib.suppress(LivebarError, ValueError):
+        if self._broken:
+            return
+        try:
             if self._step is not None:
                 match = self._step.search(text)
                 if match is not None:
@@ -292,9 +365,15 @@ class LineWatcher:
                 match = self._progress.search(text)
                 if match is not None:
                     self._on_progress(match)
+        except (LivebarError, ValueError):
+            pass  # a value the activity refuses is not progress either
+        except Exception as exc:  # a livebar bug must never cost the command its output
+            self._broken = True
+            _say(f"{PROG} run: stopped reading progress ({type(exc).__name__}: {exc})")
 
     def _on_step(self, match: re.Match[str]) -> None:
-        name = (match.group(1) if self._step and self._step.groups else match.group(0)).strip()
+        group = match.group(1) if match.re.groups else None
+        name = (group or match.group(0)).strip()  # an empty group: named by the whole match
         activity, steps, counter = self._activity, self._steps, self._step_counter
         if steps is None:
             activity.update(subtitle=name[:MAX_TITLE] or None)
@@ -305,7 +384,9 @@ class LineWatcher:
         activity.step(index)
 
     def _on_progress(self, match: re.Match[str]) -> None:
-        numbers = [float(g) for g in match.groups()]
+        numbers = _numbers(match)
+        if numbers is None:
+            return
         activity = self._activity
         if len(numbers) == 1:
             percentage = min(max(numbers[0], 0.0), 100.0)
@@ -324,6 +405,20 @@ class LineWatcher:
             activity.update(value=value, upper_limit=upper_limit)
 
 
+def _numbers(match: re.Match[str]) -> Optional[list[float]]:
+    """The match's groups as finite numbers, or None when one is empty or not a number."""
+    numbers = []
+    for group in match.groups():
+        try:
+            number = float(group)
+        except (TypeError, ValueError):  # TypeError: an optional group that did not take part
+            return None
+        if not math.isfinite(number):
+            return None
+        numbers.append(number)
+    return numbers
+
+
 def _compile(
     pattern: Optional[str], option: str, *, groups: tuple[int, ...]
 ) -> Optional[re.Pattern[str]]:
@@ -336,13 +431,16 @@ def _compile(
     if compiled.groups not in groups:
         wanted = " or ".join(str(g) for g in groups)
         raise UsageError(f"{option}: needs {wanted} group(s), found {compiled.groups}")
+    if compiled.search("") is not None:
+        raise UsageError(f"{option}: '{pattern}' matches an empty line, so it would match any line")
     return compiled
 
 
-def _command_title(command: Sequence[str]) -> str:
-    words = [os.path.basename(command[0]), *command[1:]] if command else ["command"]
-    title = " ".join(words)
-    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…"
+def _program_name(command: Sequence[str], *, shell: bool) -> str:
+    """The title of a run without ``--title``: the program's name (``make``, ``deploy.sh``)."""
+    words = " ".join(command).split() if shell else list(command)
+    program = os.path.basename(words[0]) if words else ""
+    return (program or "command")[:MAX_TITLE]
 
 
 def _relay(source: IO[bytes], sink: IO[bytes], watcher: LineWatcher) -> None:
@@ -387,11 +485,12 @@ def _run(args: argparse.Namespace) -> int:
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
     if args.steps is not None and not steps:
         raise UsageError("--steps: give at least one stage name")
-    enabled = _mirroring_allowed(_config())
-    activity = _activity(args.title or _command_title(command), args, enabled=enabled, steps=steps)
-    if progress is not None and steps is None:
+    title = args.title or _program_name(command, shell=args.shell)
+    checked = _activity(title, args, steps=steps)
+    activity = checked if _mirroring_allowed() else None
+    if activity is not None and progress is not None and steps is None:
         activity.update(percentage=0.0)  # a progress bar from the start, not a one-step job
-    watch = progress is not None or step is not None
+    watch = activity is not None and (progress is not None or step is not None)
     env = None
     if watch:
         # Piped output makes Python block-buffer; ask for lines so progress shows as it happens.
@@ -424,9 +523,10 @@ def _run(args: argparse.Namespace) -> int:
             _say(f"{PROG} run: permission denied: {command[0]}")
             return EXIT_NOT_EXECUTABLE
         children.append(process)
-        activity.start()
         relays = []
-        if watch:
+        if activity is not None:
+            activity.start()
+        if activity is not None and watch:
             counter = [0]
             streams = ((process.stdout, sys.stdout.buffer), (process.stderr, sys.stderr.buffer))
             for source, sink in streams:
@@ -443,13 +543,16 @@ def _run(args: argparse.Namespace) -> int:
         for relay in relays:
             relay.join()
 
-    if signalled:
-        activity.cancel()
-    elif returncode == 0:
-        activity.close()
-    else:
-        activity.fail(CommandFailed(_describe_status(returncode)))
-    activity.wait()
+    if activity is not None:
+        if signalled:
+            activity.cancel()
+        elif returncode == 0:
+            activity.close()
+        else:
+            activity.fail(
+                SystemExit(returncode if returncode > 0 else _describe_status(returncode))
+            )
+        livebar_flush()
     return returncode if returncode >= 0 else 128 - returncode
 
 
@@ -481,7 +584,9 @@ def _describe_status(returncode: int) -> str:
 def _pipe(args: argparse.Namespace) -> int:
     from livebar._tqdm import tqdm
 
-    enabled = _mirroring_allowed(_config())
+    title = args.title or "Pipe"
+    _activity(title, args, total=args.total)  # bad options exit 2 whether or not it mirrors
+    enabled = _mirroring_allowed()
     count_bytes: bool = args.bytes
     try:
         bar = tqdm(
@@ -492,7 +597,7 @@ def _pipe(args: argparse.Namespace) -> int:
             unit_scale=count_bytes,
             unit_divisor=1024 if count_bytes else 1000,
             mininterval=0.5,
-            title=args.title or "Pipe",
+            title=title,
             subtitle=args.subtitle,
             channels=args.channels,
             live=enabled,
@@ -503,7 +608,7 @@ def _pipe(args: argparse.Namespace) -> int:
     sink = sys.stdout.buffer
     code = 0
     try:
-        with _terminate_as_exit(), bar:
+        with handling_sigterm(), bar:
             while True:
                 chunk = read(PIPE_CHUNK)
                 if not chunk:
@@ -525,22 +630,8 @@ def _pipe(args: argparse.Namespace) -> int:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
         if bar.activity is not None:
-            bar.activity.wait()
+            livebar_flush()
     return code
-
-
-@contextlib.contextmanager
-def _terminate_as_exit() -> Any:
-    """SIGTERM raises ``Terminated`` (exit 143), so the activity ends "cancelled", not vanishing."""
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _silence_stdout() -> None:
@@ -558,23 +649,29 @@ def _push(args: argparse.Namespace) -> int:
     from livebar._client import Client
     from livebar._payload import PushNotification
 
+    body = {
+        "title": args.title,
+        "message": args.message,
+        "subtitle": args.subtitle,
+        "media": args.media,
+        "redirection": args.redirection,
+        "actions": args.actions,
+        "badge": args.badge,
+        "sound": args.sound,
+        "target": {"channels": args.channels} if args.channels else None,
+    }
+    try:  # parsed as the API's JSON, so an error names the field as the API does
+        notification = PushNotification.from_json(
+            {name: value for name, value in body.items() if value is not None}
+        )
+    except ValidationError as exc:
+        raise UsageError(str(exc)) from None
     config = _config()
     if config.disabled:
         _say(f"{PROG} push: skipped ({ENV_DISABLE} is set)")
         return 0
     if not config.api_key:
         raise UsageError(f"no API key: set {ENV_API_KEY}")
-    try:
-        notification = PushNotification(
-            title=args.title,
-            message=args.message,
-            subtitle=args.subtitle,
-            channels=args.channels,
-            media=args.media,
-            redirection=args.redirection,
-        )
-    except ValidationError as exc:
-        raise UsageError(str(exc)) from None
     try:
         with Client(api_key=config.api_key, base_url=config.base_url) as client:
             result = client.push(notification)
@@ -604,7 +701,7 @@ def _simulator_demo_module() -> Any:
 
 def _simulate(args: argparse.Namespace) -> int:
     demo = _simulator_demo_module()
-    options = {"host": args.host, "port": args.port, "keys": args.keys}
+    options = {"host": args.host, "port": _port(args.port), "keys": args.keys}
     code: int = demo.run_simulate(
         open_browser=args.open, **{k: v for k, v in options.items() if v is not None}
     )
@@ -613,6 +710,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     demo = _simulator_demo_module()
-    options = {} if args.port is None else {"port": args.port}
+    options = {} if args.port is None else {"port": _port(args.port)}
     code: int = demo.run_demo(keep_open=args.keep_open, fast=args.fast, **options)
     return code

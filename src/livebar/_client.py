@@ -13,15 +13,16 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Generator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
-from livebar._config import Config, resolve_config
+from livebar._config import Config, is_loopback, resolve_config
 from livebar._errors import (
     ConfigurationError,
     ConnectError,
@@ -31,6 +32,7 @@ from livebar._errors import (
     TransportError,
     ValidationError,
     error_from_response,
+    scrub,
 )
 from livebar._payload import (
     BadgeCount,
@@ -222,6 +224,7 @@ class _ClientCore:
         # What ``retry=True`` on one call means: the client's policy if it retries at all.
         self._retrying = self.retry if self.retry.max_attempts > 1 else RetryPolicy()
         self._warned: set[str] = set()
+        """The operations a server ``warning`` was logged for (once each)."""
 
     @staticmethod
     def _policy(retry: RetryPolicy | bool, default: RetryPolicy) -> RetryPolicy:
@@ -236,15 +239,26 @@ class _ClientCore:
         return self.retry if retry is None else self._policy(retry, self._retrying)
 
     def headers(self) -> dict[str, str]:
-        """Request headers; raises ``ConfigurationError`` (before any I/O) without a key."""
+        """Request headers (the key is added by ``auth``, never held in a plain dict); raises
+        ``ConfigurationError`` (before any I/O) without a key."""
         if self.config.api_key is None:
             raise ConfigurationError(
                 "api_key", "no API key: pass api_key= or set ACTIVITYSMITH_API_KEY"
             )
+        return {"User-Agent": USER_AGENT, "Accept": "application/json"}
+
+    def http_options(self) -> dict[str, Any]:
+        """How the shells build their ``httpx`` client.
+
+        The key travels only through ``_BearerAuth`` (redacted in every ``repr``). Plain
+        ``http://`` (allowed only for loopback) and any loopback server are reached directly:
+        no proxy from the environment ever sees a request, so the key is never sent in clear
+        to one. TLS verification is httpx's default, on.
+        """
         return {
-            "Authorization": f"Bearer {self.config.api_key}",
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
+            "timeout": httpx.Timeout(self.config.timeout),
+            "auth": _BearerAuth(self.config.api_key),
+            "trust_env": not _direct(self.config.base_url),
         }
 
     def url(self, request: _Request) -> str:
@@ -295,8 +309,11 @@ class _ClientCore:
         """The result of a response, or raise the ``APIError`` it stands for."""
         try:
             body: object = json.loads(content)
-        except ValueError:  # includes UnicodeDecodeError
+        except (ValueError, RecursionError):  # includes UnicodeDecodeError
             body = None
+        key = self.config.api_key
+        if key and isinstance(body, (dict, list)):
+            body = scrub(body, key)  # a server that echoes the key must not put it in our text
         if not 200 <= status < 300:
             raise error_from_response(status, body, headers, operation=request.operation)
         if not isinstance(body, dict):
@@ -307,8 +324,8 @@ class _ClientCore:
             )
         result = self._build(request.operation, body, status)
         warning: str | None = result.warning
-        if warning is not None and warning not in self._warned:
-            self._warned.add(warning)
+        if warning is not None and request.operation not in self._warned:
+            self._warned.add(request.operation)  # once per kind of request: never a flood
             logger.warning("ActivitySmith warning on %s: %s", request.operation, warning)
         return result
 
@@ -377,6 +394,13 @@ class _ClientCore:
             **common,
         )
 
+    def too_slow(self, request: _Request) -> RequestTimeout:
+        """A response still arriving when the request's whole time is up (a slow drip)."""
+        return RequestTimeout(
+            f"{request.operation}: the answer took longer than {self.config.timeout:g}s",
+            operation=request.operation,
+        )
+
     def transport_error(self, exc: Exception, request: _Request) -> TransportError:
         """The livebar error for an ``httpx`` failure in transit (the caller chains it)."""
         operation = request.operation
@@ -407,6 +431,40 @@ class _ClientCore:
         return delay
 
 
+class _BearerAuth(httpx.Auth):
+    """Adds ``Authorization: Bearer <key>``; the key never shows in a ``repr`` or a local."""
+
+    def __init__(self, key: str | None) -> None:
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "<BearerAuth ***>"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._key is not None:
+            request.headers["Authorization"] = "Bearer " + self._key
+        yield request
+
+
+def _direct(base_url: str) -> bool:
+    """Whether requests to ``base_url`` must bypass any proxy (plain HTTP, or loopback)."""
+    parts = urlsplit(base_url)
+    return parts.scheme == "http" or is_loopback(parts.hostname or "")
+
+
+def detached(exc: BaseException) -> BaseException:
+    """``exc`` (and what it chains) without tracebacks: the frames of httpx and httpcore hold
+    the request's headers in their locals, and a traceback printed with its locals (Sentry,
+    rich, ``pytest --showlocals``) would show the key."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        node.__traceback__ = None
+        node = node.__cause__ or node.__context__
+    return exc
+
+
 # httpx raises these for trouble in transit; InvalidURL and StreamError sit outside HTTPError.
 _HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
 
@@ -434,7 +492,7 @@ class Client:
     ) -> None:
         config = resolve_config(api_key=api_key, base_url=base_url, timeout=timeout)
         self._core = _ClientCore(config, retry)
-        self._http = httpx.Client(timeout=httpx.Timeout(config.timeout), transport=transport)
+        self._http = httpx.Client(transport=transport, **self._core.http_options())
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -517,15 +575,19 @@ class Client:
         while True:
             attempt += 1
             try:
+                deadline = self._clock() + core.config.timeout
                 try:
-                    response = self._http.request(
+                    with self._http.stream(
                         request.method, core.url(request), json=request.body, headers=headers
-                    )
+                    ) as response:
+                        content = bytearray()
+                        for chunk in response.iter_bytes():
+                            content += chunk
+                            if self._clock() > deadline:
+                                raise core.too_slow(request)
                 except _HTTPX_ERRORS as exc:
-                    raise core.transport_error(exc, request) from exc
-                return core.result(
-                    request, response.status_code, response.headers, response.content
-                )
+                    raise core.transport_error(exc, request) from detached(exc)
+                return core.result(request, response.status_code, response.headers, bytes(content))
             except LivebarError as error:
                 elapsed = self._clock() - started
                 delay = core.next_delay(
@@ -571,7 +633,7 @@ class AsyncClient:
     ) -> None:
         config = resolve_config(api_key=api_key, base_url=base_url, timeout=timeout)
         self._core = _ClientCore(config, retry)
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(config.timeout), transport=transport)
+        self._http = httpx.AsyncClient(transport=transport, **self._core.http_options())
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -652,15 +714,19 @@ class AsyncClient:
         while True:
             attempt += 1
             try:
+                deadline = self._clock() + core.config.timeout
                 try:
-                    response = await self._http.request(
+                    async with self._http.stream(
                         request.method, core.url(request), json=request.body, headers=headers
-                    )
+                    ) as response:
+                        content = bytearray()
+                        async for chunk in response.aiter_bytes():
+                            content += chunk
+                            if self._clock() > deadline:
+                                raise core.too_slow(request)
                 except _HTTPX_ERRORS as exc:
-                    raise core.transport_error(exc, request) from exc
-                return core.result(
-                    request, response.status_code, response.headers, response.content
-                )
+                    raise core.transport_error(exc, request) from detached(exc)
+                return core.result(request, response.status_code, response.headers, bytes(content))
             except LivebarError as error:
                 elapsed = self._clock() - started
                 delay = core.next_delay(

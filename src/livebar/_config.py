@@ -25,9 +25,19 @@ from livebar._defaults import (
     ENV_REQUESTS_PER_MINUTE,
     ENV_TIMEOUT,
 )
-from livebar._errors import ConfigurationError
+from livebar._errors import REDACTED, ConfigurationError, redact
 
-REDACTED = "***"
+__all__ = [
+    "REDACTED",
+    "Config",
+    "EngineSettings",
+    "disabled_setting",
+    "flush_timeout_setting",
+    "redact",
+    "requests_per_minute_setting",
+    "resolve_config",
+    "resolve_engine",
+]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -74,11 +84,18 @@ def resolve_config(
         seconds = _timeout(_float(env[ENV_TIMEOUT], ENV_TIMEOUT), ENV_TIMEOUT)
     else:
         seconds = DEFAULT_TIMEOUT
-    if disable is not None:
-        disabled = bool(disable)
-    else:
-        disabled = _flag(env.get(ENV_DISABLE, ""), ENV_DISABLE)
+    disabled = disabled_setting(disable, environ=env)
     return Config(api_key=key, base_url=url, timeout=seconds, disabled=disabled)
+
+
+def disabled_setting(
+    value: bool | None = None, *, environ: Mapping[str, str] | None = None
+) -> bool:
+    """Whether mirroring is off: ``value`` > ``LIVEBAR_DISABLE`` > False (only that variable)."""
+    if value is not None:
+        return bool(value)
+    env = os.environ if environ is None else environ
+    return _flag(env.get(ENV_DISABLE, ""), ENV_DISABLE)
 
 
 @dataclass(frozen=True)
@@ -101,30 +118,52 @@ def resolve_engine(
     (1..60, livebar's share of the account limit). Raises ``ConfigurationError`` naming the
     setting.
     """
-    env = os.environ if environ is None else environ
-    if flush_timeout is None and env.get(ENV_FLUSH_TIMEOUT, "").strip():
-        flush_timeout = _float(env[ENV_FLUSH_TIMEOUT], ENV_FLUSH_TIMEOUT)
-    flush = DEFAULT_FLUSH_TIMEOUT if flush_timeout is None else flush_timeout
-    if isinstance(flush, bool) or not math.isfinite(flush) or flush < 0:
-        raise ConfigurationError("flush_timeout", "must be a finite number of seconds >= 0")
+    return EngineSettings(
+        flush_timeout=flush_timeout_setting(flush_timeout, environ=environ),
+        requests_per_minute=requests_per_minute_setting(requests_per_minute, environ=environ),
+    )
+
+
+def flush_timeout_setting(
+    value: float | None = None, *, environ: Mapping[str, str] | None = None
+) -> float:
+    """The flush deadline: ``value`` > ``LIVEBAR_FLUSH_TIMEOUT`` > 5 s (only that variable read)."""
+    option = "flush_timeout"
+    if value is None:
+        env = os.environ if environ is None else environ
+        text = env.get(ENV_FLUSH_TIMEOUT, "").strip()
+        if not text:
+            return DEFAULT_FLUSH_TIMEOUT
+        option = ENV_FLUSH_TIMEOUT
+        value = _float(text, option)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(option, "must be a number of seconds")
+    if not math.isfinite(value) or value < 0:
+        raise ConfigurationError(option, "must be a finite number of seconds >= 0")
+    return float(value)
+
+
+def requests_per_minute_setting(
+    value: int | None = None, *, environ: Mapping[str, str] | None = None
+) -> int:
+    """livebar's share of the account's requests per minute: ``value`` >
+    ``LIVEBAR_REQUESTS_PER_MINUTE`` > 40 (only that variable read)."""
     option = "requests_per_minute"
-    if requests_per_minute is None and env.get(ENV_REQUESTS_PER_MINUTE, "").strip():
+    if value is None:
+        env = os.environ if environ is None else environ
+        text = env.get(ENV_REQUESTS_PER_MINUTE, "").strip()
+        if not text:
+            return DEFAULT_REQUESTS_PER_MINUTE
         option = ENV_REQUESTS_PER_MINUTE
         try:
-            requests_per_minute = int(env[ENV_REQUESTS_PER_MINUTE])
+            value = int(text)
         except ValueError as exc:
             raise ConfigurationError(option, "must be a whole number") from exc
-    rate = DEFAULT_REQUESTS_PER_MINUTE if requests_per_minute is None else requests_per_minute
-    if isinstance(rate, bool) or not 1 <= rate <= ACCOUNT_REQUESTS_PER_MINUTE:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(option, "must be a whole number")
+    if not 1 <= value <= ACCOUNT_REQUESTS_PER_MINUTE:
         raise ConfigurationError(option, f"must be between 1 and {ACCOUNT_REQUESTS_PER_MINUTE}")
-    return EngineSettings(flush_timeout=float(flush), requests_per_minute=rate)
-
-
-def redact(text: str, key: str | None) -> str:
-    """``text`` with every occurrence of ``key`` replaced by ``***`` (for log lines)."""
-    if not key:
-        return text
-    return text.replace(key, REDACTED)
+    return value
 
 
 def _api_key(value: object) -> str | None:
@@ -154,14 +193,15 @@ def _base_url(value: object) -> str:
         raise ConfigurationError("base_url", "must be an absolute https:// URL")
     if parts.query or parts.fragment:
         raise ConfigurationError("base_url", "must not have a query or fragment")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise ConfigurationError(
             "base_url", "must use https:// (plain http:// is allowed only for loopback hosts)"
         )
     return url
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (127.0.0.0/8, ::1, localhost)."""
     if host.lower() == "localhost":
         return True
     try:

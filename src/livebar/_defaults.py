@@ -12,6 +12,9 @@ ENV_BASE_URL = "ACTIVITYSMITH_BASE_URL"
 ENV_TIMEOUT = "LIVEBAR_TIMEOUT"
 ENV_DISABLE = "LIVEBAR_DISABLE"
 
+# The colours a Live Activity can have (the API's LiveActivityColor).
+COLORS = ("lime", "green", "cyan", "blue", "purple", "magenta", "red", "orange", "yellow", "gray")
+
 # Transport.
 DEFAULT_BASE_URL = "https://activitysmith.com/api"
 DEFAULT_TIMEOUT = 5.0
@@ -34,6 +37,8 @@ DEFAULT_AUTO_DISMISS_MINUTES = 3
 DEFAULT_FAILURE_AUTO_DISMISS_MINUTES = 30
 ACCOUNT_REQUESTS_PER_MINUTE = 60
 """ActivitySmith's account-wide rate limit."""
+ACCOUNT_WINDOW = 60.0
+"""The window of that limit, in seconds."""
 DEFAULT_REQUESTS_PER_MINUTE = 40
 """livebar's share of the account limit, leaving headroom for other tools on the same account."""
 DEFAULT_MAX_CONCURRENT_ACTIVITIES = 4
@@ -55,6 +60,14 @@ DEFAULT_MIN_UPDATE_GAP = 2.0
 """Shortest time between two updates of one activity."""
 DEFAULT_MIN_VISIBLE_CHANGE = 0.01
 """Smallest change of a bar worth an update (the phone shows whole percents)."""
+DEFAULT_BACKOFF_INITIAL = 1.0
+"""First wait after a failed engine request (network trouble, 5xx, the account's 429)."""
+DEFAULT_BACKOFF_MAX = 60.0
+DEFAULT_ACTIVITY_LIMIT_BACKOFF_INITIAL = 5.0
+"""First wait of a start refused because the account runs its maximum of activities."""
+DEFAULT_ACTIVITY_LIMIT_BACKOFF_MAX = 60.0
+DEFAULT_BACKOFF_JITTER = 0.5
+"""Backoffs are shortened by a random fraction of up to this much."""
 DEFAULT_SAMPLE_INTERVAL = 0.25
 """How often the dispatcher samples open activities."""
 DEFAULT_STOP_GRACE = 0.5

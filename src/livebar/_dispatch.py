@@ -1,239 +1,318 @@
-"""The dispatcher: one background thread per process that samples activities and sends.
+"""The engine: one dispatcher per process that samples activities, paces and sends.
 
-It is the only part of the engine that does I/O. Each turn it samples every open activity (a
-few attribute reads; the owner's thread is never locked or interrupted), hands the samples to the
-pure pacing policy, and makes the requests the policy asks for, one at a time, through livebar's
-own client with its retries turned off (pacing decides when to try again). Results go back to the
-policy and onto ``activity.stats``. Nothing here raises into user code: trouble is logged once
-on ``logging.getLogger("livebar")`` and counted.
+``Dispatcher.turn(now)`` is one pass: take in what user threads handed over, sample every open
+activity, ask the pure pacing policy what to send, send it through livebar's own client (retries
+off: pacing decides when to try again), and record how it went. It can be called by hand: the
+background thread (``_Sender``) is a short shell around it, and ``livebar.testing.virtual_time``
+drives the same turn on a virtual clock. It is the only part of livebar that does I/O, and
+nothing here raises into user code: trouble is logged once on ``logging.getLogger("livebar")``
+and counted in the activity's ``stats``.
 
-Endings are guaranteed as far as the network allows: ``atexit`` ends what is still open and waits
-up to the flush deadline; SIGTERM is turned into ``SystemExit`` (when nobody else handles it) so
-``with`` blocks unwind and say "Cancelled"; an exception that escapes the program marks a loop that
-stopped early as failed. After ``fork`` the child starts from nothing: it never shares the
-parent's thread, connections or activities.
+State flows one way. An activity hands the dispatcher a frozen ``ActivitySpec`` and its
+``sample`` function; the dispatcher keeps everything it learns in its own ``Mirror`` of the
+activity (stats, delivery, the event ``wait()`` waits on), which only the dispatcher writes.
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
+import hashlib
+import itertools
 import logging
+import math
 import os
-import signal
-import sys
+import random
 import threading
 import time
-import weakref
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
 from livebar import _defaults
-from livebar._activity import OUTCOMES, LiveActivity, raise_terminated
+from livebar._config import (
+    Config,
+    disabled_setting,
+    flush_timeout_setting,
+    redact,
+    requests_per_minute_setting,
+    resolve_config,
+)
+from livebar._endings import Ending, Outcome
 from livebar._errors import (
-    ActivityLimitError,
-    APIError,
-    AuthenticationError,
     ConfigurationError,
-    ConnectError,
     LivebarError,
-    NotFoundError,
-    PaymentRequiredError,
     PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    StreamNotFoundError,
-    TransportError,
+    Trouble,
+    UnsuccessfulError,
+    classify,
 )
-from livebar._pacing import Budgets, Kind, Outcome, PacingPolicy, Send, Snapshot
-from livebar._payload import (
-    ContentState,
-    EndActivity,
-    PushNotification,
-    StartActivity,
-    StreamEnd,
-    StreamUpdate,
-    UpdateActivity,
-)
+from livebar._pacing import Budgets, Kind, PacingPolicy, Send, Snapshot
+from livebar._ranks import mirrors_here  # issue-14
 
-__all__ = ["Dispatcher", "attach", "configure", "flush", "flush_timeout", "push"]
+if TYPE_CHECKING:
+    from livebar._client import Client
+    from livebar._payload import ContentState, PushNotification
+    from livebar._spec import ActivitySpec, Sample
+
+__all__ = [
+    "ActivityStats",
+    "Dispatcher",
+    "Mirror",
+    "clock",
+    "configure",
+    "flush",
+    "flush_timeout",
+    "open_activity",
+    "push",
+    "wait_for",
+    "wake",
+]
 
 log = logging.getLogger("livebar")
 
-_OUTCOME_WORDS = {
-    "done": "finished",
-    "failed": "failed",
-    "cancelled": "was cancelled",
-    "stopped": "stopped",
-}
+Sampler = Callable[[float], "Sample"]
+Connect = Callable[[Config], "Client"]
 
 
 @dataclass
-class _Account:
-    """One API key at one base URL: its own budgets, its own policy."""
+class ActivityStats:
+    """What happened to an activity's requests; written by the engine, read by anyone."""
 
-    client: Any
-    policy: PacingPolicy
-    activities: dict[int, LiveActivity] = field(default_factory=dict)
-    states: dict[int, Any] = field(default_factory=dict)
-    pushes: dict[int, PushNotification] = field(default_factory=dict)
-    push_owner: dict[int, LiveActivity] = field(default_factory=dict)
-    refused: bool = False
+    requests: int = 0
+    """Requests sent for this activity (start, updates, end, its pushes), retries included."""
+    updates: int = 0
+    """Updates the server accepted."""
+    coalesced: int = 0
+    """Sampled states replaced by a newer one before they were sent."""
+    retried: int = 0
+    """Requests that failed and were tried again."""
+    dropped: int = 0
+    """States that will never be delivered (counted, and logged once)."""
+    warnings: int = 0
+    """Server warnings about the iOS update budget."""
+    ignored: int = 0
+    """Progress values the job set that could not be shown (NaN, infinite, out of range): clamped
+    or dropped, never raised into the job."""
+    end_delivered: bool = False
+    delivered_by_push: bool = False
+    """True when the outcome went out as a push because no Live Activity could start."""
+    last_error: str | None = None
+    activity_id: str | None = None
+
+
+class Mirror:
+    """The engine's record of one activity; written only by the dispatcher."""
+
+    __slots__ = (
+        "account",
+        "client",
+        "config",
+        "done",
+        "ending",
+        "key",
+        "logged",
+        "sample",
+        "snapshot",
+        "spec",
+        "state",
+        "stats",
+    )
+
+    def __init__(self, key: int, spec: ActivitySpec, sample: Sampler, config: Config) -> None:
+        self.key = key
+        self.spec = spec
+        self.sample = sample
+        self.config = config
+        self.stats = ActivityStats()
+        self.done = threading.Event()
+        self.state: ContentState | None = None
+        self.snapshot: Snapshot | None = None
+        self.ending: Ending | None = None
+        self.account: _Account | None = None
+        self.client: Client | None = None
+        self.logged: set[tuple[Kind, type[BaseException]]] = set()
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+
+@dataclass
+class _Push:
+    """A queued push notification: the user's own, or an activity's outcome."""
+
+    key: int
+    notification: PushNotification
+    config: Config
+    owner: Mirror | None = None
+    client: Client | None = None
+
+
+class _Account:
+    """One API key at one server: its budgets (one policy), its client, what is in flight."""
+
+    def __init__(self, client: Client, policy: PacingPolicy) -> None:
+        self.client = client
+        self.policy = policy
+        self.mirrors: dict[int, Mirror] = {}
+        self.pushes: dict[int, _Push] = {}
+        self.refused = False
+
+
+_Message = Union[Mirror, _Push, Budgets]
 
 
 class Dispatcher:
-    """Samples, paces and sends for every activity of this process."""
+    """Samples, paces and sends for every activity of this process. Drive it with ``turn``."""
 
     def __init__(
         self,
         *,
-        budgets: Optional[Budgets] = None,
+        budgets: Budgets | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        connect: Connect | None = None,
         sample_interval: float = _defaults.DEFAULT_SAMPLE_INTERVAL,
         stop_grace: float = _defaults.DEFAULT_STOP_GRACE,
-        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.budgets = budgets or Budgets()
+        self._rng = rng
+        self.clock = clock
         self.sample_interval = sample_interval
         self.stop_grace = stop_grace
-        self.clock = clock
-        self._accounts: dict[tuple[str, ...], _Account] = {}
-        self._inbox: collections.deque[tuple[str, Any]] = collections.deque()
-        self._wake = threading.Event()
-        self._idle = threading.Condition()
-        self._busy = False
-        self._flushing = False
-        self._uncaught: Optional[BaseException] = None
-        self._logged: set[tuple[int, Kind, type[BaseException]]] = set()
-        self._thread = threading.Thread(target=self._run, name="livebar-dispatcher", daemon=True)
-        self._thread.start()
+        self._connect = connect or _connect
+        self._accounts: dict[tuple[str, str], _Account] = {}
+        self._inbox: collections.deque[_Message] = collections.deque()
+        self._keys = itertools.count(1)
+        self.flushing = 0
+        """While above zero, endings seal at once: nobody waits for a late excepthook."""
+        self.idle = threading.Condition()
+        self.turns_started = 0
+        self.turns_completed = 0
+        self.pending_now = False
+        self.waker: Callable[[], None] = _nothing
+        self.handed_over = 0
+        """How many activities, pushes and endings user code has handed over so far."""
+        self.use_given_clients = True
+        """Send with a ``client=`` the user passed (off under virtual time: no real I/O)."""
 
     # -- called from user threads (never blocks on I/O) --------------------------------------
 
-    def opened(self, activity: LiveActivity, client: Any, account: tuple[str, ...]) -> None:
-        self._inbox.append(("open", (activity, client, account)))
-        self._wake.set()
+    def open(self, spec: ActivitySpec, sample: Sampler, config: Config) -> Mirror:
+        """Take a starting activity; returns the record ``wait()`` and ``stats`` read."""
+        mirror = Mirror(next(self._keys), spec, sample, config)
+        if self.use_given_clients:
+            mirror.client = spec.client
+        self.handed_over += 1
+        self._inbox.append(mirror)
+        self.waker()
+        return mirror
 
-    def closed(self, activity: LiveActivity) -> None:
-        self._wake.set()
-
-    def push(self, notification: PushNotification, client: Any, account: tuple[str, ...]) -> None:
-        self._inbox.append(("push", (notification, client, account, None)))
-        self._wake.set()
+    def push(
+        self, notification: PushNotification, config: Config, client: Client | None = None
+    ) -> None:
+        """Queue a push notification, paced with the activities."""
+        given = client if self.use_given_clients else None
+        self.handed_over += 1
+        self._inbox.append(_Push(next(self._keys), notification, config, client=given))
+        self.waker()
 
     def set_budgets(self, budgets: Budgets) -> None:
         """Use ``budgets`` from the next turn on, for every account (what was sent still counts)."""
-        self._inbox.append(("budgets", budgets))
-        self._wake.set()
+        self._inbox.append(budgets)
+        self.waker()
 
-    def uncaught(self, exc: BaseException) -> None:
-        """An exception escaped the program: loops that stopped just now failed with it."""
-        self._uncaught = exc
-        # Every activity of this process, including those the worker has not picked up yet.
-        with _open_lock:
-            candidates = list(_open.values())
-        for activity in candidates:
-            if activity.outcome == "stopped" and not activity._handed_over:
-                activity.outcome = None
-                activity.close(exc)  # issue-14: was outcome="failed"; Ctrl-C is cancelled
-        self._wake.set()
+    def pending(self) -> bool:
+        """Anything handed over or ending that is not settled yet, as of the last turn."""
+        return bool(self._inbox) or self.pending_now
 
-    def flush(self, timeout: float) -> bool:
-        """Wait until every end and push is delivered or given up on; True if all were."""
-        deadline = time.monotonic() + timeout
-        self._flushing = True
-        self._wake.set()
-        with self._idle:
-            while self._pending():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._idle.wait(min(left, 0.05))
-                self._wake.set()
-        self._flushing = False
-        return not self._pending()
+    # -- one turn -----------------------------------------------------------------------------
 
-    def _pending(self) -> bool:
-        """Anything closed or queued not yet delivered? (Read from user threads: copies only.)"""
-        if self._inbox or self._busy:
-            return True
-        for account in list(self._accounts.values()):
-            if account.pushes:
-                return True
-            if any(activity.closed for activity in list(account.activities.values())):
-                return True
-        return False
-
-    # -- the worker ---------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:  # a daemon thread: it ends with the interpreter
-            self._wake.clear()  # before the turn, so a wake-up during it is not lost
-            timeout = self._turn_safely()
-            self._wake.wait(timeout)
-
-    def _turn_safely(self) -> Optional[float]:
-        self._busy = True
+    def turn(self, now: float) -> float | None:
+        """Take in, sample, decide, send. Returns the seconds until the next turn is due
+        (``None``: nothing to do until something new arrives)."""
+        self.turns_started += 1
+        started = self.turns_started
         try:
-            return self._turn()
+            return self._turn(now)
         except Exception:  # a bug here must never take the user's job down
             log.exception("livebar: internal error in the dispatcher; carrying on")
             return self.sample_interval
         finally:
-            self._busy = False
-            with self._idle:
-                self._idle.notify_all()
+            self.pending_now = self._settling()
+            with self.idle:
+                self.turns_completed = started
+                self.idle.notify_all()
 
-    def _turn(self) -> Optional[float]:
-        now = self.clock()
+    def _turn(self, now: float) -> float | None:
         self._intake(now)
         any_open = False
-        wake = float("inf")
+        wake = math.inf
         for account in list(self._accounts.values()):
             any_open |= self._sample(account, now)
             self._send(account)
             wake = min(wake, account.policy.next_wake(self.clock()))
+        current = self.clock()
         if any_open:
-            return max(0.0, min(self.sample_interval, wake - self.clock()))
-        if wake != float("inf"):
-            return max(0.0, min(wake - self.clock(), 1.0))
+            return max(0.0, min(self.sample_interval, wake - current))
+        if wake != math.inf:
+            return max(0.0, min(wake - current, 1.0))
         return None
+
+    def _settling(self) -> bool:
+        for account in self._accounts.values():
+            if account.pushes:
+                return True
+            if any(m.ending is not None for m in account.mirrors.values()):
+                return True
+        return False
 
     def _intake(self, now: float) -> None:
         while self._inbox:
-            what, item = self._inbox.popleft()
-            if what == "budgets":
+            item = self._inbox.popleft()
+            if isinstance(item, Budgets):
                 self.budgets = item
-                for account in self._accounts.values():
-                    account.policy.budgets = item
-            elif what == "open":
-                activity, client, key = item
-                account = self._account(key, client)
-                if account.refused:
-                    self._give_up(activity, "the account refused our key earlier")
-                    continue
-                state = self._state_of(activity)
-                if state is None:
-                    self._give_up(activity, activity.stats.last_error or "no state")
-                    continue
-                akey = id(activity)
-                account.activities[akey] = activity
-                account.states[akey] = state
-                account.policy.open(akey, now, _snapshot(state))
-            else:
-                notification, client, key, owner = item
-                account = self._account(key, client)
+                for each in self._accounts.values():
+                    each.policy.budgets = item
+                continue
+            account = self._account(item.config)
+            if account is None:
+                if isinstance(item, Mirror):
+                    self._give_up(item, item.stats.last_error or "no client")
+                continue
+            if item.client is None:  # else the user's own Client object sends
+                item.client = account.client
+            if isinstance(item, _Push):
                 if account.refused:
                     continue  # the key was refused: said once already, nothing more to send
-                pkey = id(notification)
-                account.pushes[pkey] = notification
-                if owner is not None:
-                    account.push_owner[pkey] = owner
-                account.policy.push(pkey)
+                account.pushes[item.key] = item
+                account.policy.push(item.key)
+                continue
+            if account.refused:
+                self._give_up(item, "the account refused our key earlier")
+                continue
+            item.account = account
+            if self._take_sample(item, now) is None:
+                self._give_up(item, item.stats.last_error or "no state")
+                continue
+            assert item.snapshot is not None
+            account.mirrors[item.key] = item
+            account.policy.open(item.key, now, item.snapshot)
+            if item.ending is not None:  # over before the engine first saw it
+                account.policy.close(item.key, item.snapshot)
 
-    def _account(self, key: tuple[str, ...], client: Any) -> _Account:
+    def _account(self, config: Config) -> _Account | None:
+        key = account_key(config)
         account = self._accounts.get(key)
         if account is None:
-            account = _Account(client=client, policy=PacingPolicy(self.budgets))
+            try:
+                client = self._connect(config)
+            except Exception as exc:  # e.g. an unusable environment: never the job's problem
+                log.error(
+                    "livebar: cannot send to ActivitySmith (%s); Live Activities are off", exc
+                )
+                return None
+            policy = PacingPolicy(self.budgets, rng=self._rng or random.Random())
+            account = _Account(client, policy)
             self._accounts[key] = account
         return account
 
@@ -241,47 +320,47 @@ class Dispatcher:
         """Feed the policy the latest state of each activity; True if any is still open."""
         any_open = False
         policy = account.policy
-        for key, activity in list(account.activities.items()):
-            if activity._handed_over:
+        for mirror in list(account.mirrors.values()):
+            if mirror.ending is not None:
                 continue
-            if activity.outcome is None:
-                any_open = True
-                state = self._state_of(activity)
-                if state is not None:
-                    account.states[key] = state
-                    policy.observe(key, _snapshot(state))
+            sample = self._take_sample(mirror, now)
+            if sample is None:
+                policy.abandon(mirror.key)
+                self._settle(account, mirror)
                 continue
-            if (
-                activity.outcome == "stopped"
-                and not self._flushing
-                and activity.ended_at is not None
-                and time.monotonic() - activity.ended_at < self.stop_grace
-            ):
-                any_open = True  # an uncaught exception may still turn this into a failure
+            assert mirror.snapshot is not None
+            if mirror.ending is not None:
+                policy.close(mirror.key, mirror.snapshot)
                 continue
-            ending = self._state_of(activity, ending=True)
-            if ending is None:  # cannot happen for states we built before; never spin on it
-                policy.abandon(key)
-                self._settle(account, key)
-                continue
-            account.states[key] = ending
-            activity._handed_over = True
-            policy.close(key, _snapshot(ending))
+            any_open = True
+            if not sample.pending:
+                policy.observe(mirror.key, mirror.snapshot)
         return any_open
 
-    def _state_of(self, activity: LiveActivity, *, ending: bool = False) -> Optional[Any]:
+    def _take_sample(self, mirror: Mirror, now: float) -> Sample | None:
+        """One look at an activity; an ending found is kept on the mirror. None: unusable."""
+        seal_before = now if self.flushing else now - self.stop_grace
         try:
-            return activity.content_state(ending=activity.ending if ending else None)
-        except Exception as exc:
-            activity.stats.last_error = f"could not build the state: {exc}"
+            sample = mirror.sample(seal_before)
+        except Exception as exc:  # the state could not be built: say so once, never spin
+            mirror.stats.last_error = f"could not build the state: {exc}"
+            mirror.stats.dropped += 1
+            log.warning("livebar: %r cannot be shown: %s", mirror.title, exc)
             return None
-
-    def _notify(self, account: _Account, activity: LiveActivity) -> None:
-        notification = _outcome_push(activity)
-        pkey = id(notification)
-        account.pushes[pkey] = notification
-        account.push_owner[pkey] = activity
-        account.policy.push(pkey)
+        if sample.state is not mirror.state:
+            mirror.state = sample.state
+            mirror.snapshot = snapshot_of(sample.state)
+        if sample.ignored != mirror.stats.ignored:
+            if not mirror.stats.ignored:
+                log.warning(
+                    "livebar: %r was given a progress value it cannot show (NaN, infinite or out "
+                    "of range); it was clamped or dropped (counted in stats.ignored)",
+                    mirror.title,
+                )
+            mirror.stats.ignored = sample.ignored
+        if sample.ending is not None:
+            mirror.ending = sample.ending
+        return sample
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -295,98 +374,109 @@ class Dispatcher:
                 self._perform(account, send)
 
     def _perform(self, account: _Account, send: Send) -> None:
-        key = send.key
-        assert isinstance(key, int)
-        activity = account.activities.get(key)
-        owner = activity if activity is not None else account.push_owner.get(key)
+        record: Mirror | _Push | None = account.mirrors.get(send.key) or account.pushes.get(
+            send.key
+        )
+        if record is None:  # forgotten while queued (the key was refused)
+            account.policy.result(send, self.clock(), Trouble.REJECTED, arrived=False)
+            return
+        owner = record if isinstance(record, Mirror) else record.owner
         try:
-            result = self._request(account, send, activity)
+            result = self._request(record, send)
+            if getattr(result, "success", True) is False:
+                raise UnsuccessfulError(status=200, operation=send.kind.value)
         except LivebarError as exc:
-            outcome, retry_after, reached = _classify(exc, send, activity)
-            if owner is not None:
-                owner.stats.requests += int(reached)
-                owner.stats.last_error = _describe(exc)
-            self._failed(account, send, activity, exc, outcome)
-            account.policy.result(
-                send, self.clock(), outcome, retry_after=retry_after, reached_server=reached
-            )
+            self._failed(account, send, record, owner, exc)
         except Exception as exc:  # not ours to crash on; count it and move on
             log.exception("livebar: unexpected error while sending")
             if owner is not None:
-                owner.stats.last_error = _describe(exc)
+                owner.stats.last_error = _describe(exc, record)
                 owner.stats.dropped += 1
-            account.policy.result(send, self.clock(), Outcome.REJECTED)
+            account.policy.result(send, self.clock(), Trouble.REJECTED, arrived=False)
         else:
             if owner is not None:
                 owner.stats.requests += 1
-            self._succeeded(account, send, activity, result)
-            account.policy.result(send, self.clock(), Outcome.OK)
-        self._settle(account, key)
+            self._succeeded(account, send, record, result)
+            account.policy.result(send, self.clock(), None)
+        if isinstance(record, Mirror):
+            self._settle(account, record)
+        elif send.key not in account.pushes and owner is not None:
+            self._settle(account, owner)
 
-    def _request(self, account: _Account, send: Send, activity: Optional[LiveActivity]) -> Any:
-        client = account.client
-        if activity is None:
-            return client.push(account.pushes[_key(send)], retry=False)
+    def _request(self, record: Mirror | _Push, send: Send) -> Any:
+        from livebar._payload import (
+            EndActivity,
+            StartActivity,
+            StreamEnd,
+            StreamUpdate,
+            UpdateActivity,
+        )
+
+        client = record.client
+        assert client is not None
+        if isinstance(record, _Push):
+            return client.push(record.notification, retry=False)
+        mirror = record
+        spec = mirror.spec
         if send.kind is Kind.PUSH:
-            return client.push(_outcome_push(activity), retry=False)
-        state: ContentState = account.states[_key(send)]
-        buttons = (activity.action, activity.secondary_action)
-        stream_key = activity.stream_key
-        if stream_key is not None:
+            return client.push(outcome_push(mirror), retry=False)
+        state = mirror.state
+        assert state is not None
+        action, secondary = spec.action, spec.secondary_action
+        dismiss = mirror.ending.dismiss_minutes if mirror.ending is not None else None
+        if spec.stream_key is not None:
             if send.kind is Kind.END:
                 end = StreamEnd(
                     content_state=state,
-                    auto_dismiss_minutes=activity.dismiss_minutes(),
-                    action=buttons[0],
-                    secondary_action=buttons[1],
+                    auto_dismiss_minutes=dismiss,
+                    action=action,
+                    secondary_action=secondary,
                 )
-                return client.end_stream(stream_key, end, retry=False)
+                return client.end_stream(spec.stream_key, end, retry=False)
             put = StreamUpdate(
                 content_state=state,
-                channels=activity.channels,
-                action=buttons[0],
-                secondary_action=buttons[1],
+                channels=spec.channels,
+                action=action,
+                secondary_action=secondary,
             )
-            return client.stream(stream_key, put, retry=False)
+            return client.stream(spec.stream_key, put, retry=False)
         if send.kind is Kind.START:
             start = StartActivity(
                 content_state=state,
-                channels=activity.channels,
-                action=buttons[0],
-                secondary_action=buttons[1],
+                channels=spec.channels,
+                action=action,
+                secondary_action=secondary,
             )
             return client.start(start, retry=False)
-        activity_id = activity.stats.activity_id
+        activity_id = mirror.stats.activity_id
         assert activity_id is not None  # set by the start that made the policy send this
         if send.kind is Kind.UPDATE:
             update = UpdateActivity(
                 activity_id=activity_id,
                 content_state=state,
-                action=buttons[0],
-                secondary_action=buttons[1],
+                action=action,
+                secondary_action=secondary,
             )
             return client.update(update, retry=False)
         ending = EndActivity(
             activity_id=activity_id,
             content_state=state,
-            auto_dismiss_minutes=activity.dismiss_minutes(),
-            action=buttons[0],
-            secondary_action=buttons[1],
+            auto_dismiss_minutes=dismiss,
+            action=action,
+            secondary_action=secondary,
         )
         return client.end(ending, retry=False)
 
     def _succeeded(
-        self, account: _Account, send: Send, activity: Optional[LiveActivity], result: Any
+        self, account: _Account, send: Send, record: Mirror | _Push, result: Any
     ) -> None:
-        if activity is None:
-            account.pushes.pop(_key(send), None)
-            account.push_owner.pop(_key(send), None)
+        if isinstance(record, _Push):
+            account.pushes.pop(record.key, None)
             return
-        stats = activity.stats
+        stats = record.stats
         if getattr(result, "warning", None):
             stats.warnings += 1
         if send.kind is Kind.START:
-            stats.started = True
             stats.activity_id = getattr(result, "activity_id", None) or stats.activity_id
         elif send.kind is Kind.UPDATE:
             stats.updates += 1
@@ -396,121 +486,193 @@ class Dispatcher:
             log.warning(
                 "livebar: no Live Activity could start for %r (the account's concurrent limit); "
                 "its outcome went out as a push notification instead",
-                activity.title,
+                record.title,
             )
         else:
             stats.end_delivered = True
-            if activity.outcome in activity.notify_on:
-                self._notify(account, activity)
+            ending = record.ending
+            if ending is not None and ending.outcome in record.spec.notify_on:
+                self._notify(account, record)
 
     def _failed(
         self,
         account: _Account,
         send: Send,
-        activity: Optional[LiveActivity],
+        record: Mirror | _Push,
+        owner: Mirror | None,
         exc: LivebarError,
-        outcome: Outcome,
     ) -> None:
-        owner = activity if activity is not None else account.push_owner.get(_key(send))
-        if outcome in (Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.ACTIVITY_LIMIT):
+        diagnosis = classify(exc)
+        trouble = diagnosis.trouble
+        stream = isinstance(record, Mirror) and record.spec.stream_key is not None
+        if trouble is Trouble.GARBLED and stream and send.kind is not Kind.PUSH:
+            trouble = Trouble.TRANSIENT  # a stream PUT/DELETE is safe to repeat
+        if owner is not None:
+            owner.stats.requests += diagnosis.arrived is not False
+            owner.stats.last_error = _describe(exc, record)
+        account.policy.result(
+            send,
+            self.clock(),
+            trouble,
+            retry_after=diagnosis.retry_after,
+            arrived=diagnosis.arrived is not False,
+        )
+        if trouble in (Trouble.TRANSIENT, Trouble.RATE_LIMITED, Trouble.ACTIVITY_LIMIT):
             if owner is not None:
                 owner.stats.retried += 1
-            return
-        if outcome is Outcome.FORBIDDEN:
-            if not account.refused:
-                account.refused = True
-                log.error(
-                    "livebar: ActivitySmith refused the API key (%s); Live Activities are off "
-                    "for this key until the process restarts",
-                    _describe(exc),
+            if send.kind is Kind.START and diagnosis.arrived is None and not stream:
+                self._say_once(
+                    record,
+                    send,
+                    exc,
+                    "livebar: starting %r timed out; trying again may leave a duplicate "
+                    "activity on the phone (stream_key= makes starts safe to repeat)",
+                    owner.title if owner is not None else "?",
+                    level=logging.WARNING,
                 )
-            for other in list(account.activities.values()):
-                other.stats.dropped += 1
-                other.stats.last_error = _describe(exc)
-            for pkey in list(account.pushes):
-                account.policy.forget(pkey)
-            account.pushes.clear()
-            account.push_owner.clear()
-            for akey in list(account.activities):
-                account.policy.abandon(akey)
-                self._settle(account, akey)
             return
-        if send.kind is Kind.END and isinstance(exc, (NotFoundError, StreamNotFoundError)):
-            return  # the activity is already gone: there is nothing left to end
+        if trouble is Trouble.FORBIDDEN:
+            self._refused(account, exc, record)
+            return
+        if trouble is Trouble.GONE:
+            if owner is not None:
+                self._say_once(
+                    record,
+                    send,
+                    exc,
+                    "livebar: %r was already gone when its end arrived (ended elsewhere?): %s",
+                    owner.title,
+                    _describe(exc, record),
+                    level=logging.WARNING,
+                )
+            return
+        if trouble is Trouble.GARBLED:
+            if isinstance(record, Mirror) and send.kind is Kind.START:
+                account.policy.abandon(record.key)
+                record.stats.dropped += 1
+                self._say_once(
+                    record,
+                    send,
+                    exc,
+                    "livebar: ActivitySmith started %r but its answer could not be read, so it "
+                    "can be neither updated nor ended (stream_key= avoids this): %s",
+                    record.title,
+                    _describe(exc, record),
+                    level=logging.ERROR,
+                )
+            return
+        # REJECTED: this request will never succeed.
         if owner is not None:
             owner.stats.dropped += 1
-        if activity is None:
-            account.pushes.pop(_key(send), None)
-            account.push_owner.pop(_key(send), None)
-        said = (id(owner), send.kind, type(exc))
-        if said not in self._logged:  # once per activity and kind of trouble, never a flood
-            self._logged.add(said)
-            log.warning("livebar: %s request dropped: %s", send.kind.value, _describe(exc))
+        if isinstance(record, _Push):
+            account.pushes.pop(record.key, None)
+        elif isinstance(exc, PermissionDeniedError) and send.kind is not Kind.PUSH:
+            account.policy.abandon(record.key)  # not ours to update any more (403)
+        self._say_once(
+            record,
+            send,
+            exc,
+            "livebar: %s request dropped: %s",
+            send.kind.value,
+            _describe(exc, record),
+            level=logging.WARNING,
+        )
 
-    def _settle(self, account: _Account, key: int) -> None:
-        """Forget an activity whose story is over, and wake whoever waits for it."""
-        phase = account.policy.phase(key)
-        activity = account.activities.get(key)
-        if activity is None or phase not in ("ended", "abandoned"):
-            return
-        activity.stats.coalesced = account.policy.coalesced(key)
-        account.policy.forget(key)
-        del account.activities[key]
-        account.states.pop(key, None)
-        with _open_lock:
-            _open.pop(key, None)
-        activity._done_event.set()
-
-    def _give_up(self, activity: LiveActivity, why: str) -> None:
-        activity.stats.dropped += 1
-        activity.stats.last_error = why
-        activity._done_event.set()
-
-
-# -- classifying results -----------------------------------------------------------------------
-
-
-def _classify(
-    exc: LivebarError, send: Send, activity: Optional[LiveActivity]
-) -> tuple[Outcome, Optional[float], bool]:
-    """(what pacing should do, Retry-After, whether the request reached the server)."""
-    if isinstance(exc, ActivityLimitError):
-        return Outcome.ACTIVITY_LIMIT, None, True
-    if isinstance(exc, RateLimitError):
-        return Outcome.RATE_LIMITED, exc.retry_after, True
-    if isinstance(exc, ConnectError):
-        return Outcome.TRANSIENT, None, False
-    if isinstance(exc, TransportError):
-        if send.kind is Kind.START and activity is not None and activity.stream_key is None:
-            log.warning(
-                "livebar: starting %r timed out; trying again may leave a duplicate activity "
-                "on the phone (stream_key= makes starts safe to repeat)",
-                activity.title,
+    def _refused(self, account: _Account, exc: LivebarError, record: Mirror | _Push) -> None:
+        if not account.refused:
+            account.refused = True
+            log.error(
+                "livebar: ActivitySmith refused the API key (%s); Live Activities are off "
+                "for this key until the process restarts",
+                _describe(exc, record),
             )
-        return Outcome.TRANSIENT, None, True
-    if isinstance(exc, ServerError):
-        return Outcome.TRANSIENT, None, True
-    if isinstance(exc, (AuthenticationError, PermissionDeniedError, PaymentRequiredError)):
-        return Outcome.FORBIDDEN, None, True
-    if isinstance(exc, (StreamNotFoundError, NotFoundError)) and send.kind is Kind.END:
-        return Outcome.OK, None, True
-    if isinstance(exc, APIError):
-        return Outcome.REJECTED, None, True
-    return Outcome.REJECTED, None, False
+        for mirror in list(account.mirrors.values()):
+            mirror.stats.dropped += 1
+            mirror.stats.last_error = _describe(exc, record)
+            account.policy.abandon(mirror.key)
+            self._settle(account, mirror)
+        for key in list(account.pushes):
+            account.policy.forget(key)
+        account.pushes.clear()
+
+    def _say_once(
+        self,
+        record: Mirror | _Push,
+        send: Send,
+        exc: BaseException,
+        message: str,
+        *args: object,
+        level: int,
+    ) -> None:
+        """Log ``message`` once per activity and kind of trouble: never a flood."""
+        owner = record if isinstance(record, Mirror) else record.owner
+        said = (send.kind, type(exc))
+        if owner is not None:
+            if said in owner.logged:
+                return
+            owner.logged.add(said)
+        log.log(level, message, *args)
+
+    def _notify(self, account: _Account, mirror: Mirror) -> None:
+        notification = outcome_push(mirror)
+        record = _Push(next(self._keys), notification, mirror.config, mirror, mirror.client)
+        account.pushes[record.key] = record
+        account.policy.push(record.key)
+
+    def _settle(self, account: _Account, mirror: Mirror) -> None:
+        """Forget an activity whose story is over, and wake whoever waits for it."""
+        phase = account.policy.phase(mirror.key)
+        if phase is not None and not phase.settled:
+            return
+        if any(p.owner is mirror for p in account.pushes.values()):
+            return  # its outcome push is still on its way
+        mirror.stats.coalesced = account.policy.coalesced(mirror.key)
+        account.policy.forget(mirror.key)
+        account.mirrors.pop(mirror.key, None)
+        mirror.done.set()
+
+    def _give_up(self, mirror: Mirror, why: str) -> None:
+        mirror.stats.dropped += 1
+        mirror.stats.last_error = why
+        mirror.done.set()
+
+    def undelivered(self) -> list[str]:
+        """What is still undelivered (read after a flush gave up; copies only)."""
+        names = []
+        for account in list(self._accounts.values()):
+            for mirror in list(account.mirrors.values()):
+                if mirror.ending is not None and not mirror.stats.end_delivered:
+                    mirror.stats.dropped += 1
+                    names.append(mirror.title)
+            for record in list(account.pushes.values()):
+                names.append(f"push {record.notification.title!r}")
+        return names
 
 
-def _key(send: Send) -> int:
-    key = send.key
-    assert isinstance(key, int)  # the dispatcher only ever opens keys made by id()
-    return key
+def account_key(config: Config) -> tuple[str, str]:
+    """One account: the server (as configured) and a hash of the key (never the key)."""
+    return (config.base_url.rstrip("/"), _fingerprint(config.api_key or ""))
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+def _fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _snapshot(state: ContentState) -> Snapshot:
-    fraction: Optional[float]
+def _connect(config: Config) -> Client:
+    from livebar._client import Client
+
+    return Client(
+        api_key=config.api_key, base_url=config.base_url, timeout=config.timeout, retry=False
+    )
+
+
+def _describe(exc: BaseException, record: Mirror | _Push) -> str:
+    return redact(f"{type(exc).__name__}: {exc}", record.config.api_key)
+
+
+def snapshot_of(state: ContentState) -> Snapshot:
+    """What pacing weighs of a content state."""
+    fraction: float | None
     if state.current_step is not None and state.number_of_steps:
         fraction = state.current_step / state.number_of_steps
     elif state.percentage is not None:
@@ -531,300 +693,310 @@ def _snapshot(state: ContentState) -> Snapshot:
     )
 
 
-def _outcome_push(activity: LiveActivity) -> PushNotification:
+def outcome_push(mirror: Mirror) -> PushNotification:
     """ "Deploy failed" with the ending's text: for ``notify_on`` and when no activity started."""
-    ending = activity.ending
-    outcome = ending.outcome if ending is not None else "done"
+    from livebar._payload import PushNotification
+
+    ending = mirror.ending
+    outcome = ending.outcome if ending is not None else Outcome.DONE
     return PushNotification(
-        title=f"{activity.title} {_OUTCOME_WORDS.get(outcome, outcome)}",
+        title=f"{mirror.title} {outcome.verb}",
         message=ending.subtitle if ending is not None else None,
-        channels=activity.channels,
+        channels=mirror.spec.channels,
     )
 
 
-# -- the process-wide dispatcher ---------------------------------------------------------------
+def _nothing() -> None:
+    pass
+
+
+# -- drivers: who runs the turns ----------------------------------------------------------------
+
+
+class Driver(Protocol):
+    """Runs a dispatcher's turns: the background thread, or a virtual clock in tests."""
+
+    dispatcher: Dispatcher
+
+    def flush(self, timeout: float) -> bool: ...
+
+    def wait_for(self, mirror: Mirror, timeout: float) -> bool: ...
+
+    def resolve(self, spec: ActivitySpec) -> Config | None: ...
+
+
+class _Sender:
+    """The background thread: a short shell that calls ``turn`` when due or woken."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._event = threading.Event()
+        dispatcher.waker = self._event.set
+        self._thread = threading.Thread(target=self._run, name="livebar-dispatcher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:  # a daemon thread: it ends with the interpreter
+            self._event.clear()  # before the turn, so a wake-up during it is not lost
+            timeout = self.dispatcher.turn(self.dispatcher.clock())
+            self._event.wait(timeout)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait (no polling) until a turn that began after this call leaves nothing pending."""
+        dispatcher = self.dispatcher
+        deadline = time.monotonic() + timeout
+        dispatcher.flushing += 1
+        try:
+            with dispatcher.idle:
+                mark = dispatcher.turns_started
+                self._event.set()
+                while dispatcher.turns_completed <= mark or dispatcher.pending():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    dispatcher.idle.wait(left)
+            return True
+        finally:
+            dispatcher.flushing -= 1
+
+    def wait_for(self, mirror: Mirror, timeout: float) -> bool:
+        mirror.done.wait(timeout)
+        return mirror.stats.end_delivered
+
+    def resolve(self, spec: ActivitySpec) -> Config | None:
+        return _resolve_from_environment(spec)
+
+
+# -- the process-wide engine --------------------------------------------------------------------
 
 _lock = threading.Lock()
-_dispatcher: Optional[Dispatcher] = None
-_budgets: Optional[Budgets] = None
-_flush_timeout: Optional[float] = None
-_warned_no_key = False
-_warned_config = False
-_hooks_installed = False
-_clients: dict[tuple[str, ...], Any] = {}
+_driver: Driver | None = None
+_budgets: Budgets | None = None
+_flush_timeout: float | None = None
+_warned: set[str] = set()
+_gave_up: int | None = None
+"""``Dispatcher.handed_over`` when a flush last gave up (see ``flush(again=False)``)."""
 
 
-def configure(
-    *,
-    budgets: Optional[Budgets] = None,
-    requests_per_minute: Optional[int] = None,
-    flush_timeout: Optional[float] = None,
-) -> None:
-    """Set process-wide pacing budgets and the flush deadline (takes effect for new activities).
-
-    ``requests_per_minute`` is livebar's share of the account's 60 (default 40, or
-    ``LIVEBAR_REQUESTS_PER_MINUTE``); ``budgets`` sets every limit at once (tests shrink them).
-    Bad values raise ``ConfigurationError``.
-    """
-    global _budgets, _flush_timeout
-    from livebar._config import resolve_engine
-
-    settings = resolve_engine(flush_timeout=flush_timeout, requests_per_minute=requests_per_minute)
+def install(driver: Driver | None) -> Driver | None:
+    """Make ``driver`` this process's engine (``None``: the background thread, on first use);
+    returns the one it replaces. ``livebar.testing.virtual_time`` uses it."""
+    global _driver
     with _lock:
-        if budgets is None and requests_per_minute is not None:
-            budgets = _budgets_for(settings.requests_per_minute)
-        if budgets is not None:
-            _budgets = budgets
-            if _dispatcher is not None:
-                _dispatcher.set_budgets(budgets)  # open activities keep their sender
-        if flush_timeout is not None:
-            _flush_timeout = settings.flush_timeout
+        previous, _driver = _driver, driver
+    return previous
 
 
-def _engine_settings() -> Any:
-    """The environment's settings; on a bad value, one error line and the defaults."""
-    global _warned_config
-    from livebar._config import resolve_engine
-
-    try:
-        return resolve_engine()
-    except ConfigurationError as exc:
-        if not _warned_config:
-            _warned_config = True
-            log.error("livebar: %s; using the default", exc)
-        return resolve_engine(environ={})
-
-
-def flush_timeout() -> float:
-    """The flush deadline in force: ``configure()``, else ``LIVEBAR_FLUSH_TIMEOUT``, else 5 s."""
-    if _flush_timeout is not None:
-        return _flush_timeout
-    value: float = _engine_settings().flush_timeout
-    return value
-
-
-def _budgets_for(requests_per_minute: int) -> Budgets:
-    reserve = min(_defaults.DEFAULT_RESERVED_REQUESTS, requests_per_minute - 1)
-    return Budgets(requests_per_window=requests_per_minute, reserve=reserve)
-
-
-def _default_budgets() -> Budgets:
-    if _budgets is not None:
-        return _budgets
-    return _budgets_for(_engine_settings().requests_per_minute)
-
-
-def _get_dispatcher() -> Dispatcher:
-    global _dispatcher
+def _engine() -> Driver:
+    global _driver
     with _lock:
-        if _dispatcher is None:
-            _dispatcher = Dispatcher(budgets=_default_budgets())
-            _install_hooks()
-        return _dispatcher
+        if _driver is None:
+            _driver = _Sender(Dispatcher(budgets=_default_budgets()))
+        return _driver
 
 
-def _resolve_client(
-    *,
-    client: Any,
-    api_key: Optional[str],
-    base_url: Optional[str],
-    disable: Optional[bool],
-    ranks: Optional[str] = None,
-) -> Optional[tuple[Any, tuple[str, ...]]]:
-    """The client to send with and its account key; None when mirroring is off.
+def running() -> bool:
+    """True once this process has an engine (an activity or a push was mirrored)."""
+    return _driver is not None
 
-    Mirroring is off when disabled (argument or ``LIVEBAR_DISABLE``, silently), when there is no
-    API key (one warning per process), or when the environment holds an unusable setting (one
-    error line): a phone that is not paired must never fail the job.
+
+def clock() -> Callable[[], float]:
+    """The engine's clock (``time.monotonic`` unless a virtual clock is installed)."""
+    driver = _driver
+    return time.monotonic if driver is None else driver.dispatcher.clock
+
+
+def wake() -> None:
+    """Something changed that the engine should see now (an ending)."""
+    driver = _driver
+    if driver is not None:
+        driver.dispatcher.handed_over += 1
+        driver.dispatcher.waker()
+
+
+def open_activity(spec: ActivitySpec, sample: Sampler) -> Mirror | None:
+    """Hand a starting activity to the engine; None when it is not mirrored."""
+    resolved = _resolve(spec)
+    if resolved is None:
+        return None
+    driver, config = resolved
+    return driver.dispatcher.open(spec, sample, config)
+
+
+def _resolve(spec: ActivitySpec) -> tuple[Driver, Config] | None:
+    """The engine and the account for ``spec``; the engine is created only when needed."""
+    if not mirrors_here(spec.ranks):  # issue-14: only a distributed job's main process mirrors
+        return None
+    driver = _driver
+    config = _resolve_from_environment(spec) if driver is None else driver.resolve(spec)
+    if config is None:
+        return None
+    return (driver or _engine()), config
+
+
+def wait_for(mirror: Mirror, timeout: float | None) -> bool:
+    """Wait until ``mirror``'s end is delivered or given up on; True if delivered."""
+    driver = _driver
+    if driver is None:
+        return mirror.stats.end_delivered
+    return driver.wait_for(mirror, flush_timeout() if timeout is None else timeout)
+
+
+def _resolve_from_environment(spec: ActivitySpec) -> Config | None:
+    """The account of an activity, from its options and the environment; None when off.
+
+    Mirroring is off when disabled (argument or ``LIVEBAR_DISABLE``, silently), when there is
+    no API key (one warning per process), or when the environment holds an unusable setting
+    (one error line): a phone that is not paired must never fail the job.
     """
-    global _warned_no_key, _warned_config
-    from livebar._config import resolve_config
-
     try:
-        config = resolve_config(api_key=api_key, base_url=base_url, disable=disable)
+        if spec.client is not None:  # the client holds the account: only the switch matters
+            return None if disabled_setting(spec.disable) else spec.client.config
+        config = resolve_config(api_key=spec.api_key, base_url=spec.base_url, disable=spec.disable)
     except ConfigurationError as exc:
-        if not _warned_config:
-            _warned_config = True
-            log.error("livebar: %s; running with Live Activities off", exc)
+        _say_once("config", "livebar: %s; running with Live Activities off", exc)
         return None
     if config.disabled:
         return None
-    from livebar._ranks import mirrors_here  # issue-14: only a distributed job's main process
-
-    if not mirrors_here(ranks):
-        return None
-    if client is not None:
-        client_config = getattr(client, "config", None)
-        base = getattr(client_config, "base_url", "")
-        key = getattr(client_config, "api_key", None) or ""
-        return client, ("client", str(id(client)), base, _fingerprint(key))
     if not config.api_key:
-        if not _warned_no_key:
-            _warned_no_key = True
-            log.warning(
-                "livebar: no API key (set %s or pass api_key=); running with Live Activities "
-                "off. Set %s=1 to silence this.",
-                _defaults.ENV_API_KEY,
-                _defaults.ENV_DISABLE,
-            )
+        _say_once(
+            "no key",
+            "livebar: no API key (set %s or pass api_key=); running with Live Activities off. "
+            "Set %s=1 to silence this.",
+            _defaults.ENV_API_KEY,
+            _defaults.ENV_DISABLE,
+            level=logging.WARNING,
+        )
         return None
-    from livebar._client import Client
-
-    account = ("key", config.base_url, _fingerprint(config.api_key))
-    with _lock:
-        existing = _clients.get(account)
-        if existing is None:
-            existing = Client(
-                api_key=config.api_key,
-                base_url=config.base_url,
-                timeout=config.timeout,
-                retry=False,
-            )
-            _clients[account] = existing
-    return existing, account
+    return config
 
 
-def _fingerprint(key: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def attach(activity: LiveActivity) -> Optional[Dispatcher]:
-    """Register a starting activity; None when it is not mirrored (disabled or no key)."""
-    resolved = _resolve_client(
-        client=activity._client_arg,
-        api_key=activity._api_key,
-        base_url=activity._base_url,
-        disable=activity._disable_arg,
-        ranks=activity._ranks_arg,  # issue-14
-    )
-    if resolved is None:
-        return None
-    client, account = resolved
-    dispatcher = _get_dispatcher()
-    _track_open(activity)
-    dispatcher.opened(activity, client, account)
-    return dispatcher
+def _say_once(topic: str, message: str, *args: object, level: int = logging.ERROR) -> None:
+    if topic not in _warned:
+        _warned.add(topic)
+        log.log(level, message, *args)
 
 
 def push(
     title: str,
     *,
-    message: Optional[str] = None,
-    channels: Optional[list[str]] = None,
-    client: Any = None,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
-    disable: Optional[bool] = None,
+    message: str | None = None,
+    channels: list[str] | None = None,
+    client: Client | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    disable: bool | None = None,
     **fields: Any,
 ) -> bool:
     """Queue a push notification, paced with the activities; False if mirroring is off."""
+    from livebar._payload import PushNotification
+    from livebar._spec import resolve_spec
+
     notification = PushNotification(title=title, message=message, channels=channels, **fields)
-    resolved = _resolve_client(client=client, api_key=api_key, base_url=base_url, disable=disable)
+    where = {"client": client, "api_key": api_key, "base_url": base_url, "disable": disable}
+    spec: ActivitySpec = resolve_spec(title, {k: v for k, v in where.items() if v is not None})
+    resolved = _resolve(spec)
     if resolved is None:
         return False
-    dispatcher = _get_dispatcher()
-    dispatcher.push(notification, resolved[0], resolved[1])
+    driver, config = resolved
+    driver.dispatcher.push(notification, config, client)
     return True
 
 
-def flush(timeout: Optional[float] = None) -> bool:
-    """Wait (at most ``timeout``, default the flush deadline) until every end and push is out."""
-    dispatcher = _dispatcher
-    if dispatcher is None:
+def flush(timeout: float | None = None, *, again: bool = True) -> bool:
+    """Wait (at most ``timeout``, default the flush deadline) until every end and push is out.
+
+    ``again=False`` (the exit) does not wait a second time for what an earlier flush already
+    gave up on: a job that waited its deadline at its end is not held for another at exit.
+    """
+    global _gave_up
+    driver = _driver
+    if driver is None:
         return True
-    return dispatcher.flush(flush_timeout() if timeout is None else timeout)
+    dispatcher = driver.dispatcher
+    if not again and _gave_up == dispatcher.handed_over and dispatcher.pending():
+        return False
+    delivered = driver.flush(flush_timeout() if timeout is None else timeout)
+    _gave_up = None if delivered else dispatcher.handed_over
+    return delivered
 
 
-# -- endings at exit, signals, uncaught exceptions, fork ---------------------------------------
-
-_open: weakref.WeakValueDictionary[int, LiveActivity] = weakref.WeakValueDictionary()
-"""This process's mirrored activities that have not settled yet (for exit and excepthook)."""
-_open_lock = threading.Lock()
-
-
-def _track_open(activity: LiveActivity) -> None:
-    with _open_lock:
-        _open[id(activity)] = activity
-
-
-def _install_hooks() -> None:
-    global _hooks_installed
-    if _hooks_installed:
+def report_undelivered(timeout: float) -> None:
+    """After a flush gave up: count what never arrived and name it in one log line."""
+    driver = _driver
+    if driver is None:
         return
-    _hooks_installed = True
-    atexit.register(_at_exit)
-    previous = sys.excepthook
-
-    def excepthook(tp: type[BaseException], exc: BaseException, tb: Any) -> None:
-        dispatcher = _dispatcher
-        if dispatcher is not None and exc is not None:
-            dispatcher.uncaught(exc)
-        previous(tp, exc, tb)
-
-    sys.excepthook = excepthook
-    previous_thread_hook = threading.excepthook
-
-    def thread_excepthook(args: Any) -> None:
-        dispatcher = _dispatcher
-        if dispatcher is not None and args.exc_value is not None:
-            dispatcher.uncaught(args.exc_value)
-        previous_thread_hook(args)
-
-    threading.excepthook = thread_excepthook
-    from livebar._ipython import watch_running_shell  # issue-14: IPython skips sys.excepthook
-
-    watch_running_shell()
-    if threading.current_thread() is threading.main_thread():
-        try:
-            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-                signal.signal(signal.SIGTERM, raise_terminated)
-        except (ValueError, OSError):  # not the main interpreter, or no signals here
-            pass
-
-
-def _at_exit() -> None:
-    dispatcher = _dispatcher
-    if dispatcher is None:
-        return
-    pid = os.getpid()
-    with _open_lock:
-        leftovers = [a for a in _open.values() if a._pid == pid and not a.closed]
-        _open.clear()
-    for activity in leftovers:
-        if dispatcher._uncaught is not None:
-            activity.close(dispatcher._uncaught)  # issue-14: an uncaught Ctrl-C is cancelled
-        else:
-            fraction = activity.fraction()
-            activity.close(outcome="done" if fraction is None or fraction >= 1 else "stopped")
-    timeout = flush_timeout()
-    if dispatcher.flush(timeout):
-        return
-    undelivered = []
-    for account in list(dispatcher._accounts.values()):
-        for activity in list(account.activities.values()):
-            if activity.closed and not activity.stats.end_delivered:
-                activity.stats.dropped += 1
-                undelivered.append(activity.title)
-        for notification in list(account.pushes.values()):
-            undelivered.append(f"push {notification.title!r}")
+    undelivered = driver.dispatcher.undelivered()
     if undelivered:
         log.warning(
             "livebar: gave up after %.1fs; not delivered: %s", timeout, ", ".join(undelivered)
         )
 
 
+def configure(
+    *,
+    budgets: Budgets | None = None,
+    requests_per_minute: int | None = None,
+    flush_timeout: float | None = None,
+) -> None:
+    """Set process-wide pacing budgets and the flush deadline.
+
+    ``requests_per_minute`` is livebar's share of the account's 60 (default 40, or
+    ``LIVEBAR_REQUESTS_PER_MINUTE``); ``budgets`` sets every limit at once (tests shrink them).
+    Only what is given is resolved; bad values raise ``ConfigurationError``. The running
+    engine takes new budgets at once (what it already sent still counts).
+    """
+    global _budgets, _flush_timeout
+    if budgets is not None and not isinstance(budgets, Budgets):
+        raise ConfigurationError("budgets", "must be a livebar.Budgets")
+    if budgets is None and requests_per_minute is not None:
+        budgets = budgets_for(requests_per_minute_setting(requests_per_minute, environ={}))
+    seconds = None if flush_timeout is None else flush_timeout_setting(flush_timeout, environ={})
+    with _lock:
+        if budgets is not None:
+            _budgets = budgets
+            if _driver is not None:
+                _driver.dispatcher.set_budgets(budgets)  # open activities keep their sender
+        if seconds is not None:
+            _flush_timeout = seconds
+
+
+def flush_timeout() -> float:
+    """The flush deadline in force: ``configure()``, else ``LIVEBAR_FLUSH_TIMEOUT``, else 5 s."""
+    if _flush_timeout is not None:
+        return _flush_timeout
+    try:
+        return flush_timeout_setting()
+    except ConfigurationError as exc:
+        _say_once("flush", "livebar: %s; using the default", exc)
+        return _defaults.DEFAULT_FLUSH_TIMEOUT
+
+
+def budgets_for(requests_per_minute: int) -> Budgets:
+    """The default budgets for a share of ``requests_per_minute`` of the account."""
+    reserve = min(_defaults.DEFAULT_RESERVED_REQUESTS, requests_per_minute - 1)
+    end_reserve = min(_defaults.DEFAULT_END_RESERVE, reserve)
+    return Budgets(
+        requests_per_window=requests_per_minute, reserve=reserve, end_reserve=end_reserve
+    )
+
+
+def _default_budgets() -> Budgets:
+    if _budgets is not None:
+        return _budgets
+    try:
+        share = requests_per_minute_setting()
+    except ConfigurationError as exc:
+        _say_once("share", "livebar: %s; using the default", exc)
+        share = _defaults.DEFAULT_REQUESTS_PER_MINUTE
+    return budgets_for(share)
+
+
 def _after_fork_in_child() -> None:
-    global _dispatcher, _lock, _open_lock
-    _dispatcher = None
+    global _driver, _lock
+    _driver = None  # the parent's thread does not exist here; start afresh on first use
     _lock = threading.Lock()
-    _open_lock = threading.Lock()
-    _clients.clear()
-    _open.clear()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-assert set(OUTCOMES) == set(_OUTCOME_WORDS)

@@ -20,22 +20,30 @@
         ├── ActivityLimitError       429 with limit/active; .limit, .active
         └── ServerError              5xx, unexpected statuses, unparseable bodies
 
-No exception message ever contains the API key: errors are built from the server's answer and the
-operation name only.
+No exception message ever contains the API key: errors are built from the server's answer (with
+the key cut out of it, in case a server echoes it) and the operation name.
+
+``classify(exc)`` is the one answer to "what does this error mean for the request, and how long
+should we wait": the retry policy of explicit client calls and the engine's pacing both use it.
 """
 
 from __future__ import annotations
 
 import datetime
+import enum
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from livebar._defaults import DEFAULT_RETRY_AFTER_CAP
 
 STREAM_OPERATIONS = frozenset({"stream", "end_stream"})
 """Client operations addressed to ``/live-activity/stream/{stream_key}``."""
+
+NOT_IDEMPOTENT = frozenset({"start"})
+"""Operations that may act twice if repeated after the server got the first request."""
 
 NO_RECIPIENTS = "No recipients found"
 
@@ -186,6 +194,13 @@ class ServerError(APIError):
     """5xx, an unexpected status, or a response body livebar could not understand."""
 
 
+class UnsuccessfulError(APIError):
+    """A 200 whose body says ``success: false``: the server did not do it (the engine retries)."""
+
+    def _describe(self) -> str:
+        return f"{self.operation or 'request'}: the server answered success: false"
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
     422: BadRequestError,
@@ -202,14 +217,18 @@ def error_from_response(
     *,
     operation: str,
     now: float | None = None,
+    secret: str | None = None,
 ) -> APIError:
     """Map an error response to the matching ``APIError``; pure.
 
     ``body`` is the parsed JSON (anything, or ``None`` when it did not parse); ``headers`` are
     looked up case-insensitively for ``Retry-After``; ``now`` (wall-clock seconds) resolves an
-    HTTP-date ``Retry-After``.
+    HTTP-date ``Retry-After``. Every occurrence of ``secret`` (the API key) in the body is
+    replaced by ``***`` before it reaches the error's text or fields.
     """
     fields: dict[str, Any] = dict(body) if isinstance(body, Mapping) else {}
+    if secret:
+        fields = scrub(fields, secret)
     common: dict[str, Any] = {
         "status": status,
         "error": _text(fields.get("error")),
@@ -239,8 +258,9 @@ def parse_retry_after(
 ) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date), at most ``cap``.
 
-    Returns ``None`` when there is no usable value. ``now`` is wall-clock time (``time.time()``)
-    used for HTTP-dates; a date in the past means "now" (0.0).
+    Returns ``None`` when there is no usable value (garbage, NaN). ``now`` is wall-clock time
+    (``time.time()``) used for HTTP-dates; a date in the past or a negative number means "now"
+    (0.0); a date too far in the future for the calendar means ``cap``. Never raises.
     """
     if value is None:
         return None
@@ -262,12 +282,98 @@ def _seconds_until_http_date(text: str, *, now: float | None) -> float | None:
         import email.utils  # only for an HTTP-date Retry-After; keeps `import livebar` light
 
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
         when = when.replace(tzinfo=datetime.timezone.utc)
     current = time.time() if now is None else now
-    return when.timestamp() - current
+    try:
+        return when.timestamp() - current
+    except (OverflowError, OSError, ValueError):  # beyond what the platform's clock can hold
+        return math.inf
+
+
+class Trouble(enum.Enum):
+    """What a failed request means for livebar, whatever the error class."""
+
+    RATE_LIMITED = "rate_limited"
+    """The account's request limit (429): every request of the account waits."""
+    ACTIVITY_LIMIT = "activity_limit"
+    """The account's concurrent-activity limit (429): this start waits for a slot to free."""
+    TRANSIENT = "transient"
+    """Network trouble or a 5xx: the same request may succeed after a backoff."""
+    REJECTED = "rejected"
+    """400/404/422, or a 403 about this one request: it will never succeed; drop it."""
+    FORBIDDEN = "forbidden"
+    """401/402: the key (or the account's billing) is refused; nothing more will succeed."""
+    GONE = "gone"
+    """404 to an end: the activity is already gone, which is what the end wanted."""
+    GARBLED = "garbled"
+    """A 2xx the client could not read: it arrived and probably worked; its answer is lost."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """``classify``'s answer: what the error means, whether the request reached the server
+    (``None``: it may have), and the server's ``Retry-After`` (seconds, uncapped here)."""
+
+    trouble: Trouble
+    arrived: bool | None
+    retry_after: float | None = None
+
+    def retryable(self, operation: str) -> bool:
+        """Whether repeating ``operation`` can help and cannot act twice."""
+        if self.trouble not in (Trouble.TRANSIENT, Trouble.RATE_LIMITED):
+            return False
+        return self.arrived is False or operation not in NOT_IDEMPOTENT
+
+
+def classify(exc: LivebarError) -> Diagnosis:
+    """The one answer to "what does this error mean, and how long do I wait"."""
+    if isinstance(exc, ConnectError):
+        return Diagnosis(Trouble.TRANSIENT, arrived=False)
+    if isinstance(exc, TransportError):
+        return Diagnosis(Trouble.TRANSIENT, arrived=None)
+    if isinstance(exc, ActivityLimitError):
+        return Diagnosis(Trouble.ACTIVITY_LIMIT, arrived=True)
+    if isinstance(exc, RateLimitError):
+        return Diagnosis(Trouble.RATE_LIMITED, arrived=True, retry_after=exc.retry_after)
+    if isinstance(exc, (AuthenticationError, PaymentRequiredError)):
+        return Diagnosis(Trouble.FORBIDDEN, arrived=True)
+    if isinstance(exc, UnsuccessfulError):
+        return Diagnosis(Trouble.TRANSIENT, arrived=True)
+    if isinstance(exc, NotFoundError) and exc.operation in ("end", "end_stream"):
+        return Diagnosis(Trouble.GONE, arrived=True)
+    if isinstance(exc, ServerError):
+        if exc.status >= 500:
+            return Diagnosis(Trouble.TRANSIENT, arrived=True)
+        if 200 <= exc.status < 300:
+            return Diagnosis(Trouble.GARBLED, arrived=True)
+        return Diagnosis(Trouble.REJECTED, arrived=True)
+    if isinstance(exc, APIError):
+        return Diagnosis(Trouble.REJECTED, arrived=True)
+    return Diagnosis(Trouble.REJECTED, arrived=False)  # a validation or configuration error
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
+    if not secret:
+        return text
+    return text.replace(secret, REDACTED)
+
+
+REDACTED = "***"
+
+
+def scrub(value: Any, secret: str) -> Any:
+    """A copy of parsed JSON with ``secret`` cut out of every string (keys included)."""
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, Mapping):
+        return {scrub(k, secret): scrub(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, secret) for item in value]
+    return value
 
 
 def _is_no_recipients(fields: Mapping[str, Any]) -> bool:

@@ -38,12 +38,19 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Optional, TypeVar, Union
-
-if TYPE_CHECKING:
-    from livebar._activity import LiveActivity
+from typing import Optional, Protocol, TypeVar, Union
 
 __all__ = ["DEFAULT_HANDLE_INTERVAL", "ProgressHandle", "handle_for"]
+
+
+class LiveActivity(Protocol):
+    """What a listener needs of an activity (``livebar._activity.LiveActivity``)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def advance(self, k: float = 1) -> None: ...
+
 
 T = TypeVar("T")
 

@@ -15,9 +15,9 @@ own) stays open until the kernel dies.
   interrupt) reads "Cancelled", anything else "Failed: ValueError: ...". Activities opened by
   earlier cells and still open are the user's to end and are left alone.
 
-The engine installs this when it installs its process hooks, if IPython is already imported
-and a shell is running (livebar never imports IPython itself). All engine internals are reached
-through ``_end_after_failed_cell`` alone.
+The engine installs this with its process hooks (``_hooks.install``), if IPython is already
+imported and a shell is running (livebar never imports IPython itself), handing it its
+registry of unsettled activities: this module imports nothing of the engine.
 """
 
 from __future__ import annotations
@@ -26,14 +26,29 @@ import contextlib
 import sys
 import time
 import weakref
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Protocol
 
 __all__ = ["watch", "watch_running_shell"]
+
+
+class LiveActivity(Protocol):
+    """What the cell hook needs of an activity (``livebar._activity.LiveActivity``)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def close(self, exc: BaseException | None = None) -> None: ...
+
+    def correct(self, exc: BaseException) -> bool: ...
+
+
+Unsettled = Callable[[], "list[Any]"]
+"""The engine's registry of activities whose ending is not settled (``_hooks._activities``)."""
 
 _watching: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def watch_running_shell() -> bool:
+def watch_running_shell(unsettled: Unsettled) -> bool:
     """Watch the running IPython shell, if there is one; True if one is watched now."""
     ipython = sys.modules.get("IPython")
     if ipython is None:
@@ -44,17 +59,20 @@ def watch_running_shell() -> bool:
         return False
     if shell is None:
         return False
-    return watch(shell)
+    return watch(shell, unsettled)
 
 
-def watch(shell: Any) -> bool:
-    """Register livebar's cell callbacks on ``shell`` (idempotent); False if it has no events."""
+def watch(shell: Any, unsettled: Unsettled) -> bool:
+    """Register livebar's cell callbacks on ``shell`` (idempotent); False if it has no events.
+
+    ``unsettled()`` lists the activities a failing cell may have to end (the engine's registry).
+    """
     events = getattr(shell, "events", None)
     if events is None:
         return False
     if shell in _watching:
         return True
-    cells = _CellWatch()
+    cells = _CellWatch(unsettled)
     events.register("pre_run_cell", cells.pre_run_cell)
     events.register("post_run_cell", cells.post_run_cell)
     _watching.add(shell)
@@ -64,7 +82,8 @@ def watch(shell: Any) -> bool:
 class _CellWatch:
     """Per shell: when the running cell started, and what to do when it failed."""
 
-    def __init__(self) -> None:
+    def __init__(self, unsettled: Unsettled) -> None:
+        self.unsettled = unsettled
         # Registered from inside the cell that opened the first activity: that cell counts.
         self.cell_started = float("-inf")
 
@@ -76,28 +95,25 @@ class _CellWatch:
         if error is None:
             return
         with contextlib.suppress(Exception):  # never make a cell's failure worse
-            _end_after_failed_cell(error, since=self.cell_started)
+            _end_after_failed_cell(self.unsettled(), error, since=self.cell_started)
 
 
-def _end_after_failed_cell(error: BaseException, *, since: float) -> int:
-    """ENGINE SEAM (the lead re-points this onto the new engine). End what a failing cell left.
+def _end_after_failed_cell(
+    activities: list[LiveActivity], error: BaseException, *, since: float
+) -> int:
+    """End what a failing cell left of ``activities``; how many it ended.
 
-    Today: the engine's set of unsettled activities is ``_dispatch._open``; an activity whose
-    ending is not yet handed to the dispatcher (``_handed_over``) can still be re-closed, as
-    ``Dispatcher.uncaught`` does for ``sys.excepthook``. Returns how many activities it ended.
+    ``correct()`` is what ``sys.excepthook`` does for a loop left by an exception livebar
+    could not see. Not ``_hooks.report_uncaught()``: that also records the exception for the
+    exit, and a kernel outlives its failing cells.
     """
-    from livebar import _dispatch
-
-    with _dispatch._open_lock:
-        candidates = list(_dispatch._open.values())
     ended = 0
-    for activity in candidates:
-        if activity._handed_over:
+    for activity in activities:
+        if activity.correct(error):
+            ended += 1
             continue
-        left_stopped = activity.outcome == "stopped"
-        started_here = activity.started_at is not None and activity.started_at >= since
-        if left_stopped or (activity.outcome is None and started_here):
-            activity.outcome = None
+        started = getattr(activity, "started_at", None)
+        if not activity.closed and started is not None and started >= since:
             activity.close(error)  # KeyboardInterrupt -> cancelled, anything else -> failed
             ended += 1
     return ended

@@ -30,16 +30,17 @@ import enum
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Hashable, Optional
+from dataclasses import dataclass, field, fields
 
 from livebar import _defaults
+from livebar._errors import ConfigurationError, Trouble
+from livebar._retry import backoff
 
 __all__ = [
     "Budgets",
     "Kind",
-    "Outcome",
     "PacingPolicy",
+    "Phase",
     "Send",
     "Snapshot",
 ]
@@ -54,18 +55,24 @@ class Kind(str, enum.Enum):
     UPDATE = "update"
 
 
-_PRIORITY = {Kind.END: 0, Kind.START: 1, Kind.PUSH: 2, Kind.UPDATE: 3}
+class Phase(enum.Enum):
+    """Where an activity stands, as far as pacing knows.
 
+    ``WAITING`` → ``STARTING`` → ``ACTIVE`` → ``ENDED``; ``FALLBACK`` when its outcome goes out
+    as a push because it never got a Live Activity; ``ABANDONED`` when nothing more will be sent.
+    """
 
-class Outcome(str, enum.Enum):
-    """How a request went, as far as pacing cares."""
+    WAITING = "waiting"
+    STARTING = "starting"
+    ACTIVE = "active"
+    ENDED = "ended"
+    FALLBACK = "fallback"
+    ABANDONED = "abandoned"
 
-    OK = "ok"
-    RATE_LIMITED = "rate_limited"  # account 429: everyone waits
-    ACTIVITY_LIMIT = "activity_limit"  # concurrency 429: this start waits for a free slot
-    TRANSIENT = "transient"  # network trouble or 5xx: retry after a backoff
-    REJECTED = "rejected"  # 400/404/422: this request will never succeed; drop it
-    FORBIDDEN = "forbidden"  # 401/402/403: stop mirroring with this account
+    @property
+    def settled(self) -> bool:
+        """Nothing more will be sent for an activity in this phase."""
+        return self in (Phase.ENDED, Phase.ABANDONED)
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class Budgets:
     """The limits the policy keeps. Every number can be shrunk for tests."""
 
     requests_per_window: int = _defaults.DEFAULT_REQUESTS_PER_MINUTE
-    window: float = 60.0
+    window: float = _defaults.ACCOUNT_WINDOW
     reserve: int = _defaults.DEFAULT_RESERVED_REQUESTS
     end_reserve: int = _defaults.DEFAULT_END_RESERVE
     max_activities: int = _defaults.DEFAULT_MAX_CONCURRENT_ACTIVITIES
@@ -83,20 +90,29 @@ class Budgets:
     min_update_gap: float = _defaults.DEFAULT_MIN_UPDATE_GAP
     min_visible_change: float = _defaults.DEFAULT_MIN_VISIBLE_CHANGE
     detail_weight: float = _defaults.DEFAULT_DETAIL_WEIGHT
-    backoff_initial: float = 1.0
-    backoff_max: float = 60.0
-    activity_limit_initial: float = 5.0
-    activity_limit_max: float = 60.0
+    backoff_initial: float = _defaults.DEFAULT_BACKOFF_INITIAL
+    backoff_max: float = _defaults.DEFAULT_BACKOFF_MAX
+    activity_limit_initial: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_INITIAL
+    activity_limit_max: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_MAX
 
     def __post_init__(self) -> None:
-        if self.requests_per_window < 1:
-            raise ValueError("requests_per_window must be at least 1")
-        if not 0 <= self.reserve < self.requests_per_window:
-            raise ValueError("reserve must be between 0 and requests_per_window - 1")
-        if not 0 <= self.end_reserve <= self.reserve:
-            raise ValueError("end_reserve must be between 0 and reserve")
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigurationError(item.name, "must be a number")
+            if not math.isfinite(value) or value < 0:
+                raise ConfigurationError(item.name, "must be a finite number >= 0")
+        for name in ("requests_per_window", "reserve", "end_reserve", "max_activities"):
+            if not isinstance(getattr(self, name), int):
+                raise ConfigurationError(name, "must be a whole number")
+        if self.requests_per_window < 1 or self.max_activities < 1:
+            raise ConfigurationError("requests_per_window", "must be at least 1")
+        if not self.reserve < self.requests_per_window:
+            raise ConfigurationError("reserve", "must be between 0 and requests_per_window - 1")
+        if not self.end_reserve <= self.reserve:
+            raise ConfigurationError("end_reserve", "must be between 0 and reserve")
         if self.window <= 0 or self.ios_interval <= 0:
-            raise ValueError("window and ios_interval must be positive")
+            raise ConfigurationError("window", "window and ios_interval must be positive")
 
     def ios_allowance(self, elapsed: float) -> int:
         """How many updates an activity that started ``elapsed`` seconds ago may have had."""
@@ -121,7 +137,7 @@ class Snapshot:
     little (the subtitle).
     """
 
-    fraction: Optional[float] = None
+    fraction: float | None = None
     count: float = 0.0
     structure: tuple[object, ...] = ()
     detail: tuple[object, ...] = ()
@@ -131,27 +147,27 @@ class Snapshot:
 class Send:
     """One request the dispatcher should make now."""
 
-    key: Hashable
+    key: int
     kind: Kind
 
 
 @dataclass
 class _Slot:
-    """The policy's view of one activity (or one queued push)."""
+    """The policy's view of one activity."""
 
-    key: Hashable
+    key: int
     opened_at: float
-    latest: Optional[Snapshot] = None
-    shown: Optional[Snapshot] = None
-    latest_sent: Optional[Snapshot] = None
-    phase: str = "waiting"  # waiting → starting → active → ended; fallback; abandoned
+    latest: Snapshot | None = None
+    shown: Snapshot | None = None
+    latest_sent: Snapshot | None = None
+    phase: Phase = Phase.WAITING
     started_at: float = 0.0
     base_fraction: float = 0.0
     updates_sent: int = 0
     last_update_at: float = -math.inf
     closing: bool = False
     blocked: bool = False  # the server said its concurrent-activity limit is reached
-    in_flight: Optional[Kind] = None
+    in_flight: Kind | None = None
     retry_at: float = -math.inf
     failures: int = 0
     coalesced: int = 0
@@ -167,8 +183,8 @@ class PacingPolicy:
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
-        self._slots: dict[Hashable, _Slot] = {}
-        self._pushes: deque[Hashable] = deque()
+        self._slots: dict[int, _Slot] = {}
+        self._pushes: deque[int] = deque()
         self._sent_at: deque[float] = deque()
         self._paused_until = -math.inf
         self._rate_failures = 0
@@ -178,11 +194,11 @@ class PacingPolicy:
 
     # -- what the dispatcher tells the policy -------------------------------------------------
 
-    def open(self, key: Hashable, now: float, snapshot: Snapshot) -> None:
+    def open(self, key: int, now: float, snapshot: Snapshot) -> None:
         """A new activity wants to start, showing ``snapshot``."""
         self._slots[key] = _Slot(key=key, opened_at=now, latest=snapshot)
 
-    def observe(self, key: Hashable, snapshot: Snapshot) -> None:
+    def observe(self, key: int, snapshot: Snapshot) -> None:
         """The latest state of an activity; states between two sends coalesce into one."""
         slot = self._slots.get(key)
         if slot is None or snapshot == slot.latest:
@@ -191,66 +207,71 @@ class PacingPolicy:
             slot.coalesced += 1
         slot.latest = snapshot
 
-    def close(self, key: Hashable, snapshot: Snapshot) -> None:
+    def close(self, key: int, snapshot: Snapshot) -> None:
         """The activity is over; its end (showing ``snapshot``) goes out ahead of any update."""
         slot = self._slots.get(key)
         if slot is None:
             return
         slot.latest = snapshot
         slot.closing = True
-        if slot.blocked and slot.phase == "waiting":
+        if slot.blocked and slot.phase is Phase.WAITING:
             slot.retry_at = -math.inf  # no slot to wait for any more: the push can go now
 
-    def push(self, key: Hashable) -> None:
+    def push(self, key: int) -> None:
         """Queue a push notification."""
         self._pushes.append(key)
 
-    def coalesced(self, key: Hashable) -> int:
+    def coalesced(self, key: int) -> int:
         """How many sampled states of ``key`` were replaced by a newer one before being sent."""
         slot = self._slots.get(key)
         return slot.coalesced if slot is not None else 0
 
-    def phase(self, key: Hashable) -> Optional[str]:
+    def phase(self, key: int) -> Phase | None:
         slot = self._slots.get(key)
         return slot.phase if slot is not None else None
 
-    def abandon(self, key: Hashable) -> None:
+    def abandon(self, key: int) -> None:
         """Give up on an activity (its end will not be sent)."""
         slot = self._slots.get(key)
         if slot is not None:
-            slot.phase = "abandoned"
+            slot.phase = Phase.ABANDONED
             slot.in_flight = None
 
-    def forget(self, key: Hashable) -> None:
+    def forget(self, key: int) -> None:
         """Drop an activity that is ended or abandoned."""
         self._slots.pop(key, None)
 
     @property
     def forbidden(self) -> bool:
-        """True once the account refused us (401/402/403): nothing more is sent."""
+        """True once the account refused us (401/402): nothing more is sent."""
         return self._forbidden
 
     def result(
         self,
         send: Send,
         now: float,
-        outcome: Outcome,
+        trouble: Trouble | None,
         *,
-        retry_after: Optional[float] = None,
-        reached_server: bool = True,
+        retry_after: float | None = None,
+        arrived: bool = True,
     ) -> None:
-        """Record how ``send`` went."""
-        if reached_server:
+        """Record how ``send`` went: ``trouble`` is ``None`` when it succeeded.
+
+        ``arrived`` says whether the request may have reached the server (it then counts
+        against the account's window, whatever the answer).
+        """
+        if arrived:
             self._sent_at.append(now)
-        if outcome is Outcome.OK:
+        if trouble in (None, Trouble.GONE, Trouble.GARBLED):
             self._rate_failures = 0
-        elif outcome is Outcome.RATE_LIMITED:
+        elif trouble is Trouble.RATE_LIMITED:
             self._pause_all(now, retry_after)  # the account is saturated: everyone waits
-        elif outcome is Outcome.FORBIDDEN:
+        elif trouble is Trouble.FORBIDDEN:
             self._forbidden = True
         slot = self._slots.get(send.key)
+        retrying = trouble in (Trouble.RATE_LIMITED, Trouble.TRANSIENT, Trouble.ACTIVITY_LIMIT)
         if slot is None:  # a push of its own
-            if outcome in (Outcome.RATE_LIMITED, Outcome.TRANSIENT):
+            if retrying:
                 self._pushes.appendleft(send.key)
                 self._push_failures += 1
                 self._push_retry_at = now + self._backoff(
@@ -263,31 +284,35 @@ class PacingPolicy:
                 self._push_failures = 0
             return
         slot.in_flight = None
-        if outcome is Outcome.OK:
+        if trouble in (None, Trouble.GONE, Trouble.GARBLED):
             slot.failures = 0
             slot.retry_at = -math.inf
             self._on_success(slot, send.kind, now)
-        elif outcome in (Outcome.RATE_LIMITED, Outcome.TRANSIENT, Outcome.ACTIVITY_LIMIT):
-            self._retry_later(slot, now, retry_after, outcome)
+        elif retrying:
+            if send.kind is Kind.UPDATE and arrived and trouble is Trouble.TRANSIENT:
+                # A timed-out update may well have reached the phone: iOS counts it, so do we.
+                slot.updates_sent += 1
+                slot.last_update_at = now
+            self._retry_later(slot, now, retry_after, trouble is Trouble.ACTIVITY_LIMIT)
             if send.kind is Kind.START:
-                slot.phase = "waiting"  # to be started again once the backoff is over
-        elif outcome is Outcome.REJECTED:
+                slot.phase = Phase.WAITING  # to be started again once the backoff is over
+        elif trouble is Trouble.REJECTED:
             if send.kind is Kind.UPDATE:
                 # This state can never be shown; pretend it was so the next change goes out.
                 slot.shown = slot.latest
             elif send.kind is Kind.START:
-                slot.phase = "abandoned"
+                slot.phase = Phase.ABANDONED
             else:  # an end (or the push standing in for one) the server will never take
-                slot.phase = "ended"
+                slot.phase = Phase.ENDED
         else:
-            slot.phase = "abandoned"
+            slot.phase = Phase.ABANDONED
 
     def _retry_later(
-        self, slot: _Slot, now: float, retry_after: Optional[float], outcome: Outcome
+        self, slot: _Slot, now: float, retry_after: float | None, activity_limit: bool
     ) -> None:
         b = self.budgets
         slot.failures += 1
-        if outcome is Outcome.ACTIVITY_LIMIT:  # only an ending activity frees a slot: be patient
+        if activity_limit:  # only an ending activity frees a slot: be patient
             slot.blocked = True
             initial, cap = b.activity_limit_initial, b.activity_limit_max
         else:
@@ -298,7 +323,7 @@ class PacingPolicy:
         slot.stale_area = 0.0
         slot.stale_since = now
         if kind is Kind.START:
-            slot.phase = "active"
+            slot.phase = Phase.ACTIVE
             slot.started_at = now
             slot.shown = slot.latest_sent
             slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
@@ -307,7 +332,7 @@ class PacingPolicy:
             slot.last_update_at = now
             slot.shown = slot.latest_sent
         else:
-            slot.phase = "ended"
+            slot.phase = Phase.ENDED
             slot.shown = slot.latest_sent
 
     # -- what the policy tells the dispatcher -------------------------------------------------
@@ -338,26 +363,27 @@ class PacingPolicy:
             return True
 
         slots = [s for s in self._slots.values() if s.in_flight is None and now >= s.retry_at]
-        active = sum(1 for s in self._slots.values() if s.phase in ("starting", "active"))
+        active = self._active()
         for slot in slots:
             if not slot.closing:
                 continue
-            never_started = slot.phase == "fallback" or (
-                slot.phase == "waiting" and (slot.blocked or active >= self.budgets.max_activities)
+            never_started = slot.phase is Phase.FALLBACK or (
+                slot.phase is Phase.WAITING
+                and (slot.blocked or active >= self.budgets.max_activities)
             )
-            if slot.phase == "active" and take(Send(slot.key, Kind.END)):
+            if slot.phase is Phase.ACTIVE and take(Send(slot.key, Kind.END)):
                 slot.in_flight = Kind.END
                 slot.latest_sent = slot.latest
             elif never_started and take(Send(slot.key, Kind.PUSH)):
                 # It never got a Live Activity and the job is over: say how it went in a push.
                 slot.in_flight = Kind.PUSH
-                slot.phase = "fallback"
+                slot.phase = Phase.FALLBACK
         for slot in sorted(slots, key=lambda s: s.opened_at):
-            if slot.phase != "waiting" or active >= self.budgets.max_activities:
+            if slot.phase is not Phase.WAITING or active >= self.budgets.max_activities:
                 continue
             if take(Send(slot.key, Kind.START)):
                 slot.in_flight = Kind.START
-                slot.phase = "starting"
+                slot.phase = Phase.STARTING
                 slot.latest_sent = slot.latest
                 active += 1
         while (
@@ -366,7 +392,7 @@ class PacingPolicy:
             self._pushes.popleft()
         ranked = []
         for slot in slots:
-            if slot.phase != "active" or slot.closing or slot.in_flight is not None:
+            if slot.phase is not Phase.ACTIVE or slot.closing or slot.in_flight is not None:
                 continue
             score = self._update_score(slot, now)
             if score >= 1.0:
@@ -380,25 +406,53 @@ class PacingPolicy:
         return sends
 
     def next_wake(self, now: float) -> float:
-        """The latest time the dispatcher should look again, even if nothing is sampled."""
+        """The latest time the dispatcher should look again, even if nothing is sampled.
+
+        Besides backoffs and the iOS spacing, a request that waits only for room in the
+        account's window is woken the moment the window frees for it (not at the next sample).
+        """
+        b = self.budgets
         wake = math.inf
-        if self._paused_until > now:
-            wake = self._paused_until
-        if self._pushes and self._push_retry_at > now:
-            wake = min(wake, self._push_retry_at)
+
+        def later(t: float) -> None:
+            nonlocal wake
+            t = max(t, self._paused_until)
+            if t > now:
+                wake = min(wake, t)
+
+        later(self._paused_until)
+        if self._pushes:
+            later(max(self._push_retry_at, self._frees_at(b.end_reserve, now)))
+        active = self._active()
         for slot in self._slots.values():
-            if slot.retry_at > now:
-                wake = min(wake, slot.retry_at)
-            if slot.phase == "active" and slot.latest != slot.shown:
-                ready = max(
-                    self.budgets.ios_ready_at(slot.started_at, slot.updates_sent),
-                    slot.last_update_at + self.budgets.min_update_gap,
+            later(slot.retry_at)
+            if slot.in_flight is not None:
+                continue
+            if slot.closing and slot.phase in (Phase.ACTIVE, Phase.WAITING, Phase.FALLBACK):
+                floor = 0 if slot.phase is Phase.ACTIVE else b.end_reserve
+                later(max(slot.retry_at, self._frees_at(floor, now)))
+            elif slot.phase is Phase.WAITING and active < b.max_activities:
+                later(max(slot.retry_at, self._frees_at(b.end_reserve, now)))
+            elif slot.phase is Phase.ACTIVE and slot.latest != slot.shown:
+                later(
+                    max(
+                        b.ios_ready_at(slot.started_at, slot.updates_sent),
+                        slot.last_update_at + b.min_update_gap,
+                        self._frees_at(b.reserve, now),
+                    )
                 )
-                if ready > now:
-                    wake = min(wake, ready)
-        if self._sent_at and len(self._sent_at) >= self.budgets.requests_per_window - 1:
-            wake = min(wake, self._sent_at[0] + self.budgets.window)
         return wake
+
+    def _frees_at(self, floor: int, now: float) -> float:
+        """When the window next has room for a request that may not use its last ``floor``."""
+        self._expire(now)
+        excess = len(self._sent_at) - (self.budgets.requests_per_window - floor - 1)
+        if excess <= 0:
+            return now
+        return self._sent_at[excess - 1] + self.budgets.window
+
+    def _active(self) -> int:
+        return sum(1 for s in self._slots.values() if s.phase in (Phase.STARTING, Phase.ACTIVE))
 
     # -- the update decision ------------------------------------------------------------------
 
@@ -470,7 +524,7 @@ class PacingPolicy:
         while self._sent_at and self._sent_at[0] <= horizon:
             self._sent_at.popleft()
 
-    def _pause_all(self, now: float, retry_after: Optional[float]) -> None:
+    def _pause_all(self, now: float, retry_after: float | None) -> None:
         self._rate_failures += 1
         delay = self._backoff(
             self._rate_failures, self.budgets.backoff_initial, self.budgets.backoff_max, retry_after
@@ -478,9 +532,8 @@ class PacingPolicy:
         self._paused_until = max(self._paused_until, now + delay)
 
     def _backoff(
-        self, failures: int, initial: float, cap: float, retry_after: Optional[float]
+        self, failures: int, initial: float, cap: float, retry_after: float | None
     ) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), cap)
-        base = min(cap, initial * 2.0 ** (failures - 1))
-        return base * (0.5 + self.rng.random() / 2)
+        if retry_after is not None:  # the server knows best (parse_retry_after capped it)
+            return max(retry_after, 0.0)
+        return backoff(failures, initial=initial, cap=cap, rng=self.rng)

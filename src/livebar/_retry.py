@@ -20,19 +20,34 @@ from livebar._defaults import (
     DEFAULT_RETRY_MAX_TOTAL,
     DEFAULT_RETRY_MULTIPLIER,
 )
-from livebar._errors import (
-    ConfigurationError,
-    ConnectError,
-    LivebarError,
-    RateLimitError,
-    ServerError,
-    TransportError,
-)
+from livebar._errors import NOT_IDEMPOTENT, ConfigurationError, LivebarError, classify
 
-NOT_IDEMPOTENT = frozenset({"start"})
-"""Operations that may act twice if repeated after the server got the first request."""
+__all__ = ["NOT_IDEMPOTENT", "NO_RETRY", "RetryPolicy", "backoff"]
 
 _SYSTEM_RANDOM = random.Random()
+
+
+def backoff(
+    failures: int,
+    *,
+    initial: float,
+    cap: float,
+    multiplier: float = 2.0,
+    jitter: float = DEFAULT_RETRY_JITTER,
+    rng: random.Random | None = None,
+) -> float:
+    """The wait after the ``failures``-th failure in a row: the one backoff of livebar.
+
+    ``min(cap, initial * multiplier ** (failures - 1))``, shortened by a random fraction of up
+    to ``jitter`` (0 = exact, 1 = anywhere down to zero).
+    """
+    exponent = max(failures - 1, 0)
+    try:
+        base = min(cap, initial * multiplier**exponent)
+    except OverflowError:
+        base = cap
+    source = _SYSTEM_RANDOM if rng is None else rng
+    return base * (1.0 - jitter * source.random())
 
 
 @dataclass(frozen=True)
@@ -76,23 +91,18 @@ class RetryPolicy:
 
     def should_retry(self, error: LivebarError, *, operation: str) -> bool:
         """Whether ``error`` is worth another attempt of ``operation`` (ignoring the budget)."""
-        if isinstance(error, ConnectError):
-            return True
-        if operation in NOT_IDEMPOTENT:
-            return False
-        if isinstance(error, (TransportError, RateLimitError)):
-            return True
-        return isinstance(error, ServerError) and error.status >= 500
+        return classify(error).retryable(operation)
 
     def backoff(self, attempt: int, *, rng: random.Random | None = None) -> float:
         """The jittered wait after the ``attempt``-th failed attempt (1-based)."""
-        exponent = max(attempt - 1, 0)
-        try:
-            base = min(self.max_delay, self.initial * self.multiplier**exponent)
-        except OverflowError:
-            base = self.max_delay
-        source = _SYSTEM_RANDOM if rng is None else rng
-        return base * (1.0 - self.jitter * source.random())
+        return backoff(
+            attempt,
+            initial=self.initial,
+            cap=self.max_delay,
+            multiplier=self.multiplier,
+            jitter=self.jitter,
+            rng=rng,
+        )
 
     def next_delay(
         self,
@@ -108,9 +118,12 @@ class RetryPolicy:
         ``attempt`` counts the attempts made so far (1 after the first failure); ``elapsed`` is
         the time since the first attempt began.
         """
-        if attempt >= self.max_attempts or not self.should_retry(error, operation=operation):
+        if attempt >= self.max_attempts:
             return None
-        retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+        diagnosis = classify(error)
+        if not diagnosis.retryable(operation):
+            return None
+        retry_after = diagnosis.retry_after
         if retry_after is not None:
             delay = min(max(retry_after, 0.0), self.retry_after_cap)
         else:

@@ -27,30 +27,69 @@ if the exception then reaches ``sys.excepthook``. Finishing the loop or ``close(
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 import sys
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Optional, Union
+from collections.abc import Iterable, Iterator
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
 
 import tqdm.std as _tqdm_std  # type: ignore[import-untyped]
 from tqdm.auto import tqdm as _tqdm_auto  # type: ignore[import-untyped]
 
-from livebar._activity import LiveActivity, live_activity
-from livebar._payload import COLORS
+from livebar._activity import LiveActivity
+from livebar._defaults import COLORS
+from livebar._loops import LoopExit, LoopSite, how_left, loop_site
+from livebar._spec import SharedOptions, option_names
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["tqdm", "trange"]
 
-_TQDM_PARAMETERS: tuple[str, ...] = tuple(inspect.signature(_tqdm_std.tqdm.__init__).parameters)[2:]
+_INIT = _tqdm_std.tqdm.__init__.__code__
+_TQDM_PARAMETERS: tuple[str, ...] = _INIT.co_varnames[2 : _INIT.co_argcount]
 """tqdm's positional parameters after ``iterable`` (``desc``, ``total``, ``leave``, ...)."""
+_LIVE_OPTIONS = option_names(SharedOptions)
+"""The keywords that are livebar's, not tqdm's."""
 
 _FALLBACK_TITLE = "Working"
 
 _mirroring: weakref.WeakSet[tqdm] = weakref.WeakSet()
 """Open bars that take part in the outermost-bar rule (every live-capable bar still open)."""
 _mirroring_lock = threading.Lock()
+
+
+class TqdmOptions(SharedOptions, total=False):
+    """``livebar.tqdm``'s keywords: tqdm's own (passed through untouched) and livebar's."""
+
+    desc: str | None
+    total: float | None
+    leave: bool | None
+    file: IO[str] | None
+    ncols: int | None
+    mininterval: float
+    maxinterval: float
+    miniters: float | None
+    ascii: bool | str | None
+    disable: bool | None
+    unit: str
+    unit_scale: bool | float
+    dynamic_ncols: bool
+    smoothing: float
+    bar_format: str | None
+    initial: float
+    position: int | None
+    postfix: Any
+    unit_divisor: float
+    write_bytes: bool
+    lock_args: tuple[Any, ...] | None
+    nrows: int | None
+    colour: str | None
+    delay: float
+    gui: bool
+    display: bool
 
 
 def _default_title() -> str:
@@ -71,59 +110,59 @@ def _sample_n(ref: weakref.ReferenceType[tqdm]) -> float:
     return 0.0 if bar is None else float(bar.n)
 
 
+def _closer() -> FrameType | None:
+    """The first frame outside tqdm and this module: the one that let go of the loop."""
+    frame = sys._getframe(2) if hasattr(sys, "_getframe") else None
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(
+        ("tqdm", __name__)
+    ):
+        frame = frame.f_back
+    return frame
+
+
 class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
     """``tqdm.auto.tqdm`` that also shows the loop as an iPhone Live Activity.
 
-    Every tqdm argument and method works unchanged; the keyword-only arguments below are
-    livebar's own and never reach tqdm. ``live=None`` (default) mirrors the outermost bar,
-    ``live=True`` mirrors this bar even when nested, ``live=False`` never mirrors.
-    The others are those of ``livebar.live_activity``.
+    Every tqdm argument and method works unchanged; ``title``, ``live`` and the options of
+    ``livebar.live_activity`` (``SharedOptions``) are livebar's own and never reach tqdm.
+    ``live=None`` (default) mirrors the outermost bar, ``live=True`` mirrors this bar even when
+    nested, ``live=False`` never mirrors.
     """
 
     n: float
-    total: Optional[float]
+    total: float | None
     disable: bool
     iterable: Any
-    _live: Optional[LiveActivity]
+    _live: LiveActivity | None
 
     def __init__(
         self,
-        iterable: Optional[Iterable[Any]] = None,
+        iterable: Iterable[Any] | None = None,
         *args: Any,
-        title: Optional[str] = None,
-        steps: Union[int, Sequence[str], None] = None,
-        subtitle: Optional[str] = None,
-        color: Optional[str] = None,
-        step_color: Optional[str] = None,
-        step_colors: Optional[Sequence[str]] = None,
-        icon: Any = None,
-        badge: Any = None,
-        action: Any = None,
-        secondary_action: Any = None,
-        channels: Optional[Sequence[str]] = None,
-        auto_dismiss_minutes: Optional[int] = None,
-        failure_auto_dismiss_minutes: Optional[int] = None,
-        stream_key: Optional[str] = None,
-        notify_on: Sequence[str] = (),
-        client: Any = None,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        flush_timeout: Optional[float] = None,
-        live: Optional[bool] = None,
-        **kwargs: Any,
+        title: str | None = None,
+        live: bool | None = None,
+        **kwargs: Unpack[TqdmOptions],
     ) -> None:
         # Set before tqdm's __init__: it may refresh, set_postfix or (on a bad argument) close.
         self._live = None
-        self._activity: Optional[LiveActivity] = None
+        self._activity: LiveActivity | None = None
         self._in_with = False
-        self._exit_exc: Optional[BaseException] = None
-        self._loop_exc: Optional[BaseException] = None
+        self._exit_exc: BaseException | None = None
+        self._loop_exc: BaseException | None = None
         self._stopped_early = False
-        self._subtitle_base = subtitle
-        self._last_subtitle: Optional[str] = subtitle
+        self._left = LoopExit.UNKNOWN
+        self._site: LoopSite | None = None
+        self._exited = False
+        live_options: dict[str, Any] = {
+            name: kwargs.pop(name)  # type: ignore[misc]
+            for name in list(kwargs)
+            if name in _LIVE_OPTIONS
+        }
+        self._subtitle_base = live_options.get("subtitle")
+        self._last_subtitle: str | None = self._subtitle_base
         self._title_desc = ""
 
-        options = dict(zip(_TQDM_PARAMETERS, args))
+        options: dict[str, Any] = dict(zip(_TQDM_PARAMETERS, args))
         options.update(kwargs)
         disable_arg = options.get("disable", False)
         wants_live = live is not False and disable_arg is not True
@@ -136,33 +175,19 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         if mirrors:
             self._title_desc = _title_from_desc(options.get("desc"))
             total = _known_total(iterable, options.get("total"))
+            if live_options.get("color") is None:
+                live_options["color"] = _api_colour(options.get("colour"))
             try:
-                activity = live_activity(
+                activity = LiveActivity(
                     title or self._title_desc or _default_title(),
                     total=total,
                     show_count=_counts_read_better(options, total),
-                    steps=steps,
-                    subtitle=subtitle,
-                    color=color if color is not None else _api_colour(options.get("colour")),
-                    step_color=step_color,
-                    step_colors=step_colors,
-                    icon=icon,
-                    badge=badge,
-                    action=action,
-                    secondary_action=secondary_action,
-                    channels=channels,
-                    auto_dismiss_minutes=auto_dismiss_minutes,
-                    failure_auto_dismiss_minutes=failure_auto_dismiss_minutes,
-                    stream_key=stream_key,
-                    notify_on=notify_on,
-                    client=client,
-                    api_key=api_key,
-                    base_url=base_url,
-                    flush_timeout=flush_timeout,
+                    **live_options,
                 )
             except BaseException:
                 self._forget()
                 raise
+            self._site = loop_site(1)
 
         try:
             super().__init__(iterable, *args, **kwargs)
@@ -185,7 +210,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         self._sync_subtitle()
 
     @property
-    def activity(self) -> Optional[LiveActivity]:
+    def activity(self) -> LiveActivity | None:
         """The Live Activity this bar mirrors to (kept after closing), or None."""
         return self._activity
 
@@ -213,7 +238,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
 
     # -- things a loop does rarely -------------------------------------------------------------
 
-    def reset(self, total: Optional[float] = None) -> None:
+    def reset(self, total: float | None = None) -> None:
         super().reset(total=total)
         live = self._live
         if live is not None:
@@ -225,23 +250,21 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
             live.show_count = _counts_read_better(options, self.total)  # the new total may be large
             live.update(0)
 
-    def set_description(self, desc: Optional[str] = None, refresh: Optional[bool] = True) -> None:
+    def set_description(self, desc: str | None = None, refresh: bool | None = True) -> None:
         super().set_description(desc, refresh)
         self._sync_subtitle()
 
-    def set_description_str(
-        self, desc: Optional[str] = None, refresh: Optional[bool] = True
-    ) -> None:
+    def set_description_str(self, desc: str | None = None, refresh: bool | None = True) -> None:
         super().set_description_str(desc, refresh)
         self._sync_subtitle()
 
     def set_postfix(
-        self, ordered_dict: Any = None, refresh: Optional[bool] = True, **kwargs: Any
+        self, ordered_dict: Any = None, refresh: bool | None = True, **kwargs: Any
     ) -> None:
         super().set_postfix(ordered_dict, refresh, **kwargs)
         self._sync_subtitle()
 
-    def set_postfix_str(self, s: str = "", refresh: Optional[bool] = True) -> None:
+    def set_postfix_str(self, s: str = "", refresh: bool | None = True) -> None:
         super().set_postfix_str(s, refresh)
         self._sync_subtitle()
 
@@ -268,6 +291,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
         self._in_with = False
+        self._exited = True
         self._exit_exc = exc_value
         try:
             super().__exit__(exc_type, exc_value, traceback)
@@ -291,6 +315,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
                 if exc_type is GeneratorExit:
                     # The loop was left early: ``break``, or an exception in its body.
                     self._stopped_early = True
+                    self._left = how_left(self._site, _closer())
                 elif exc is not None and not isinstance(exc, (StopIteration, StopAsyncIteration)):
                     # The iterable itself raised (or close() runs in an ``except`` block).
                     self._loop_exc = exc
@@ -308,6 +333,8 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         exc = self._exit_exc or self._loop_exc
         if exc is not None:
             live.close(exc)
+        elif self._stopped_early and self._exit_exc is None and not self._exited:
+            live.left_early(self._left)  # a bare loop: was it a break, or an exception?
         else:
             live.close(outcome="stopped" if self._stopped_early else "done")
 
@@ -316,23 +343,25 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
             _mirroring.discard(self)
 
 
-def _known_total(iterable: object, total: object) -> Optional[float]:
+def _known_total(iterable: object, total: object) -> float | None:
     """The total tqdm will use: the argument, else ``len(iterable)``; infinity means unknown."""
     if total is None and iterable is not None:
         try:
             total = len(iterable)  # type: ignore[arg-type]
         except (TypeError, AttributeError):
             total = None
-    if total is None or total == float("inf"):
-        return None
-    return float(total)  # type: ignore[arg-type]
+    if isinstance(total, bool) or not isinstance(total, (int, float)):
+        return None  # tqdm decides what to make of it; the activity counts without a total
+    if not 0 <= total < float("inf"):
+        return None  # tqdm accepts total=-1 or inf: for the phone that is "unknown"
+    return float(total)
 
 
 _MAX_COUNTED_TOTAL = 10_000
 """Above this, raw counts (``4200000 / 10000000``) read worse on the phone than a percentage."""
 
 
-def _counts_read_better(options: dict[str, Any], total: Optional[float]) -> bool:
+def _counts_read_better(options: dict[str, Any], total: float | None) -> bool:
     """``420 / 1000 files`` says more than ``42%`` when the bar counts things of its own unit.
 
     Scaled units (``unit_scale``: bytes shown as ``MB``) and large totals stay percentages: the
@@ -343,7 +372,7 @@ def _counts_read_better(options: dict[str, Any], total: Optional[float]) -> bool
     return small and bool(unit) and unit != "it" and not options.get("unit_scale")
 
 
-def _api_colour(colour: object) -> Optional[str]:
+def _api_colour(colour: object) -> str | None:
     return colour if isinstance(colour, str) and colour in COLORS else None
 
 

@@ -12,11 +12,10 @@ the global rank 0 only, it mirrors the run to one Live Activity:
   other exception -> failed, ``trainer.should_stop`` before the last epoch (``EarlyStopping``)
   -> "Stopped early at epoch k", otherwise done.
 
-SIGTERM: while ``fit`` runs, Lightning owns the signal. Its handler records it and its loops
-raise ``SIGTERMException`` at the next step, which this callback ends as cancelled. The
-activity starts in ``on_train_start``, after Lightning installed its handler, so livebar's own
-SIGTERM handler (which raises at once) is only composed in when livebar was in use before
-``fit``: then livebar's handler raises first; either way the phone says Cancelled.
+SIGTERM: while ``fit`` runs, Lightning owns the signal (its handler is installed after
+livebar's and chains it). livebar then only notes that the job was asked to stop; Lightning
+records it, kills its launched ranks and raises ``SIGTERMException`` at the next step (so a
+step or a checkpoint is never cut in half), which this callback ends as cancelled.
 """
 
 from __future__ import annotations

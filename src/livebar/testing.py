@@ -1,6 +1,22 @@
-"""pytest helpers for code that uses livebar, built on the simulator.
+"""Test helpers for code that uses livebar, built on the simulator.
 
-Needs the ``test`` extra (pytest) and the ``simulator`` extra. In your ``conftest.py``::
+``virtual_time()`` runs the real engine (activity → dispatcher → pacing → client) against an
+in-process simulator on a virtual clock: no thread, no sleep, no socket, so a two-hour job takes
+a fraction of a second and shows exactly what the phone would::
+
+    from livebar.testing import virtual_time
+
+    def test_nightly_backup_stays_within_the_ios_budget():
+        with virtual_time() as clock:
+            with livebar.live_activity("Backup", total=7200) as act:
+                for second in range(7200):
+                    act.update(second)
+                    clock.advance(1.0)        # the job's work, in virtual seconds
+            clock.flush()
+        assert 0 == clock.simulator.activities()[0]["warnings"]
+
+The pytest fixtures need the ``test`` extra (pytest); everything needs the ``simulator`` extra.
+In your ``conftest.py``::
 
     from livebar.testing import livebar_simulator, simulator  # noqa: F401  (fixtures)
 
@@ -21,13 +37,26 @@ code that configures livebar from the environment talks to the simulator. For ot
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List
+import contextlib
+import math
+import random
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Callable, Dict, List
 
-import pytest
+import httpx
 
-from livebar.simulator import SimulatorHandle, serve
+from livebar import _dispatch, _hooks
+from livebar._config import Config
+from livebar._defaults import DEFAULT_TIMEOUT
+from livebar._pacing import Budgets
+from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, serve
+
+if TYPE_CHECKING:
+    from livebar._client import Client
+    from livebar._spec import ActivitySpec
 
 __all__ = [
+    "VirtualTime",
     "assert_all_ended",
     "assert_no_budget_warnings",
     "assert_no_errors",
@@ -35,24 +64,223 @@ __all__ = [
     "ended_titles",
     "livebar_simulator",
     "simulator",
+    "virtual_time",
 ]
 
+VIRTUAL_URL = "http://127.0.0.1:9/api"
+"""The base URL activities report under virtual time (nothing listens there; nothing is sent)."""
+VIRTUAL_EPOCH = 1_780_000_000.0
+"""The simulator's wall clock at virtual time zero (a fixed date: logs are reproducible)."""
+_MIN_STEP = 1e-3
 
-@pytest.fixture
-def simulator() -> Iterator[SimulatorHandle]:
-    """A fresh simulator on a free loopback port, stopped after the test."""
-    with serve() as sim:
-        yield sim
+
+class VirtualTime:
+    """The real engine on a virtual clock, against an in-process simulator.
+
+    Every activity and push opened while it is installed goes activity → dispatcher → pacing →
+    ``livebar.Client`` → ``SimulatorState``, through an ``httpx.MockTransport``: no thread, no
+    sleep, no socket. Time moves only when you move it (``advance``), or when livebar waits
+    (``flush()``, ``act.wait()``), and the dispatcher's turns run at the virtual moments they
+    are due. Injected faults work as on the served simulator; a ``delay`` passes in virtual
+    time, and one longer than the client's timeout times the request out after reaching the
+    server, as a slow server does.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: SimulatorConfig | None = None,
+        budgets: Budgets | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        seed: int = 0,
+    ) -> None:
+        self.now = 0.0
+        """Seconds of virtual time since the start (the engine's clock)."""
+        base = config if config is not None else SimulatorConfig()
+        self.state = SimulatorState(base.replace(clock=self._wall))
+        self.simulator = SimulatorHandle(self.state, VIRTUAL_URL.rsplit("/", 1)[0])
+        """Inspect and fault the simulated account, as with ``serve()``."""
+        self.timeout = timeout
+        self.dispatcher = _dispatch.Dispatcher(
+            budgets=budgets or Budgets(),
+            clock=self.clock,
+            connect=self._connect,
+            rng=random.Random(seed),
+        )
+        self.dispatcher.use_given_clients = False
+        self.dispatcher.waker = self._wake
+        self._next_turn = math.inf
+        self._clients: list[Client] = []
+
+    # -- the clock ------------------------------------------------------------------------------
+
+    def clock(self) -> float:
+        """The engine's monotonic clock: virtual seconds."""
+        return self.now
+
+    def _wall(self) -> float:
+        return VIRTUAL_EPOCH + self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of virtual time pass, running every turn that falls due in them."""
+        if not seconds >= 0:
+            raise ValueError("seconds must be >= 0")
+        target = self.now + seconds
+        self._run(lambda: False, target)
+        self.now = max(self.now, target)
+
+    sleep = advance
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """``livebar.flush()`` on the virtual clock: True if every end and push went out."""
+        dispatcher = self.dispatcher
+        deadline = self.now + (_dispatch.flush_timeout() if timeout is None else timeout)
+        dispatcher.flushing += 1
+        try:
+            mark = dispatcher.turns_started
+            self._wake()
+            done = self._run(
+                lambda: dispatcher.turns_completed > mark and not dispatcher.pending(), deadline
+            )
+        finally:
+            dispatcher.flushing -= 1
+        if not done:
+            self.now = max(self.now, deadline)
+        return done
+
+    def wait_for(self, mirror: _dispatch.Mirror, timeout: float) -> bool:
+        """``act.wait()`` on the virtual clock."""
+        deadline = self.now + timeout
+        if not self._run(mirror.done.is_set, deadline):
+            self.now = max(self.now, deadline)
+        return mirror.stats.end_delivered
+
+    def _run(self, done: Callable[[], bool], deadline: float) -> bool:
+        """Run due turns until ``done()`` or until the next one falls after ``deadline``."""
+        while not done():
+            if self._next_turn > deadline:
+                return False
+            self.now = max(self.now, self._next_turn)
+            self._next_turn = math.inf
+            wait = self.dispatcher.turn(self.now)
+            if wait is not None:
+                self._next_turn = min(self._next_turn, self.now + max(wait, _MIN_STEP))
+        return True
+
+    def _wake(self) -> None:
+        self._next_turn = min(self._next_turn, self.now)
+
+    # -- the engine's driver ----------------------------------------------------------------------
+
+    def resolve(self, spec: ActivitySpec) -> Config | None:
+        """Every activity is mirrored to the simulator (unless ``disable=True``)."""
+        if spec.disable:
+            return None
+        key = spec.api_key or self.state.config.api_key
+        return Config(api_key=key, base_url=VIRTUAL_URL, timeout=self.timeout)
+
+    def _connect(self, config: Config) -> Client:
+        from livebar._client import Client
+
+        client = Client(
+            api_key=config.api_key,
+            base_url=config.base_url,
+            timeout=config.timeout,
+            retry=False,
+            transport=httpx.MockTransport(self._serve),
+        )
+        self._clients.append(client)
+        return client
+
+    def _serve(self, request: httpx.Request) -> httpx.Response:
+        """The simulator's HTTP shell, in-process: faults, then the simulated account."""
+        state = self.state
+        path = request.url.path.removeprefix("/api")
+        body = request.read()
+        decision = state.take_fault()
+        timeout = (request.extensions.get("timeout") or {}).get("read") or self.timeout
+        if decision.drop and state.faults.down:
+            state.record_fault(request.method, path, body, decision)
+            raise httpx.ConnectError("the simulated server is down", request=request)
+        if decision.delay >= timeout:
+            self.now += timeout  # the client gives up; the server still handles it
+            if decision.drop or decision.reply is not None:
+                state.record_fault(request.method, path, body, decision)
+            else:
+                self._reply(request, path, body)
+            raise httpx.ReadTimeout("the simulated server is slower than the timeout")
+        self.now += decision.delay
+        if decision.drop or decision.reply is not None:
+            state.record_fault(request.method, path, body, decision)
+        if decision.drop:
+            raise httpx.RemoteProtocolError("the simulated server closed the connection")
+        return decision_response(decision.reply) or self._reply(request, path, body)
+
+    def _reply(self, request: httpx.Request, path: str, body: bytes) -> httpx.Response:
+        reply = self.state.handle(
+            request.method, path, authorization=request.headers.get("authorization"), body=body
+        )
+        return httpx.Response(reply.status, json=reply.body, headers=dict(reply.headers))
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
 
 
-@pytest.fixture
-def livebar_simulator(
-    simulator: SimulatorHandle, monkeypatch: pytest.MonkeyPatch
-) -> SimulatorHandle:
-    """``simulator``, with the environment pointing livebar at it for the test."""
-    for name, value in simulator.env().items():
-        monkeypatch.setenv(name, value)
-    return simulator
+def decision_response(reply: Any) -> httpx.Response | None:
+    """The HTTP answer of an injected failure, if there is one."""
+    if reply is None:
+        return None
+    return httpx.Response(reply.status, json=reply.body, headers=dict(reply.headers))
+
+
+@contextlib.contextmanager
+def virtual_time(
+    *,
+    config: SimulatorConfig | None = None,
+    budgets: Budgets | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    seed: int = 0,
+    **simulator: Any,
+) -> Iterator[VirtualTime]:
+    """Run the real engine on a virtual clock against an in-process simulator (see above).
+
+    ``config`` (or keyword settings such as ``rate_limit=5``) configures the simulated account;
+    ``budgets`` livebar's pacing; ``seed`` its backoff jitter (runs are reproducible).
+    Activities opened inside must end inside.
+    """
+    if simulator:
+        config = (config or SimulatorConfig()).replace(**simulator)
+    harness = VirtualTime(config=config, budgets=budgets, timeout=timeout, seed=seed)
+    previous = _dispatch.install(harness)
+    try:
+        yield harness
+    finally:
+        _dispatch.install(previous)
+        _hooks.forget_engine(harness.clock)
+        harness.close()
+
+
+try:
+    import pytest
+except ImportError:  # the harness works without pytest; the fixtures need it
+    pass
+else:
+
+    @pytest.fixture
+    def simulator() -> Iterator[SimulatorHandle]:
+        """A fresh simulator on a free loopback port, stopped after the test."""
+        with serve() as sim:
+            yield sim
+
+    @pytest.fixture
+    def livebar_simulator(
+        simulator: SimulatorHandle, monkeypatch: pytest.MonkeyPatch
+    ) -> SimulatorHandle:
+        """``simulator``, with the environment pointing livebar at it for the test."""
+        for name, value in simulator.env().items():
+            monkeypatch.setenv(name, value)
+        return simulator
 
 
 def assert_no_budget_warnings(sim: SimulatorHandle) -> None:

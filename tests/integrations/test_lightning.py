@@ -124,9 +124,10 @@ def test_ctrl_c_says_cancelled_despite_lightnings_systemexit(sim: Any) -> None:
 
 @pytest.mark.parametrize("order", ["lightning-only", "livebar-first"])
 def test_sigterm_during_fit_ends_cancelled(sim: Any, order: str) -> None:
-    """A preempted job (SIGTERM) ends Cancelled, whoever's handler raised."""
+    """A preempted job (SIGTERM) ends Cancelled; Lightning, which owns SIGTERM during fit,
+    stops it at the next step (SIGTERMException), whenever livebar's engine started."""
     extra = ("livebar-first",) if order == "livebar-first" else ()
     proc, activity = run_and_signal(sim, signal.SIGTERM, *extra)
-    assert "exit" in proc.stdout, proc.stderr
+    assert "ended by SIGTERMException" in proc.stdout, proc.stderr
     assert activity["displayed"]["subtitle"].startswith("Cancelled"), activity["displayed"]
     assert 0 < activity["displayed"]["percentage"] < 100

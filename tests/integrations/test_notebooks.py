@@ -10,6 +10,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from nbclient import NotebookClient
 
 import livebar
+from livebar import _hooks
 from livebar._ipython import watch
 
 
@@ -24,8 +25,8 @@ def shell(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     for name, value in sim.env().items():
         monkeypatch.setenv(name, value)
     shell = InteractiveShell.instance()
-    assert watch(shell)
-    assert watch(shell)  # idempotent
+    assert watch(shell, _hooks._activities)
+    assert watch(shell, _hooks._activities)  # idempotent
     yield shell
     InteractiveShell.clear_instance()
 

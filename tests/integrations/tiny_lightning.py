@@ -86,6 +86,9 @@ def main() -> None:
     fit = trainer([LivebarCallback(title="Preemptible")], max_epochs=5)
     try:
         fit.fit(model, loader(), loader(16))
+    except BaseException as exc:
+        print("ended by", type(exc).__name__, flush=True)
+        raise
     finally:
         print("exit", os.getpid(), flush=True)
 

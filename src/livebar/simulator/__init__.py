@@ -9,6 +9,8 @@ Needs the ``simulator`` extra (``pip install "livebar[simulator]"``)::
         sim.activities()            # what was sent, what the phone showed when
 
 Open ``sim.page_url`` in a browser to watch the lock screen and the budget panel.
+``sim.env()`` gives the variables that point livebar at it; the official ActivitySmith SDKs do not
+read ``ACTIVITYSMITH_BASE_URL``, so give them ``sim.url`` in code.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """``livebar simulate`` and ``livebar demo``: the simulator in the foreground, and a guided tour.
 
-The CLI (``livebar._cli``) calls ``run_simulate`` and ``run_demo``; both return an exit status.
+The CLI (``livebar._cli``) calls ``run_simulate`` and ``run_demo``; both return an exit status:
+0, or 2 (after one line on stderr) when the simulator cannot listen where it was asked to.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import threading
@@ -17,9 +19,10 @@ from livebar._payload import (
     Badge,
     Icon,
 )
-from livebar.simulator._server import SimulatorHandle, SimulatorServer, serve
+from livebar.simulator._server import SimulatorHandle, SimulatorServer
 from livebar.simulator._state import DEFAULT_API_KEY, SimulatorConfig
 
+EXIT_USAGE = 2
 ENV_DEMO_FAST = "LIVEBAR_DEMO_FAST"
 FAST_SCALE = 0.15
 """The fast demo runs at this fraction of the normal pace (about 3 s instead of 20 s)."""
@@ -38,13 +41,21 @@ def run_simulate(
     """Serve the simulator in the foreground until Ctrl-C; return the exit status (0)."""
     out = out or sys.stdout
     config = SimulatorConfig(keys=dict.fromkeys(keys)) if keys else SimulatorConfig()
-    server = SimulatorServer(config, host=host, port=port)
+    try:
+        server = SimulatorServer(config, host=host, port=port)
+    except OSError as exc:
+        return _cannot_listen("simulate", host, port, exc)
     handle = server.handle
     key_hint = DEFAULT_API_KEY if not keys else "<one of the keys you passed>"
     print(f"livebar simulator: lock screen at {handle.page_url}", file=out)
-    print("Point livebar (or any ActivitySmith client) at it:", file=out)
+    print("Point livebar at it (the livebar library and the livebar command read these):", file=out)
     print(f"  export ACTIVITYSMITH_BASE_URL={handle.url}", file=out)
     print(f"  export ACTIVITYSMITH_API_KEY={key_hint}", file=out)
+    print(
+        "The official ActivitySmith SDKs do not read ACTIVITYSMITH_BASE_URL: give them the URL "
+        "in code (see the README), or they send this key to the real service.",
+        file=out,
+    )
     print("Press Ctrl-C to stop.", file=out, flush=True)
     if open_browser:
         webbrowser.open(handle.page_url)
@@ -70,7 +81,13 @@ def run_demo(
     out = out or sys.stdout
     fast = fast or os.environ.get(ENV_DEMO_FAST, "").strip().lower() in ("1", "true", "yes", "on")
     scale = FAST_SCALE if fast else 1.0
-    with serve(port=port) as sim:
+    try:
+        server = SimulatorServer(SimulatorConfig(), port=port)
+    except OSError as exc:
+        return _cannot_listen("demo", "127.0.0.1", port, exc)
+    server.start()
+    sim = server.handle
+    try:
         print(f"livebar demo: open {sim.page_url} to watch the lock screen.", file=out, flush=True)
         if not fast:
             time.sleep(2.0)  # time to open the page before anything happens
@@ -93,7 +110,30 @@ def run_demo(
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+    finally:
+        server.stop()
+    again = "" if keep_open else " (run `livebar demo --keep-open` to keep it up after the tour)"
+    print(
+        f"The demo's simulator has stopped: {sim.page_url} no longer answers{again}.",
+        file=out,
+        flush=True,
+    )
     return 0
+
+
+def _cannot_listen(command: str, host: str, port: int, exc: OSError) -> int:
+    """Say in one line why the simulator cannot listen on ``host:port``; the exit status."""
+    if exc.errno == errno.EADDRINUSE:
+        problem = f"{host}:{port} is already in use"
+    else:
+        problem = f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+    print(
+        f"livebar {command}: {problem}; pick another port with --port N, "
+        "or --port 0 for a free one",
+        file=sys.stderr,
+        flush=True,
+    )
+    return EXIT_USAGE
 
 
 class DemoFailure(RuntimeError):

@@ -40,7 +40,12 @@ class SimulatorHandle:
         return f"<SimulatorHandle url={self.url!r}>"
 
     def env(self) -> Dict[str, str]:
-        """Environment variables that point livebar (and the official SDKs) at this simulator."""
+        """Environment variables that point livebar (the library and the CLI) at this simulator.
+
+        Only livebar reads ``ACTIVITYSMITH_BASE_URL``: the official ActivitySmith SDKs do not read
+        it and would send this key to the real service. Give them ``url`` in code instead (the
+        README shows the Python SDK).
+        """
         return {"ACTIVITYSMITH_BASE_URL": self.url, "ACTIVITYSMITH_API_KEY": self.api_key}
 
     # inspection

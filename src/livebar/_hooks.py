@@ -1,0 +1,218 @@
+"""The process hooks that make the end arrive, whichever way the process goes.
+
+* A registry of this process's mirrored activities whose ending is not settled yet.
+* ``atexit``: ends what is still open (``failed`` with an uncaught exception, ``cancelled``
+  after SIGTERM, ``done`` when the bar is full, else ``stopped``) and waits up to the flush
+  deadline; Ctrl-C or SIGTERM during that wait stops it quietly.
+* ``sys.excepthook`` and ``threading.excepthook``: an exception that escapes corrects the
+  ending of a bare loop it left (whose exception livebar could not see) before it is sent.
+* SIGTERM (``docker stop``, Kubernetes): taken by ``livebar._signals`` at import; ``on_sigterm``
+  decides how open jobs end. A handler the program installed itself is chained, never replaced.
+* ``fork``: the child starts with no activities of its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any, Callable, Protocol
+
+from livebar import _dispatch, _signals
+from livebar._endings import Outcome, Terminated
+
+
+class LiveActivity(Protocol):
+    """What the hooks need of an activity (``livebar._activity.LiveActivity``)."""
+
+    _clock: Callable[[], float]
+    _sealed: bool
+
+    @property
+    def closed(self) -> bool: ...
+
+    def close(self, exc: BaseException | None = None, *, outcome: str | None = None) -> None: ...
+
+    def correct(self, exc: BaseException) -> bool: ...
+
+    def fraction(self) -> float | None: ...
+
+
+__all__ = [
+    "handling_sigterm",
+    "forget_engine",
+    "install",
+    "on_sigterm",
+    "report_uncaught",
+    "terminating",
+    "track_open",
+]
+
+log = logging.getLogger("livebar")
+
+_lock = threading.Lock()
+_open: dict[int, tuple[LiveActivity, int]] = {}
+"""id(activity) -> (activity, the thread that started it), until its ending is settled."""
+_uncaught: BaseException | None = None
+_installed = False
+
+
+def track_open(activity: LiveActivity) -> None:
+    """Register a mirrored activity that has started; installs the hooks on first use."""
+    install()
+    with _lock:
+        for key, (other, _thread) in list(_open.items()):
+            if other._sealed:  # its story is over: the engine has its ending
+                del _open[key]
+        _open[id(activity)] = (activity, threading.get_ident())
+
+
+def forget_engine(clock: Callable[[], float]) -> None:
+    """Drop the activities of an engine that is going away (``virtual_time()`` leaving)."""
+    with _lock:
+        for key, (activity, _thread) in list(_open.items()):
+            if activity._clock == clock:
+                del _open[key]
+
+
+def terminating() -> bool:
+    """True once this process received SIGTERM (a job that stops now was cancelled)."""
+    return _signals.terminating()
+
+
+def install() -> None:
+    """Install atexit, the exception hooks and (from the main thread) SIGTERM, once."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    atexit.register(_at_exit)
+    previous = sys.excepthook
+
+    def excepthook(tp: type[BaseException], exc: BaseException, tb: Any) -> None:
+        report_uncaught(exc)
+        previous(tp, exc, tb)
+
+    sys.excepthook = excepthook
+    previous_thread_hook = threading.excepthook
+
+    def thread_excepthook(args: Any) -> None:
+        if args.exc_value is not None:
+            report_uncaught(args.exc_value)
+        previous_thread_hook(args)
+
+    threading.excepthook = thread_excepthook
+    if "IPython" in sys.modules:  # issue-14: IPython never calls sys.excepthook
+        from livebar._ipython import watch_running_shell
+
+        watch_running_shell(_activities)
+    _signals.prepare()  # in case `import livebar` happened outside the main thread
+
+
+def report_uncaught(exc: BaseException) -> None:
+    """An exception escaped the program (or a thread, or a notebook cell): correct the bare
+    loops it left, whose exception livebar could not see, before their ends go out."""
+    global _uncaught
+    if isinstance(exc, SystemExit) and not isinstance(exc, Terminated):
+        return
+    _uncaught = exc
+    for activity in _activities():
+        activity.correct(exc)
+
+
+def _activities() -> list[LiveActivity]:
+    with _lock:
+        return [a for a, _ in _open.values()]
+
+
+# -- SIGTERM ------------------------------------------------------------------------------------
+
+
+def on_sigterm(signum: int, frame: Any, previous: Any) -> bool:
+    """SIGTERM arrived (``livebar._signals`` took it): True when handled here.
+
+    A handler the program installed before livebar decides what happens (livebar only noted
+    that the job was asked to stop, so it ends ``cancelled``): False. Otherwise, when an
+    activity was started in the main thread, raise ``Terminated`` there, so ``with`` blocks
+    unwind ("Cancelled at <stage>") and ``atexit`` delivers the ends; when only worker threads
+    have activities, end them as cancelled, flush (bounded) and die of the signal as the
+    default would; with none open, leave it to the default.
+    """
+    if callable(previous):
+        return False
+    main = threading.main_thread().ident
+    opened = [(a, thread) for a, thread in list(_open.values()) if not a.closed]
+    if not opened:
+        return False
+    if any(thread == main for _, thread in opened):
+        raise Terminated(128 + signum)
+    for activity, _thread in opened:
+        activity.close(outcome=Outcome.CANCELLED.value)
+    with contextlib.suppress(BaseException):
+        _dispatch.flush(_dispatch.flush_timeout())
+    _signals.die_of(signum)
+    return True
+
+
+@contextlib.contextmanager
+def handling_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``Terminated`` in the main thread (the CLI's pipe mode
+    and any other caller that owns the process); the previous handler is restored after."""
+
+    def raise_terminated(signum: int, frame: Any) -> None:
+        _signals.note_terminated()
+        raise Terminated(128 + signum)
+
+    try:
+        previous: Callable[..., Any] | int | None = signal.signal(signal.SIGTERM, raise_terminated)
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# -- exit and fork ------------------------------------------------------------------------------
+
+
+def _at_exit() -> None:
+    if not _dispatch.running():
+        return
+    for activity in _activities():
+        if activity.closed:
+            continue
+        if _uncaught is not None:
+            activity.close(_uncaught)
+        elif _signals.terminating():
+            activity.close(outcome=Outcome.CANCELLED.value)
+        else:
+            fraction = activity.fraction()
+            full = fraction is None or fraction >= 1
+            activity.close(outcome=(Outcome.DONE if full else Outcome.STOPPED).value)
+    timeout = _dispatch.flush_timeout()
+    try:
+        delivered = _dispatch.flush(timeout, again=False)
+    except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C or SIGTERM: stop waiting, quietly
+        delivered = False
+        log.warning("livebar: interrupted while delivering the last updates")
+    if not delivered:
+        _dispatch.report_undelivered(timeout)
+
+
+def _after_fork_in_child() -> None:
+    global _lock, _uncaught
+    _lock = threading.Lock()
+    _open.clear()
+    _uncaught = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,404 @@
+"""What an activity hands the engine: its options resolved into a frozen spec, and its samples.
+
+The options of a Live Activity are written once, here.
+
+``ActivityOptions`` is the one list of what ``live_activity``, ``track``, ``atrack`` and the
+decorator accept (``livebar.tqdm`` takes ``SharedOptions``: the rest comes from tqdm's own
+arguments). Typed as a ``TypedDict``, so ``**options: Unpack[ActivityOptions]`` lets mypy and
+IDEs check every call. ``resolve_spec`` checks every value once, at the call, and raises a
+``ValidationError`` naming the option before anything is sent; the result, an ``ActivitySpec``,
+is all the engine ever reads of the user's options.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict, cast
+
+from livebar import _defaults
+from livebar._endings import Outcome
+from livebar._errors import ConfigurationError, ValidationError
+from livebar._ranks import check_ranks  # issue-14
+
+if TYPE_CHECKING:
+    from livebar._client import Client
+    from livebar._endings import Ending
+    from livebar._payload import Action, Badge, ContentState, Icon
+
+__all__ = [
+    "ActivityOptions",
+    "ActivitySpec",
+    "Sample",
+    "SharedOptions",
+    "option_names",
+    "resolve_spec",
+]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the engine reads of an activity in one look.
+
+    ``ending`` is set once the activity is over and its ending can no longer change; ``pending``
+    is True while it is over but its ending may still be corrected (a bare loop left by an
+    exception whose type is not known yet).
+    """
+
+    state: ContentState
+    ending: Ending | None = None
+    pending: bool = False
+    ignored: int = 0
+    """Progress values refused so far (NaN, infinite, out of range)."""
+
+
+class SharedOptions(TypedDict, total=False):
+    """Options of an activity that ``livebar.tqdm`` accepts too."""
+
+    steps: int | Sequence[str] | None
+    """A segmented bar: the number of steps, or their names."""
+    subtitle: str | None
+    color: str | None
+    step_color: str | None
+    step_colors: Sequence[str] | None
+    icon: Icon | str | None
+    badge: Badge | str | None
+    action: Action | None
+    secondary_action: Action | None
+    channels: Sequence[str] | None
+    auto_dismiss_minutes: int | None
+    failure_auto_dismiss_minutes: int | None
+    stream_key: str | None
+    notify_on: Iterable[str]
+    client: Client | None
+    api_key: str | None
+    base_url: str | None
+    flush_timeout: float | None
+    ranks: str | None
+    """``"main"`` (default, or ``LIVEBAR_RANKS``): mirror only a distributed job's main process;
+    ``"all"``: every process (issue-14, ``livebar._ranks``)."""
+
+
+class ActivityOptions(SharedOptions, total=False):
+    """Every option of ``live_activity`` (``livebar.tqdm`` takes these three from tqdm)."""
+
+    total: float | None
+    show_count: bool
+    disable: bool | None
+
+
+def option_names(options: type[Any] = ActivityOptions) -> frozenset[str]:
+    """The option names of a ``TypedDict`` of options (with those of its bases)."""
+    return frozenset(options.__annotations__) | frozenset(
+        name for base in options.__mro__[1:] for name in getattr(base, "__annotations__", {})
+    )
+
+
+@dataclass(frozen=True)
+class ActivitySpec:
+    """A Live Activity's options, checked and resolved once; what the engine reads."""
+
+    title: str
+    steps: int | tuple[str, ...] | None = None
+    total: float | None = None
+    show_count: bool = False
+    subtitle: str | None = None
+    color: str | None = None
+    step_color: str | None = None
+    step_colors: tuple[str, ...] | None = None
+    icon: Icon | None = None
+    badge: Badge | None = None
+    action: Action | None = None
+    secondary_action: Action | None = None
+    channels: tuple[str, ...] | None = None
+    auto_dismiss_minutes: int = _defaults.DEFAULT_AUTO_DISMISS_MINUTES
+    failure_auto_dismiss_minutes: int = _defaults.DEFAULT_FAILURE_AUTO_DISMISS_MINUTES
+    stream_key: str | None = None
+    notify_on: frozenset[Outcome] = frozenset()
+    client: Client | None = None
+    api_key: str | None = None
+    base_url: str | None = None
+    disable: bool | None = None
+    flush_timeout: float | None = None
+    ranks: str | None = None  # issue-14
+
+    def dismiss_minutes(self, outcome: Outcome) -> int:
+        """How long the ended card stays: failures and cancellations longer."""
+        if outcome.is_trouble:
+            return self.failure_auto_dismiss_minutes
+        return self.auto_dismiss_minutes
+
+    def options(self) -> dict[str, Any]:
+        """The spec as keyword options again (``copy()`` and the decorator reuse them)."""
+        return {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if name != "title" and getattr(self, name) != _DEFAULTS.get(name)
+        }
+
+
+_DEFAULTS: dict[str, Any] = {
+    name: field.default for name, field in ActivitySpec.__dataclass_fields__.items()
+}
+
+
+def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
+    """Check ``title`` and ``options`` and freeze them; ``ValidationError`` names the option."""
+    unknown = sorted(set(options) - option_names())
+    if unknown:
+        raise ValidationError(unknown[0], "additionalProperties", "is not an option of livebar")
+    get = options.get
+    return ActivitySpec(
+        title=check_title(title),
+        steps=check_steps(get("steps")),
+        total=check_total(get("total")),
+        show_count=_flag(get("show_count", False), "show_count"),
+        subtitle=check_text(get("subtitle"), "subtitle"),
+        color=check_color(get("color"), "color"),
+        step_color=check_color(get("step_color"), "step_color"),
+        step_colors=_colors(get("step_colors")),
+        icon=_icon(get("icon")),
+        badge=_badge(get("badge")),
+        action=_action(get("action"), "action"),
+        secondary_action=_action(get("secondary_action"), "secondary_action"),
+        channels=_channels(get("channels")),
+        auto_dismiss_minutes=_minutes(
+            get("auto_dismiss_minutes"),
+            "auto_dismiss_minutes",
+            _defaults.DEFAULT_AUTO_DISMISS_MINUTES,
+        ),
+        failure_auto_dismiss_minutes=_minutes(
+            get("failure_auto_dismiss_minutes"),
+            "failure_auto_dismiss_minutes",
+            _defaults.DEFAULT_FAILURE_AUTO_DISMISS_MINUTES,
+        ),
+        stream_key=_stream_key(get("stream_key")),
+        notify_on=_notify_on(get("notify_on", ())),
+        client=_client(get("client")),
+        api_key=_account_setting(get("api_key"), "api_key"),
+        base_url=_account_setting(get("base_url"), "base_url"),
+        disable=_optional_flag(get("disable"), "disable"),
+        flush_timeout=_seconds(get("flush_timeout"), "flush_timeout"),
+        ranks=check_ranks(get("ranks")),  # issue-14
+    )
+
+
+# -- checks of single values, shared with the activity's own setters ---------------------------
+
+
+def check_title(title: object) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise ValidationError("title", "type", "must be a non-empty string")
+    return title
+
+
+def check_text(text: object, field: str) -> str | None:
+    if text is not None and not isinstance(text, str):
+        raise ValidationError(field, "type", "must be a string")
+    return text
+
+
+def check_color(color: object, field: str) -> str | None:
+    if color is None:
+        return None
+    if not isinstance(color, str) or color not in _defaults.COLORS:
+        raise ValidationError(field, "enum", f"must be one of {', '.join(_defaults.COLORS)}")
+    return color
+
+
+def check_number(value: object, field: str) -> float:
+    """A real number (not a bool, not a string); NaN and infinity are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(field, "type", "must be a number")
+    try:
+        number = float(value)
+    except OverflowError as exc:
+        raise ValidationError(field, "maximum", "is too large") from exc
+    if not math.isfinite(number):
+        raise ValidationError(field, "type", "must be a finite number")
+    return number
+
+
+def check_total(total: object) -> float | None:
+    """A total is a finite number >= 0; 0 (an empty input) counts as no total at all."""
+    if total is None:
+        return None
+    number = check_number(total, "total")
+    if number < 0:
+        raise ValidationError("total", "minimum", "must be a number >= 0")
+    return number
+
+
+def check_steps(steps: object) -> int | tuple[str, ...] | None:
+    if steps is None:
+        return None
+    if isinstance(steps, (bool, float)):
+        raise ValidationError("steps", "type", "must be a positive int or a list of step names")
+    if isinstance(steps, int):
+        if steps < 1:
+            raise ValidationError("steps", "minimum", "must be at least 1")
+        return steps
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
+        # steps="build,test,ship" would be fifteen one-letter steps
+        raise ValidationError("steps", "type", "must be a positive int or a list of step names")
+    names = tuple(steps)
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ValidationError("steps", "type", "must be a non-empty list of non-empty names")
+    return names
+
+
+def _flag(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(field, "type", "must be True or False")
+    return value
+
+
+def _optional_flag(value: object, field: str) -> bool | None:
+    return None if value is None else _flag(value, field)
+
+
+def _colors(colors: object) -> tuple[str, ...] | None:
+    if colors is None:
+        return None
+    if isinstance(colors, (str, bytes)) or not isinstance(colors, Sequence):
+        raise ValidationError("step_colors", "type", "must be a list of colours")
+    return tuple(str(check_color(c, f"step_colors[{i}]")) for i, c in enumerate(colors))
+
+
+def _payload_class(name: str) -> Any:
+    """A payload class, imported only when the user passed an object (so it is loaded already)."""
+    from livebar import _payload
+
+    return getattr(_payload, name)
+
+
+def _icon(icon: object) -> Icon | None:
+    if icon is None:
+        return None
+    cls = _payload_class("Icon")
+    if isinstance(icon, str):
+        icon = _within("icon", lambda: cls(symbol=icon))
+    if not isinstance(icon, cls):
+        raise ValidationError("icon", "type", "must be an SF Symbol name or a livebar.Icon")
+    return cast("Icon", icon)
+
+
+def _badge(badge: object) -> Badge | None:
+    if badge is None:
+        return None
+    cls = _payload_class("Badge")
+    if isinstance(badge, str):
+        badge = _within("badge", lambda: cls(title=badge))
+    if not isinstance(badge, cls):
+        raise ValidationError("badge", "type", "must be a text or a livebar.Badge")
+    return cast("Badge", badge)
+
+
+def _action(action: object, field: str) -> Action | None:
+    if action is None:
+        return None
+    cls = _payload_class("Action")
+    if not isinstance(action, cls):
+        raise ValidationError(
+            field, "type", "must be a livebar.Action (e.g. Action.open_url(title, url))"
+        )
+    return cast("Action", action)
+
+
+def _channels(channels: object) -> tuple[str, ...] | None:
+    if channels is None:
+        return None
+    if isinstance(channels, (str, bytes)) or not isinstance(channels, (list, tuple)):
+        # channels="ops" would be three one-letter channels
+        raise ValidationError("channels", "type", "must be a list of channel slugs")
+    if not channels:
+        raise ValidationError("channels", "minItems", "must name at least one channel")
+    for i, slug in enumerate(channels):
+        if not isinstance(slug, str) or not slug.strip():
+            raise ValidationError(f"channels[{i}]", "minLength", "must be a non-empty slug")
+    return tuple(channels)
+
+
+def _minutes(value: object, field: str, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(field, "minimum", "must be an int >= 0")
+    return value
+
+
+def _stream_key(key: object) -> str | None:
+    if key is None:
+        return None
+    from livebar._payload import validate_stream_key
+
+    return validate_stream_key(key)
+
+
+def _notify_on(outcomes: object) -> frozenset[Outcome]:
+    if isinstance(outcomes, str):
+        outcomes = (outcomes,)  # notify_on="failed" means the one outcome
+    if not isinstance(outcomes, Iterable):
+        raise ValidationError("notify_on", "type", "must be a list of outcomes")
+    chosen = set()
+    for outcome in outcomes:
+        try:
+            chosen.add(Outcome(outcome))
+        except ValueError:
+            known = ", ".join(o.value for o in Outcome)
+            raise ValidationError(
+                "notify_on", "enum", f"unknown outcome {outcome!r} (one of {known})"
+            ) from None
+    return frozenset(chosen)
+
+
+def _client(client: object) -> Client | None:
+    if client is None:
+        return None
+    module = sys.modules.get("livebar._client")  # a client object means it is imported already
+    if module is not None and isinstance(client, module.AsyncClient):
+        raise ValidationError(
+            "client",
+            "type",
+            "must be a livebar.Client: an AsyncClient belongs to your event loop and cannot be "
+            "driven by livebar's background sender (pass api_key=/base_url= instead)",
+        )
+    if module is None or not isinstance(client, module.Client):
+        raise ValidationError("client", "type", "must be a livebar.Client")
+    return cast("Client", client)
+
+
+def _account_setting(value: object, field: str) -> str | None:
+    """``api_key`` / ``base_url`` given explicitly: checked now, so a typo fails at the call."""
+    if value is None:
+        return None
+    from livebar._config import resolve_config
+
+    if not isinstance(value, str):
+        raise ValidationError(field, "type", "must be a string")
+    try:
+        if field == "api_key":
+            resolve_config(api_key=value, environ={})
+        else:
+            resolve_config(base_url=value, environ={})
+    except ConfigurationError as exc:
+        raise ValidationError(field, "format", str(exc).partition(": ")[2]) from exc
+    return value
+
+
+def _seconds(value: object, field: str) -> float | None:
+    if value is None:
+        return None
+    number = check_number(value, field)
+    if number < 0:
+        raise ValidationError(field, "minimum", "must be >= 0")
+    return number
+
+
+def _within(field: str, build: Any) -> Any:
+    try:
+        return build()
+    except ValidationError as exc:
+        raise exc.within(field) from exc
