@@ -59,11 +59,22 @@ def statuses(sim: Server) -> list[Optional[int]]:
 
 
 def kinds(sim: Server) -> list[str]:
-    """``start``, ``update``, ``end``, ``push``: each request's endpoint, in order."""
-    return [
-        r["path"].rsplit("/", 1)[-1].replace("push-notification", "push")
-        for r in _handle(sim).requests()
-    ]
+    """``start``, ``update``, ``end``, ``push``: what each request did, in order, for either
+    lifecycle (a stream's first PUT starts it, the later ones update it, DELETE ends it)."""
+    names = []
+    started: set[str] = set()
+    for request in _handle(sim).requests():
+        path = request["path"]
+        if path.startswith("/live-activity/stream/"):
+            if request["method"] == "DELETE":
+                names.append("end")
+            else:
+                names.append("update" if path in started else "start")
+                if request["status"] == 200:
+                    started.add(path)
+        else:
+            names.append(path.rsplit("/", 1)[-1].replace("push-notification", "push"))
+    return names
 
 
 def only_activity(sim: Server) -> dict[str, Any]:
@@ -203,9 +214,9 @@ def test_many_activities_and_pushes_never_see_a_429(vt: VirtualTime) -> None:
     assert ["Job 0 failed", "Job 3 failed"] == [p["title"] for p in vt.simulator.pushes()]
     started = [a["title"] for a in vt.simulator.activities()]
     assert ["Job 0", "Job 1", "Job 2", "Job 3", "Job 4", "Job 5"] == started
-    log = vt.simulator.requests()
-    first_end = min(at(r) for r in log if r["path"].endswith("/end"))
-    late_starts = [at(r) for r in log if r["path"].endswith("/start")][4:]
+    log = list(zip(kinds(vt), vt.simulator.requests()))
+    first_end = min(at(r) for kind, r in log if kind == "end")
+    late_starts = [at(r) for kind, r in log if kind == "start"][4:]
     assert 2 == len(late_starts)
     assert all(t >= first_end for t in late_starts)
 
@@ -465,8 +476,7 @@ def test_fork_child_has_its_own_sender_and_leaves_the_parent_alone(sim: Simulato
     assert 0 == proc.returncode, proc.stderr
     titles = sorted(a["title"] for a in sim.activities())
     assert ["Child", "Left open"] == titles
-    ends = [r for r in sim.requests() if r["path"].endswith("/end")]
-    assert 2 == len(ends)
+    assert 2 == kinds(sim).count("end")
     assert all("ended" == a["state"] for a in sim.activities())
 
 

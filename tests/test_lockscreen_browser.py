@@ -327,3 +327,118 @@ def test_screenshot_of_the_lock_screen(
     SCREENSHOT.parent.mkdir(exist_ok=True)
     run_chromium(tmp_path, f"--screenshot={SCREENSHOT}", "--window-size=1200,900", sim.page_url)
     assert SCREENSHOT.read_bytes().startswith(b"\x89PNG")
+
+
+class FakeClock:
+    """Wall-clock seconds that only move when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = START_TIME
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_activity_ios_ended_at_the_limit_looks_different(tmp_path: Path) -> None:
+    """Past 8 h the card is drawn as ended by iOS; a rotated stream's card names its predecessor."""
+    clock = FakeClock()
+    with (
+        serve(clock=clock) as sim,
+        httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.api_key}"}) as api,
+    ):
+        stale = start(api, {"title": "Overnight backup", "type": "progress", "percentage": 40})
+        first = api.put(
+            "/live-activity/stream/etl",
+            json={"content_state": {"title": "ETL", "type": "progress", "percentage": 10}},
+        ).json()["activity_id"]
+        clock.now += 8 * 3600.0
+        rotated = api.put(
+            "/live-activity/stream/etl", json={"content_state": {"title": "ETL", "percentage": 80}}
+        ).json()["activity_id"]
+        dom = dump_dom(tmp_path, sim.page_url)
+    expired = card(dom, stale)
+    assert ("expired", True) == (expired.attrs["data-state"], "la-expired" in expired.classes)
+    assert expired.one("la-state").text.startswith(
+        "Ended by iOS · 8-hour limit · leaves in 4:00:00"
+    )
+    fresh = card(dom, rotated)
+    assert ("active", first, "80%") == (
+        fresh.attrs["data-state"],
+        fresh.attrs["data-rotated-from"],
+        fresh.one("la-percentage").text,
+    )
+    assert "la-expired" not in fresh.classes
+
+
+def test_the_newer_surface_is_drawn(
+    tmp_path: Path, sim: SimulatorHandle, api: httpx.Client
+) -> None:
+    """A value readout, a time-sensitive push with its own icon, and a replaced push."""
+    revenue = start(api, {"title": "Revenue", "type": "value", "value": "$1,240", "color": "green"})
+    sent = api.post(
+        "/push-notification",
+        json={
+            "title": "checkout-api is down",
+            "icon": "https://example.test/icons/api.png",
+            "interruption_level": "time-sensitive",
+        },
+    ).json()
+    replacement = {"title": "checkout-api recovered", "icon": "https://example.test/icons/ok.png"}
+    api.put(f"/push-notification/{sent['notification_id']}", json=replacement)
+    api.post("/push-notification", json={"title": "Daily summary", "interruption_level": "passive"})
+    dom = dump_dom(tmp_path, sim.page_url)
+    assert "$1,240" == card(dom, revenue).one("la-readout").text
+    passive, replaced = dom.by_class("notification")
+    assert ("passive", True) == (
+        passive.attrs["data-interruption-level"],
+        "n-passive" in passive.classes,
+    )
+    assert ("checkout-api recovered", "1", "updated") == (
+        replaced.one("n-title").text,
+        replaced.attrs["data-replaced"],
+        replaced.one("n-time").text,
+    )
+    assert "Time Sensitive" == replaced.one("n-level").text
+    assert "https://example.test/icons/ok.png" == replaced.one("n-icon").attrs["data-icon-url"]
+
+
+EVIL_PAGE = """<!doctype html><html><body><script>
+const sim = "{sim}";
+Promise.all([
+  fetch(sim + "/_sim/down", {{method: "POST", mode: "no-cors", body: "{{}}",
+                              headers: {{"Content-Type": "text/plain"}}}}),
+  fetch(sim + "/_sim/faults", {{method: "POST", mode: "no-cors",
+                                body: JSON.stringify({{fail_next: 5}})}}),
+  fetch(sim + "/_sim/reset", {{method: "POST", mode: "no-cors"}}),
+]).then(() => {{ document.body.dataset.sent = "yes"; }},
+        (error) => {{ document.body.dataset.sent = "error: " + error; }});
+</script></body></html>
+"""
+
+
+def test_another_site_in_the_browser_cannot_drive_the_simulator(tmp_path: Path) -> None:
+    """A page served from another origin POSTs text/plain to /_sim in Chromium: nothing changes."""
+    import functools
+    import http.server
+    import threading
+
+    site = tmp_path / "site"
+    site.mkdir()
+    with serve() as sim:
+        sim.fail_next(1, status=500)
+        (site / "evil.html").write_text(EVIL_PAGE.format(sim=sim.root_url), encoding="utf-8")
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+        handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+        evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=evil.serve_forever, daemon=True)
+        thread.start()
+        try:
+            page = f"http://localhost:{evil.server_address[1]}/evil.html"
+            dom = dump_dom(tmp_path, page)
+        finally:
+            evil.shutdown()
+            evil.server_close()
+        faults = sim.snapshot()["faults"]
+    (body,) = dom.find_all(lambda element: element.tag == "body")
+    assert "yes" == body.attrs.get("data-sent")
+    assert (False, 1) == (faults["down"], faults["fail_next"])

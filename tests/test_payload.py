@@ -25,11 +25,13 @@ from livebar._payload import (
     Metric,
     MetricValue,
     PushNotification,
+    PushReplace,
     StartActivity,
     StreamEnd,
     StreamUpdate,
     UpdateActivity,
     validate_metric_key,
+    validate_notification_id,
     validate_stream_key,
 )
 
@@ -990,3 +992,210 @@ def test_metric_key_rule_matches_spec(key: str, spec_validator: SpecValidator) -
         assert not allowed
     else:
         assert allowed
+
+
+# The newer surface (SDK 1.14): opt-in, typed, validated, refused by the published check.
+NEWER_PUSH = PushNotification(
+    title="checkout-api is down",
+    icon="https://example.test/icons/api.png",
+    interruption_level="time-sensitive",
+    tags=["incident", "api"],
+    metadata={"region": "eu", "errors": 62, "paged": True},
+)
+
+
+def test_newer_push_fields_travel_and_parse_only_when_allowed() -> None:
+    """icon, interruption_level, tags and metadata are sent as named; from_json needs newer."""
+    body = NEWER_PUSH.to_json()
+    assert {
+        "title": "checkout-api is down",
+        "icon": "https://example.test/icons/api.png",
+        "interruption_level": "time-sensitive",
+        "tags": ["incident", "api"],
+        "metadata": {"region": "eu", "errors": 62, "paged": True},
+    } == body
+    assert NEWER_PUSH == PushNotification.from_json(body, newer=True)
+    error = _raises(lambda: PushNotification.from_json(body))
+    assert ("icon", "additionalProperties") == (error.field, error.rule)
+    error = _raises(NEWER_PUSH.check_published)
+    assert ("icon", "additionalProperties") == (error.field, error.rule)
+
+
+def test_newer_fields_on_every_activity_request() -> None:
+    """tags and metadata ride on start, update, end and both stream calls; [] and {} clear."""
+    requests: list[Any] = [
+        StartActivity(content_state=SEGMENTED, tags=["backup"], metadata={"host": "db1"}),
+        UpdateActivity(activity_id="a", content_state=PROGRESS, tags=[], metadata={}),
+        EndActivity(activity_id="a", content_state=PROGRESS, auto_dismiss_minutes=1, tags=["x"]),
+        StreamUpdate(content_state=PROGRESS, metadata={"job": "import-382", "records": 1200}),
+        StreamEnd(content_state=PROGRESS, tags=["done"]),
+    ]
+    for request in requests:
+        body = request.to_json()
+        assert request == type(request).from_json(body, newer=True)
+        error = _raises(lambda request=request, body=body: type(request).from_json(body))
+        assert "additionalProperties" == error.rule
+        assert error.field in ("tags", "metadata")
+    assert [] == requests[1].to_json()["tags"]
+    assert {} == requests[1].to_json()["metadata"]
+
+
+def test_published_requests_pass_the_published_check() -> None:
+    """What livebar sends by default holds nothing of the newer surface."""
+    for payload in ROUND_TRIPS:
+        payload.check_published()
+    assert ROUND_TRIPS[0] == PushNotification.from_json(ROUND_TRIPS[0].to_json(), newer=True)
+
+
+def test_value_type_with_text_and_number_readouts(spec_validator: SpecValidator) -> None:
+    """for_value keeps a text readout in value_text (sent as value) and a number in value."""
+    text = ContentState.for_value("Revenue", value="$1,240", color="green")
+    number = ContentState.for_value("Temperature", value=21.5)
+    assert {"title": "Revenue", "type": "value", "value": "$1,240", "color": "green"} == (
+        text.to_json()
+    )
+    assert ("$1,240", None) == (text.value_text, text.value)
+    assert {"title": "Temperature", "type": "value", "value": 21.5} == number.to_json()
+    for state in (text, number):
+        start = StartActivity(content_state=state)
+        assert start == StartActivity.from_json(start.to_json(), newer=True)
+        assert not spec_validator.is_valid("LiveActivityStartRequest", start.to_json())
+    error = _raises(lambda: StartActivity.from_json(StartActivity(content_state=text).to_json()))
+    assert ("content_state.value", "type") == (error.field, error.rule)
+    error = _raises(lambda: StreamUpdate(content_state=number).check_published())
+    assert ("content_state.type", "enum") == (error.field, error.rule)
+
+
+def test_http_links_need_allow_http(spec_validator: SpecValidator) -> None:
+    """http:// open-url buttons and push redirections are sent only with allow_http=True."""
+    button = Action.open_url("Grafana", "http://grafana.local/d/1", allow_http=True)
+    push = PushNotification(title="t", redirection="http://intranet.local/x", allow_http=True)
+    assert "http://grafana.local/d/1" == button.to_json()["url"]
+    assert "allow_http" not in button.to_json()
+    assert "http://intranet.local/x" == push.to_json()["redirection"]
+    assert button == Action.from_json(button.to_json(), newer=True)
+    assert push == PushNotification.from_json(push.to_json(), newer=True)
+    assert Action.open_url("Grafana", "https://grafana.test") == Action.open_url(
+        "Grafana", "https://grafana.test", allow_http=True
+    )
+    error = _raises(lambda: PushNotification(title="t", redirection="http://intranet.local/x"))
+    assert ("redirection", "pattern") == (error.field, error.rule)
+    error = _raises(lambda: PushNotification.from_json(push.to_json()))
+    assert ("redirection", "pattern") == (error.field, error.rule)
+    start = StartActivity(content_state=SEGMENTED, action=button)
+    error = _raises(lambda: StartActivity.from_json(start.to_json()))
+    assert ("action.url", "pattern") == (error.field, error.rule)
+    assert not spec_validator.is_valid("LiveActivityStartRequest", start.to_json())
+
+
+def test_push_replace_wire_form() -> None:
+    """PushReplace carries a push's content (no channels, sound or level) and parses back."""
+    replace = PushReplace(
+        title="checkout-api recovered",
+        message="Error rate is back to normal.",
+        icon="https://example.test/ok.png",
+        tags=[],
+        actions=[Action.open_url("Status", "https://status.example.test")],
+    )
+    body = replace.to_json()
+    assert {"title", "message", "icon", "tags", "actions"} == set(body)
+    assert replace == PushReplace.from_json(body, newer=True)
+    error = _raises(lambda: PushReplace.from_json({"title": "t", "sound": "default"}, newer=True))
+    assert ("sound", "additionalProperties") == (error.field, error.rule)
+    assert "push_123-abc.9~x" == validate_notification_id("push_123-abc.9~x")
+
+
+NEWER_ERRORS: list[tuple[Callable[[], object], str, str]] = [
+    (lambda: PushNotification(title="t", icon="http://e.test/i.png"), "icon", "pattern"),
+    (lambda: PushNotification(title="t", icon="https://me:pw@e.test/i.png"), "icon", "format"),
+    (
+        lambda: PushNotification(title="t", interruption_level="urgent"),
+        "interruption_level",
+        "enum",
+    ),
+    (lambda: PushNotification(title="t", tags="ops"), "tags", "type"),
+    (lambda: PushNotification(title="t", tags=["a"] * 21), "tags", "maxItems"),
+    (lambda: PushNotification(title="t", tags=["ok", ""]), "tags[1]", "minLength"),
+    (lambda: PushNotification(title="t", tags=["x" * 65]), "tags[0]", "maxLength"),
+    (lambda: PushNotification(title="t", metadata=["a"]), "metadata", "type"),
+    (lambda: PushNotification(title="t", metadata={"a": {"b": 1}}), "metadata.a", "type"),
+    (lambda: PushNotification(title="t", metadata={"a": None}), "metadata.a", "type"),
+    (lambda: PushNotification(title="t", metadata={"a": float("nan")}), "metadata.a", "type"),
+    (lambda: PushNotification(title="t", metadata={"a": "x" * 4001}), "metadata.a", "maxLength"),
+    (lambda: PushNotification(title="t", metadata={"k" * 101: 1}), "metadata key", "maxLength"),
+    (lambda: PushNotification(title="t", metadata={"": 1}), "metadata key", "minLength"),
+    (
+        lambda: PushNotification(title="t", metadata={f"k{i}": i for i in range(51)}),
+        "metadata",
+        "maxProperties",
+    ),
+    (
+        lambda: PushNotification(title="t", metadata={f"k{i}": "x" * 400 for i in range(42)}),
+        "metadata",
+        "maxLength",
+    ),
+    (lambda: ContentState(title="x", type="value"), "value", "required"),
+    (lambda: ContentState(title="x", value_text="$1"), "value", "type"),
+    (lambda: ContentState(title="x", type="value", value=1, value_text="$1"), "value", "not"),
+    (lambda: ContentState(title="x", value="$1"), "value", "type"),  # type: ignore[arg-type]
+    (
+        lambda: Action(title="w", type="webhook", url="http://e.test", allow_http=True),
+        "url",
+        "pattern",
+    ),
+    (lambda: validate_notification_id(""), "notification_id", "minLength"),
+    (lambda: validate_notification_id("a/b"), "notification_id", "pattern"),
+    (lambda: validate_notification_id(7), "notification_id", "type"),
+]
+
+
+@pytest.mark.parametrize(("build", "field", "rule"), NEWER_ERRORS)
+def test_newer_surface_refusals(build: Callable[[], object], field: str, rule: str) -> None:
+    """Newer-surface values are checked like the rest: ValidationError naming field and rule."""
+    error = _raises(build)
+    assert (field, rule) == (error.field, error.rule)
+
+
+def test_metadata_limits_are_inclusive() -> None:
+    """50 entries, 100-character keys and 4,000-character texts are accepted."""
+    push = PushNotification(
+        title="t", metadata={**{f"k{i}": i for i in range(49)}, "k" * 100: "x" * 4000}
+    )
+    assert 50 == len(push.to_json()["metadata"])
+
+
+def test_value_text_is_read_from_a_string_value_only() -> None:
+    """A JSON string under value becomes value_text; a number stays value."""
+    parsed = ContentState.from_json({"title": "R", "type": "value", "value": "$9"}, newer=True)
+    assert ("$9", None) == (parsed.value_text, parsed.value)
+    parsed = ContentState.from_json({"title": "R", "type": "value", "value": 9}, newer=True)
+    assert (None, 9) == (parsed.value_text, parsed.value)
+
+
+def test_importing_the_payload_model_stays_light() -> None:
+    """Importing livebar._payload (and _checks) loads no dataclasses, inspect, copy or json."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, livebar._payload; "
+        "print(sorted({'dataclasses', 'inspect', 'copy', 'json'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert "[]" == result.stdout.strip()
+
+
+def test_frozen_and_keyword_only() -> None:
+    """Payloads refuse assignment and deletion, and unknown or missing keywords."""
+    icon = Icon(symbol="bolt")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del icon.symbol  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        Icon(symbol="bolt", colour="red")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="missing keyword argument 'symbol'"):
+        Icon()  # type: ignore[call-arg]
+    assert "Icon(symbol='bolt', color=None)" == repr(icon)
+    assert hash(icon) == hash(Icon(symbol="bolt"))
+    assert None is ContentState.subtitle

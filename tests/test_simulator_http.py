@@ -47,6 +47,8 @@ from livebar.testing import (
 
 NEWER_SERVER_FIELDS = ("warning",)
 """Fields FACTS.md says newer servers add to 200 responses; stripped before schema checks."""
+SDK_1_14_FIELDS = ("notification_id", "tags", "ignored", "devices_updated", "users_updated", "code")
+"""What the default (newer) simulator adds to the published answers, for SDK 1.14."""
 SCOPED_KEY = "ask_ops_only"
 SEGMENTED = {
     "title": "Deploy",
@@ -68,10 +70,11 @@ class FakeClock:
 
 @pytest.fixture
 def sim() -> Iterator[SimulatorHandle]:
-    """A simulator with an extra ops-only key and an iPad that is only in ops."""
+    """A strict (published-spec) simulator with an extra ops-only key and an ops-only iPad."""
     config = SimulatorConfig(
         keys={"ask_sim_default": None, SCOPED_KEY: ["ops"]},
         devices={"iPhone": ["devs", "ops"], "iPad": ["ops"]},
+        strict=True,
     )
     with serve(config=config) as handle:
         yield handle
@@ -175,7 +178,7 @@ def test_the_rate_limit_over_http(spec_validator: SpecValidator) -> None:
     """Past the limit the API answers the exact 429, with Retry-After when configured."""
     clock = FakeClock()
     with (
-        serve(rate_limit=2, retry_after_header=True, clock=clock) as sim,
+        serve(rate_limit=2, retry_after_header=True, clock=clock, strict=True) as sim,
         httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.api_key}"}) as api,
     ):
         statuses = [api.post("/push-notification", json={"title": "t"}).status_code for _ in "123"]
@@ -291,15 +294,15 @@ def test_faults_over_http(sim: SimulatorHandle, api: httpx.Client) -> None:
         set_faults = control.post("/faults", json={"fail_next": 1, "status": 500})
         assert (200, 1) == (set_faults.status_code, set_faults.json()["fail_next"])
         assert 500 == api.post("/push-notification", json={"title": "t"}).status_code
-        assert 200 == control.post("/down").status_code
+        assert 200 == control.post("/down", json={}).status_code
         with pytest.raises(httpx.TransportError):
             api.post("/push-notification", json={"title": "t"})
-        assert False is control.post("/up").json()["faults"]["down"]
+        assert False is control.post("/up", json={}).json()["faults"]["down"]
         refused = control.post("/faults", json={"explode": True})
         assert (400, "explode") == (refused.status_code, refused.json()["field"])
         control.post("/faults", json={"drop_next": 3})
         assert 0 == control.delete("/faults").json()["drop_next"]
-        control.post("/reset")
+        control.post("/reset", json={})
         assert [] == control.get("/requests").json()
 
 
@@ -487,7 +490,7 @@ def test_badge_and_metric_answers_match_the_spec(
 def test_badge_and_metric_rate_limit_over_http(spec_validator: SpecValidator) -> None:
     """Past the shared account limit both endpoints answer the spec's 429."""
     with (
-        serve(rate_limit=2) as sim,
+        serve(rate_limit=2, strict=True) as sim,
         httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.api_key}"}) as api,
     ):
         api.post("/push-notification", json={"title": "t"})
@@ -549,3 +552,115 @@ def test_sim_badges_and_metrics_endpoints(sim: SimulatorHandle, api: httpx.Clien
     )
     assert metrics == state["phone"]["metrics"]
     assert 2 == state["account"]["requests_in_window"]
+
+
+# /_sim/… is for this machine's tests and page, not for other sites open in the same browser.
+
+
+def test_sim_controls_refuse_cross_site_requests(sim: SimulatorHandle) -> None:
+    """text/plain POSTs, foreign origins, cross-site fetches and foreign hosts are refused."""
+    with httpx.Client(base_url=f"{sim.root_url}/_sim") as control:
+        refused = [
+            control.post("/down", content=b"{}", headers={"Content-Type": "text/plain"}),
+            control.post("/reset", content=b"x"),
+            control.post("/down", json={}, headers={"Origin": "https://evil.test"}),
+            control.post("/down", json={}, headers={"Sec-Fetch-Site": "cross-site"}),
+            control.post("/down", json={}, headers={"Sec-Fetch-Site": "same-site"}),
+            control.delete("/faults", headers={"Origin": "null"}),
+            control.post("/down", json={}, headers={"Host": "evil.test"}),
+            control.get("/state", headers={"Host": "rebound.evil.test"}),
+        ]
+        assert [415, 415, 403, 403, 403, 403, 403, 403] == [r.status_code for r in refused]
+        assert False is sim.snapshot()["faults"]["down"]
+        own_origin = {"Origin": sim.root_url, "Sec-Fetch-Site": "same-origin"}
+        accepted = [
+            control.post("/faults", json={"fail_next": 1}, headers=own_origin),
+            control.post("/down", json={}, headers={"Content-Type": "application/json"}),
+            control.post("/up", content=b"{}", headers={"Content-Type": "application/json; x=1"}),
+            control.get("/state", headers={"Sec-Fetch-Site": "none"}),
+        ]
+        assert [200, 200, 200, 200] == [response.status_code for response in accepted]
+    assert 1 == sim.snapshot()["faults"]["fail_next"]
+
+
+def test_the_page_answers_only_for_this_machine(sim: SimulatorHandle) -> None:
+    """The page and its files refuse a foreign Host (DNS rebinding); localhost works."""
+    port = sim.root_url.rsplit(":", 1)[1]
+    assert 403 == httpx.get(sim.page_url, headers={"Host": f"evil.test:{port}"}).status_code
+    assert (
+        403 == httpx.get(f"{sim.root_url}/static/app.js", headers={"Host": "evil.test"}).status_code
+    )
+    assert 200 == httpx.get(sim.page_url, headers={"Host": f"localhost:{port}"}).status_code
+    assert 200 == httpx.get(sim.page_url, headers={"Sec-Fetch-Site": "cross-site"}).status_code
+
+
+def test_the_api_key_never_reaches_the_page_or_sim(sim: SimulatorHandle, api: httpx.Client) -> None:
+    """After requests with the key, neither the page nor any /_sim answer contains it."""
+    api.post("/push-notification", json={"title": "t"})
+    api.put("/live-activity/stream/job", json={"content_state": SEGMENTED})
+    texts = [httpx.get(sim.page_url).text] + [
+        httpx.get(f"{sim.root_url}/_sim/{name}").text
+        for name in ("state", "requests", "activities", "pushes", "phone", "faults")
+    ]
+    assert [False] * len(texts) == [sim.api_key in text for text in texts]
+    assert [False] * len(texts) == [SCOPED_KEY in text for text in texts]
+
+
+def test_billing_control_over_http() -> None:
+    """/_sim/billing sets and lifts a billing block; a bad reason is a 400."""
+    with serve() as sim, httpx.Client(base_url=sim.root_url) as client:
+        headers = {"Authorization": f"Bearer {sim.api_key}"}
+        assert 200 == client.post("/_sim/billing", json={"blocked": "trial_exhausted"}).status_code
+        blocked = client.post("/api/push-notification", json={"title": "t"}, headers=headers)
+        assert (402, "trial_exhausted") == (blocked.status_code, blocked.json()["error"])
+        assert 400 == client.post("/_sim/billing", json={"blocked": "broke"}).status_code
+        assert 200 == client.post("/_sim/billing", json={"blocked": None}).status_code
+        assert (
+            200
+            == client.post(
+                "/api/push-notification", json={"title": "t"}, headers=headers
+            ).status_code
+        )
+
+
+def test_the_default_answers_are_the_published_ones_plus_newer_fields(
+    spec_validator: SpecValidator,
+) -> None:
+    """Without strict, answers validate against the spec once SDK 1.14's fields are removed."""
+    with (
+        serve(rate_limit=11, devices={"iPhone": ["ops"]}) as sim,
+        httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.api_key}"}) as api,
+    ):
+        start = api.post("/live-activity/start", json={"content_state": SEGMENTED})
+        activity_id = start.json()["activity_id"]
+        state = {"title": "Deploy", "current_step": 2}
+        end = {"activity_id": activity_id, "content_state": state}
+        responses = [
+            api.post("/push-notification", json={"title": "t"}),
+            start,
+            api.post("/live-activity/update", json=end),
+            api.post("/live-activity/end", json=end),
+            api.post("/live-activity/end", json=end),
+            api.put("/live-activity/stream/j", json={"content_state": SEGMENTED}),
+            api.put("/live-activity/stream/j", json={"content_state": SEGMENTED}),
+            api.delete("/live-activity/stream/j"),
+            api.delete("/live-activity/stream/j"),
+            api.post("/badge", json={"badge": 2}),
+            api.post("/metrics/cpu/value", json={"value": 2}),
+        ]
+        responses.append(api.post("/push-notification", json={"title": "t"}))
+    assert [200] * 11 + [429] == [response.status_code for response in responses]
+    added = set()
+    for response in responses:
+        body = response.json()
+        newer = SDK_1_14_FIELDS + (("message",) if response.status_code == 200 else ())
+        added |= set(body) & set(newer)
+        stripped = {k: v for k, v in body.items() if k not in newer}
+        if stripped.get("effective_channel_slugs") == [] and "badge" in stripped:
+            stripped["effective_channel_slugs"] = None
+        request = response.request
+        pointer, _ = spec_validator.operation(request.method, request.url.path)
+        schema = f"{pointer}/responses/{response.status_code}/content/application~1json/schema"
+        errors = [e.message for e in spec_validator.validator(schema).iter_errors(stripped)]
+        assert [] == errors, f"{request.method} {request.url.path} -> {body}"
+    assert {*SDK_1_14_FIELDS, "message"} - {"tags"} == added

@@ -16,6 +16,7 @@ RATE_LIMITED = {
     "error": "Rate limit exceeded",
     "message": "Too many requests, please try again later.",
 }
+NEWER_RATE_LIMITED = {**RATE_LIMITED, "code": "rate_limited"}
 ACTIVITY_LIMITED = {
     "error": "Live Activity limit reached",
     "message": "Only 4 concurrent Live Activities are allowed per account",
@@ -183,11 +184,15 @@ def test_a_channel_scoped_key_cannot_target_other_channels(state: SimulatorState
     assert (403, "Invalid channel targeting") == (reply.status, reply.body["error"])
 
 
-def test_a_target_without_devices_is_404_no_recipients(state: SimulatorState) -> None:
-    """A channel with no devices answers the spec's NoRecipientsError."""
+@pytest.mark.parametrize(("strict", "status"), [(True, 404), (False, 422)])
+def test_a_target_without_devices_is_no_recipients(
+    clock: FakeClock, strict: bool, status: int
+) -> None:
+    """A channel with no devices answers NoRecipientsError: 404 as published, newer 422."""
+    state = SimulatorState(SimulatorConfig(strict=strict, clock=clock))
     body = {"content_state": segmented(0), "target": {"channels": ["marketing"]}}
     reply = call(state, "POST", "/live-activity/start", body)
-    assert (404, "No recipients found", ["marketing"]) == (
+    assert (status, "No recipients found", ["marketing"]) == (
         reply.status,
         reply.body["error"],
         reply.body["effective_channel_slugs"],
@@ -201,7 +206,7 @@ def test_the_rate_limit_refuses_the_61st_request_in_a_minute(
     statuses = [call(state, "POST", "/push-notification", {"title": "t"}).status for _ in range(60)]
     assert [200] * 60 == statuses
     refused = call(state, "POST", "/push-notification", {"title": "t"})
-    assert (429, RATE_LIMITED, {}) == (refused.status, refused.body, dict(refused.headers))
+    assert (429, NEWER_RATE_LIMITED, {}) == (refused.status, refused.body, dict(refused.headers))
     clock.advance(60.0)
     assert 200 == call(state, "POST", "/push-notification", {"title": "t"}).status
 
@@ -467,11 +472,16 @@ def test_faults_are_consumed_in_order(state: SimulatorState) -> None:
 
 
 def test_a_429_fault_uses_the_rate_limit_body(state: SimulatorState) -> None:
-    """An injected 429 looks exactly like the real rate limit."""
+    """An injected 429 looks exactly like the real rate limit (strict: the published body)."""
     state.set_faults(fail_next=1, status=429)
     reply = state.take_fault().reply
     assert reply is not None
-    assert (429, RATE_LIMITED) == (reply.status, reply.body)
+    assert (429, NEWER_RATE_LIMITED) == (reply.status, reply.body)
+    strict = SimulatorState(SimulatorConfig(strict=True))
+    strict.set_faults(fail_next=1, status=429)
+    strict_reply = strict.take_fault().reply
+    assert strict_reply is not None
+    assert RATE_LIMITED == strict_reply.body
 
 
 def test_reset_forgets_everything(state: SimulatorState) -> None:
@@ -519,7 +529,7 @@ NOW = "2026-01-01T00:00:00.000Z"
 
 
 def test_badge_sets_the_count_of_every_reached_device(state: SimulatorState) -> None:
-    """POST /badge answers like the spec's example and sets each targeted device's count."""
+    """POST /badge answers with the documented and SDK 1.14's names and sets each count."""
     everyone = call(state, "POST", "/badge", {"badge": 8333})
     ops_only = call(state, "POST", "/badge", {"badge": 3}, key=SCOPED_KEY)
     expected = {
@@ -527,7 +537,9 @@ def test_badge_sets_the_count_of_every_reached_device(state: SimulatorState) -> 
         "badge": 8333,
         "devices_notified": 2,
         "users_notified": 1,
-        "effective_channel_slugs": None,
+        "devices_updated": 2,
+        "users_updated": 1,
+        "effective_channel_slugs": [],
         "timestamp": NOW,
     }
     assert (200, expected) == (everyone.status, everyone.body)
@@ -538,13 +550,13 @@ def test_badge_sets_the_count_of_every_reached_device(state: SimulatorState) -> 
 
 
 def test_badge_is_scoped_and_targeted_like_a_push(state: SimulatorState) -> None:
-    """Channels outside the key's scope are 403; a target without devices is 404."""
+    """Channels outside the key's scope are 403; a target without devices is 422."""
     forbidden = call(
         state, "POST", "/badge", {"badge": 1, "target": {"channels": ["devs"]}}, key=SCOPED_KEY
     )
     nobody = call(state, "POST", "/badge", {"badge": 1, "target": {"channels": ["marketing"]}})
     assert (403, "Invalid channel targeting") == (forbidden.status, forbidden.body["error"])
-    assert (404, "No recipients found", ["marketing"]) == (
+    assert (422, "No recipients found", ["marketing"]) == (
         nobody.status,
         nobody.body["error"],
         nobody.body["effective_channel_slugs"],
@@ -651,7 +663,7 @@ def test_badge_and_metrics_count_against_the_rate_limit(clock: FakeClock) -> Non
         call(state, "POST", "/metrics/cpu/value", {"value": 2}).status,
     ]
     assert [200, 200, 404, 429, 429, 429] == statuses
-    assert RATE_LIMITED == call(state, "POST", "/metrics/cpu/value", {"value": 3}).body
+    assert NEWER_RATE_LIMITED == call(state, "POST", "/metrics/cpu/value", {"value": 3}).body
     assert ({"iPhone": 1}, 1) == (state.badges(), state.metrics()["cpu"]["value"])
 
 
@@ -691,3 +703,332 @@ def test_every_spec_operation_is_routed(
             if reply.status == 405 or reply.body.get("error") == "Not Found":
                 unrouted.append(f"{method.upper()} {template}")
     assert [] == unrouted
+
+
+# What the official clients found (issue 12): each divergence, and the newer surface.
+
+
+def test_a_scoped_key_cannot_touch_activities_outside_its_scope(state: SimulatorState) -> None:
+    """update, end, stream PUT and stream DELETE of another scope's activity are 403."""
+    account_wide = start(state)
+    call(state, "PUT", "/live-activity/stream/job", {"content_state": segmented(0)})
+    end = {"activity_id": account_wide, "content_state": {"title": "Deploy", "current_step": 4}}
+    replies = [
+        call(
+            state,
+            "POST",
+            "/live-activity/update",
+            {"activity_id": account_wide, "content_state": {"title": "x", "current_step": 1}},
+            key=SCOPED_KEY,
+        ),
+        call(state, "POST", "/live-activity/end", end, key=SCOPED_KEY),
+        call(
+            state,
+            "PUT",
+            "/live-activity/stream/job",
+            {"content_state": {"title": "Deploy", "current_step": 2}},
+            key=SCOPED_KEY,
+        ),
+        call(state, "DELETE", "/live-activity/stream/job", key=SCOPED_KEY),
+    ]
+    assert [403, 403, 403, 403] == [reply.status for reply in replies]
+    assert [
+        "This API key cannot update this Live Activity",
+        "This API key cannot end this Live Activity",
+        "This API key cannot update this Live Activity",
+        "This API key cannot end this Live Activity",
+    ] == [reply.body["message"] for reply in replies]
+    assert [0, 0] == [activity["updates"] for activity in state.activities()]
+    assert ["active", "active"] == [activity["state"] for activity in state.activities()]
+
+
+def test_a_scoped_key_may_touch_activities_inside_its_scope(state: SimulatorState) -> None:
+    """Its own activities, and ones targeted only at its channels, it may update and end."""
+    own = call(
+        state, "POST", "/live-activity/start", {"content_state": segmented(0)}, key=SCOPED_KEY
+    ).body["activity_id"]
+    targeted = start(state, target={"channels": ["ops"]})
+    for activity_id in (own, targeted):
+        body = {"activity_id": activity_id, "content_state": {"title": "Deploy", "current_step": 1}}
+        assert 200 == call(state, "POST", "/live-activity/update", body, key=SCOPED_KEY).status
+        assert 200 == call(state, "POST", "/live-activity/end", body, key=SCOPED_KEY).status
+
+
+@pytest.mark.parametrize(
+    ("content_state", "field"),
+    [
+        (
+            {"title": "x", "type": "segmented_progress", "current_step": 0},
+            "content_state.number_of_steps",
+        ),
+        ({"title": "x", "type": "timer"}, "content_state.duration_seconds"),
+    ],
+)
+def test_a_stream_put_that_starts_obeys_the_start_rules(
+    state: SimulatorState, content_state: Dict[str, Any], field: str
+) -> None:
+    """A first PUT is a start: what /live-activity/start refuses, it refuses with 400 too."""
+    reply = call(state, "PUT", "/live-activity/stream/job", {"content_state": content_state})
+    assert (400, field) == (reply.status, reply.body["field"])
+    assert "(rule: required)" in reply.body["message"]
+    assert [] == state.activities()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/push-notification", {"title": "t", "target": {"channels": []}}),
+        ("/push-notification", {"title": "t", "target": {}}),
+        ("/live-activity/start", {"content_state": segmented(0), "target": {"channels": "ops"}}),
+        ("/live-activity/stream/job", {"content_state": segmented(0), "channels": []}),
+    ],
+)
+def test_targeting_errors_read_invalid_channel_targeting(
+    state: SimulatorState, path: str, body: Dict[str, Any]
+) -> None:
+    """A malformed target is 400 "Invalid channel targeting", as the spec's examples show."""
+    reply = call(state, "PUT" if "stream" in path else "POST", path, body)
+    assert (400, "Invalid channel targeting") == (reply.status, reply.body["error"])
+    assert reply.body["message"].startswith(reply.body["field"])
+
+
+@pytest.mark.parametrize("raw", [b'{"value": 1e999}', b'{"value": true}', b'{"value": null}'])
+def test_a_bad_metric_value_reads_as_documented(state: SimulatorState, raw: bytes) -> None:
+    """A value that is not a finite number (or a text) answers the spec's MetricError."""
+    reply = state.handle(
+        "POST", "/metrics/cpu/value", authorization=f"Bearer {DEFAULT_API_KEY}", body=raw
+    )
+    assert (400, "value must be a finite number") == (reply.status, reply.body["error"])
+
+
+def test_a_stream_delete_counts_queued_devices(state: SimulatorState) -> None:
+    """DELETE answers devices_queued (end events are queued), as the spec's example does."""
+    call(state, "PUT", "/live-activity/stream/job", {"content_state": segmented(0)})
+    reply = call(state, "DELETE", "/live-activity/stream/job")
+    assert (200, 2) == (reply.status, reply.body["devices_queued"])
+
+
+def test_activity_and_notification_ids_look_like_the_services(state: SimulatorState) -> None:
+    """Ids are 32 URL-safe characters, distinct, and not a recognisable counter."""
+    import re
+
+    ids = [start(state) for _ in range(3)]
+    ids.append(call(state, "POST", "/push-notification", {"title": "t"}).body["notification_id"])
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}", activity_id) for activity_id in ids), ids
+    assert 4 == len(set(ids))
+    assert not any(activity_id.startswith("sim-") for activity_id in ids)
+
+
+def strict_state(clock: FakeClock) -> SimulatorState:
+    """A simulator that follows the published spec exactly."""
+    return SimulatorState(SimulatorConfig(strict=True, clock=clock))
+
+
+NEWER_REQUESTS: list[tuple[str, str, Dict[str, Any], str]] = [
+    ("POST", "/push-notification", {"title": "t", "tags": ["ops"]}, "tags"),
+    ("POST", "/push-notification", {"title": "t", "metadata": {"run": 7}}, "metadata"),
+    ("POST", "/push-notification", {"title": "t", "icon": "https://e.test/i.png"}, "icon"),
+    (
+        "POST",
+        "/push-notification",
+        {"title": "t", "interruption_level": "passive"},
+        "interruption_level",
+    ),
+    ("POST", "/push-notification", {"title": "t", "redirection": "http://e.test/x"}, "redirection"),
+    (
+        "POST",
+        "/live-activity/start",
+        {"content_state": {"title": "Revenue", "type": "value", "value": "$1,240"}},
+        "content_state.value",
+    ),
+    (
+        "POST",
+        "/live-activity/start",
+        {"content_state": {"title": "Temp", "type": "value", "value": 21.5}},
+        "content_state.type",
+    ),
+    (
+        "PUT",
+        "/live-activity/stream/job",
+        {
+            "content_state": segmented(0),
+            "action": {"title": "Open", "type": "open_url", "url": "http://grafana.local"},
+        },
+        "action.url",
+    ),
+    ("PUT", "/live-activity/stream/job", {"content_state": segmented(0), "tags": []}, "tags"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), NEWER_REQUESTS)
+def test_the_newer_surface_is_accepted_and_strict_refuses_it(
+    clock: FakeClock, method: str, path: str, body: Dict[str, Any], field: str
+) -> None:
+    """SDK 1.14's fields and values are 200 by default and a 400 naming them when strict."""
+    newer = SimulatorState(SimulatorConfig(clock=clock))
+    assert 200 == call(newer, method, path, body).status
+    refused = call(strict_state(clock), method, path, body)
+    assert (400, field) == (refused.status, refused.body["field"])
+
+
+def test_tags_and_metadata_are_kept_replaced_and_cleared(state: SimulatorState) -> None:
+    """Omitted tags and metadata keep theirs, a list or object replaces, [] and {} clear."""
+    path = "/live-activity/stream/import"
+    first = call(
+        state,
+        "PUT",
+        path,
+        {"content_state": segmented(0), "tags": ["import"], "metadata": {"job": "382"}},
+    )
+    assert ["import"] == first.body["tags"]
+    call(state, "PUT", path, {"content_state": {"title": "Deploy", "current_step": 1}})
+    assert (["import"], {"job": "382"}) == (
+        state.activities()[0]["tags"],
+        state.activities()[0]["metadata"],
+    )
+    relabelled = call(
+        state, "PUT", path, {"content_state": {"title": "Deploy", "current_step": 1}, "tags": []}
+    )
+    assert ("updated", []) == (relabelled.body["operation"], state.activities()[0]["tags"])
+    call(
+        state,
+        "PUT",
+        path,
+        {"content_state": {"title": "Deploy", "current_step": 1}, "metadata": {}},
+    )
+    assert {} == state.activities()[0]["metadata"]
+
+
+def test_a_value_activity_takes_bare_readouts(state: SimulatorState) -> None:
+    """A value activity starts with a text readout; later PUTs may omit the type."""
+    path = "/live-activity/stream/revenue"
+    started = call(
+        state,
+        "PUT",
+        path,
+        {"content_state": {"title": "Revenue", "type": "value", "value": "$1,240"}},
+    )
+    updated = call(state, "PUT", path, {"content_state": {"title": "Revenue", "value": "$1,300"}})
+    again = call(state, "PUT", path, {"content_state": {"title": "Revenue", "value": 1300.5}})
+    assert ["started", "updated", "updated"] == [
+        reply.body["operation"] for reply in (started, updated, again)
+    ]
+    card = phone_card(state, started.body["activity_id"])
+    assert {"title": "Revenue", "type": "value", "value": 1300.5} == card["content_state"]
+
+
+def test_push_answers_carry_a_notification_id_that_replace_uses(
+    state: SimulatorState, clock: FakeClock
+) -> None:
+    """PUT /push-notification/{id} replaces the push in place, silently, keeping its tags."""
+    sent = call(
+        state,
+        "POST",
+        "/push-notification",
+        {"title": "checkout-api is down", "message": "500s", "sound": "default", "tags": ["inc"]},
+    )
+    notification_id = sent.body["notification_id"]
+    clock.advance(30.0)
+    replaced = call(
+        state,
+        "PUT",
+        f"/push-notification/{notification_id}",
+        {"title": "checkout-api recovered", "icon": "https://e.test/ok.png"},
+    )
+    expected = {
+        "success": True,
+        "notification_id": notification_id,
+        "devices_notified": 2,
+        "users_notified": 1,
+        "effective_channel_slugs": None,
+        "tags": ["inc"],
+        "timestamp": "2026-01-01T00:00:30.000Z",
+    }
+    assert (200, expected) == (replaced.status, replaced.body)
+    [push] = state.pushes()
+    assert ("checkout-api recovered", None, 1, "https://e.test/ok.png") == (
+        push["title"],
+        push.get("message"),
+        push["replaced"],
+        push["icon"],
+    )
+    assert "default" == push["sound"]
+    assert 1 == len(state.phone()["notifications"])
+
+
+def test_replacing_an_unknown_or_foreign_push_is_refused(state: SimulatorState) -> None:
+    """An unknown id is 404; another scope's push is 403; strict has no such route."""
+    missing = call(state, "PUT", "/push-notification/nope", {"title": "t"})
+    assert (404, "Push notification not found") == (missing.status, missing.body["error"])
+    sent = call(state, "POST", "/push-notification", {"title": "t"}).body["notification_id"]
+    foreign = call(state, "PUT", f"/push-notification/{sent}", {"title": "u"}, key=SCOPED_KEY)
+    assert 403 == foreign.status
+    strict = SimulatorState(SimulatorConfig(strict=True))
+    assert (404, "Not Found") == (
+        call(strict, "PUT", "/push-notification/x", {"title": "t"}).status,
+        call(strict, "PUT", "/push-notification/x", {"title": "t"}).body["error"],
+    )
+
+
+def test_a_billing_block_answers_402_to_new_sends_only(state: SimulatorState) -> None:
+    """While blocked, pushes, starts, stream PUTs and badges are 402; updates and ends work."""
+    activity_id = start(state)
+    state.set_billing("trial_expired")
+    blocked = [
+        call(state, "POST", "/push-notification", {"title": "t"}),
+        call(state, "POST", "/live-activity/start", {"content_state": segmented(0)}),
+        call(state, "PUT", "/live-activity/stream/job", {"content_state": segmented(0)}),
+        call(state, "POST", "/badge", {"badge": 1}),
+    ]
+    assert [402] * 4 == [reply.status for reply in blocked]
+    body = blocked[0].body
+    assert ("trial_expired", "https://activitysmith.com/app/billing") == (
+        body["error"],
+        body["upgrade_url"],
+    )
+    assert {"started_at", "ends_at"} == set(body["trial_period"])
+    assert 200 == update(state, activity_id, 1).status
+    state.set_billing(None)
+    assert 200 == call(state, "POST", "/push-notification", {"title": "t"}).status
+    with pytest.raises(ConfigurationError):
+        SimulatorConfig(strict=True, billing_blocked="trial_expired")
+    with pytest.raises(ConfigurationError):
+        state.set_billing("broke")
+
+
+def test_ignored_marks_requests_that_had_no_effect(state: SimulatorState) -> None:
+    """A second end, a second stream DELETE and a noop PUT say ignored; strict does not."""
+    activity_id = start(state)
+    end = {"activity_id": activity_id, "content_state": {"title": "Deploy", "current_step": 4}}
+    first_end = call(state, "POST", "/live-activity/end", end)
+    second_end = call(state, "POST", "/live-activity/end", end)
+    path = "/live-activity/stream/job"
+    call(state, "PUT", path, {"content_state": segmented(0)})
+    noop = call(state, "PUT", path, {"content_state": segmented(0)})
+    call(state, "DELETE", path)
+    second_delete = call(state, "DELETE", path)
+    assert [None, True, True, True] == [
+        reply.body.get("ignored") for reply in (first_end, second_end, noop, second_delete)
+    ]
+    strict = SimulatorState(SimulatorConfig(strict=True))
+    strict_id = start(strict)
+    strict_end = {"activity_id": strict_id, "content_state": {"title": "Deploy", "current_step": 4}}
+    call(strict, "POST", "/live-activity/end", strict_end)
+    assert "ignored" not in call(strict, "POST", "/live-activity/end", strict_end).body
+
+
+def test_strict_answers_hold_only_documented_fields(clock: FakeClock) -> None:
+    """Strict: no notification_id, no devices_updated, null slugs for an untargeted badge."""
+    strict = strict_state(clock)
+    push = call(strict, "POST", "/push-notification", {"title": "t"})
+    badge = call(strict, "POST", "/badge", {"badge": 1})
+    assert "notification_id" not in push.body
+    assert {
+        "success",
+        "badge",
+        "devices_notified",
+        "users_notified",
+        "effective_channel_slugs",
+        "timestamp",
+    } == set(badge.body)
+    assert None is badge.body["effective_channel_slugs"]

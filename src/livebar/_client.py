@@ -39,11 +39,13 @@ from livebar._payload import (
     EndActivity,
     MetricValue,
     PushNotification,
+    PushReplace,
     StartActivity,
     StreamEnd,
     StreamUpdate,
     UpdateActivity,
     validate_metric_key,
+    validate_notification_id,
     validate_stream_key,
 )
 from livebar._retry import NO_RETRY, RetryPolicy
@@ -61,12 +63,30 @@ _R = TypeVar("_R")
 
 @dataclass(frozen=True)
 class PushResult:
-    """Answer to ``push``."""
+    """Answer to ``push``. Newer servers send ``notification_id`` (for ``replace_push``) and
+    echo ``tags``."""
 
     success: bool
     devices_notified: int | None = None
     users_notified: int | None = None
     effective_channel_slugs: tuple[str, ...] | None = None
+    timestamp: str | None = None
+    warning: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    notification_id: str | None = None
+    tags: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PushReplaceResult:
+    """Answer to ``replace_push``: the replaced push keeps its ``notification_id``."""
+
+    success: bool
+    notification_id: str | None = None
+    devices_notified: int | None = None
+    users_notified: int | None = None
+    effective_channel_slugs: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None
     timestamp: str | None = None
     warning: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -88,6 +108,7 @@ class StartResult:
     timestamp: str | None = None
     warning: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    tags: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,11 +122,12 @@ class UpdateResult:
     timestamp: str | None = None
     warning: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    tags: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class EndResult:
-    """Answer to ``end``."""
+    """Answer to ``end``; newer servers say ``ignored=True`` when it had already ended."""
 
     success: bool
     activity_id: str | None = None
@@ -114,6 +136,7 @@ class EndResult:
     timestamp: str | None = None
     warning: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    ignored: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +156,8 @@ class StreamResult:
     timestamp: str | None = None
     warning: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    tags: tuple[str, ...] | None = None
+    ignored: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -148,11 +173,13 @@ class StreamEndResult:
     timestamp: str | None = None
     warning: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    ignored: bool | None = None
 
 
 @dataclass(frozen=True)
 class BadgeResult:
-    """Answer to ``set_badge``: the count set and who was notified."""
+    """Answer to ``set_badge``: the count set and who was notified (newer servers also name
+    them ``devices_updated`` / ``users_updated``)."""
 
     success: bool
     badge: int | None = None
@@ -162,6 +189,8 @@ class BadgeResult:
     timestamp: str | None = None
     warning: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    devices_updated: int | None = None
+    users_updated: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,11 +221,16 @@ def _count(raw: Mapping[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _slugs(raw: Mapping[str, Any]) -> tuple[str, ...] | None:
-    value = raw.get("effective_channel_slugs")
+def _slugs(raw: Mapping[str, Any], key: str = "effective_channel_slugs") -> tuple[str, ...] | None:
+    value = raw.get(key)
     if not isinstance(value, list):
         return None
     return tuple(slug for slug in value if isinstance(slug, str))
+
+
+def _flag(raw: Mapping[str, Any], key: str) -> bool | None:
+    value = raw.get(key)
+    return value if isinstance(value, bool) else None
 
 
 def _common(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -292,6 +326,11 @@ class _ClientCore:
         body = None if request is None else _payload(request, StreamEnd, "end_stream").to_json()
         return _Request("end_stream", "DELETE", path, body)
 
+    def replace_push(self, notification_id: str, replacement: PushReplace) -> _Request:
+        path = f"/push-notification/{validate_notification_id(notification_id)}"
+        body = _payload(replacement, PushReplace, "replace_push").to_json()
+        return _Request("replace_push", "PUT", path, body)
+
     def set_badge(self, request: BadgeCount) -> _Request:
         body = _payload(request, BadgeCount, "set_badge").to_json()
         return _Request("set_badge", "POST", "/badge", body)
@@ -336,6 +375,17 @@ class _ClientCore:
                 devices_notified=_count(raw, "devices_notified"),
                 users_notified=_count(raw, "users_notified"),
                 effective_channel_slugs=_slugs(raw),
+                notification_id=_text(raw, "notification_id"),
+                tags=_slugs(raw, "tags"),
+                **common,
+            )
+        if operation == "replace_push":
+            return PushReplaceResult(
+                notification_id=_text(raw, "notification_id"),
+                devices_notified=_count(raw, "devices_notified"),
+                users_notified=_count(raw, "users_notified"),
+                effective_channel_slugs=_slugs(raw),
+                tags=_slugs(raw, "tags"),
                 **common,
             )
         if operation == "start":
@@ -353,14 +403,21 @@ class _ClientCore:
                 users_notified=_count(raw, "users_notified"),
                 effective_channel_slugs=_slugs(raw),
                 ended_activity_id=_text(raw, "ended_activity_id"),
+                tags=_slugs(raw, "tags"),
                 **common,
             )
         if operation in ("update", "end"):
             result_class = UpdateResult if operation == "update" else EndResult
+            newer = (
+                {"tags": _slugs(raw, "tags")}
+                if operation == "update"
+                else {"ignored": _flag(raw, "ignored")}
+            )
             return result_class(
                 activity_id=_text(raw, "activity_id"),
                 devices_notified=_count(raw, "devices_notified"),
                 devices_queued=_count(raw, "devices_queued"),
+                **newer,
                 **common,
             )
         if operation == "stream":
@@ -373,6 +430,8 @@ class _ClientCore:
                 devices_queued=_count(raw, "devices_queued"),
                 users_notified=_count(raw, "users_notified"),
                 effective_channel_slugs=_slugs(raw),
+                tags=_slugs(raw, "tags"),
+                ignored=_flag(raw, "ignored"),
                 **common,
             )
         if operation == "set_badge":
@@ -381,6 +440,8 @@ class _ClientCore:
                 devices_notified=_count(raw, "devices_notified"),
                 users_notified=_count(raw, "users_notified"),
                 effective_channel_slugs=_slugs(raw),
+                devices_updated=_count(raw, "devices_updated"),
+                users_updated=_count(raw, "users_updated"),
                 **common,
             )
         if operation == "set_metric":
@@ -391,6 +452,7 @@ class _ClientCore:
             activity_id=_text(raw, "activity_id"),
             devices_notified=_count(raw, "devices_notified"),
             devices_queued=_count(raw, "devices_queued"),
+            ignored=_flag(raw, "ignored"),
             **common,
         )
 
@@ -552,6 +614,21 @@ class Client:
         result: StreamEndResult = self._send(self._core.end_stream(key, request), retry)
         return result
 
+    def replace_push(
+        self,
+        notification_id: str,
+        replacement: PushReplace,
+        *,
+        retry: RetryPolicy | bool | None = None,
+    ) -> PushReplaceResult:
+        """Silently replace a sent push (its ``PushResult.notification_id``); newer servers only.
+
+        ``NotFoundError`` if the server knows no such push.
+        """
+        request = self._core.replace_push(notification_id, replacement)
+        result: PushReplaceResult = self._send(request, retry)
+        return result
+
     def set_badge(
         self, request: BadgeCount, *, retry: RetryPolicy | bool | None = None
     ) -> BadgeResult:
@@ -689,6 +766,18 @@ class AsyncClient:
     ) -> StreamEndResult:
         """End the Live Activity of stream ``key``; ``StreamNotFoundError`` if already gone."""
         result: StreamEndResult = await self._send(self._core.end_stream(key, request), retry)
+        return result
+
+    async def replace_push(
+        self,
+        notification_id: str,
+        replacement: PushReplace,
+        *,
+        retry: RetryPolicy | bool | None = None,
+    ) -> PushReplaceResult:
+        """Silently replace a sent push (its ``PushResult.notification_id``); newer servers only."""
+        request = self._core.replace_push(notification_id, replacement)
+        result: PushReplaceResult = await self._send(request, retry)
         return result
 
     async def set_badge(

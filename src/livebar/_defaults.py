@@ -46,6 +46,13 @@ IOS_BUDGET_UPDATES = 12
 """Updates an activity may spend before the average rate starts to matter to iOS."""
 IOS_BUDGET_INTERVAL = 120.0
 """Average spacing of updates iOS tolerates beyond the first ``IOS_BUDGET_UPDATES``."""
+IOS_ACTIVITY_HOURS = 8.0
+"""iOS ends a Live Activity about this long after it started."""
+DEFAULT_ROTATE_AFTER = 7.5 * 3600
+"""When a manual-lifecycle activity is ended and started afresh, well before iOS's limit."""
+LIFECYCLES = ("stream", "manual")
+"""``stream`` (the default): ``PUT``/``DELETE /live-activity/stream/{key}``, idempotent and
+renewed by the server; ``manual``: ``start``/``update``/``end``, renewed by livebar."""
 
 # Pacing (see ``livebar._pacing``).
 DEFAULT_RESERVED_REQUESTS = 6

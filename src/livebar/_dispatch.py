@@ -16,6 +16,7 @@ activity (stats, delivery, the event ``wait()`` waits on), which only the dispat
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import itertools
 import logging
@@ -89,6 +90,8 @@ class ActivityStats:
     """States that will never be delivered (counted, and logged once)."""
     warnings: int = 0
     """Server warnings about the iOS update budget."""
+    rotations: int = 0
+    """Times the activity was renewed to outlive iOS's 8 hours (by the server or by livebar)."""
     ignored: int = 0
     """Progress values the job set that could not be shown (NaN, infinite, out of range): clamped
     or dropped, never raised into the job."""
@@ -115,6 +118,7 @@ class Mirror:
         "spec",
         "state",
         "stats",
+        "stream_key",
     )
 
     def __init__(self, key: int, spec: ActivitySpec, sample: Sampler, config: Config) -> None:
@@ -130,6 +134,10 @@ class Mirror:
         self.account: _Account | None = None
         self.client: Client | None = None
         self.logged: set[tuple[Kind, type[BaseException]]] = set()
+        self.stream_key = spec.stream_key
+        if self.stream_key is None and spec.lifecycle == "stream":
+            # One key per activity: its PUTs are idempotent, so a lost answer is simply repeated.
+            self.stream_key = f"livebar-{os.getpid()}-{os.urandom(9).hex()}"
 
     @property
     def title(self) -> str:
@@ -296,7 +304,7 @@ class Dispatcher:
                 continue
             assert item.snapshot is not None
             account.mirrors[item.key] = item
-            account.policy.open(item.key, now, item.snapshot)
+            account.policy.open(item.key, now, item.snapshot, rotates=item.stream_key is None)
             if item.ending is not None:  # over before the engine first saw it
                 account.policy.close(item.key, item.snapshot)
 
@@ -424,7 +432,10 @@ class Dispatcher:
         assert state is not None
         action, secondary = spec.action, spec.secondary_action
         dismiss = mirror.ending.dismiss_minutes if mirror.ending is not None else None
-        if spec.stream_key is not None:
+        if send.kind is Kind.ROTATE:  # the old card goes at once; the new one follows
+            state = dataclasses.replace(state, subtitle=CONTINUES)
+            dismiss = 0
+        if mirror.stream_key is not None:
             if send.kind is Kind.END:
                 end = StreamEnd(
                     content_state=state,
@@ -432,14 +443,14 @@ class Dispatcher:
                     action=action,
                     secondary_action=secondary,
                 )
-                return client.end_stream(spec.stream_key, end, retry=False)
+                return client.end_stream(mirror.stream_key, end, retry=False)
             put = StreamUpdate(
                 content_state=state,
                 channels=spec.channels,
                 action=action,
                 secondary_action=secondary,
             )
-            return client.stream(spec.stream_key, put, retry=False)
+            return client.stream(mirror.stream_key, put, retry=False)
         if send.kind is Kind.START:
             start = StartActivity(
                 content_state=state,
@@ -476,8 +487,24 @@ class Dispatcher:
         stats = record.stats
         if getattr(result, "warning", None):
             stats.warnings += 1
-        if send.kind is Kind.START:
+        operation = getattr(result, "operation", None)
+        if operation == "rotated":  # the server replaced the activity: iOS's budget is fresh
+            stats.rotations += 1
+            account.policy.renewed(record.key, self.clock())
+        elif operation == "paused":
+            self._say_once(
+                record,
+                send,
+                _Paused(),
+                "livebar: ActivitySmith paused %r (nothing on the phone for now); the job goes "
+                "on and livebar keeps sending its progress",
+                record.title,
+                level=logging.WARNING,
+            )
+        if send.kind in (Kind.START, Kind.UPDATE):
             stats.activity_id = getattr(result, "activity_id", None) or stats.activity_id
+        if send.kind is Kind.ROTATE:
+            stats.rotations += 1
         elif send.kind is Kind.UPDATE:
             stats.updates += 1
         elif send.kind is Kind.PUSH:
@@ -504,7 +531,7 @@ class Dispatcher:
     ) -> None:
         diagnosis = classify(exc)
         trouble = diagnosis.trouble
-        stream = isinstance(record, Mirror) and record.spec.stream_key is not None
+        stream = isinstance(record, Mirror) and record.stream_key is not None
         if trouble is Trouble.GARBLED and stream and send.kind is not Kind.PUSH:
             trouble = Trouble.TRANSIENT  # a stream PUT/DELETE is safe to repeat
         if owner is not None:
@@ -647,6 +674,14 @@ class Dispatcher:
             for record in list(account.pushes.values()):
                 names.append(f"push {record.notification.title!r}")
         return names
+
+
+CONTINUES = "Continues on a new card\u2026"
+"""The last words of an activity livebar renews before iOS's 8 hours end it."""
+
+
+class _Paused(Exception):
+    """Not raised: the kind of news a paused stream is, for logging it once."""
 
 
 def account_key(config: Config) -> tuple[str, str]:

@@ -34,8 +34,7 @@ import enum
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from livebar._defaults import DEFAULT_RETRY_AFTER_CAP
 
@@ -312,10 +311,10 @@ class Trouble(enum.Enum):
     """A 2xx the client could not read: it arrived and probably worked; its answer is lost."""
 
 
-@dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(NamedTuple):
     """``classify``'s answer: what the error means, whether the request reached the server
-    (``None``: it may have), and the server's ``Retry-After`` (seconds, uncapped here)."""
+    (``None``: it may have), and the server's ``Retry-After`` (seconds, capped by
+    ``parse_retry_after``)."""
 
     trouble: Trouble
     arrived: bool | None

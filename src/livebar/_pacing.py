@@ -51,6 +51,8 @@ class Kind(str, enum.Enum):
 
     END = "end"
     START = "start"
+    ROTATE = "rotate"
+    """End a manual-lifecycle activity before iOS does (8 hours) and start it afresh."""
     PUSH = "push"
     UPDATE = "update"
 
@@ -94,6 +96,7 @@ class Budgets:
     backoff_max: float = _defaults.DEFAULT_BACKOFF_MAX
     activity_limit_initial: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_INITIAL
     activity_limit_max: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_MAX
+    rotate_after: float = _defaults.DEFAULT_ROTATE_AFTER
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -173,6 +176,7 @@ class _Slot:
     coalesced: int = 0
     stale_area: float = 0.0  # integral of |true - shown| over time since the phone last changed
     stale_since: float = 0.0
+    rotates: bool = False  # ours to renew before iOS's 8 hours (the manual lifecycle)
 
 
 @dataclass
@@ -194,9 +198,18 @@ class PacingPolicy:
 
     # -- what the dispatcher tells the policy -------------------------------------------------
 
-    def open(self, key: int, now: float, snapshot: Snapshot) -> None:
-        """A new activity wants to start, showing ``snapshot``."""
-        self._slots[key] = _Slot(key=key, opened_at=now, latest=snapshot)
+    def open(self, key: int, now: float, snapshot: Snapshot, *, rotates: bool = False) -> None:
+        """A new activity wants to start, showing ``snapshot``; ``rotates`` when pacing must
+        renew it before iOS ends it (the manual lifecycle; the server renews streams)."""
+        self._slots[key] = _Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates)
+
+    def renewed(self, key: int, now: float) -> None:
+        """The server replaced the activity (a stream ``rotated``): iOS's budget starts afresh."""
+        slot = self._slots.get(key)
+        if slot is not None and slot.phase is Phase.ACTIVE:
+            slot.started_at = now
+            slot.updates_sent = 0
+            slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
 
     def observe(self, key: int, snapshot: Snapshot) -> None:
         """The latest state of an activity; states between two sends coalesce into one."""
@@ -302,6 +315,8 @@ class PacingPolicy:
                 slot.shown = slot.latest
             elif send.kind is Kind.START:
                 slot.phase = Phase.ABANDONED
+            elif send.kind is Kind.ROTATE:
+                slot.phase = Phase.WAITING  # the old card cannot be ended: start the new one
             else:  # an end (or the push standing in for one) the server will never take
                 slot.phase = Phase.ENDED
         else:
@@ -325,8 +340,12 @@ class PacingPolicy:
         if kind is Kind.START:
             slot.phase = Phase.ACTIVE
             slot.started_at = now
+            slot.updates_sent = 0
             slot.shown = slot.latest_sent
             slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
+        elif kind is Kind.ROTATE:
+            slot.phase = Phase.WAITING  # the old card is gone: start the new one at once
+            slot.shown = None
         elif kind is Kind.UPDATE:
             slot.updates_sent += 1
             slot.last_update_at = now
@@ -350,6 +369,7 @@ class PacingPolicy:
         floors = {
             Kind.END: 0,
             Kind.START: self.budgets.end_reserve,
+            Kind.ROTATE: self.budgets.end_reserve,
             Kind.PUSH: self.budgets.end_reserve,
             Kind.UPDATE: self.budgets.reserve,
         }
@@ -386,6 +406,18 @@ class PacingPolicy:
                 slot.phase = Phase.STARTING
                 slot.latest_sent = slot.latest
                 active += 1
+        for slot in slots:
+            if (
+                slot.rotates
+                and slot.phase is Phase.ACTIVE
+                and not slot.closing
+                and slot.in_flight is None
+                and now >= slot.started_at + self.budgets.rotate_after
+                and capacity > floors[Kind.ROTATE] + 1  # its start follows at once
+                and take(Send(slot.key, Kind.ROTATE))
+            ):
+                slot.in_flight = Kind.ROTATE
+                slot.latest_sent = slot.latest
         while (
             self._pushes and now >= self._push_retry_at and take(Send(self._pushes[0], Kind.PUSH))
         ):
@@ -433,7 +465,9 @@ class PacingPolicy:
                 later(max(slot.retry_at, self._frees_at(floor, now)))
             elif slot.phase is Phase.WAITING and active < b.max_activities:
                 later(max(slot.retry_at, self._frees_at(b.end_reserve, now)))
-            elif slot.phase is Phase.ACTIVE and slot.latest != slot.shown:
+            elif slot.phase is Phase.ACTIVE and slot.rotates:
+                later(max(slot.started_at + b.rotate_after, self._frees_at(b.end_reserve + 1, now)))
+            if slot.phase is Phase.ACTIVE and not slot.closing and slot.latest != slot.shown:
                 later(
                     max(
                         b.ios_ready_at(slot.started_at, slot.updates_sent),

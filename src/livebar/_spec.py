@@ -71,6 +71,8 @@ class SharedOptions(TypedDict, total=False):
     auto_dismiss_minutes: int | None
     failure_auto_dismiss_minutes: int | None
     stream_key: str | None
+    lifecycle: str | None
+    """``"stream"`` (the default) or ``"manual"``: which of the API's lifecycles to use."""
     notify_on: Iterable[str]
     client: Client | None
     api_key: str | None
@@ -116,6 +118,7 @@ class ActivitySpec:
     auto_dismiss_minutes: int = _defaults.DEFAULT_AUTO_DISMISS_MINUTES
     failure_auto_dismiss_minutes: int = _defaults.DEFAULT_FAILURE_AUTO_DISMISS_MINUTES
     stream_key: str | None = None
+    lifecycle: str = "stream"
     notify_on: frozenset[Outcome] = frozenset()
     client: Client | None = None
     api_key: str | None = None
@@ -175,6 +178,7 @@ def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
             _defaults.DEFAULT_FAILURE_AUTO_DISMISS_MINUTES,
         ),
         stream_key=_stream_key(get("stream_key")),
+        lifecycle=_lifecycle(get("lifecycle"), get("stream_key")),
         notify_on=_notify_on(get("notify_on", ())),
         client=_client(get("client")),
         api_key=_account_setting(get("api_key"), "api_key"),
@@ -335,6 +339,16 @@ def _stream_key(key: object) -> str | None:
     from livebar._payload import validate_stream_key
 
     return validate_stream_key(key)
+
+
+def _lifecycle(lifecycle: object, stream_key: object) -> str:
+    if lifecycle is None:
+        return "stream"
+    if lifecycle not in _defaults.LIFECYCLES:
+        raise ValidationError("lifecycle", "enum", "must be 'stream' or 'manual'")
+    if lifecycle == "manual" and stream_key is not None:
+        raise ValidationError("lifecycle", "enum", "a stream_key needs the stream lifecycle")
+    return str(lifecycle)
 
 
 def _notify_on(outcomes: object) -> frozenset[Outcome]:

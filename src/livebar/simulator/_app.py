@@ -14,8 +14,20 @@ Routes::
     /_sim/faults        GET the faults; POST {"fail_next", "status", "retry_after", "delay",
                         "drop_next", "down"} to change them; DELETE to clear them
     /_sim/down, /_sim/up, /_sim/reset   (POST)
+    /_sim/billing       POST {"blocked": "trial_expired" | "trial_exhausted" |
+                        "billing_overage_cap_reached" | null}: a billing block (402) or none
 
-``/_sim/…`` needs no key, never fails on purpose and does not count against any limit.
+``/_sim/…`` needs no key, never fails on purpose and does not count against any limit. It is
+for this machine's tests and for the page, never for other web sites open in the same browser:
+
+- the page, its files and ``/_sim/…`` answer only when the ``Host`` is ``localhost`` or an IP
+  address (a DNS-rebinding site has a name of its own);
+- ``/_sim/…`` refuses requests whose ``Sec-Fetch-Site`` says another site sent them, or whose
+  ``Origin`` is not the simulator's own (403);
+- a ``POST`` to ``/_sim/…`` must say ``Content-Type: application/json`` (415 otherwise): a page
+  elsewhere can only send that after a CORS preflight, which the simulator never approves.
+
+The API key is never part of the page or of any ``/_sim/…`` answer.
 
 A dropped request closes its connection without a byte of answer (``drop_connection``, supplied
 by ``SimulatorServer``); an app mounted elsewhere without it answers a dropped request 502 with an
@@ -24,6 +36,7 @@ empty body instead.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, MutableMapping, Optional
@@ -34,7 +47,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from livebar._errors import ValidationError
+from livebar._errors import ConfigurationError, ValidationError
 from livebar.simulator._state import SimulatorState
 
 Scope = MutableMapping[str, Any]
@@ -49,6 +62,8 @@ STATIC_FILES = {
 INITIAL_STATE_MARK = "__INITIAL_STATE__"
 API_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 NO_STORE = {"Cache-Control": "no-store"}
+TRUSTED_FETCH_SITES = ("same-origin", "none")
+"""``Sec-Fetch-Site`` values of requests the page (or a tool, or a typed URL) makes."""
 FAULT_FIELDS: Dict[str, Any] = {
     "fail_next": int,
     "status": int,
@@ -57,6 +72,7 @@ FAULT_FIELDS: Dict[str, Any] = {
     "drop_next": int,
     "down": bool,
 }
+JSON_TYPE = "application/json"
 
 
 def create_app(
@@ -82,6 +98,9 @@ def create_app(
         return JSONResponse(reply.body, status_code=reply.status, headers=dict(reply.headers))
 
     async def page(request: Request) -> Response:
+        refused = _foreign_host(request)
+        if refused is not None:
+            return refused
         html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
         initial = json.dumps(state.snapshot()).replace("<", "\\u003c")
         return Response(
@@ -89,6 +108,9 @@ def create_app(
         )
 
     async def static(request: Request) -> Response:
+        refused = _foreign_host(request)
+        if refused is not None:
+            return refused
         name = request.path_params["name"]
         media_type = STATIC_FILES.get(name)
         if media_type is None:
@@ -97,11 +119,17 @@ def create_app(
 
     def inspect(read: Callable[[], Any]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            refused = _cross_site(request)
+            if refused is not None:
+                return refused
             return JSONResponse(read(), headers=NO_STORE)
 
         return endpoint
 
     async def faults(request: Request) -> Response:
+        refused = _cross_site(request)
+        if refused is not None:
+            return refused
         if request.method == "GET":
             return JSONResponse(state.faults.to_json())
         if request.method == "DELETE":
@@ -116,10 +144,29 @@ def create_app(
 
     def control(action: Callable[[], object]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            refused = _cross_site(request)
+            if refused is not None:
+                return refused
             action()
             return JSONResponse({"success": True, "faults": state.faults.to_json()})
 
         return endpoint
+
+    async def billing(request: Request) -> Response:
+        refused = _cross_site(request)
+        if refused is not None:
+            return refused
+        try:
+            data = _json_object(await request.body())
+            blocked = data.get("blocked")
+            if set(data) - {"blocked"} or not (blocked is None or isinstance(blocked, str)):
+                raise ValidationError("blocked", "type", "must be a billing block reason or null")
+            state.set_billing(blocked)
+        except (ValidationError, ConfigurationError) as exc:
+            return JSONResponse(
+                {"error": "Bad Request", "message": str(exc), "field": "blocked"}, status_code=400
+            )
+        return JSONResponse({"success": True, "billing_blocked": blocked})
 
     routes = [
         Route("/", page, methods=["GET"]),
@@ -136,17 +183,64 @@ def create_app(
         Route("/_sim/down", control(lambda: state.set_faults(down=True)), methods=["POST"]),
         Route("/_sim/up", control(lambda: state.set_faults(down=False)), methods=["POST"]),
         Route("/_sim/reset", control(state.reset), methods=["POST"]),
+        Route("/_sim/billing", billing, methods=["POST"]),
     ]
     return Starlette(routes=routes)
 
 
-def _fault_changes(body: bytes) -> Dict[str, Any]:
+def _foreign_host(request: Request) -> Response | None:
+    """403 unless the request names this machine: ``localhost`` or an IP address."""
+    host = request.headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost") or _is_ip(name):
+        return None
+    return _refusal(403, "the simulator answers only for localhost or an IP address")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _cross_site(request: Request) -> Response | None:
+    """Why a request to ``/_sim/…`` is refused (another site sent it), or None."""
+    refused = _foreign_host(request)
+    if refused is not None:
+        return refused
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in TRUSTED_FETCH_SITES:
+        return _refusal(403, "cross-site requests to /_sim are refused")
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host')}":
+        return _refusal(403, "requests to /_sim from another origin are refused")
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != JSON_TYPE:
+            return _refusal(415, "POST to /_sim needs Content-Type: application/json")
+    return None
+
+
+def _refusal(status: int, message: str) -> Response:
+    error = "Forbidden" if status == 403 else "Unsupported Media Type"
+    return JSONResponse({"error": error, "message": message}, status_code=status)
+
+
+def _json_object(body: bytes) -> Dict[str, Any]:
     try:
         data = json.loads(body or b"{}")
     except ValueError as exc:
         raise ValidationError("", "type", "the body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise ValidationError("", "type", "the body must be a JSON object")
+    return data
+
+
+def _fault_changes(body: bytes) -> Dict[str, Any]:
+    data = _json_object(body)
     for name, value in data.items():
         expected = FAULT_FIELDS.get(name)
         if expected is None:

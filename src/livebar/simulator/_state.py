@@ -4,57 +4,98 @@
 ``Authorization`` header and the raw body) and returns a ``Reply``. Time comes from the injected
 ``SimulatorConfig.clock``, so every rule is testable without a server and without sleeping. Request
 bodies are parsed with ``livebar._payload``'s ``from_json``: the spec's rules live there, once.
+The account's rate-limit window and iOS's view of each activity (update budget, throttle, the
+8-hour limit, dismissal) are ``livebar.simulator._model``'s, shared with the pacing benchmark.
+
+Two surfaces. By default the simulator speaks what SDK 1.14 speaks: it accepts the newer request
+surface (``tags``, ``metadata``, a push's ``icon`` and ``interruption_level``, the ``value``
+type, ``http://`` open-url and redirection links, ``PUT /push-notification/{id}``), answers with
+the newer fields (``notification_id``, ``devices_updated``/``users_updated`` beside the
+documented names, ``tags``, ``ignored``, ``code: "rate_limited"``), answers "no recipients" with
+422 and can be put in a billing block (402). ``SimulatorConfig(strict=True)`` is the published
+spec exactly: the newer request surface is a 400, the replace route does not exist, answers hold
+only documented fields, "no recipients" is 404 and there is no billing block.
 
 Decisions the spec leaves open, which the simulator makes as follows:
 
-- Checks run in this order: API key (401) → account rate limit (429) → body (400) → channel scope
-  (403) → recipients (404) → concurrent Live Activities (429). A request refused for its key costs
-  nothing; every request the rate limiter admits counts, bad bodies included; a request the rate
-  limiter refuses does not count. The window is sliding: ``rate_limit`` requests per
-  ``rate_window`` seconds.
-- ``update``/``end`` of an ``activity_id`` this account never started answers 403
-  (``ForbiddenError``, the only error the spec documents for them besides 429); so does an
-  ``update`` of an activity that has ended. An ``end`` of an ended activity answers 200 and changes
-  nothing, so a retried end is harmless.
+- Checks run in this order: API key (401) → account rate limit (429) → billing block (402; push,
+  replace, start, stream PUT, badge) → body (400) → channel scope (403) → recipients (422, strict
+  404) → concurrent Live Activities (429). A request refused for its key costs nothing; every
+  request the rate limiter admits counts, bad bodies included; a request the rate limiter refuses
+  does not count. The window is sliding: ``rate_limit`` requests per ``rate_window`` seconds.
+- A body error about targeting (``target``, ``channels``) answers ``"Invalid channel
+  targeting"``; a bad metric value answers ``{"error": "value must be a finite number"}``; other
+  body errors ``"Bad Request"``. Every 400 names the ``field``.
+- Activity ids look like the service's (32 URL-safe characters), as do notification ids; both
+  are deterministic per simulator (a counter, hashed).
+- A channel-scoped key may update, end or delete (stream DELETE) only an activity whose
+  recipients it could have chosen: one whose effective channels all lie in its scope (so never
+  an activity started for the whole account). Otherwise, and for an ``activity_id`` this account
+  never started, 403 ``"This API key cannot update|end this Live Activity"``; the same for
+  replacing another scope's push. An ``update`` of an ended activity is 403 too; an ``end`` of an
+  ended activity answers 200 and changes nothing (``ignored: true``), so a retried end is
+  harmless.
 - An update or end that omits ``type``, ``number_of_steps``, ``upper_limit``,
   ``duration_seconds`` or ``counts_down`` keeps the current value; every other field is replaced.
-- A stream PUT whose state (with the same carry-over) and actions equal the current ones answers
-  ``noop``: it costs a request but is not an update. A stream PUT that changes an activity counts
-  as an update, like ``/live-activity/update``. DELETE of a stream key never seen answers 404;
-  of a stream whose activity already ended, 200 with ``activity_id: null``.
-- An ended activity stays on the phone for ``auto_dismiss_minutes`` (default 3, the end schema's
-  default), then disappears. Ending frees its slot in the concurrent-activity limit at once.
-- ``warning`` (on update responses and stream ``updated`` responses) once an activity has had more
-  than ``ios_budget_updates`` updates and averaged more than one update per
-  ``ios_budget_interval`` seconds since it started:
-  ``updates > ios_budget_updates and updates / elapsed > 1 / ios_budget_interval``.
-- iOS model: the update that first meets that condition (counted since the start, or since the
-  last throttle lifted) is the first one the phone drops. For ``throttle_seconds`` afterwards the
-  phone keeps showing the last state it accepted while the API still answers 200. When the
-  throttle lifts, the activity gets a fresh budget. An end is always shown (iOS delivers end
-  events) and lifts the throttle.
-- ``POST /badge`` is scoped and targeted like a push (403 outside the key's channels, 404 "No
-  recipients found" when no device matches) and sets the app-icon count of every device it
-  reaches; ``badges()`` shows each device's count.
+  One that omits ``type`` on a ``value`` activity is read as type ``value`` (SDKs send bare
+  readouts). ``tags`` and ``metadata`` left out keep theirs; ``[]`` / ``{}`` clear them.
+- A stream PUT that starts an activity (first PUT, after a DELETE, after a rotation's
+  predecessor) obeys the start rules: ``type`` required, ``number_of_steps`` for segmented
+  progress, ``duration_seconds`` for a countdown. A PUT whose state (with the same carry-over),
+  actions, tags and metadata equal the current ones answers ``noop`` (``ignored: true``): it
+  costs a request but is not an update. A PUT that changes an activity counts as an update, like
+  ``/live-activity/update``. DELETE of a stream key never seen answers 404; of a stream whose
+  activity already ended, 200 with ``activity_id: null`` (``ignored: true``). A DELETE's answer
+  counts the devices in ``devices_queued`` (end events are queued).
+- Time, like iOS: an activity still open ``activity_max_age`` (8 h) after it started is ended by
+  iOS ("expired"): the phone shows nothing new of it, it no longer counts against the concurrent
+  limit, and it leaves the lock screen ``ended_linger`` (4 h) later. The API does not know: a
+  manual update or end of it still answers 200 (this is what a manual lifecycle must rotate
+  around). An ended activity leaves the phone ``min(auto_dismiss, ended_linger)`` after its end
+  (``auto_dismiss_minutes`` defaults to 3, the end schema's default); ending frees its slot at
+  once.
+- Rotation: a stream PUT to a stream whose activity has run ``stream_rotate_after`` (7 h 30 min)
+  or more, or that iOS has already ended at the limit, replaces it: the old activity ends and
+  leaves the lock screen at once, a new one starts on the same devices with the PUT's state
+  (carried over from the old one, start rules applied, tags and metadata kept), and the answer is
+  ``operation: "rotated"`` with the new ``activity_id`` and the ``previous_activity_id``. The new
+  activity's iOS budget starts afresh. Any PUT rotates once due, even one equal to the current
+  state. A stream PUT'd at least every half hour therefore never reaches the limit.
+- ``warning`` (on update responses and stream ``updated`` responses) and the iOS throttle follow
+  ``_model``'s rules: more than ``ios_budget_updates`` updates averaging more than one per
+  ``ios_budget_interval`` seconds; a throttled phone keeps the last state it accepted for
+  ``throttle_seconds`` while the API still answers 200, then the budget starts afresh; an end is
+  always shown (unless iOS already ended the activity) and lifts the throttle.
+- ``POST /badge`` is scoped and targeted like a push and sets the app-icon count of every device
+  it reaches; ``badges()`` shows each device's count. Its answer carries ``devices_updated`` and
+  ``users_updated`` as well as the documented names, and ``effective_channel_slugs`` is always a
+  list (``[]``: no channel filter) since SDK 1.14 refuses null there (strict: null).
 - ``POST /metrics/{key}/value`` knows only the metric keys in ``SimulatorConfig.metrics`` (the
   real API needs each metric created in the web app first): any other valid key answers 404
   ``{"error": "Metric not found", ...}``; ``metrics=None`` knows every valid key. An invalid key
   answers 400 ``{"error": "Invalid metric key", ...}``. The latest value per key, with its
   ``timestamp`` (the request's, else the receive time) and an update count, is kept for
   ``metrics()``. Both endpoints draw from the account rate limit like every other request.
+- ``PUT /push-notification/{notification_id}`` (newer surface) replaces a push the account sent:
+  its content as a whole (``tags``/``metadata`` kept unless given), in place on the lock screen,
+  to the same devices, silently; an unknown id is 404 ``"Push notification not found"``.
+- A billing block (``billing_blocked`` or ``set_billing()``: ``trial_expired``,
+  ``trial_exhausted`` or ``billing_overage_cap_reached``) answers 402 to every request that
+  would send something new; updates, ends, stream DELETEs and metrics still work.
 """
 
 from __future__ import annotations
 
-import collections
+import base64
 import datetime
+import hashlib
 import http
 import json
 import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 from livebar._defaults import (
     ACCOUNT_REQUESTS_PER_MINUTE,
@@ -67,16 +108,28 @@ from livebar._payload import (
     BadgeCount,
     EndActivity,
     MetricValue,
+    Model,
     PushNotification,
+    PushReplace,
     StartActivity,
     StreamEnd,
     StreamUpdate,
     UpdateActivity,
     validate_metric_key,
+    validate_notification_id,
     validate_stream_key,
+)
+from livebar.simulator._model import (
+    ACTIVE,
+    DISMISSED,
+    EXPIRED,
+    AccountWindow,
+    IOSLimits,
+    LiveActivityModel,
 )
 
 JSON = Dict[str, Any]
+_P = TypeVar("_P", bound=Model)
 
 DEFAULT_API_KEY = "ask_sim_default"
 """The key every simulator accepts unless configured otherwise; scoped to all recipients."""
@@ -85,12 +138,26 @@ DEFAULT_METRICS: Tuple[str, ...] = ("cpu", "queue_depth")
 """The widget metric keys a simulated account has unless configured otherwise."""
 SERVER_AUTO_DISMISS_MINUTES = 3
 """What the end schema documents when ``auto_dismiss_minutes`` is absent."""
-THROTTLE_SECONDS = 3600.0
+THROTTLE_SECONDS = IOSLimits().throttle_seconds
 """How long iOS keeps an over-budget activity frozen ("roughly an hour")."""
+ACTIVITY_MAX_AGE = IOSLimits().max_age
+"""iOS ends a Live Activity this long (8 h) after it started."""
+ENDED_LINGER = IOSLimits().ended_linger
+"""An ended Live Activity leaves the lock screen after at most this long (4 h)."""
+STREAM_ROTATE_AFTER = 7.5 * 3600.0
+"""A stream PUT replaces an activity that has run this long (half an hour before the limit)."""
 DISMISSING_SECONDS = 10.0
 """An ended activity this close to its dismissal is drawn as fading."""
 LOG_LIMIT = 1000
 """Request log entries kept; older ones are forgotten."""
+BILLING_REASONS = ("trial_expired", "trial_exhausted", "billing_overage_cap_reached")
+BILLING_MESSAGES = {
+    "trial_expired": "Your free trial has ended. Upgrade to keep sending.",
+    "trial_exhausted": "Your free trial's sends are used up. Upgrade to keep sending.",
+    "billing_overage_cap_reached": "This account reached its overage cap for the billing period.",
+}
+UPGRADE_URL = "https://activitysmith.com/app/billing"
+TRIAL_DAYS = 14
 
 RATE_LIMITED = {
     "error": "Rate limit exceeded",
@@ -113,9 +180,11 @@ class SimulatorConfig:
     ``keys`` maps each accepted API key to the channel slugs it may target (``None``: the whole
     account). ``devices`` maps each device name to the channels it belongs to. ``metrics`` lists
     the widget metric keys that exist (``None``: every valid key). Limits default to
-    ActivitySmith's; shrink ``rate_window`` and friends to test a minute in a second.
+    ActivitySmith's and iOS's; shrink ``rate_window`` and friends to test a minute in a second.
     ``retry_after_header`` adds ``Retry-After`` to rate-limit 429s (the real API documents none).
-    ``clock`` returns wall-clock seconds (timestamps and every window use it).
+    ``strict`` answers exactly as the published spec documents (see the module docstring).
+    ``billing_blocked`` starts the account in a billing block. ``clock`` returns wall-clock
+    seconds (timestamps and every window use it).
     """
 
     keys: Mapping[str, Optional[Sequence[str]]] = field(
@@ -129,7 +198,12 @@ class SimulatorConfig:
     ios_budget_updates: int = IOS_BUDGET_UPDATES
     ios_budget_interval: float = IOS_BUDGET_INTERVAL
     throttle_seconds: float = THROTTLE_SECONDS
+    activity_max_age: float = ACTIVITY_MAX_AGE
+    ended_linger: float = ENDED_LINGER
+    stream_rotate_after: float = STREAM_ROTATE_AFTER
     retry_after_header: bool = False
+    strict: bool = False
+    billing_blocked: Optional[str] = None
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
@@ -151,20 +225,42 @@ class SimulatorConfig:
         for name in ("rate_limit", "max_activities", "ios_budget_updates"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(name, "must be at least 1")
-        for name in ("rate_window", "ios_budget_interval"):
+        for name in ("rate_window", "ios_budget_interval", "activity_max_age"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(name, "must be positive")
-        if self.throttle_seconds < 0:
-            raise ConfigurationError("throttle_seconds", "must not be negative")
+        for name in ("throttle_seconds", "ended_linger", "stream_rotate_after"):
+            if not getattr(self, name) >= 0:
+                raise ConfigurationError(name, "must not be negative")
+        _check_billing(self.billing_blocked, strict=self.strict)
 
     @property
     def api_key(self) -> str:
         """The first configured key: the one ``serve()`` hands out."""
         return next(iter(self.keys))
 
+    @property
+    def ios_limits(self) -> IOSLimits:
+        """The per-activity limits handed to ``_model``."""
+        return IOSLimits(
+            budget_updates=self.ios_budget_updates,
+            budget_interval=self.ios_budget_interval,
+            throttle_seconds=self.throttle_seconds,
+            max_age=self.activity_max_age,
+            ended_linger=self.ended_linger,
+        )
+
     def replace(self, **changes: Any) -> SimulatorConfig:
         """A copy with ``changes`` applied."""
         return replace(self, **changes)
+
+
+def _check_billing(reason: Optional[str], *, strict: bool) -> None:
+    if reason is None:
+        return
+    if strict:
+        raise ConfigurationError("billing_blocked", "the published spec has no 402: not strict")
+    if reason not in BILLING_REASONS:
+        raise ConfigurationError("billing_blocked", f"must be one of {', '.join(BILLING_REASONS)}")
 
 
 @dataclass(frozen=True)
@@ -211,26 +307,21 @@ class Faults:
 class _Activity:
     activity_id: str
     stream_key: Optional[str]
-    started_at: float
     content_state: JSON
     action: Optional[JSON]
     secondary_action: Optional[JSON]
     alert: Optional[JSON]
     devices: List[str]
     effective_channel_slugs: Optional[List[str]]
+    ios: LiveActivityModel
     displayed: JSON
     displayed_action: Optional[JSON]
     displayed_secondary_action: Optional[JSON]
-    updates: int = 0
-    dropped: int = 0
-    warnings: int = 0
-    ended_at: Optional[float] = None
-    dismiss_at: Optional[float] = None
+    tags: Optional[List[str]] = None
+    metadata: Optional[JSON] = None
     auto_dismiss_minutes: Optional[int] = None
-    throttled_until: Optional[float] = None
-    throttles: int = 0
-    budget_since: float = 0.0
-    budget_updates: int = 0
+    previous_activity_id: Optional[str] = None
+    next_activity_id: Optional[str] = None
     history: List[JSON] = field(default_factory=list)
     shown: List[JSON] = field(default_factory=list)
 
@@ -238,6 +329,17 @@ class _Activity:
 @dataclass
 class _Stream:
     activity_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    channels: Optional[Tuple[str, ...]]
+
+    def covers(self, channels: Optional[Sequence[str]]) -> bool:
+        """Whether this key could have chosen recipients ``channels`` (None: the whole account)."""
+        if self.channels is None:
+            return True
+        return channels is not None and set(channels) <= set(self.channels)
 
 
 class SimulatorState:
@@ -251,23 +353,30 @@ class SimulatorState:
         self.config = config if config is not None else SimulatorConfig()
         self._lock = threading.RLock()
         self._next_id = 0
+        self._billing = self.config.billing_blocked
         self.reset()
 
     # ------------------------------------------------------------------ control
 
     def reset(self) -> None:
-        """Forget every activity, push, badge, metric value, request and fault (activity ids keep
-        counting)."""
+        """Forget every activity, push, badge, metric value, request and fault (ids keep
+        counting; a billing block stays)."""
         with self._lock:
-            self._window: collections.deque[float] = collections.deque()
+            self._window = AccountWindow(self.config.rate_limit, self.config.rate_window)
             self._activities: Dict[str, _Activity] = {}
             self._streams: Dict[str, _Stream] = {}
             self._pushes: List[JSON] = []
             self._badges: Dict[str, int] = {}
             self._metrics: Dict[str, JSON] = {}
-            self._log: collections.deque[JSON] = collections.deque(maxlen=LOG_LIMIT)
+            self._log: List[JSON] = []
             self._log_count = 0
             self.faults = Faults()
+
+    def set_billing(self, blocked: str | None) -> None:
+        """Put the account in a billing block (a reason of ``BILLING_REASONS``) or lift it."""
+        _check_billing(blocked, strict=self.config.strict)
+        with self._lock:
+            self._billing = blocked
 
     def set_faults(
         self,
@@ -316,7 +425,9 @@ class SimulatorState:
                 return FaultDecision(delay=faults.delay, drop=True)
             if faults.fail_next > 0:
                 faults.fail_next -= 1
-                return FaultDecision(delay=faults.delay, reply=_fault_reply(faults))
+                return FaultDecision(
+                    delay=faults.delay, reply=_fault_reply(faults, strict=self.config.strict)
+                )
             return FaultDecision(delay=faults.delay)
 
     def record_fault(self, method: str, path: str, body: bytes, decision: FaultDecision) -> None:
@@ -357,7 +468,7 @@ class SimulatorState:
     def _handle(
         self, now: float, method: str, path: str, authorization: str | None, body: bytes
     ) -> Tuple[Reply, bool]:
-        route = _route(method, path)
+        route = _route(method, path, strict=self.config.strict)
         if isinstance(route, Reply):
             return route, False
         scope = self._authenticate(authorization)
@@ -367,13 +478,14 @@ class SimulatorState:
         if limited is not None:
             return limited, False
         name, path_key = route
+        if self._billing is not None and name in _BILLED:
+            return self._billing_reply(now), True
         try:
             data = _parse_body(body, optional=name == "stream_end")
             if path_key is not None:
-                validate = validate_metric_key if name == "metric" else validate_stream_key
-                validate(path_key)
+                _PATH_KEYS[name](path_key)
         except ValidationError as exc:
-            return _bad_request(exc, path_key_error=exc.field in ("stream_key", "key")), True
+            return _bad_request(exc, path_key=exc.field in _PATH_KEY_ERRORS), True
         try:
             if name == "push":
                 return self._push(now, scope, data), True
@@ -382,17 +494,28 @@ class SimulatorState:
             if name == "start":
                 return self._start(now, scope, data), True
             if name == "update":
-                return self._update(now, data), True
+                return self._update(now, scope, data), True
             if name == "end":
-                return self._end(now, data), True
+                return self._end(now, scope, data), True
             assert path_key is not None
+            if name == "replace":
+                return self._replace(now, scope, path_key, data), True
             if name == "metric":
                 return self._metric(now, path_key, data), True
             if name == "stream":
                 return self._stream(now, scope, path_key, data), True
-            return self._stream_end(now, path_key, data), True
+            return self._stream_end(now, scope, path_key, data), True
         except ValidationError as exc:
-            return _bad_request(exc), True
+            return _bad_request(exc, metric=name == "metric"), True
+
+    def _parse(self, cls: Type[_P], data: object) -> _P:
+        return cls.from_json(data, newer=not self.config.strict)
+
+    def _newer(self, body: JSON, **fields: Any) -> JSON:
+        """``body`` with the newer fields added (those not None), unless strict."""
+        if not self.config.strict:
+            body.update((key, value) for key, value in fields.items() if value is not None)
+        return body
 
     def _authenticate(self, authorization: str | None) -> Reply | _Scope:
         scheme, _, token = (authorization or "").partition(" ")
@@ -406,17 +529,30 @@ class SimulatorState:
         return _Scope(None if channels is None else tuple(channels))
 
     def _admit(self, now: float) -> Reply | None:
-        window = self._window
-        while window and window[0] <= now - self.config.rate_window:
-            window.popleft()
-        if len(window) >= self.config.rate_limit:
-            headers: Dict[str, str] = {}
-            if self.config.retry_after_header:
-                wait = window[0] + self.config.rate_window - now
-                headers["Retry-After"] = str(max(1, math.ceil(wait)))
-            return Reply(429, dict(RATE_LIMITED), headers)
-        window.append(now)
-        return None
+        if self._window.admit(now):
+            return None
+        headers: Dict[str, str] = {}
+        if self.config.retry_after_header:
+            headers["Retry-After"] = str(max(1, math.ceil(self._window.wait(now))))
+        return Reply(429, self._newer(dict(RATE_LIMITED), code="rate_limited"), headers)
+
+    def _billing_reply(self, now: float) -> Reply:
+        reason = self._billing
+        assert reason is not None
+        body: JSON = {
+            "error": reason,
+            "message": BILLING_MESSAGES[reason],
+            "upgrade_url": UPGRADE_URL,
+        }
+        if reason.startswith("trial_"):
+            began = now - TRIAL_DAYS * 86400.0
+            body["trial_period"] = {"started_at": _iso(began), "ends_at": _iso(now)}
+        return Reply(402, body)
+
+    def _new_id(self) -> str:
+        self._next_id += 1
+        digest = hashlib.sha256(f"livebar-simulator:{self._next_id}".encode()).digest()
+        return base64.urlsafe_b64encode(digest[:24]).decode()
 
     def _recipients(
         self, scope: _Scope, channels: Sequence[str] | None, *, what: str
@@ -425,7 +561,7 @@ class SimulatorState:
         if channels is None:
             effective = None if allowed is None else list(allowed)
         else:
-            if allowed is not None and not set(channels) <= set(allowed):
+            if not scope.covers(channels):
                 return Reply(403, {"error": "Invalid channel targeting", "message": SCOPE_MESSAGE})
             effective = list(channels)
         devices = [
@@ -435,7 +571,7 @@ class SimulatorState:
         ]
         if not devices:
             return Reply(
-                404,
+                404 if self.config.strict else 422,
                 {
                     "error": "No recipients found",
                     "message": f"No {what} matched the effective channel target",
@@ -445,7 +581,7 @@ class SimulatorState:
         return effective, devices
 
     def _push(self, now: float, scope: _Scope, data: JSON) -> Reply:
-        request = PushNotification.from_json(data)
+        request = self._parse(PushNotification, data)
         resolved = self._recipients(scope, request.channels, what="devices")
         if isinstance(resolved, Reply):
             return resolved
@@ -453,42 +589,85 @@ class SimulatorState:
         notification = request.to_json()
         notification.pop("target", None)
         notification["id"] = len(self._pushes) + 1
+        notification["notification_id"] = self._new_id()
         notification["received_at"] = now
         notification["devices"] = devices
+        notification["effective_channel_slugs"] = effective
+        notification["replaced"] = 0
         self._pushes.append(notification)
+        body: JSON = {
+            "success": True,
+            "devices_notified": len(devices),
+            "users_notified": 1,
+            "effective_channel_slugs": effective,
+            "timestamp": _iso(now),
+        }
         return Reply(
             200,
-            {
-                "success": True,
-                "devices_notified": len(devices),
-                "users_notified": 1,
-                "effective_channel_slugs": effective,
-                "timestamp": _iso(now),
-            },
+            self._newer(body, notification_id=notification["notification_id"], tags=request.tags),
         )
 
+    def _replace(self, now: float, scope: _Scope, notification_id: str, data: JSON) -> Reply:
+        request = self._parse(PushReplace, data)
+        found = [push for push in self._pushes if push["notification_id"] == notification_id]
+        if not found:
+            return Reply(
+                404,
+                {
+                    "error": "Push notification not found",
+                    "message": f"No push notification found for notification_id: {notification_id}",
+                },
+            )
+        push = found[0]
+        if not scope.covers(push["effective_channel_slugs"]):
+            return Reply(
+                403,
+                {
+                    "error": "Forbidden",
+                    "message": "This API key cannot replace this Push Notification",
+                },
+            )
+        for name in _PUSH_CONTENT:  # replaced as a whole; tags and metadata only when given
+            push.pop(name, None)
+        push.update(request.to_json())
+        push["received_at"] = now
+        push["replaced"] += 1
+        body: JSON = {
+            "success": True,
+            "notification_id": notification_id,
+            "devices_notified": len(push["devices"]),
+            "users_notified": 1,
+            "effective_channel_slugs": push["effective_channel_slugs"],
+            "timestamp": _iso(now),
+        }
+        return Reply(200, self._newer(body, tags=push.get("tags")))
+
     def _badge(self, now: float, scope: _Scope, data: JSON) -> Reply:
-        request = BadgeCount.from_json(data)
+        request = self._parse(BadgeCount, data)
         resolved = self._recipients(scope, request.channels, what="devices")
         if isinstance(resolved, Reply):
             return resolved
         effective, devices = resolved
         for device in devices:
             self._badges[device] = request.badge
-        return Reply(
-            200,
-            {
-                "success": True,
-                "badge": request.badge,
-                "devices_notified": len(devices),
-                "users_notified": 1,
-                "effective_channel_slugs": effective,
-                "timestamp": _iso(now),
-            },
-        )
+        body: JSON = {
+            "success": True,
+            "badge": request.badge,
+            "devices_notified": len(devices),
+            "users_notified": 1,
+            "effective_channel_slugs": effective,
+            "timestamp": _iso(now),
+        }
+        if not self.config.strict:  # SDK 1.14 needs these names, and a list
+            body.update(
+                devices_updated=len(devices),
+                users_updated=1,
+                effective_channel_slugs=effective or [],
+            )
+        return Reply(200, body)
 
     def _metric(self, now: float, key: str, data: JSON) -> Reply:
-        request = MetricValue.from_json(data)
+        request = self._parse(MetricValue, data)
         known = self.config.metrics
         if known is not None and key not in known:
             return Reply(
@@ -504,48 +683,54 @@ class SimulatorState:
         return Reply(200, {"success": True})
 
     def _start(self, now: float, scope: _Scope, data: JSON) -> Reply:
-        request = StartActivity.from_json(data)
+        request = self._parse(StartActivity, data)
+        resolved = self._recipients(scope, request.channels, what="Live Activity devices")
+        if isinstance(resolved, Reply):
+            return resolved
         created = self._create(
             now,
-            scope,
+            resolved,
             stream_key=None,
             content_state=request.content_state.to_json(),
             action=_to_json(request.action),
             secondary_action=_to_json(request.secondary_action),
             alert=_to_json(request.alert),
-            channels=request.channels,
+            tags=_listed(request.tags),
+            metadata=_mapped(request.metadata),
         )
         if isinstance(created, Reply):
             return created
-        return Reply(
-            200,
-            {
-                "success": True,
-                "devices_notified": len(created.devices),
-                "users_notified": 1,
-                "activity_id": created.activity_id,
-                "effective_channel_slugs": created.effective_channel_slugs,
-                "timestamp": _iso(now),
-            },
-        )
+        body: JSON = {
+            "success": True,
+            "devices_notified": len(created.devices),
+            "users_notified": 1,
+            "activity_id": created.activity_id,
+            "effective_channel_slugs": created.effective_channel_slugs,
+            "timestamp": _iso(now),
+        }
+        return Reply(200, self._newer(body, tags=created.tags))
+
+    def _open_activities(self, now: float) -> int:
+        return sum(1 for activity in self._activities.values() if activity.ios.is_open(now))
 
     def _create(
         self,
         now: float,
-        scope: _Scope,
+        recipients: Tuple[Optional[List[str]], List[str]],
         *,
         stream_key: str | None,
         content_state: JSON,
         action: JSON | None,
         secondary_action: JSON | None,
         alert: JSON | None,
-        channels: Sequence[str] | None,
+        tags: List[str] | None,
+        metadata: JSON | None,
+        replacing: _Activity | None = None,
     ) -> Reply | _Activity:
-        resolved = self._recipients(scope, channels, what="Live Activity devices")
-        if isinstance(resolved, Reply):
-            return resolved
-        effective, devices = resolved
-        active = sum(1 for activity in self._activities.values() if activity.ended_at is None)
+        effective, devices = recipients
+        active = self._open_activities(now)
+        if replacing is not None and replacing.ios.is_open(now):
+            active -= 1
         limit = self.config.max_activities
         if active >= limit:
             return Reply(
@@ -557,30 +742,49 @@ class SimulatorState:
                     "active": active,
                 },
             )
-        self._next_id += 1
         activity = _Activity(
-            activity_id=f"sim-{self._next_id:04d}",
+            activity_id=self._new_id(),
             stream_key=stream_key,
-            started_at=now,
             content_state=content_state,
             action=action,
             secondary_action=secondary_action,
             alert=alert,
             devices=devices,
             effective_channel_slugs=effective,
+            ios=LiveActivityModel(now, self.config.ios_limits),
             displayed=content_state,
             displayed_action=action,
             displayed_secondary_action=secondary_action,
-            budget_since=now,
+            tags=tags,
+            metadata=metadata,
         )
+        if replacing is not None:
+            replacing.ios.replaced(now)
+            replacing.next_activity_id = activity.activity_id
+            activity.previous_activity_id = replacing.activity_id
+            self._event(replacing, now, "rotated", replacing.content_state, displayed=False)
         self._activities[activity.activity_id] = activity
         self._event(activity, now, "start", content_state, displayed=True)
         return activity
 
-    def _update(self, now: float, data: JSON) -> Reply:
-        request = UpdateActivity.from_json(data)
-        activity = self._activities.get(request.activity_id)
-        if activity is None or activity.ended_at is not None:
+    def _addressed(
+        self, scope: _Scope, data: JSON, cls: Type[_P], verb: str
+    ) -> Reply | Tuple[_Activity, _P]:
+        """The activity an update or end names and the parsed request, or the answer instead:
+        400 for the body first, then 403 for an id this key may not touch."""
+        activity_id = data.get("activity_id")
+        activity = self._activities.get(activity_id) if isinstance(activity_id, str) else None
+        request = self._parse(cls, self._with_current_type(data, activity))
+        if activity is None or not scope.covers(activity.effective_channel_slugs):
+            return _forbidden(verb)
+        return activity, request
+
+    def _update(self, now: float, scope: _Scope, data: JSON) -> Reply:
+        addressed = self._addressed(scope, data, UpdateActivity, "update")
+        if isinstance(addressed, Reply):
+            return addressed
+        activity, request = addressed
+        if activity.ios.ended_at is not None:
             return _forbidden("update")
         warning = self._apply_update(
             now,
@@ -589,16 +793,35 @@ class SimulatorState:
             _to_json(request.action),
             _to_json(request.secondary_action),
         )
-        body: JSON = {
-            "success": True,
-            "activity_id": activity.activity_id,
-            "devices_notified": len(activity.devices),
-            "devices_queued": 0,
-            "timestamp": _iso(now),
-        }
+        self._apply_labels(activity, request.tags, request.metadata)
+        body = _delivered(activity, now)
         if warning is not None:
             body["warning"] = warning
-        return Reply(200, body)
+        return Reply(200, self._newer(body, tags=activity.tags))
+
+    def _with_current_type(self, data: JSON, activity: _Activity | None) -> JSON:
+        """An update of a ``value`` activity that omits ``type`` is read as type ``value``."""
+        state = data.get("content_state")
+        if (
+            activity is None
+            or self.config.strict
+            or activity.content_state.get("type") != "value"
+            or not isinstance(state, dict)
+            or "type" in state
+        ):
+            return data
+        return {**data, "content_state": {**state, "type": "value"}}
+
+    def _apply_labels(
+        self,
+        activity: _Activity,
+        tags: Sequence[str] | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> None:
+        if tags is not None:
+            activity.tags = list(tags)
+        if metadata is not None:
+            activity.metadata = dict(metadata)
 
     def _apply_update(
         self,
@@ -612,76 +835,43 @@ class SimulatorState:
         activity.content_state = state
         activity.action = action
         activity.secondary_action = secondary_action
-        activity.updates += 1
-        shown = self._phone_accepts_update(now, activity)
-        if shown:
+        verdict = activity.ios.update(now)
+        if verdict.shown:
             activity.displayed = state
             activity.displayed_action = action
             activity.displayed_secondary_action = secondary_action
-        else:
-            activity.dropped += 1
-        self._event(activity, now, "update", state, displayed=shown)
-        warning = self._budget_warning(now, activity)
-        if warning is not None:
-            activity.warnings += 1
-        return warning
-
-    def _phone_accepts_update(self, now: float, activity: _Activity) -> bool:
-        if activity.throttled_until is not None:
-            if now < activity.throttled_until:
-                return False
-            activity.throttled_until = None
-            activity.budget_since = now
-            activity.budget_updates = 0
-        activity.budget_updates += 1
-        if self._over_budget(activity.budget_updates, now - activity.budget_since):
-            activity.throttled_until = now + self.config.throttle_seconds
-            activity.throttles += 1
-            return False
-        return True
-
-    def _over_budget(self, updates: int, elapsed: float) -> bool:
-        rate = updates / max(elapsed, _TINY)
-        return (
-            updates > self.config.ios_budget_updates
-            and rate > 1.0 / self.config.ios_budget_interval
-        )
-
-    def _budget_warning(self, now: float, activity: _Activity) -> str | None:
-        elapsed = now - activity.started_at
-        if not self._over_budget(activity.updates, elapsed):
+        self._event(activity, now, "update", state, displayed=verdict.shown)
+        if not verdict.warned:
             return None
+        elapsed = now - activity.ios.started_at
         return (
-            f"This Live Activity has received {activity.updates} updates in "
+            f"This Live Activity has received {activity.ios.updates} updates in "
             f"{elapsed / 60:.1f} minutes. iOS throttles Live Activities updated more often than "
             f"once every {self.config.ios_budget_interval / 60:g} minutes on average; "
             "new states may not appear on devices."
         )
 
-    def _end(self, now: float, data: JSON) -> Reply:
-        request = EndActivity.from_json(data)
-        activity = self._activities.get(request.activity_id)
-        if activity is None:
-            return _forbidden("end")
-        if activity.ended_at is None:
-            self._finish(
-                now,
-                activity,
-                request.content_state.to_json(),
-                _to_json(request.action),
-                _to_json(request.secondary_action),
-                request.auto_dismiss_minutes,
+    def _end(self, now: float, scope: _Scope, data: JSON) -> Reply:
+        addressed = self._addressed(scope, data, EndActivity, "end")
+        if isinstance(addressed, Reply):
+            return addressed
+        activity, request = addressed
+        body = _delivered(activity, now)
+        if activity.ios.ended_at is not None:
+            return Reply(
+                200,
+                self._newer(body, ignored=True, message="This Live Activity has already ended"),
             )
-        return Reply(
-            200,
-            {
-                "success": True,
-                "activity_id": activity.activity_id,
-                "devices_notified": len(activity.devices),
-                "devices_queued": 0,
-                "timestamp": _iso(now),
-            },
+        self._finish(
+            now,
+            activity,
+            request.content_state.to_json(),
+            _to_json(request.action),
+            _to_json(request.secondary_action),
+            request.auto_dismiss_minutes,
         )
+        self._apply_labels(activity, request.tags, request.metadata)
+        return Reply(200, body)
 
     def _finish(
         self,
@@ -705,65 +895,80 @@ class SimulatorState:
             dismiss_after = auto_dismiss_minutes * 60.0
         else:
             dismiss_after = SERVER_AUTO_DISMISS_MINUTES * 60.0
-        activity.ended_at = now
         activity.auto_dismiss_minutes = auto_dismiss_minutes
-        activity.dismiss_at = now + dismiss_after
-        activity.throttled_until = None
-        activity.displayed = activity.content_state
-        activity.displayed_action = activity.action
-        activity.displayed_secondary_action = activity.secondary_action
-        self._event(activity, now, "end", activity.content_state, displayed=True)
+        shown = activity.ios.end(now, dismiss_after)
+        if shown:
+            activity.displayed = activity.content_state
+            activity.displayed_action = activity.action
+            activity.displayed_secondary_action = activity.secondary_action
+        self._event(activity, now, "end", activity.content_state, displayed=shown)
 
     def _stream(self, now: float, scope: _Scope, key: str, data: JSON) -> Reply:
-        request = StreamUpdate.from_json(data)
-        content_state = request.content_state.to_json()
-        action = _to_json(request.action)
-        secondary_action = _to_json(request.secondary_action)
-        if request.channels is not None:
-            resolved = self._recipients(scope, request.channels, what="Live Activity devices")
-            if isinstance(resolved, Reply) and resolved.status == 403:
-                return resolved
         stream = self._streams.get(key)
         current = None
         if stream is not None and stream.activity_id is not None:
             current = self._activities[stream.activity_id]
-            if current.ended_at is not None:  # ended through /live-activity/end
+            if current.ios.ended_at is not None:  # ended through /live-activity/end
                 current = None
+        request = self._parse(StreamUpdate, self._with_current_type(data, current))
+        if request.channels is not None and not scope.covers(request.channels):
+            return Reply(403, {"error": "Invalid channel targeting", "message": SCOPE_MESSAGE})
+        if current is not None and not scope.covers(current.effective_channel_slugs):
+            return _forbidden("update")
+        content_state = request.content_state.to_json()
+        action = _to_json(request.action)
+        secondary_action = _to_json(request.secondary_action)
         body: JSON = {"success": True, "stream_key": key}
-        if current is None:
-            if "type" not in content_state:
-                raise ValidationError(
-                    "content_state.type", "required", "is required to start a new stream activity"
-                )
+        if current is None or current.ios.needs_rotation(now, self.config.stream_rotate_after):
+            if current is None:
+                recipients = self._recipients(scope, request.channels, what="Live Activity devices")
+                if isinstance(recipients, Reply):
+                    return recipients
+                tags, metadata = _listed(request.tags), _mapped(request.metadata)
+            else:
+                recipients = (current.effective_channel_slugs, current.devices)
+                content_state = _carry_over(current.content_state, content_state)
+                tags = current.tags if request.tags is None else list(request.tags)
+                metadata = current.metadata if request.metadata is None else dict(request.metadata)
+            _check_start_rules(content_state)
             created = self._create(
                 now,
-                scope,
+                recipients,
                 stream_key=key,
                 content_state=content_state,
                 action=action,
                 secondary_action=secondary_action,
                 alert=_to_json(request.alert),
-                channels=request.channels,
+                tags=tags,
+                metadata=metadata,
+                replacing=current,
             )
             if isinstance(created, Reply):
                 return created
             self._streams[key] = _Stream(created.activity_id)
             body.update(
-                operation="started",
+                operation="started" if current is None else "rotated",
                 activity_id=created.activity_id,
                 devices_notified=len(created.devices),
                 users_notified=1,
                 effective_channel_slugs=created.effective_channel_slugs,
             )
+            if current is not None:
+                body["previous_activity_id"] = current.activity_id
+            self._newer(body, tags=created.tags)
         elif (
             _carry_over(current.content_state, content_state) == current.content_state
             and action == current.action
             and secondary_action == current.secondary_action
+            and (request.tags is None or list(request.tags) == current.tags)
+            and (request.metadata is None or dict(request.metadata) == current.metadata)
         ):
             body.update(operation="noop", activity_id=current.activity_id)
+            self._newer(body, ignored=True)
             self._event(current, now, "noop", current.content_state, displayed=False)
         else:
             warning = self._apply_update(now, current, content_state, action, secondary_action)
+            self._apply_labels(current, request.tags, request.metadata)
             body.update(
                 operation="updated",
                 activity_id=current.activity_id,
@@ -771,11 +976,12 @@ class SimulatorState:
             )
             if warning is not None:
                 body["warning"] = warning
+            self._newer(body, tags=current.tags)
         body["timestamp"] = _iso(now)
         return Reply(200, body)
 
-    def _stream_end(self, now: float, key: str, data: JSON | None) -> Reply:
-        request = None if data is None else StreamEnd.from_json(data)
+    def _stream_end(self, now: float, scope: _Scope, key: str, data: JSON | None) -> Reply:
+        request = None if data is None else self._parse(StreamEnd, data)
         stream = self._streams.get(key)
         if stream is None:
             return Reply(
@@ -785,12 +991,14 @@ class SimulatorState:
                     "message": f"No Live Activity stream found for stream_key: {key}",
                 },
             )
-        body: JSON = {"success": True, "operation": "ended", "stream_key": key}
         activity = None if stream.activity_id is None else self._activities[stream.activity_id]
+        if activity is not None and not scope.covers(activity.effective_channel_slugs):
+            return _forbidden("end")
         stream.activity_id = None
-        if activity is None or activity.ended_at is not None:
+        body: JSON = {"success": True, "operation": "ended", "stream_key": key}
+        if activity is None or activity.ios.ended_at is not None:
             body.update(activity_id=None, timestamp=_iso(now))
-            return Reply(200, body)
+            return Reply(200, self._newer(body, ignored=True))
         if request is None:
             self._finish(now, activity, None, None, None, None)
         else:
@@ -803,9 +1011,10 @@ class SimulatorState:
                 request.auto_dismiss_minutes,
                 request.auto_dismiss_seconds,
             )
+            self._apply_labels(activity, request.tags, request.metadata)
         body.update(
             activity_id=activity.activity_id,
-            devices_notified=len(activity.devices),
+            devices_queued=len(activity.devices),
             timestamp=_iso(now),
         )
         return Reply(200, body)
@@ -820,7 +1029,7 @@ class SimulatorState:
     def pushes(self) -> List[JSON]:
         """Every push notification the phone received (oldest first)."""
         with self._lock:
-            return [dict(push, received_at=_iso(push["received_at"])) for push in self._pushes]
+            return [_shown_push(push) for push in self._pushes]
 
     def badges(self) -> Dict[str, int]:
         """The app-icon badge count of each device that has been sent one."""
@@ -848,12 +1057,9 @@ class SimulatorState:
         cards = [
             self._card(activity, now)
             for activity in reversed(list(self._activities.values()))
-            if _phase(activity, now) != "dismissed"
+            if activity.ios.phase(now) != DISMISSED
         ]
-        notifications = [
-            dict(push, received_at=_iso(push["received_at"]))
-            for push in reversed(self._pushes[-5:])
-        ]
+        notifications = [_shown_push(push) for push in reversed(self._pushes[-5:])]
         return {
             "activities": cards,
             "notifications": notifications,
@@ -866,72 +1072,75 @@ class SimulatorState:
         with self._lock:
             now = self.config.clock()
             config = self.config
-            window = [t for t in self._window if t > now - config.rate_window]
             return {
                 "now": _iso(now),
                 "phone": self._phone(now),
                 "account": {
-                    "requests_in_window": len(window),
+                    "requests_in_window": self._window.count(now),
                     "rate_limit": config.rate_limit,
                     "rate_window": config.rate_window,
-                    "active_activities": sum(
-                        1 for activity in self._activities.values() if activity.ended_at is None
-                    ),
+                    "active_activities": self._open_activities(now),
                     "max_activities": config.max_activities,
                     "devices": {name: list(chs) for name, chs in config.devices.items()},
+                    "strict": config.strict,
+                    "billing_blocked": self._billing,
                 },
                 "budget": {
                     "updates": config.ios_budget_updates,
                     "interval": config.ios_budget_interval,
                     "throttle_seconds": config.throttle_seconds,
+                    "max_age": config.activity_max_age,
                 },
                 "faults": self.faults.to_json(),
                 "activities": [
                     self._budget_row(activity, now)
                     for activity in reversed(list(self._activities.values()))
                 ],
-                "requests": [dict(entry) for entry in list(self._log)[-40:]][::-1],
+                "requests": [dict(entry) for entry in self._log[-40:]][::-1],
             }
 
     def _card(self, activity: _Activity, now: float) -> JSON:
-        phase = _phase(activity, now)
+        dismiss_at = activity.ios.dismiss_at(now)
         return {
             "activity_id": activity.activity_id,
             "stream_key": activity.stream_key,
-            "state": phase,
+            "state": _phase(activity, now),
             "content_state": activity.displayed,
             "action": activity.displayed_action,
             "secondary_action": activity.displayed_secondary_action,
-            "dismiss_in": None if activity.dismiss_at is None else activity.dismiss_at - now,
+            "dismiss_in": None if dismiss_at is None else dismiss_at - now,
+            "ends_in": activity.ios.expires_at - now if activity.ios.is_open(now) else None,
+            "rotated_from": activity.previous_activity_id,
         }
 
     def _budget_row(self, activity: _Activity, now: float) -> JSON:
-        elapsed = (activity.ended_at or now) - activity.started_at
-        throttled = activity.throttled_until is not None and now < activity.throttled_until
+        ios = activity.ios
+        elapsed = (ios.ended_at if ios.ended_at is not None else now) - ios.started_at
+        throttled_until = ios.throttled_until(now)
         return {
             "activity_id": activity.activity_id,
             "stream_key": activity.stream_key,
             "title": activity.content_state.get("title"),
             "state": _phase(activity, now),
-            "updates": activity.updates,
-            "updates_per_minute": activity.updates / max(elapsed, _TINY) * 60.0
-            if activity.updates
-            else 0.0,
-            "dropped": activity.dropped,
-            "warnings": activity.warnings,
-            "throttled": throttled,
-            "throttled_for": _remaining(activity.throttled_until, now) if throttled else None,
-            "throttles": activity.throttles,
+            "updates": ios.updates,
+            "updates_per_minute": ios.updates / max(elapsed, _TINY) * 60.0 if ios.updates else 0.0,
+            "dropped": ios.dropped,
+            "warnings": ios.warnings,
+            "throttled": throttled_until is not None,
+            "throttled_for": None if throttled_until is None else throttled_until - now,
+            "throttles": len(ios.throttles),
         }
 
     def _describe(self, activity: _Activity, now: float) -> JSON:
+        ios = activity.ios
         row = self._budget_row(activity, now)
+        dismiss_at = ios.dismiss_at(now)
         row.update(
-            started_at=_iso(activity.started_at),
-            ended_at=None if activity.ended_at is None else _iso(activity.ended_at),
-            dismissed_at=None
-            if activity.dismiss_at is None or now < activity.dismiss_at
-            else _iso(activity.dismiss_at),
+            started_at=_iso(ios.started_at),
+            ended_at=None if ios.ended_at is None else _iso(ios.ended_at),
+            ended_by=_ended_by(activity, now),
+            expires_at=_iso(ios.expires_at),
+            dismissed_at=None if dismiss_at is None or now < dismiss_at else _iso(dismiss_at),
             auto_dismiss_minutes=activity.auto_dismiss_minutes,
             content_state=activity.content_state,
             displayed=activity.displayed,
@@ -940,6 +1149,10 @@ class SimulatorState:
             alert=activity.alert,
             devices=list(activity.devices),
             effective_channel_slugs=activity.effective_channel_slugs,
+            tags=activity.tags,
+            metadata=activity.metadata,
+            previous_activity_id=activity.previous_activity_id,
+            next_activity_id=activity.next_activity_id,
             history=[dict(event) for event in activity.history],
             shown=[dict(event) for event in activity.shown],
         )
@@ -980,11 +1193,8 @@ class SimulatorState:
                 "fault": fault,
             }
         )
-
-
-@dataclass(frozen=True)
-class _Scope:
-    channels: Optional[Tuple[str, ...]]
+        if len(self._log) > LOG_LIMIT:
+            del self._log[: len(self._log) - LOG_LIMIT]
 
 
 _ROUTES = {
@@ -994,12 +1204,38 @@ _ROUTES = {
     ("POST", "/live-activity/end"): "end",
     ("POST", "/badge"): "badge",
 }
+_BILLED = frozenset({"push", "replace", "start", "stream", "badge"})
+"""What a billing block refuses: everything that sends something new."""
+_PATH_KEYS: Dict[str, Callable[[object], str]] = {
+    "metric": validate_metric_key,
+    "stream": validate_stream_key,
+    "stream_end": validate_stream_key,
+    "replace": validate_notification_id,
+}
+_PATH_KEY_ERRORS = {
+    "stream_key": "Invalid stream_key",
+    "key": "Invalid metric key",
+    "notification_id": "Invalid notification_id",
+}
+_PUSH_CONTENT = (
+    "title",
+    "message",
+    "subtitle",
+    "payload",
+    "badge",
+    "media",
+    "redirection",
+    "actions",
+    "icon",
+)
+"""What a replacement replaces as a whole (tags and metadata only when given)."""
 _STREAM_PREFIX = "/live-activity/stream/"
+_PUSH_PREFIX = "/push-notification/"
 _METRIC_PREFIX = "/metrics/"
 _METRIC_SUFFIX = "/value"
 
 
-def _route(method: str, path: str) -> Reply | Tuple[str, Optional[str]]:
+def _route(method: str, path: str, *, strict: bool) -> Reply | Tuple[str, Optional[str]]:
     path = path.rstrip("/") or "/"
     name = _ROUTES.get((method, path))
     if name is not None:
@@ -1012,6 +1248,11 @@ def _route(method: str, path: str) -> Reply | Tuple[str, Optional[str]]:
         if method == "DELETE":
             return "stream_end", key
         return _method_not_allowed(method, path)
+    if not strict and path.startswith(_PUSH_PREFIX) and "/" not in path[len(_PUSH_PREFIX) :]:
+        notification_id = path[len(_PUSH_PREFIX) :]
+        return (
+            ("replace", notification_id) if method == "PUT" else _method_not_allowed(method, path)
+        )
     if path.startswith(_METRIC_PREFIX) and path.endswith(_METRIC_SUFFIX):
         key = path[len(_METRIC_PREFIX) : -len(_METRIC_SUFFIX)]
         if key and "/" not in key:
@@ -1041,12 +1282,29 @@ def _parse_body(body: bytes, *, optional: bool = False) -> Any:
     return data
 
 
-def _bad_request(exc: ValidationError, *, path_key_error: bool = False) -> Reply:
-    if path_key_error:
-        error = "Invalid stream_key" if exc.field == "stream_key" else "Invalid metric key"
+def _bad_request(exc: ValidationError, *, path_key: bool = False, metric: bool = False) -> Reply:
+    if path_key:
+        error = _PATH_KEY_ERRORS[exc.field]
+    elif exc.field.split(".", 1)[0].split("[", 1)[0] in ("target", "channels"):
+        error = "Invalid channel targeting"
+        return Reply(
+            400, {"error": error, "message": f"{exc.field} {exc.detail}", "field": exc.field}
+        )
+    elif metric and exc.field == "value":
+        reason = "must be a finite number" if exc.rule == "type" else exc.detail
+        return Reply(400, {"error": f"value {reason}", "field": exc.field})
     else:
         error = "Bad Request"
     return Reply(400, {"error": error, "message": str(exc), "field": exc.field})
+
+
+def _check_start_rules(content_state: JSON) -> None:
+    """A stream PUT that starts an activity obeys /live-activity/start's rules (400 otherwise)."""
+    if "type" not in content_state:
+        raise ValidationError(
+            "content_state.type", "required", "is required to start a new stream activity"
+        )
+    StartActivity.from_json({"content_state": content_state}, newer=True)
 
 
 def _forbidden(verb: str) -> Reply:
@@ -1055,12 +1313,13 @@ def _forbidden(verb: str) -> Reply:
     )
 
 
-def _fault_reply(faults: Faults) -> Reply:
+def _fault_reply(faults: Faults, *, strict: bool) -> Reply:
     headers: Dict[str, str] = {}
     if faults.retry_after is not None:
         headers["Retry-After"] = f"{faults.retry_after:g}"
     if faults.status == 429:
-        return Reply(429, dict(RATE_LIMITED), headers)
+        body = dict(RATE_LIMITED) if strict else dict(RATE_LIMITED, code="rate_limited")
+        return Reply(429, body, headers)
     phrase = _status_phrase(faults.status)
     return Reply(
         faults.status, {"error": phrase, "message": "Simulated failure (fault injection)"}, headers
@@ -1083,18 +1342,45 @@ def _carry_over(current: JSON, new: JSON) -> JSON:
 
 
 def _phase(activity: _Activity, now: float) -> str:
-    if activity.ended_at is None:
-        return "active"
-    assert activity.dismiss_at is not None
-    if now >= activity.dismiss_at:
-        return "dismissed"
-    if activity.dismiss_at - now <= DISMISSING_SECONDS:
-        return "dismissing"
-    return "ended"
+    """What the card shows: active, ended, dismissing, expired (ended by iOS) or dismissed."""
+    phase = activity.ios.phase(now)
+    dismiss_at = activity.ios.dismiss_at(now)
+    if phase in (ACTIVE, DISMISSED, EXPIRED) or dismiss_at is None:
+        return phase
+    return "dismissing" if dismiss_at - now <= DISMISSING_SECONDS else phase
 
 
-def _remaining(deadline: float | None, now: float) -> float | None:
-    return None if deadline is None else deadline - now
+def _delivered(activity: _Activity, now: float) -> JSON:
+    """The answer to a manual update or end: sent straight to every device."""
+    return {
+        "success": True,
+        "activity_id": activity.activity_id,
+        "devices_notified": len(activity.devices),
+        "devices_queued": 0,
+        "timestamp": _iso(now),
+    }
+
+
+def _ended_by(activity: _Activity, now: float) -> str | None:
+    if activity.next_activity_id is not None:
+        return "rotation"
+    if activity.ios.expired(now):
+        return "ios"
+    return None if activity.ios.ended_at is None else "request"
+
+
+def _shown_push(push: JSON) -> JSON:
+    shown = dict(push, received_at=_iso(push["received_at"]))
+    shown.pop("effective_channel_slugs", None)
+    return shown
+
+
+def _listed(values: Sequence[str] | None) -> List[str] | None:
+    return None if values is None else list(values)
+
+
+def _mapped(values: Mapping[str, Any] | None) -> JSON | None:
+    return None if values is None else dict(values)
 
 
 def _to_json(value: Any) -> JSON | None:

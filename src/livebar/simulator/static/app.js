@@ -8,6 +8,7 @@ const COLORS = {
   magenta: "#ff2d92", red: "#ff453a", orange: "#ff9f0a", yellow: "#ffd60a", gray: "#8e8e93",
 };
 const DEFAULT_COLOR = "blue";
+const ENDS_SOON_SECONDS = 1800;  // show iOS's 8-hour limit coming in the last half hour
 const GLYPHS = [
   ["checkmark", "✓"], ["xmark", "✕"], ["exclamationmark", "!"], ["arrow.up", "↑"],
   ["arrow.down", "↓"], ["gear", "⚙"], ["hammer", "⚒"], ["bolt", "ϟ"], ["clock", "◷"],
@@ -122,6 +123,15 @@ function renderMetrics(cs) {
   return list;
 }
 
+function renderValue(cs, accent) {
+  const wrap = el("div", "la-body la-value-type");
+  const readout = typeof cs.value === "number" ? formatNumber(cs.value) : String(cs.value ?? "");
+  const node = el("span", "la-readout", readout);
+  node.style.color = accent;
+  wrap.append(node);
+  return wrap;
+}
+
 function renderTimer(cs) {
   const wrap = el("div", "la-body la-timer");
   const label = cs.duration_seconds ? formatDuration(cs.duration_seconds) : "0:00";
@@ -153,7 +163,9 @@ function renderActivity(card) {
   node.dataset.type = type;
   node.dataset.color = cs.color || DEFAULT_COLOR;
   if (card.stream_key) node.dataset.streamKey = card.stream_key;
+  if (card.rotated_from) node.dataset.rotatedFrom = card.rotated_from;
   if (failed) node.classList.add("la-failed");
+  if (card.state === "expired") node.classList.add("la-expired");
   node.style.setProperty("--accent", accent);
 
   const head = el("header", "la-head");
@@ -174,16 +186,25 @@ function renderActivity(card) {
   else if (type === "metrics" || type === "stats") node.append(renderMetrics(cs));
   else if (type === "timer") node.append(renderTimer(cs));
   else if (type === "alert") node.append(el("p", "la-body la-message", cs.message || ""));
+  else if (type === "value") node.append(renderValue(cs, accent));
 
   const foot = el("footer", "la-foot");
   let stateText = "Live";
-  if (card.state !== "active") {
+  if (card.state === "expired") {
+    stateText = "Ended by iOS · 8-hour limit";
+    if (typeof card.dismiss_in === "number") {
+      stateText += ` · leaves in ${formatDuration(card.dismiss_in)}`;
+    }
+  } else if (card.state !== "active") {
     stateText = failed ? "Failed" : "Ended";
     if (typeof card.dismiss_in === "number") {
       stateText += ` · dismisses in ${formatDuration(card.dismiss_in)}`;
     }
   } else if (failed) {
     stateText = "Failing";
+  }
+  if (card.state === "active" && typeof card.ends_in === "number" && card.ends_in <= ENDS_SOON_SECONDS) {
+    stateText += ` · iOS ends it in ${formatDuration(card.ends_in)}`;
   }
   const state = el("span", "la-state", stateText);
   state.dataset.state = card.state;
@@ -195,14 +216,25 @@ function renderActivity(card) {
 function renderNotification(push) {
   const node = el("article", "notification");
   node.dataset.notificationId = String(push.id);
+  node.dataset.interruptionLevel = push.interruption_level || "active";
+  if (push.interruption_level === "passive") node.classList.add("n-passive");
+  if (push.replaced) node.dataset.replaced = String(push.replaced);
   const head = el("header", "n-head");
-  head.append(el("span", "n-app", "ActivitySmith"), el("span", "n-time", "now"));
+  head.append(el("span", "n-app", "ActivitySmith"));
+  if (push.interruption_level === "time-sensitive") head.append(el("span", "n-level", "Time Sensitive"));
+  head.append(el("span", "n-time", push.replaced ? "updated" : "now"));
   const body = el("div", "n-body");
   body.append(el("div", "n-title", push.title));
   if (push.subtitle) body.append(el("div", "n-subtitle", push.subtitle));
   if (push.message) body.append(el("div", "n-message", push.message));
   const row = el("div", "n-row");
-  row.append(el("span", "n-icon", "AS"), body);
+  const icon = el("span", "n-icon", push.icon ? "◉" : "AS");
+  if (push.icon) {  // never fetched: the page loads nothing from elsewhere
+    icon.classList.add("n-icon-custom");
+    icon.dataset.iconUrl = push.icon;
+    icon.title = push.icon;
+  }
+  row.append(icon, body);
   if (push.media) {
     const media = el("span", "n-media", "▣");
     media.title = push.media;
@@ -266,7 +298,8 @@ function summarize(entry) {
     const parts = [cs.title];
     if (typeof cs.current_step === "number") parts.push(`step ${cs.current_step}/${cs.number_of_steps ?? "?"}`);
     if (typeof cs.percentage === "number") parts.push(`${formatNumber(cs.percentage)}%`);
-    else if (typeof cs.value === "number") parts.push(`${formatNumber(cs.value)}/${formatNumber(cs.upper_limit)}`);
+    else if (typeof cs.value === "number" && typeof cs.upper_limit === "number") parts.push(`${formatNumber(cs.value)}/${formatNumber(cs.upper_limit)}`);
+    else if (cs.value !== undefined) parts.push(String(cs.value));
     if (response.operation) parts.push(response.operation);
     if (response.warning) parts.push("⚠ warning");
     return parts.join(" · ");
@@ -323,6 +356,7 @@ function render(state) {
   if (faults.fail_next) notes.push(`next ${faults.fail_next} request(s) fail with ${faults.status}`);
   if (faults.drop_next) notes.push(`next ${faults.drop_next} request(s) dropped`);
   if (faults.delay) notes.push(`${faults.delay} s delay`);
+  if (account.billing_blocked) notes.push(`billing blocked (${account.billing_blocked}): new sends get 402`);
   const faultsNode = document.querySelector("[data-faults]");
   faultsNode.textContent = notes.join(" · ");
   faultsNode.hidden = !notes.length;

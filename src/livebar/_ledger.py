@@ -1,0 +1,839 @@
+"""The account ledger: one account's budgets shared by every livebar process that uses it.
+
+An ActivitySmith account allows 60 requests in any minute and 4 concurrent Live Activities,
+whoever sends them. The ledger is where every livebar process on the account writes down each
+request *before* sending it, takes a concurrency slot before starting an activity (first come,
+first served across processes), and keeps a record of each open activity with its owner and the
+last state the phone shows, so that when an owner is killed another process can end the
+activity truthfully ("Lost: process 4121 was killed after 2h 13m at 61%").
+
+Backends, one interface:
+
+* ``MemoryBackend``: this process only (today's behaviour; ``LIVEBAR_LEDGER=off``, and the
+  fallback whenever a shared backend cannot be used). Pure: it takes ``now`` and reads no clock;
+* ``SqliteBackend`` (``livebar._ledger_sqlite``): every process on one machine; a file per
+  account under the user's runtime or cache directory, standard library only;
+* ``RedisBackend`` (``livebar._ledger_redis``, the ``redis`` extra): every machine pointed at
+  one Redis, each operation one Lua script, on the server's clock.
+
+``AccountLedger`` is what the engine holds: it wraps one backend and never raises. A call that
+cannot be answered within its short wait (a busy file, a slow Redis) answers conservatively
+("not now, ask again in ``busy_retry``"), and the writes that must not be lost (a slot released,
+a state recorded) are replayed in order on the next call. When the backend keeps failing for
+``degrade_after`` seconds the ledger logs once and paces this process on its own (from a
+shadow it always keeps of its own requests and activities) until the backend answers again,
+then hands the shadow back to it.
+
+Times: callers pass ``now`` from their own clock (the dispatcher's monotonic clock) and get
+times back on that clock. Shared backends keep their own clock (the wall clock, or Redis's),
+because their entries must compare across processes and hosts; they only ever answer in
+durations, which the wrapper adds to the caller's ``now``. ``Orphan`` times are on the
+backend's clock and only meaningful as differences.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import math
+import os
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+from livebar._account import Account
+from livebar._errors import ConfigurationError
+from livebar._owner import Owner
+
+__all__ = [
+    "DEFAULT_BUSY_RETRY",
+    "DEFAULT_DEGRADE_AFTER",
+    "DEFAULT_STALE_AFTER",
+    "ENV_HOST_ID",
+    "ENV_LEDGER",
+    "AccountLedger",
+    "Admission",
+    "Backend",
+    "LedgerSetting",
+    "LedgerUnavailable",
+    "MemoryBackend",
+    "Orphan",
+    "SlotGrant",
+    "Tracked",
+    "close_ledgers",
+    "default_directory",
+    "ledger_for",
+    "open_ledger",
+    "resolve_ledger",
+]
+
+log = logging.getLogger("livebar")
+
+_T = TypeVar("_T")
+
+ENV_LEDGER = "LIVEBAR_LEDGER"
+"""``off``, a directory, or a ``redis://``, ``rediss://`` or ``unix://`` URL."""
+ENV_HOST_ID = "LIVEBAR_HOST_ID"
+"""Overrides the detected host id (see ``livebar._owner``), e.g. to test two hosts on one."""
+
+DEFAULT_BUSY_RETRY = 0.05
+"""How soon to ask again after the backend could not answer in time."""
+DEFAULT_DEGRADE_AFTER = 1.0
+"""How long the backend may keep failing before this process paces on its own."""
+DEFAULT_RECOVER_EVERY = 30.0
+"""How often a degraded ledger tries its backend again."""
+DEFAULT_STALE_AFTER = 600.0
+"""How old another host's heartbeat must be before its owner counts as gone. Generous: a
+paused process that comes back must find its activities where it left them."""
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
+"""How often an owner should call ``heartbeat`` (well under ``DEFAULT_STALE_AFTER``)."""
+
+
+class LedgerUnavailable(Exception):
+    """The backend could not answer in time (busy file, lost connection). Internal: the wrapper
+    turns it into a conservative answer."""
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The answer to ``acquire``.
+
+    ``admitted``: the request was recorded and may be sent now. ``used``: requests in the
+    account's window after this call (counting this one). ``retry_at``: when asking again can
+    succeed (the caller's clock; ``now`` when admitted). ``ticket``: hand it to ``refund`` if
+    the request then certainly never reached the server. ``busy``: the ledger could not answer
+    in time; nothing was recorded.
+    """
+
+    admitted: bool
+    used: int
+    retry_at: float
+    ticket: Optional[int] = None
+    busy: bool = False
+
+
+@dataclass(frozen=True)
+class SlotGrant:
+    """The answer to ``request_slot``.
+
+    ``granted``: the activity holds one of the account's concurrent slots (it stays held until
+    ``yield_slot`` or ``close_activity``). ``active``: activities holding a slot on the account.
+    ``ahead``: starts queued before this one that are still waiting. ``busy``: no answer in time.
+    """
+
+    granted: bool
+    active: int
+    ahead: int
+    busy: bool = False
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """An open activity whose owner is gone, claimed by this process to be ended.
+
+    ``id`` is the ledger's name for it (give it to ``settle_orphan``). ``same_host``: the owner
+    was on this host and its process is gone (killed); otherwise it went silent on another host.
+    ``started_at`` and ``last_seen`` (the owner's last heartbeat or state, whichever is later)
+    are on the backend's clock. ``state`` is the last content state the phone was sent (JSON).
+    """
+
+    id: str
+    owner: Owner
+    same_host: bool
+    title: str
+    stream_key: Optional[str]
+    activity_id: Optional[str]
+    started_at: float
+    last_seen: float
+    state: Optional[Mapping[str, Any]]
+
+
+@dataclass
+class Tracked:
+    """One of this process's activities as a backend stores it (also the wrapper's shadow)."""
+
+    key: str
+    title: str
+    stream_key: Optional[str] = None
+    activity_id: Optional[str] = None
+    state: Optional[dict[str, Any]] = None
+    active: bool = False
+    started_at: Optional[float] = None
+    """When the slot was granted, on the clock of whoever holds this copy."""
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """A backend's answer to ``acquire``: like ``Admission`` but with a delay, not a time."""
+
+    admitted: bool
+    used: int
+    wait: float
+    ticket: Optional[int] = None
+    at: Optional[float] = None
+    """When the ledger recorded it, on the backend's clock (tests check the window with it)."""
+
+
+# -- backends ---------------------------------------------------------------------------------
+
+
+class Backend(abc.ABC):
+    """Where the ledger lives. Every method may raise (``LedgerUnavailable`` when it could not
+    answer in time); ``AccountLedger`` is the only caller and turns failures into answers.
+
+    ``now`` is on the backend's clock (``clock()``; the caller's own when ``clock`` is None).
+    A backend with a clock of its own reads it inside its atomic section instead, so that the
+    order of the times it records is the order in which it recorded them.
+    """
+
+    name: str = "?"
+    window: float
+    owner: Owner
+    clock: Optional[Callable[[], float]] = None
+
+    @abc.abstractmethod
+    def acquire(self, now: float, *, limit: int, floor: int) -> _Grant:
+        """Record one request at ``now`` if fewer than ``limit - floor`` are in the window."""
+
+    @abc.abstractmethod
+    def refund(self, ticket: int) -> None:
+        """Forget a recorded request that never reached the server."""
+
+    @abc.abstractmethod
+    def used(self, now: float) -> int:
+        """Requests in the window ending at ``now``."""
+
+    @abc.abstractmethod
+    def request_slot(
+        self, key: str, now: float, *, max_active: int, title: str, stream_key: Optional[str]
+    ) -> SlotGrant:
+        """Join the start queue (first call) and take a slot when this start is at its head."""
+
+    @abc.abstractmethod
+    def yield_slot(self, key: str) -> None:
+        """Give the slot back but keep the place in the queue (the server said it is full)."""
+
+    @abc.abstractmethod
+    def record_state(
+        self, key: str, now: float, *, activity_id: Optional[str], state: Optional[dict[str, Any]]
+    ) -> None:
+        """Remember the activity's id and the last state the phone was sent."""
+
+    @abc.abstractmethod
+    def close_activity(self, key: str) -> None:
+        """The activity ended (or never will start): drop its record and free its slot."""
+
+    @abc.abstractmethod
+    def heartbeat(self, now: float) -> tuple[str, ...]:
+        """Say this owner is alive; answer the keys of its records another process claimed."""
+
+    @abc.abstractmethod
+    def claim_orphans(self, now: float, *, stale_after: float) -> list[Orphan]:
+        """Claim, atomically and for this process alone, every open activity whose owner (and
+        previous claimer, if any) is gone; drop the records of gone owners that hold no
+        activity on the phone. Each orphan is answered to exactly one caller."""
+
+    @abc.abstractmethod
+    def settle_orphan(self, orphan_id: str, *, ended: bool) -> None:
+        """Drop a claimed orphan (``ended``) or give the claim back for a later pass."""
+
+    @abc.abstractmethod
+    def restore(self, tracked: list[Tracked], ages: list[float], now: float) -> None:
+        """Replace this owner's records by ``tracked`` and add requests sent ``ages`` seconds
+        before ``now`` (after an outage, from the wrapper's shadow: the records as they are
+        now, and the requests admitted while the backend was out)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Drop this owner's records and release resources (a clean exit)."""
+
+
+class MemoryBackend(Backend):
+    """This process only: a sliding window of request times and a FIFO of starts. Pure."""
+
+    name = "memory"
+
+    def __init__(self, *, window: float, owner: Optional[Owner] = None) -> None:
+        if not window > 0:
+            raise ValueError("window must be positive")
+        self.window = window
+        self.owner = owner if owner is not None else Owner("memory", 0, 0, "")
+        self._sent: OrderedDict[int, float] = OrderedDict()
+        self._tickets = 0
+        self._tracked: dict[str, Tracked] = {}  # insertion order is queue order
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.window
+        while self._sent:
+            ticket, at = next(iter(self._sent.items()))
+            if at > horizon:
+                break
+            del self._sent[ticket]
+
+    def acquire(self, now: float, *, limit: int, floor: int) -> _Grant:
+        self._expire(now)
+        room = limit - floor
+        used = len(self._sent)
+        if used < room:
+            self._tickets += 1
+            self._sent[self._tickets] = now
+            return _Grant(True, used + 1, 0.0, self._tickets, now)
+        wait = _wait(list(self._sent.values()), used - room, now, self.window)
+        return _Grant(False, used, wait, None, now)
+
+    def refund(self, ticket: int) -> None:
+        self._sent.pop(ticket, None)
+
+    def used(self, now: float) -> int:
+        self._expire(now)
+        return len(self._sent)
+
+    def request_slot(
+        self, key: str, now: float, *, max_active: int, title: str, stream_key: Optional[str]
+    ) -> SlotGrant:
+        entry = self._tracked.get(key)
+        if entry is None:
+            entry = self._tracked[key] = Tracked(key, title, stream_key)
+        active = sum(1 for t in self._tracked.values() if t.active)
+        if entry.active:
+            return SlotGrant(True, active, 0)
+        ahead = 0
+        for other in self._tracked.values():
+            if other is entry:
+                break
+            ahead += not other.active
+        if active + ahead < max_active:
+            entry.active = True
+            entry.started_at = now
+            return SlotGrant(True, active + 1, 0)
+        return SlotGrant(False, active, ahead)
+
+    def yield_slot(self, key: str) -> None:
+        entry = self._tracked.get(key)
+        if entry is not None:
+            entry.active = False
+
+    def record_state(
+        self, key: str, now: float, *, activity_id: Optional[str], state: Optional[dict[str, Any]]
+    ) -> None:
+        entry = self._tracked.get(key)
+        if entry is None:
+            return
+        if activity_id is not None:
+            entry.activity_id = activity_id
+        if state is not None:
+            entry.state = state
+
+    def close_activity(self, key: str) -> None:
+        self._tracked.pop(key, None)
+
+    def heartbeat(self, now: float) -> tuple[str, ...]:
+        return ()
+
+    def claim_orphans(self, now: float, *, stale_after: float) -> list[Orphan]:
+        return []  # every record here belongs to this process, which is alive
+
+    def settle_orphan(self, orphan_id: str, *, ended: bool) -> None:
+        return None
+
+    def close(self) -> None:
+        self._tracked.clear()
+
+    def restore(self, tracked: list[Tracked], ages: list[float], now: float) -> None:
+        self._tracked = {t.key: replace(t) for t in tracked}
+        for age in sorted(ages, reverse=True):
+            self._tickets += 1
+            self._sent[self._tickets] = now - age
+        self._expire(now)
+
+
+def _wait(times: list[float], excess: int, now: float, window: float) -> float:
+    """Seconds until ``excess + 1`` of ``times`` have left the window (how long a refused
+    request must wait)."""
+    if excess < 0:
+        return 0.0
+    ordered = sorted(times)
+    if excess >= len(ordered):  # the limit is at or below the floor: nothing frees a place
+        return window
+    return max(ordered[excess] + window - now, 0.0)
+
+
+# -- the wrapper the engine holds -------------------------------------------------------------
+
+
+@dataclass
+class _Shadow:
+    """What this process has done, on the caller's clock: enough to carry on alone."""
+
+    sent: OrderedDict[int, float] = field(default_factory=OrderedDict)  # ticket → time, in order
+    tracked: dict[str, Tracked] = field(default_factory=dict)
+
+
+class AccountLedger:
+    """One account's ledger as the dispatcher uses it: never raises, every wait bounded.
+
+    All methods take ``now`` from the caller's clock (the same one for every call). Build one
+    with ``open_ledger``; ``AccountLedger(MemoryBackend(window=...))`` is the in-process ledger
+    (pure: tests drive it with a fake clock).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        busy_retry: float = DEFAULT_BUSY_RETRY,
+        degrade_after: float = DEFAULT_DEGRADE_AFTER,
+        recover_every: float = DEFAULT_RECOVER_EVERY,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        description: str = "",
+    ) -> None:
+        self._backend = backend
+        self._fallback: Optional[MemoryBackend] = None
+        self._busy_retry = busy_retry
+        self._degrade_after = degrade_after
+        self._recover_every = recover_every
+        self._stale_after = stale_after
+        self._description = description or backend.name
+        self._shadow = _Shadow()
+        self._backend_tickets: dict[int, Optional[int]] = {}  # our ticket → the backend's
+        self._next_ticket = 0
+        self._unshared: set[int] = set()  # tickets of requests admitted while degraded
+        self._pending: deque[Callable[[Backend, float], None]] = deque()
+        self._failing_since: Optional[float] = None
+        self._retry_backend_at = -math.inf
+        self._warned = False
+
+    # -- introspection ----------------------------------------------------------------------
+
+    @property
+    def window(self) -> float:
+        """The sliding window the request limit applies to, in seconds."""
+        return self._backend.window
+
+    @property
+    def backend(self) -> str:
+        """The backend answering now: ``memory``, ``sqlite`` or ``redis`` (``memory`` while a
+        shared backend is out)."""
+        return "memory" if self._fallback is not None else self._backend.name
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes see what this one records."""
+        return self.backend != "memory"
+
+    def __repr__(self) -> str:
+        return f"AccountLedger({self._description}, answering={self.backend})"
+
+    # -- the request window -----------------------------------------------------------------
+
+    def acquire(self, now: float, *, limit: int, floor: int = 0) -> Admission:
+        """Record one request at ``now`` if fewer than ``limit - floor`` requests are in the
+        account's window; atomic across every process on the ledger.
+
+        ``limit`` is livebar's share of the account (it may change from call to call, e.g.
+        under AIMD); ``floor`` the part of it this kind of request may not use (ends 0,
+        starts and pushes ``end_reserve``, updates ``reserve``).
+        """
+        if limit < 1 or floor < 0:
+            raise ValueError("limit must be at least 1 and floor at least 0")
+        answer = self._call(now, lambda b, t: b.acquire(t, limit=limit, floor=floor))
+        if answer is None:
+            return Admission(False, self._shadow_used(now), now + self._busy_retry, busy=True)
+        if not answer.admitted:
+            return Admission(False, answer.used, now + answer.wait)
+        self._trim(now)
+        self._next_ticket += 1
+        ticket = self._next_ticket
+        self._shadow.sent[ticket] = now
+        self._backend_tickets[ticket] = answer.ticket
+        if self._fallback is not None:
+            self._unshared.add(ticket)  # to hand to the backend when it is back
+        return Admission(True, answer.used, now, self._next_ticket)
+
+    def refund(self, ticket: int, now: float) -> None:
+        """The request admitted with ``ticket`` certainly never reached the server: free its
+        place (an unknown or old ticket is ignored)."""
+        if self._shadow.sent.pop(ticket, None) is None:
+            return
+        self._unshared.discard(ticket)
+        backend_ticket = self._backend_tickets.pop(ticket, None)
+        if backend_ticket is not None:
+            self._write(now, lambda b, _t: b.refund(backend_ticket))
+
+    def used(self, now: float) -> int:
+        """Requests in the account's window now (this process's own while degraded or busy)."""
+        answer = self._call(now, lambda b, t: b.used(t))
+        return self._shadow_used(now) if answer is None else answer
+
+    # -- concurrent activities ----------------------------------------------------------------
+
+    def request_slot(
+        self,
+        key: str,
+        now: float,
+        *,
+        max_active: int,
+        title: str,
+        stream_key: Optional[str] = None,
+    ) -> SlotGrant:
+        """Ask for one of the account's ``max_active`` concurrent slots for activity ``key``.
+
+        The first call puts the start in the account's queue; a slot goes to the oldest waiting
+        start of any process, so starts are served in order. Call again (same key) until it is
+        granted; a granted key stays granted.
+        """
+        entry = self._shadow.tracked.get(key)
+        if entry is None:
+            entry = self._shadow.tracked[key] = Tracked(key, title, stream_key)
+        answer = self._call(
+            now,
+            lambda b, t: b.request_slot(
+                key, t, max_active=max_active, title=title, stream_key=stream_key
+            ),
+        )
+        if answer is None:
+            return SlotGrant(False, 0, 0, busy=True)
+        if answer.granted and not entry.active:
+            entry.active = True
+            entry.started_at = now
+        return answer
+
+    def yield_slot(self, key: str, now: float) -> None:
+        """Give back ``key``'s slot (the server refused the start: its account is full) while
+        keeping its place at the head of the queue."""
+        entry = self._shadow.tracked.get(key)
+        if entry is not None:
+            entry.active = False
+        self._write(now, lambda b, _t: b.yield_slot(key))
+
+    def record_state(
+        self,
+        key: str,
+        now: float,
+        *,
+        activity_id: Optional[str] = None,
+        state: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """Remember what the phone shows for ``key`` (after a start or update went through):
+        the server's ``activity_id`` and the content state as JSON. A reaper ends the
+        activity from this if this process dies."""
+        copied = None if state is None else dict(state)
+        entry = self._shadow.tracked.get(key)
+        if entry is not None:
+            entry.activity_id = activity_id if activity_id is not None else entry.activity_id
+            entry.state = copied if copied is not None else entry.state
+        self._write(now, lambda b, t: b.record_state(key, t, activity_id=activity_id, state=copied))
+
+    def close_activity(self, key: str, now: float) -> None:
+        """``key`` has ended, or will never start: drop its record and free its slot."""
+        self._shadow.tracked.pop(key, None)
+        self._write(now, lambda b, _t: b.close_activity(key))
+
+    # -- owners and orphans -------------------------------------------------------------------
+
+    def heartbeat(self, now: float) -> tuple[str, ...]:
+        """Say this process is alive (call every ``DEFAULT_HEARTBEAT_INTERVAL``). Answers the
+        keys of this process's activities that another process has reaped meanwhile (only
+        possible across hosts, after a pause longer than the stale bound): they are over."""
+        answer = self._call(now, lambda b, t: b.heartbeat(t))
+        if not answer:
+            return ()
+        for key in answer:
+            self._shadow.tracked.pop(key, None)
+        return answer
+
+    def claim_orphans(self, now: float) -> list[Orphan]:
+        """Claim the account's activities whose owners are gone. Each is answered to exactly
+        one caller however many race; the caller ends it, then calls ``settle_orphan``. If the
+        claimer dies first, its claim lapses and another process claims it again."""
+        answer = self._call(now, lambda b, t: b.claim_orphans(t, stale_after=self._stale_after))
+        return answer or []
+
+    def settle_orphan(self, orphan_id: str, now: float, *, ended: bool) -> None:
+        """The end of a claimed orphan went out (``ended``: drop it) or failed for now (give the
+        claim back, so this or another process tries again later)."""
+        self._write(now, lambda b, _t: b.settle_orphan(orphan_id, ended=ended))
+
+    def close(self, now: float) -> None:
+        """Drop this process's records (a clean exit: every activity has ended)."""
+        self._drain(now)
+        try:
+            self._backend.close()
+        except Exception as exc:
+            log.debug("livebar: closing the ledger failed: %r", exc)
+
+    # -- failure handling ---------------------------------------------------------------------
+
+    def _backend_now(self, now: float) -> float:
+        clock = self._backend.clock
+        return clock() if clock is not None else now
+
+    def _active_backend(self, now: float) -> Backend:
+        if self._fallback is not None and now >= self._retry_backend_at:
+            self._recover(now)
+        return self._fallback if self._fallback is not None else self._backend
+
+    def _call(self, now: float, operation: Callable[[Backend, float], _T]) -> Optional[_T]:
+        """``operation`` on the answering backend, or None when it could not answer."""
+        backend = self._active_backend(now)
+        if backend is self._fallback:
+            return operation(backend, now)
+        try:
+            self._drain_or_raise(now)
+            answer = operation(backend, self._backend_now(now))
+        except Exception as exc:
+            self._failed(now, exc)
+            if self._fallback is not None:
+                return operation(self._fallback, now)
+            return None
+        self._failing_since = None
+        return answer
+
+    def _write(self, now: float, operation: Callable[[Backend, float], None]) -> None:
+        """A write that must happen: done now, or replayed before the next call."""
+        backend = self._active_backend(now)
+        if backend is self._fallback:
+            operation(backend, now)
+            return
+        self._pending.append(operation)
+        self._drain(now)  # on a degrade, the fallback is rebuilt from the shadow, which has it
+
+    def _drain(self, now: float) -> None:
+        if self._fallback is not None:
+            return
+        try:
+            self._drain_or_raise(now)
+        except Exception as exc:
+            self._failed(now, exc)
+        else:
+            self._failing_since = None
+
+    def _drain_or_raise(self, now: float) -> None:
+        while self._pending:
+            self._pending[0](self._backend, self._backend_now(now))
+            self._pending.popleft()
+
+    def _failed(self, now: float, exc: Exception) -> None:
+        if self._failing_since is None:
+            self._failing_since = now
+        log.debug("livebar: the %s ledger did not answer: %r", self._backend.name, exc)
+        if now - self._failing_since >= self._degrade_after:
+            self._degrade(now, exc)
+
+    def _degrade(self, now: float, exc: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "livebar: the shared ledger (%s) is not answering (%s); this process paces "
+                "itself alone until it answers again",
+                self._description,
+                type(exc).__name__,
+            )
+        fallback = MemoryBackend(window=self._backend.window, owner=self._backend.owner)
+        self._trim(now)
+        fallback.restore(
+            list(self._shadow.tracked.values()),
+            [now - at for at in self._shadow.sent.values()],
+            now,
+        )
+        self._fallback = fallback
+        self._pending.clear()
+        self._forget_backend_tickets()
+        self._retry_backend_at = now + self._recover_every
+
+    def _recover(self, now: float) -> None:
+        self._trim(now)
+        try:
+            there = self._backend_now(now)
+            self._backend.restore(
+                [
+                    replace(
+                        t, started_at=None if t.started_at is None else there - now + t.started_at
+                    )
+                    for t in self._shadow.tracked.values()
+                ],
+                [now - at for t, at in self._shadow.sent.items() if t in self._unshared],
+                there,
+            )
+        except Exception as exc:
+            log.debug("livebar: the %s ledger still does not answer: %r", self._backend.name, exc)
+            self._retry_backend_at = now + self._recover_every
+            return
+        log.info("livebar: the shared ledger (%s) answers again", self._description)
+        self._fallback = None
+        self._failing_since = None
+        self._unshared.clear()
+        self._forget_backend_tickets()
+
+    def _forget_backend_tickets(self) -> None:
+        """After a switch of backend, old tickets name nothing there (the shadow still knows)."""
+        for ticket in self._backend_tickets:
+            self._backend_tickets[ticket] = None
+
+    def _trim(self, now: float) -> None:
+        """Forget own requests that have left the window (they are in time order)."""
+        horizon = now - self._backend.window
+        sent = self._shadow.sent
+        while sent:
+            ticket, at = next(iter(sent.items()))
+            if at > horizon:
+                break
+            del sent[ticket]
+            self._backend_tickets.pop(ticket, None)
+            self._unshared.discard(ticket)
+
+    def _shadow_used(self, now: float) -> int:
+        self._trim(now)
+        return len(self._shadow.sent)
+
+
+# -- where the ledger lives -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerSetting:
+    """Resolved ``LIVEBAR_LEDGER``: ``kind`` is ``off``, ``sqlite`` (``location`` a
+    directory) or ``redis`` (``location`` a URL)."""
+
+    kind: str
+    location: str = ""
+
+    def __repr__(self) -> str:
+        shown = _redact_url(self.location) if self.kind == "redis" else self.location
+        return f"LedgerSetting(kind={self.kind!r}, location={shown!r})"
+
+
+def default_directory(environ: Optional[Mapping[str, str]] = None) -> Path:
+    """``$XDG_RUNTIME_DIR/livebar`` when that is set (per user, in memory, cleared at
+    logout), else ``$XDG_CACHE_HOME/livebar`` or ``~/.cache/livebar``."""
+    env = os.environ if environ is None else environ
+    runtime = env.get("XDG_RUNTIME_DIR", "").strip()
+    if runtime and os.path.isabs(runtime):
+        return Path(runtime) / "livebar"
+    cache = env.get("XDG_CACHE_HOME", "").strip()
+    if cache and os.path.isabs(cache):
+        return Path(cache) / "livebar"
+    return Path.home() / ".cache" / "livebar"
+
+
+def resolve_ledger(
+    setting: Optional[str] = None, *, environ: Optional[Mapping[str, str]] = None
+) -> LedgerSetting:
+    """Resolve the ledger setting: explicit ``setting`` > ``LIVEBAR_LEDGER`` > the default
+    directory. Accepts ``off`` (also ``0``, ``false``, ``no``, ``memory``), an absolute
+    directory path, or a ``redis://``, ``rediss://`` or ``unix://`` URL. Raises
+    ``ConfigurationError`` naming the setting."""
+    env = os.environ if environ is None else environ
+    option = "ledger"
+    if setting is None:
+        option = ENV_LEDGER
+        setting = env.get(ENV_LEDGER, "")
+    text = setting.strip()
+    if not text or text.lower() in ("auto", "default", "on"):
+        return LedgerSetting("sqlite", str(default_directory(env)))
+    if text.lower() in ("off", "0", "false", "no", "memory", "none"):
+        return LedgerSetting("off")
+    if text.startswith(("redis://", "rediss://", "unix://")):
+        return LedgerSetting("redis", text)
+    if "://" in text:
+        raise ConfigurationError(option, "must be off, a directory, or a redis:// URL")
+    path = os.path.expanduser(text)
+    if not os.path.isabs(path):
+        raise ConfigurationError(option, "must be an absolute directory path")
+    return LedgerSetting("sqlite", path)
+
+
+_warned_open: set[str] = set()
+
+
+def open_ledger(
+    account: Account,
+    *,
+    window: float = 60.0,
+    setting: Optional[LedgerSetting] = None,
+    host: Optional[str] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    **options: Any,
+) -> AccountLedger:
+    """The ledger of ``account`` as configured (``setting`` or ``LIVEBAR_LEDGER``). Never
+    raises: an unusable setting, directory, file or server logs once on the ``livebar``
+    logger and gives the in-process ledger. ``options`` go to ``AccountLedger``.
+
+    The engine should keep one per account per process (it is the process's pacing budget).
+    """
+    env = os.environ if environ is None else environ
+    try:
+        resolved = setting if setting is not None else resolve_ledger(environ=env)
+    except ConfigurationError as exc:
+        _warn_once(f"setting:{exc}", "livebar: %s; the ledger is off (this process only)", exc)
+        resolved = LedgerSetting("off")
+    owner = Owner.current(host=host or env.get(ENV_HOST_ID, "").strip() or None)
+    memory = AccountLedger(MemoryBackend(window=window, owner=owner), description="memory")
+    if resolved.kind == "off":
+        return memory
+    try:
+        backend: Backend
+        if resolved.kind == "redis":
+            from livebar._ledger_redis import RedisBackend
+
+            backend = RedisBackend(resolved.location, account=account, window=window, owner=owner)
+            description = f"redis {_redact_url(resolved.location)}"
+        else:
+            from livebar._ledger_sqlite import SqliteBackend
+
+            path = Path(resolved.location) / f"{account.id}.sqlite3"
+            backend = SqliteBackend(path, window=window, owner=owner)
+            description = str(path)
+    except Exception as exc:
+        _warn_once(
+            f"{resolved.kind}:{resolved.location}",
+            "livebar: cannot use the shared ledger (%s: %s); pacing this process alone",
+            _redact_url(resolved.location),
+            exc,
+        )
+        return memory
+    return AccountLedger(backend, description=description, **options)
+
+
+_ledgers: dict[tuple[int, str, float], AccountLedger] = {}
+
+
+def ledger_for(account: Account, *, window: float = 60.0) -> AccountLedger:
+    """This process's ledger of ``account`` as the environment configures it, opened once per
+    process (a forked child opens its own): one pacing budget per account per process,
+    however many client objects. Dispatcher thread only."""
+    token = (os.getpid(), account.id, window)
+    ledger = _ledgers.get(token)
+    if ledger is None:
+        ledger = _ledgers[token] = open_ledger(account, window=window)
+    return ledger
+
+
+def close_ledgers(now: float) -> None:
+    """Close every ledger ``ledger_for`` opened in this process (at a clean exit, once every
+    activity has ended: their records go, and nothing is left to reap)."""
+    pid = os.getpid()
+    for token in [t for t in _ledgers if t[0] == pid]:
+        _ledgers.pop(token).close(now)
+
+
+def _warn_once(token: str, message: str, *args: object) -> None:
+    if token in _warned_open:
+        return
+    _warned_open.add(token)
+    log.warning(message, *args)
+
+
+def _redact_url(url: str) -> str:
+    """``url`` without a password (``redis://:secret@host`` → ``redis://:***@host``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, has_password, _password = credentials.partition(":")
+    return f"{scheme}://{user}{':***' if has_password else ''}@{host}"
