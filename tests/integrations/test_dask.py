@@ -9,8 +9,8 @@ import dask
 import dask.bag
 import pytest
 from distributed import Client, LocalCluster
+from phone import only_activity, opts
 
-import livebar
 from livebar.dask import LivebarCallback, progress
 
 
@@ -20,16 +20,6 @@ def inc(x: int) -> int:
 
 def broken(x: int) -> float:
     return 1 / (x - 7)
-
-
-def opts(sim: Any, **extra: Any) -> dict[str, Any]:
-    return {"api_key": sim.api_key, "base_url": sim.url, **extra}
-
-
-def only_activity(sim: Any) -> dict[str, Any]:
-    livebar.flush(10)
-    [activity] = sim.activities()
-    return activity
 
 
 @pytest.fixture(scope="module")

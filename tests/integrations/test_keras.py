@@ -11,21 +11,11 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
+from phone import only_activity, opts, subtitles
 
-import livebar
 from livebar.keras import LivebarCallback
 
 assert "torch" == keras.backend.backend()
-
-
-def opts(sim: Any) -> dict[str, Any]:
-    return {"api_key": sim.api_key, "base_url": sim.url}
-
-
-def only_activity(sim: Any) -> dict[str, Any]:
-    livebar.flush(10)
-    [activity] = sim.activities()
-    return activity
 
 
 class Slow(keras.callbacks.Callback):
@@ -72,8 +62,8 @@ def test_fit_is_done_at_epochs_times_steps_with_losses(sim: Any) -> None:
     activity = only_activity(sim)
     assert (100, "ended") == (activity["displayed"]["percentage"], activity["state"])
     assert activity["displayed"]["subtitle"].startswith("Done in")
-    subtitles = [event["content_state"].get("subtitle") or "" for event in activity["history"]]
-    assert any("Epoch " in s and "val_loss " in s for s in subtitles), subtitles
+    shown = subtitles(activity)
+    assert any("Epoch " in s and "val_loss " in s for s in shown), shown
 
 
 def test_the_callback_keeps_keras_async_dispatch(sim: Any) -> None:

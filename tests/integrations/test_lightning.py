@@ -13,22 +13,13 @@ from typing import Any
 import pytest
 import torch
 from lightning.pytorch.callbacks import EarlyStopping
+from phone import only_activity, opts, subtitles
 from tiny_lightning import Tiny, loader, trainer
 
 import livebar
 from livebar.lightning import LivebarCallback
 
 HERE = Path(__file__).resolve().parent
-
-
-def opts(sim: Any) -> dict[str, Any]:
-    return {"api_key": sim.api_key, "base_url": sim.url}
-
-
-def only_activity(sim: Any) -> dict[str, Any]:
-    livebar.flush(10)
-    [activity] = sim.activities()
-    return activity
 
 
 def test_a_finished_fit_is_done_with_epochs_and_losses(sim: Any) -> None:
@@ -44,8 +35,8 @@ def test_a_finished_fit_is_done_with_epochs_and_losses(sim: Any) -> None:
     )
     assert activity["displayed"]["subtitle"].startswith("Done in")
     assert 24 == callback.activity.total
-    subtitles = [event["content_state"].get("subtitle") or "" for event in activity["history"]]
-    assert any(s.startswith("Epoch ") and "loss " in s for s in subtitles), subtitles
+    shown = subtitles(activity)
+    assert any(s.startswith("Epoch ") and "loss " in s for s in shown), shown
     assert 0 == activity["warnings"]
     assert len(sim.requests()) <= 14  # start + the 12 quick updates iOS allows + end, at most
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from phone import only_activity
 
 import livebar
 
@@ -14,12 +15,6 @@ import livebar
 def registered(sim: Any) -> None:
     """progress_* registered, pointing at the simulator."""
     livebar.pandas(api_key=sim.api_key, base_url=sim.url, mininterval=0)
-
-
-def only_activity(sim: Any) -> dict[str, Any]:
-    livebar.flush(10)
-    [activity] = sim.activities()
-    return activity
 
 
 def test_series_progress_apply_is_done_with_the_same_result(sim: Any, registered: None) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import ray
+from phone import only_activity, opts
 
 import livebar
 from livebar.ray import track
@@ -22,16 +23,6 @@ def square(x: int) -> int:
 @ray.remote
 def broken(x: int) -> float:
     return 1 / (x - 3)
-
-
-def opts(sim: Any, **extra: Any) -> dict[str, Any]:
-    return {"api_key": sim.api_key, "base_url": sim.url, **extra}
-
-
-def only_activity(sim: Any) -> dict[str, Any]:
-    livebar.flush(10)
-    [activity] = sim.activities()
-    return activity
 
 
 @pytest.fixture(scope="module", autouse=True)

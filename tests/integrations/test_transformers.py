@@ -9,22 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from phone import only_activity, opts, subtitles
 from tiny_bert import RaiseAt, Slow, StopAt, trainer
 
-import livebar
 from livebar.transformers import LivebarCallback
 
 HERE = Path(__file__).resolve().parent
-
-
-def opts(sim: Any) -> dict[str, Any]:
-    return {"api_key": sim.api_key, "base_url": sim.url}
-
-
-def only_activity(sim: Any) -> dict[str, Any]:
-    livebar.flush(10)
-    [activity] = sim.activities()
-    return activity
 
 
 def test_train_is_done_at_max_steps_with_the_loss(sim: Any, tmp_path: Path) -> None:
@@ -39,8 +29,8 @@ def test_train_is_done_at_max_steps_with_the_loss(sim: Any, tmp_path: Path) -> N
         activity["state"],
     )
     assert activity["displayed"]["subtitle"].startswith("Done in")
-    subtitles = [event["content_state"].get("subtitle") or "" for event in activity["history"]]
-    assert any(s.startswith("Epoch ") and "loss " in s for s in subtitles), subtitles
+    shown = subtitles(activity)
+    assert any(s.startswith("Epoch ") and "loss " in s for s in shown), shown
     assert callback.activity.subtitle.startswith("Epoch 2/2 · loss ")
     assert "eval_loss " in callback.activity.subtitle
 
