@@ -23,6 +23,7 @@ EXPECTED = {
     "manual.py": (0, ["Done"]),
     "tqdm_training.py": (0, ["Done"]),
     "tqdm_files.py": (1, ["Failed: OSError: No space left on device"]),
+    "process_pool.py": (0, ["Done", "Done"]),
 }
 
 

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from livebar._pacing import Budgets
+    from livebar._pandas import pandas
     from livebar._payload import (
         Action,
         Alert,
@@ -100,6 +101,7 @@ _EXPORTS = {
     "flush": "livebar._dispatch",
     "push": "livebar._dispatch",
     "Budgets": "livebar._pacing",
+    "pandas": "livebar._pandas",
     "tqdm": "livebar._tqdm",
     "trange": "livebar._tqdm",
     "Client": "livebar._client",
@@ -206,6 +208,7 @@ __all__ = [
     "current_activity",
     "flush",
     "live_activity",
+    "pandas",
     "push",
     "resolve_config",
     "tqdm",

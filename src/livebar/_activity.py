@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from livebar._dispatch import ActivityStats, Mirror
+    from livebar._handle import ProgressHandle  # issue-14
     from livebar._payload import ContentState
 
 __all__ = [
@@ -248,6 +249,12 @@ class LiveActivity:
     def cancel(self) -> None:
         """End the activity as cancelled."""
         self.close(outcome="cancelled")
+
+    def handle(self) -> ProgressHandle:  # issue-14: cross-process progress (livebar._handle)
+        """A small picklable handle that other processes use to advance this activity."""
+        from livebar._handle import handle_for
+
+        return handle_for(self)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the end has been delivered (or given up on); True if it was delivered."""

@@ -83,3 +83,5 @@ DEFAULT_STOP_GRACE = 0.5
 """How long an early-stopped loop waits for an uncaught exception to mark it failed."""
 ENV_FLUSH_TIMEOUT = "LIVEBAR_FLUSH_TIMEOUT"
 ENV_REQUESTS_PER_MINUTE = "LIVEBAR_REQUESTS_PER_MINUTE"
+ENV_RANKS = "LIVEBAR_RANKS"
+"""Which processes of a distributed job mirror: ``main`` (default) or ``all``."""

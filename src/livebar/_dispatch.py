@@ -47,6 +47,7 @@ from livebar._errors import (
 )
 from livebar._ledger import AccountLedger
 from livebar._pacing import Budgets, Kind, PacingPolicy, Send, Snapshot
+from livebar._ranks import mirrors_here
 from livebar._reap import LostEnd, lost_end, lost_message
 
 if TYPE_CHECKING:
@@ -942,6 +943,8 @@ def open_activity(spec: ActivitySpec, sample: Sampler) -> Mirror | None:
 
 def _resolve(spec: ActivitySpec) -> tuple[Driver, Config] | None:
     """The engine and the account for ``spec``; the engine is created only when needed."""
+    if not mirrors_here(spec.ranks):  # issue-14: only a distributed job's main process mirrors
+        return None
     driver = _driver
     config = _resolve_from_environment(spec) if driver is None else driver.resolve(spec)
     if config is None:

@@ -1,0 +1,136 @@
+"""Which process of a distributed job mirrors: only the main one, unless told otherwise.
+
+A job launched as several processes (``torchrun``, Lightning's DDP launcher, ``accelerate
+launch``, SLURM, MPI) runs the same code in every process. Each would start its own Live
+Activity; only the main process should. The decision is made when an activity starts, never at
+import, and reads, in order:
+
+1. the explicit ``ranks=`` of the activity, else ``LIVEBAR_RANKS``: ``"main"`` (the default)
+   or ``"all"`` (every process mirrors, e.g. independent jobs that happen to run under SLURM);
+2. ``torch.distributed``, when the job already imported it and initialised a process group: its
+   rank (livebar never imports torch itself);
+3. otherwise the launchers' environment variables: any of ``RANK_VARIABLES`` set to a non-zero
+   number means "not the main process". Lightning's DDP launcher sets only ``LOCAL_RANK`` and
+   ``NODE_RANK``, so every one of them counts, not just ``RANK``.
+
+Pure apart from reading ``sys.modules`` and the environment (both injectable for tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Optional
+
+from livebar._defaults import ENV_RANKS
+from livebar._errors import ConfigurationError, ValidationError
+
+__all__ = [
+    "RANK_MODES",
+    "RANK_VARIABLES",
+    "check_ranks",
+    "decide",
+    "is_main_process",
+    "mirrors_here",
+    "process_rank",
+]
+
+RANK_MODES = ("main", "all")
+
+RANK_VARIABLES = (
+    "RANK",
+    "LOCAL_RANK",
+    "NODE_RANK",
+    "GROUP_RANK",
+    "SLURM_PROCID",
+    "OMPI_COMM_WORLD_RANK",
+    "PMI_RANK",
+    "JSM_NAMESPACE_RANK",
+)
+"""Set by torchrun / Lightning / accelerate, SLURM, Open MPI, MPICH / Intel MPI, IBM LSF."""
+
+
+def check_ranks(ranks: Optional[str], name: str = "ranks") -> Optional[str]:
+    """``ranks`` if it is a known mode (or None); a ``ValidationError`` naming ``name`` if not."""
+    if ranks is not None and ranks not in RANK_MODES:
+        raise ValidationError(name, "enum", f"must be one of {RANK_MODES}, not {ranks!r}")
+    return ranks
+
+
+def process_rank(
+    *,
+    environ: Optional[Mapping[str, str]] = None,
+    modules: Optional[Mapping[str, ModuleType]] = None,
+) -> int:
+    """This process's rank as far as anyone can tell: 0 for the main process (or no launcher).
+
+    ``torch.distributed``'s rank when a process group is initialised; otherwise the first
+    non-zero launcher variable (a malformed value is ignored: it cannot prove anything).
+    """
+    distributed = (sys.modules if modules is None else modules).get("torch.distributed")
+    if distributed is not None:
+        try:
+            if distributed.is_available() and distributed.is_initialized():
+                rank: int = distributed.get_rank()
+                return rank
+        except Exception:  # a half-imported or broken torch must not break the job
+            pass
+    env = os.environ if environ is None else environ
+    for name in RANK_VARIABLES:
+        value = env.get(name, "").strip()
+        try:
+            rank = int(value)
+        except ValueError:
+            continue
+        if rank != 0:
+            return rank
+    return 0
+
+
+def is_main_process(
+    *,
+    environ: Optional[Mapping[str, str]] = None,
+    modules: Optional[Mapping[str, ModuleType]] = None,
+) -> bool:
+    """True in the main process of a distributed job, and in any process that is not one."""
+    return process_rank(environ=environ, modules=modules) == 0
+
+
+def decide(
+    ranks: Optional[str] = None,
+    *,
+    environ: Optional[Mapping[str, str]] = None,
+    modules: Optional[Mapping[str, ModuleType]] = None,
+) -> bool:
+    """Should an activity started in this process be mirrored? (``ranks`` > env > ``"main"``)
+
+    Raises ``ConfigurationError`` for a bad ``LIVEBAR_RANKS``.
+    """
+    env = os.environ if environ is None else environ
+    mode = check_ranks(ranks)
+    if mode is None:
+        configured = env.get(ENV_RANKS, "").strip().lower()
+        if configured and configured not in RANK_MODES:
+            raise ConfigurationError(ENV_RANKS, f"must be one of {RANK_MODES}")
+        mode = configured or "main"
+    if mode == "all":
+        return True
+    return is_main_process(environ=env, modules=modules)
+
+
+_warned = False
+
+
+def mirrors_here(ranks: Optional[str] = None) -> bool:
+    """``decide()`` for this process; a bad ``LIVEBAR_RANKS`` is logged once and means main."""
+    global _warned
+    try:
+        return decide(ranks)
+    except ConfigurationError as exc:
+        if not _warned:
+            _warned = True
+            logging.getLogger("livebar").error("livebar: %s; mirroring the main process only", exc)
+        return is_main_process()
