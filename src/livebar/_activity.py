@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from livebar._dispatch import ActivityStats, Mirror
-    from livebar._handle import ProgressHandle  # issue-14
+    from livebar._handle import ProgressHandle
     from livebar._payload import ContentState
 
 __all__ = [
@@ -250,7 +250,7 @@ class LiveActivity:
         """End the activity as cancelled."""
         self.close(outcome="cancelled")
 
-    def handle(self) -> ProgressHandle:  # issue-14: cross-process progress (livebar._handle)
+    def handle(self) -> ProgressHandle:
         """A small picklable handle that other processes use to advance this activity."""
         from livebar._handle import handle_for
 

@@ -179,6 +179,24 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     push.add_argument("--sound", metavar="NAME", help="the notification sound")
     push.set_defaults(handler=_push, command_name="push")
 
+    reap = sub.add_parser(
+        "reap",
+        help="end the Live Activities of livebar processes that were killed",
+        description=(
+            "End, truthfully, every Live Activity of this account whose livebar process is gone "
+            "(killed, OOM, a lost node): 'Lost: process 4121 was killed after 2h 13m at 61%%'. "
+            "Any livebar process on the account does this on its own; run it from cron or a "
+            "shell when none is running."
+        ),
+    )
+    reap.add_argument(
+        "--deadline",
+        type=_positive_number,
+        default=30.0,
+        help="longest wait for room in the account's rate limit, in seconds (default 30)",
+    )
+    reap.set_defaults(handler=_reap, command_name="reap")
+
     simulate = sub.add_parser(
         "simulate",
         help="serve the local ActivitySmith simulator and its lock-screen page",
@@ -684,6 +702,33 @@ def _push(args: argparse.Namespace) -> int:
     devices = "" if result.devices_notified is None else f" to {result.devices_notified} device(s)"
     print(f"{PROG}: push sent{devices}", flush=True)
     return 0
+
+
+# -- reap -------------------------------------------------------------------------------------
+
+
+def _reap(args: argparse.Namespace) -> int:
+    from livebar._account import account_for
+    from livebar._client import Client
+    from livebar._ledger import close_ledgers, ledger_for
+    from livebar._reap import reap
+
+    config = _config()
+    if not config.api_key:
+        raise UsageError(f"no API key: set {ENV_API_KEY}")
+    ledger = ledger_for(account_for(api_key=config.api_key, base_url=config.base_url))
+    with Client(api_key=config.api_key, base_url=config.base_url, retry=False) as client:
+        report = reap(ledger, client, deadline=args.deadline)
+    close_ledgers(0.0)
+    for orphan in report.ended:
+        print(f"{PROG}: ended {orphan.title!r}", flush=True)
+    for orphan in report.already_ended:
+        print(f"{PROG}: {orphan.title!r} had already ended", flush=True)
+    for orphan, why in report.failed:
+        _say(f"{PROG} reap: could not end {orphan.title!r}: {why}")
+    if not report.found:
+        print(f"{PROG}: nothing to reap ({ledger.backend} ledger)", flush=True)
+    return 1 if report.failed else 0
 
 
 # -- simulator --------------------------------------------------------------------------------

@@ -776,8 +776,14 @@ def _shared_ledger(account: Account, window: float) -> AccountLedger:
     return _ledger.ledger_for(account, window=window)
 
 
+_importing = threading.Lock()
+"""Held while the engine's thread imports the client (httpx): a fork waits for it, so a child
+never inherits a half-imported module."""
+
+
 def _connect(config: Config) -> Client:
-    from livebar._client import Client
+    with _importing:
+        from livebar._client import Client
 
     return Client(
         api_key=config.api_key, base_url=config.base_url, timeout=config.timeout, retry=False
@@ -943,7 +949,7 @@ def open_activity(spec: ActivitySpec, sample: Sampler) -> Mirror | None:
 
 def _resolve(spec: ActivitySpec) -> tuple[Driver, Config] | None:
     """The engine and the account for ``spec``; the engine is created only when needed."""
-    if not mirrors_here(spec.ranks):  # issue-14: only a distributed job's main process mirrors
+    if not mirrors_here(spec.ranks):  # only a distributed job's main process mirrors
         return None
     driver = _driver
     config = _resolve_from_environment(spec) if driver is None else driver.resolve(spec)
@@ -1118,10 +1124,15 @@ def _default_budgets() -> Budgets:
 
 
 def _after_fork_in_child() -> None:
-    global _driver, _lock
+    global _driver, _lock, _importing
     _driver = None  # the parent's thread does not exist here; start afresh on first use
     _lock = threading.Lock()
+    _importing = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=lambda: _importing.acquire(),
+        after_in_parent=lambda: _importing.release(),
+        after_in_child=_after_fork_in_child,
+    )

@@ -108,7 +108,7 @@ def install() -> None:
         previous_thread_hook(args)
 
     threading.excepthook = thread_excepthook
-    if "IPython" in sys.modules:  # issue-14: IPython never calls sys.excepthook
+    if "IPython" in sys.modules:  # IPython never calls sys.excepthook
         from livebar._ipython import watch_running_shell
 
         watch_running_shell(_activities)

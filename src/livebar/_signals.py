@@ -47,7 +47,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     global _terminated
     _terminated = True
     if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
-        # issue-14: a handler installed after ours chained us (Lightning's, during fit): it owns
+        # A handler installed after ours chained us (Lightning's, during fit): it owns
         # SIGTERM now and decides how the job stops; a default would not have been called at all.
         return
     hooks = sys.modules.get("livebar._hooks")

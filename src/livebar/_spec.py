@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 from livebar import _defaults
 from livebar._endings import Outcome
 from livebar._errors import ConfigurationError, ValidationError
-from livebar._ranks import check_ranks  # issue-14
+from livebar._ranks import check_ranks
 
 if TYPE_CHECKING:
     from livebar._client import Client
@@ -80,7 +80,7 @@ class SharedOptions(TypedDict, total=False):
     flush_timeout: float | None
     ranks: str | None
     """``"main"`` (default, or ``LIVEBAR_RANKS``): mirror only a distributed job's main process;
-    ``"all"``: every process (issue-14, ``livebar._ranks``)."""
+    ``"all"``: every process (``livebar._ranks``)."""
 
 
 class ActivityOptions(SharedOptions, total=False):
@@ -125,7 +125,7 @@ class ActivitySpec:
     base_url: str | None = None
     disable: bool | None = None
     flush_timeout: float | None = None
-    ranks: str | None = None  # issue-14
+    ranks: str | None = None
 
     def dismiss_minutes(self, outcome: Outcome) -> int:
         """How long the ended card stays: failures and cancellations longer."""
@@ -185,7 +185,7 @@ def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
         base_url=_account_setting(get("base_url"), "base_url"),
         disable=_optional_flag(get("disable"), "disable"),
         flush_timeout=_seconds(get("flush_timeout"), "flush_timeout"),
-        ranks=check_ranks(get("ranks")),  # issue-14
+        ranks=check_ranks(get("ranks")),
     )
 
 
