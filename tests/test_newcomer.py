@@ -148,11 +148,15 @@ def test_a_spec_variable_naming_no_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_ci_requires_the_spec_and_the_browser() -> None:
-    """.ci/run sets LIVEBAR_REQUIRE_SPEC=1 and LIVEBAR_REQUIRE_BROWSER=1 before the tests."""
+    """.ci/run sets LIVEBAR_REQUIRE_SPEC, _BROWSER and _REDIS to 1 before the tests."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     tests_at = next(i for i, line in enumerate(ci) if "python -m pytest" in line)
     exports = [line for line in ci[:tests_at] if line.startswith("export ")]
-    assert ["export LIVEBAR_REQUIRE_SPEC=1", "export LIVEBAR_REQUIRE_BROWSER=1"] == exports
+    assert [
+        "export LIVEBAR_REQUIRE_SPEC=1",
+        "export LIVEBAR_REQUIRE_BROWSER=1",
+        "export LIVEBAR_REQUIRE_REDIS=1",
+    ] == exports
 
 
 @pytest.mark.parametrize(

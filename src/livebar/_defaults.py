@@ -82,6 +82,10 @@ DEFAULT_SAMPLE_INTERVAL = 0.25
 DEFAULT_STOP_GRACE = 0.5
 """How long an early-stopped loop waits for an uncaught exception to mark it failed."""
 ENV_FLUSH_TIMEOUT = "LIVEBAR_FLUSH_TIMEOUT"
+ENV_LEDGER = "LIVEBAR_LEDGER"
+"""Where processes share an account's budget: ``off``, a directory, or a ``redis://`` URL."""
+ENV_HOST_ID = "LIVEBAR_HOST_ID"
+"""Overrides the detected host id (see ``livebar._owner``), e.g. to test two hosts on one."""
 ENV_REQUESTS_PER_MINUTE = "LIVEBAR_REQUESTS_PER_MINUTE"
 ENV_RANKS = "LIVEBAR_RANKS"
 """Which processes of a distributed job mirror: ``main`` (default) or ``all``."""

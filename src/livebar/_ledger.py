@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
 from livebar._account import Account
+from livebar._defaults import ENV_HOST_ID, ENV_LEDGER
 from livebar._errors import ConfigurationError
 from livebar._ledger_backend import (
     Admission,
@@ -81,10 +82,6 @@ log = logging.getLogger("livebar")
 
 _T = TypeVar("_T")
 
-ENV_LEDGER = "LIVEBAR_LEDGER"
-"""``off``, a directory, or a ``redis://``, ``rediss://`` or ``unix://`` URL."""
-ENV_HOST_ID = "LIVEBAR_HOST_ID"
-"""Overrides the detected host id (see ``livebar._owner``), e.g. to test two hosts on one."""
 
 DEFAULT_BUSY_RETRY = 0.05
 """How soon to ask again after the backend could not answer in time."""
