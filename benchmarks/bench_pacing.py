@@ -47,6 +47,7 @@ from livebar._payload import (
     PushNotification,
     StartActivity,
     UpdateActivity,
+    state_fraction,
 )
 from livebar.simulator import SimulatorConfig, SimulatorState
 from livebar.testing import VIRTUAL_EPOCH, virtual_time
@@ -259,15 +260,8 @@ def scenarios(*, quick: bool = False) -> list[Scenario]:
 
 def fraction_of(state: Optional[dict[str, Any]]) -> float:
     """The share of the bar a content state (as the simulator keeps it) shows."""
-    if not state:
-        return 0.0
-    if state.get("current_step") is not None and state.get("number_of_steps"):
-        return float(state["current_step"]) / float(state["number_of_steps"])
-    if state.get("percentage") is not None:
-        return float(state["percentage"]) / 100
-    if state.get("value") is not None and state.get("upper_limit"):
-        return min(max(float(state["value"]) / float(state["upper_limit"]), 0.0), 1.0)
-    return 0.0
+    fraction = state_fraction(state or {})
+    return 0.0 if fraction is None else fraction
 
 
 @dataclass

@@ -21,11 +21,10 @@ from bench_common import Spread, emit
 
 
 def _fraction(state: dict[str, Any]) -> float:
-    if state.get("current_step") is not None and state.get("number_of_steps"):
-        return float(state["current_step"]) / float(state["number_of_steps"])
-    if state.get("percentage") is not None:
-        return float(state["percentage"]) / 100
-    return 0.0
+    from livebar._payload import state_fraction
+
+    fraction = state_fraction(state)
+    return 0.0 if fraction is None else fraction
 
 
 def realtime(duration: float) -> dict[str, Any]:

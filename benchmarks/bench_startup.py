@@ -1,5 +1,9 @@
 """Import time (a fresh interpreter for every measurement) and memory over a long loop.
 
+``processes``: the tqdm drop-in as a user pays for it, a whole ``python -c "from livebar import
+tqdm"`` against ``python -c "from tqdm.auto import tqdm"`` (wall and CPU time, and instructions
+counted by callgrind, which a busy machine does not disturb).
+
 Import time is measured inside each fresh interpreter with ``time.perf_counter()`` around the
 import statement alone, so the interpreter's own start-up is not counted; the statements are
 interleaved across runs. Memory: ``livebar.track`` mirrors a 10-million-item loop to an
@@ -53,6 +57,77 @@ def import_times(runs: int) -> dict[str, Any]:
     result = {name: Spread.of(values).to_json() for name, values in samples.items()}
     per_run = [lb / tq for lb, tq in zip(samples["import livebar"], samples["import tqdm"])]
     return {"ms": result, "livebar_vs_tqdm": Spread.of(per_run).to_json(), "runs": runs}
+
+
+PROCESSES = {
+    "from livebar import tqdm": "from livebar import tqdm",
+    "from tqdm.auto import tqdm": "from tqdm.auto import tqdm",
+}
+"""The drop-in's cost as a user sees it: a whole ``python -c`` process, start-up included."""
+
+
+def _bytecode_env() -> dict[str, str]:
+    env = _clean_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as after `pip install`: modules are compiled once
+    return env
+
+
+def process_times(runs: int) -> dict[str, Any]:
+    """Wall and CPU time of whole ``python -c`` processes, interleaved; instructions counted
+    by callgrind when valgrind is installed (repeatable on a loaded machine)."""
+    import resource
+    import shutil
+    import time
+
+    env = _bytecode_env()
+    for stmt in PROCESSES.values():  # warm: bytecode written, files in the page cache
+        subprocess.run([sys.executable, "-c", stmt], env=env, check=True, timeout=60)
+    wall: dict[str, list[float]] = {name: [] for name in PROCESSES}
+    cpu: dict[str, list[float]] = {name: [] for name in PROCESSES}
+    for _ in range(runs):
+        for name, stmt in PROCESSES.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            began = time.perf_counter()
+            subprocess.run([sys.executable, "-c", stmt], env=env, check=True, timeout=60)
+            wall[name].append((time.perf_counter() - began) * 1000)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            cpu[name].append(used * 1000)
+    mine, theirs = PROCESSES
+    out: dict[str, Any] = {
+        "wall_ms": {name: Spread.of(v).to_json() for name, v in wall.items()},
+        "cpu_ms": {name: Spread.of(v).to_json() for name, v in cpu.items()},
+        "wall_ratio": Spread.of([a / b for a, b in zip(wall[mine], wall[theirs])]).to_json(),
+        "cpu_ratio": Spread.of([a / b for a, b in zip(cpu[mine], cpu[theirs])]).to_json(),
+        "runs": runs,
+    }
+    if shutil.which("valgrind"):
+        counted = {name: _instructions(stmt, env) for name, stmt in PROCESSES.items()}
+        out["instructions"] = counted
+        out["instruction_ratio"] = counted[mine] / counted[theirs]
+    return out
+
+
+def _instructions(stmt: str, env: dict[str, str]) -> int:
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            stmt,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    for line in done.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1].strip())
+    raise RuntimeError("callgrind printed no instruction count")
 
 
 MEMORY_PROBE = """
@@ -112,6 +187,7 @@ def memory(n: int) -> dict[str, Any]:
 def run(quick: bool = False) -> dict[str, Any]:
     return {
         "imports": import_times(5 if quick else 15),
+        "processes": process_times(5 if quick else 15),
         "memory": memory(2_000_000 if quick else 10_000_000),
     }
 

@@ -59,7 +59,7 @@ def orphan(**changes: Any) -> Orphan:
             {"state": {"title": "x", "value": 30, "upper_limit": 120}, "last_seen": 1037.0},
             "Lost: process 4121 was killed after 37s at 25%",
         ),
-        ({"state": None, "last_seen": 1000.0}, "Lost: process 4121 was killed after 0s"),
+        ({"state": None, "last_seen": 1000.0}, "Lost: process 4121 was killed after 0.0s"),
     ],
 )
 def test_the_lost_message_says_what_is_known(changes: dict[str, Any], message: str) -> None:
@@ -139,7 +139,7 @@ def test_a_killed_process_is_ended_as_lost_once(sim: Any, tmp_path: Path) -> Non
     assert {"ended"} == {a["state"] for a in ended.values()}
     backup, deploy = ended["Nightly backup"], ended["Deploy"]
     assert (
-        f"Lost: process {child.pid} was killed after 0s at 61%"
+        f"Lost: process {child.pid} was killed after 0.0s at 61%"
         == (backup["content_state"]["subtitle"])
     )
     assert ("red", 61, 30) == (

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import functools
 import itertools
 import math
@@ -225,7 +224,7 @@ class LiveActivity:
             self.ended_at = self._clock()
             ending = self._build_ending(outcome, exc, provisional=provisional)
             if subtitle:
-                ending = dataclasses.replace(ending, subtitle=truncate(subtitle, MAX_SUBTITLE))
+                ending = ending._replace(subtitle=truncate(subtitle, MAX_SUBTITLE))
             self._ending = ending
         _wake_engine()
 

@@ -796,21 +796,12 @@ def _describe(exc: BaseException, record: Mirror | _Push | _Reaped) -> str:
 
 def snapshot_of(state: ContentState) -> Snapshot:
     """What pacing weighs of a content state."""
-    fraction: float | None
-    if state.current_step is not None and state.number_of_steps:
-        fraction = state.current_step / state.number_of_steps
-    elif state.percentage is not None:
-        fraction = state.percentage / 100
-    elif state.value is not None and state.upper_limit:
-        fraction = min(max(state.value / state.upper_limit, 0.0), 1.0)
-    else:
-        fraction = None
     count = 0.0
     if state.metrics:
         first = state.metrics[0].value
         count = float(first) if isinstance(first, (int, float)) else 0.0
     return Snapshot(
-        fraction=fraction,
+        fraction=state.fraction(),
         count=count,
         structure=(state.type, state.title, state.color, state.number_of_steps),
         detail=(state.subtitle, state.step_color, state.step_colors),

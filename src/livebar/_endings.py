@@ -9,7 +9,7 @@ on the lock screen). ``outcome_of(exc)`` is the one mapping from an exception to
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "Ending",
@@ -61,8 +61,7 @@ _VERBS = {
 }
 
 
-@dataclass(frozen=True)
-class Ending:
+class Ending(NamedTuple):
     """How an activity ended, as the phone should show it.
 
     ``complete`` fills the bar; ``provisional`` marks an ending that a later, better-informed

@@ -34,6 +34,7 @@ Nothing here knows about HTTP.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar
@@ -594,6 +595,10 @@ class ContentState(Model):
         if self.type in NEWER_CONTENT_TYPES:
             raise ValidationError("type", "enum", f"must be one of {', '.join(CONTENT_TYPES)}")
 
+    def fraction(self) -> float | None:
+        """The share of the bar this state shows (``None``: no bar, e.g. a metrics card)."""
+        return state_fraction(self.__dict__)
+
     @classmethod
     def segmented_progress(
         cls, title: str, *, number_of_steps: int, current_step: int = 0, **common: Any
@@ -896,3 +901,24 @@ def _optional_string(value: object, name: str) -> str | None:
 
 def _optional_choice(value: object, name: str, choices: Sequence[str]) -> str | None:
     return checks.optional(checks.choice, value, name, choices)
+
+
+def state_fraction(state: Mapping[str, Any]) -> float | None:
+    """The share of the bar a content state shows, from its fields (or its JSON): steps done of
+    the steps, the percentage, or value of upper limit; ``None`` when it shows no bar."""
+    steps, current = _real(state.get("number_of_steps")), _real(state.get("current_step"))
+    if current is not None and steps is not None and steps > 0:
+        return min(max(current / steps, 0.0), 1.0)
+    percentage = _real(state.get("percentage"))
+    if percentage is not None:
+        return min(max(percentage / 100, 0.0), 1.0)
+    value, upper = _real(state.get("value")), _real(state.get("upper_limit"))
+    if value is not None and upper is not None and upper > 0:
+        return min(max(value / upper, 0.0), 1.0)
+    return None
+
+
+def _real(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None

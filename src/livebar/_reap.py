@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
 from livebar import _defaults
+from livebar._endings import format_duration
 from livebar._errors import (
     APIError,
     AuthenticationError,
@@ -32,7 +33,7 @@ from livebar._errors import (
     ValidationError,
 )
 from livebar._ledger import AccountLedger, Orphan
-from livebar._payload import ContentState, EndActivity, StreamEnd
+from livebar._payload import ContentState, EndActivity, StreamEnd, state_fraction
 
 __all__ = ["LOST_COLOR", "LostEnd", "ReapReport", "lost_end", "lost_message", "reap"]
 
@@ -47,7 +48,7 @@ def lost_message(orphan: Orphan) -> str:
     else:
         where = f" on {orphan.owner.hostname}" if orphan.owner.hostname else " on another host"
         what = f"{who}{where} went silent"
-    text = f"Lost: {what} after {_duration(orphan.last_seen - orphan.started_at)}"
+    text = f"Lost: {what} after {format_duration(orphan.last_seen - orphan.started_at)}"
     where_it_was = _progress(orphan.state)
     return f"{text} at {where_it_was}" if where_it_was else text
 
@@ -118,34 +119,11 @@ def _progress(state: Optional[Any]) -> str:
     """``61%``, ``step 2 of 3``, or ``""`` when the state says nothing of progress."""
     if not isinstance(state, dict):
         return ""
-    percentage = _number(state.get("percentage"))
-    if percentage is not None:
-        return f"{math.floor(min(max(percentage, 0.0), 100.0))}%"
-    value, upper = _number(state.get("value")), _number(state.get("upper_limit"))
-    if value is not None and upper is not None and upper > 0:
-        return f"{math.floor(100 * min(max(value / upper, 0.0), 1.0))}%"
     step, steps = state.get("current_step"), state.get("number_of_steps")
     if isinstance(step, int) and isinstance(steps, int) and steps > 0:
         return f"step {min(step + 1, steps)} of {steps}"
-    return ""
-
-
-def _number(value: object) -> Optional[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _duration(seconds: float) -> str:
-    """``2h 13m``, ``4m 12s``, ``37s``."""
-    total = max(round(seconds), 0)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    fraction = state_fraction(state)
+    return "" if fraction is None else f"{math.floor(100 * fraction + 1e-9)}%"
 
 
 # -- livebar reap -----------------------------------------------------------------------------

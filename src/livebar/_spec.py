@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, cast
 
 from livebar import _defaults
 from livebar._endings import Outcome
@@ -38,8 +37,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
     """What the engine reads of an activity in one look.
 
     ``ending`` is set once the activity is over and its ending can no longer change; ``pending``
@@ -98,8 +96,7 @@ def option_names(options: type[Any] = ActivityOptions) -> frozenset[str]:
     )
 
 
-@dataclass(frozen=True)
-class ActivitySpec:
+class ActivitySpec(NamedTuple):
     """A Live Activity's options, checked and resolved once; what the engine reads."""
 
     title: str
@@ -135,16 +132,12 @@ class ActivitySpec:
 
     def options(self) -> dict[str, Any]:
         """The spec as keyword options again (``copy()`` and the decorator reuse them)."""
+        defaults = self._field_defaults
         return {
-            name: getattr(self, name)
-            for name in self.__dataclass_fields__
-            if name != "title" and getattr(self, name) != _DEFAULTS.get(name)
+            name: value
+            for name, value in self._asdict().items()
+            if name != "title" and value != defaults.get(name)
         }
-
-
-_DEFAULTS: dict[str, Any] = {
-    name: field.default for name, field in ActivitySpec.__dataclass_fields__.items()
-}
 
 
 def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
