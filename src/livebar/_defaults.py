@@ -50,6 +50,9 @@ IOS_ACTIVITY_HOURS = 8.0
 """iOS ends a Live Activity about this long after it started."""
 DEFAULT_ROTATE_AFTER = 7.5 * 3600
 """When a manual-lifecycle activity is ended and started afresh, well before iOS's limit."""
+DEFAULT_RENEW_RETRY = 600.0
+"""A stream whose PUT at ``DEFAULT_ROTATE_AFTER`` was not renewed by the server asks again this
+much later (still well before iOS's limit)."""
 LIFECYCLES = ("stream", "manual")
 """``stream`` (the default): ``PUT``/``DELETE /live-activity/stream/{key}``, idempotent and
 renewed by the server; ``manual``: ``start``/``update``/``end``, renewed by livebar."""

@@ -180,6 +180,7 @@ class _Slot:
     stale_since: float = 0.0
     rotates: bool = False  # ours to renew before iOS's 8 hours (the manual lifecycle)
     granted: bool = False  # holds one of the account's concurrent slots (in the ledger)
+    renew_at: float = math.inf  # when a stream asks the server to renew it (a PUT)
     title: str = ""
     stream_key: str | None = None
 
@@ -256,6 +257,7 @@ class PacingPolicy:
         slot = self._slots.get(key)
         if slot is not None and slot.phase is Phase.ACTIVE:
             slot.started_at = now
+            slot.renew_at = now + self.budgets.rotate_after
             slot.updates_sent = 0
             slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
 
@@ -398,6 +400,7 @@ class PacingPolicy:
         if kind is Kind.START:
             slot.phase = Phase.ACTIVE
             slot.started_at = now
+            slot.renew_at = now + self.budgets.rotate_after
             slot.updates_sent = 0
             slot.shown = slot.latest_sent
             slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
@@ -408,6 +411,8 @@ class PacingPolicy:
             slot.updates_sent += 1
             slot.last_update_at = now
             slot.shown = slot.latest_sent
+            if now >= slot.renew_at:  # asked the server to renew; it did not (yet): ask later
+                slot.renew_at = now + _defaults.DEFAULT_RENEW_RETRY
         else:
             slot.phase = Phase.ENDED
             slot.shown = slot.latest_sent
@@ -535,8 +540,10 @@ class PacingPolicy:
                 later(max(slot.retry_at, self._frees_at(floor, now)))
             elif slot.phase is Phase.WAITING and slot.granted:
                 later(max(slot.retry_at, self._frees_at(b.end_reserve, now)))
-            elif slot.phase is Phase.ACTIVE and slot.rotates:
-                later(max(slot.started_at + b.rotate_after, self._frees_at(b.end_reserve + 1, now)))
+            elif slot.phase is Phase.ACTIVE:  # renewed before iOS's 8 hours end it
+                due = slot.started_at + b.rotate_after if slot.rotates else slot.renew_at
+                floor = b.end_reserve + 1 if slot.rotates else b.reserve
+                later(max(due, self._frees_at(floor, now)))
             if slot.phase is Phase.ACTIVE and not slot.closing and slot.latest != slot.shown:
                 later(
                     max(
@@ -565,12 +572,14 @@ class PacingPolicy:
         """
         latest, shown = slot.latest, slot.shown
         self._accumulate_staleness(slot, now)
-        if latest is None or shown is None or latest == shown:
-            return 0.0
         b = self.budgets
         if now < b.ios_ready_at(slot.started_at, slot.updates_sent):
             return 0.0
         if now < slot.last_update_at + b.min_update_gap:
+            return 0.0
+        if not slot.rotates and now >= slot.renew_at:
+            return math.inf  # a stream's PUT now lets the server renew it before iOS ends it
+        if latest is None or shown is None or latest == shown:
             return 0.0
         elapsed = max(now - slot.started_at, 1e-9)
         if latest.structure != shown.structure:

@@ -47,7 +47,7 @@ import httpx
 
 from livebar import _dispatch, _hooks
 from livebar._config import Config
-from livebar._defaults import DEFAULT_TIMEOUT
+from livebar._defaults import DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
 from livebar._ledger import AccountLedger, MemoryBackend
 from livebar._pacing import Budgets
 from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, serve
@@ -94,6 +94,7 @@ class VirtualTime:
         budgets: Budgets | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         seed: int = 0,
+        sample_interval: float = DEFAULT_SAMPLE_INTERVAL,
     ) -> None:
         self.now = 0.0
         """Seconds of virtual time since the start (the engine's clock)."""
@@ -108,6 +109,7 @@ class VirtualTime:
             connect=self._connect,
             rng=random.Random(seed),
             ledgers=lambda account, window: AccountLedger(MemoryBackend(window=window)),
+            sample_interval=sample_interval,
         )
         self.dispatcher.use_given_clients = False
         self.dispatcher.waker = self._wake
@@ -243,17 +245,26 @@ def virtual_time(
     budgets: Budgets | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     seed: int = 0,
+    sample_interval: float = DEFAULT_SAMPLE_INTERVAL,
     **simulator: Any,
 ) -> Iterator[VirtualTime]:
     """Run the real engine on a virtual clock against an in-process simulator (see above).
 
     ``config`` (or keyword settings such as ``rate_limit=5``) configures the simulated account;
-    ``budgets`` livebar's pacing; ``seed`` its backoff jitter (runs are reproducible).
+    ``budgets`` livebar's pacing; ``seed`` its backoff jitter (runs are reproducible);
+    ``sample_interval`` how often the engine looks at open activities (a coarser look makes
+    jobs of many hours cheap to run).
     Activities opened inside must end inside.
     """
     if simulator:
         config = (config or SimulatorConfig()).replace(**simulator)
-    harness = VirtualTime(config=config, budgets=budgets, timeout=timeout, seed=seed)
+    harness = VirtualTime(
+        config=config,
+        budgets=budgets,
+        timeout=timeout,
+        seed=seed,
+        sample_interval=sample_interval,
+    )
     previous = _dispatch.install(harness)
     try:
         yield harness
