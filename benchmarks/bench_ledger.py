@@ -154,11 +154,12 @@ class Redis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=3000, help="acquires per process")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args(argv)
+def run(*, calls: int = 3000) -> dict[str, Any]:
+    """Every backend, alone and with 4 contending processes (``run.py``'s section)."""
+    return {"rows": _rows(calls)}
+
+
+def _rows(calls: int) -> list[dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="livebar-bench-ledger-"))
     redis = Redis()
     rows = []
@@ -172,10 +173,19 @@ def main(argv: Optional[list[str]] = None) -> int:
             for processes in (1, 4):
                 if kind == "memory" and processes > 1:
                     continue  # nothing is shared
-                rows.append(measure(kind, location, processes, args.calls))
+                rows.append(measure(kind, location, processes, calls))
     finally:
         redis.close()
         shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000, help="acquires per process")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    rows = _rows(args.calls)
     print(
         "| backend | processes | acquire median / p99 (µs) | record_state median / p99 (µs)", end=""
     )

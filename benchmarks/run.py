@@ -65,6 +65,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     section("realtime", lambda: run_json("bench_realtime", "--realtime", *flags)["realtime"])
     section("exit", lambda: run_json("bench_realtime", "--exit", *flags)["exit"])
     section("startup", lambda: run_json("bench_startup", *flags))
+    import bench_ledger
+
+    section("ledger", lambda: bench_ledger.run(calls=1000 if args.quick else 3000))
+    section("accounts", lambda: run_json("bench_accounts", *flags))
     results["seconds"] = time.perf_counter() - began
     results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
@@ -121,6 +125,10 @@ def render(r: dict[str, Any]) -> str:
     out.extend(_realtime_table(r["realtime"]))
     out.extend(_exit_table(r["exit"]))
     out.extend(_startup_tables(r["startup"]))
+    if "ledger" in r:
+        out.extend(_ledger_table(r["ledger"]))
+    if "accounts" in r:
+        out.extend(_accounts_table(r["accounts"]))
     return "\n".join(out).rstrip()
 
 
@@ -323,6 +331,74 @@ def _startup_tables(st: dict[str, Any]) -> list[str]:
             f"| {kind} input | {m['rss_before_mb']:.1f} | {m['rss_1m_mb']:.1f} "
             f"| {m['rss_end_mb']:.1f} | {m['hwm_mb']:.1f} | {m['seconds']:.2f} |"
         )
+    procs = st.get("processes")
+    if procs:
+        mine, theirs = "from livebar import tqdm", "from tqdm.auto import tqdm"
+        out += [
+            "",
+            f"The drop-in as a whole process (`python -c '...'`, {procs['runs']} runs each, "
+            "interleaved, bytecode compiled as after `pip install`):",
+            "",
+            "| process | wall ms | CPU ms | instructions (callgrind) |",
+            "|---|---:|---:|---:|",
+        ]
+        counted = procs.get("instructions", {})
+        for name in (mine, theirs):
+            count = counted.get(name)
+            shown = f"{count / 1e6:.0f} M" if count else "-"
+            out.append(
+                f"| `{name}` | {_s(procs['wall_ms'][name])} | {_s(procs['cpu_ms'][name])} "
+                f"| {shown} |"
+            )
+        ratio = procs.get("instruction_ratio")
+        out += [
+            "",
+            f"Ratio to `tqdm.auto` (goal: at most 1.10): wall {_s(procs['wall_ratio'], '{:.2f}')}, "
+            f"CPU {_s(procs['cpu_ratio'], '{:.2f}')}"
+            + (f", instructions {ratio:.3f} (repeatable on a busy machine)." if ratio else "."),
+        ]
+    return out
+
+
+def _ledger_table(rows: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        "### 7. The shared ledger: cost per request (µs; 4 processes call back to back, a worst "
+        "case: a real process calls about once a second)",
+        "",
+        "| backend | processes | acquire median / p99 | record_state median / p99 | busy |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows["rows"]:
+        out.append(
+            f"| {r['backend']} | {r['processes']} | {r['acquire_median_us']:.0f} / "
+            f"{r['acquire_p99_us']:.0f} | {r['record_median_us']:.0f} / "
+            f"{r['record_p99_us']:.0f} | {r['busy']} of {r['calls']} |"
+        )
+    return out
+
+
+def _accounts_table(a: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        "### 8. One account, three processes (simulator at ActivitySmith's limits, time / 10)",
+        "",
+        "| ledger | requests | 429 window | 429 slots | pushes received | every flush done |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for label, key in (("off (per process)", "ledger_off"), ("shared (default)", "shared_ledger")):
+        c = a["collisions"][key]
+        out.append(
+            f"| {label} | {c['requests']} | {c['refused_window']} | {c['refused_slots']} "
+            f"| {c['pushes_received']} | {c['all_flushed']} |"
+        )
+    reap = a["reap"]["seconds"]
+    shown = "-" if reap is None else f"{reap:.1f} s"
+    out += [
+        "",
+        f"A process killed with `kill -9` while another livebar process runs on the account: its "
+        f'activity ended "Lost" {shown} later (bound: one reap pass, 10 s).',
+    ]
     return out
 
 

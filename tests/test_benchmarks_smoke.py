@@ -30,7 +30,15 @@ def test_benchmark_modules_import(bench_pacing: ModuleType) -> None:
     saved = list(sys.path)
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        names = ["bench_common", "bench_loop", "bench_realtime", "bench_startup", "run"]
+        names = [
+            "bench_common",
+            "bench_loop",
+            "bench_realtime",
+            "bench_startup",
+            "bench_ledger",
+            "bench_accounts",
+            "run",
+        ]
         modules = [importlib.import_module(name) for name in names]
     finally:
         sys.path[:] = saved
