@@ -13,7 +13,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from livebar._errors import ValidationError
+from livebar import _defaults
+from livebar._errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from typing_extensions import Concatenate, ParamSpec
@@ -22,18 +23,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-COLORS = (
-    "lime",
-    "green",
-    "cyan",
-    "blue",
-    "purple",
-    "magenta",
-    "red",
-    "orange",
-    "yellow",
-    "gray",
-)
+COLORS = _defaults.COLORS
 """The accent colours ActivitySmith knows."""
 
 MAX_TAGS = 20
@@ -44,6 +34,20 @@ MAX_METADATA_TEXT = 4000
 MAX_METADATA_BYTES = 16 * 1024
 
 _DATE_TIME = r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))"
+
+
+def setting(
+    check: Callable[Concatenate[object, str, _P], _T],
+    value: object,
+    name: str,
+    *args: _P.args,
+    **kwargs: _P.kwargs,
+) -> _T:
+    """``check`` for a setting: its failure is a ``ConfigurationError`` naming ``name``."""
+    try:
+        return check(value, name, *args, **kwargs)
+    except ValidationError as exc:
+        raise ConfigurationError(name, exc.detail) from None
 
 
 def optional(

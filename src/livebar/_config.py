@@ -6,12 +6,12 @@ The API key never appears in a ``repr``, a log line or an exception message.
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from livebar import _checks as checks
 from livebar._defaults import (
     ACCOUNT_REQUESTS_PER_MINUTE,
     DEFAULT_BASE_URL,
@@ -136,11 +136,7 @@ def flush_timeout_setting(
             return DEFAULT_FLUSH_TIMEOUT
         option = ENV_FLUSH_TIMEOUT
         value = _float(text, option)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(option, "must be a number of seconds")
-    if not math.isfinite(value) or value < 0:
-        raise ConfigurationError(option, "must be a finite number of seconds >= 0")
-    return float(value)
+    return float(checks.setting(checks.number, value, option, minimum=0))
 
 
 def requests_per_minute_setting(
@@ -218,11 +214,7 @@ def _float(text: str, option: str) -> float:
 
 
 def _timeout(value: object, option: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(option, "must be a number of seconds")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(option, "must be a finite number of seconds > 0")
-    return float(value)
+    return float(checks.setting(checks.number, value, option, exclusive_minimum=0))
 
 
 def _flag(text: str, option: str) -> bool:

@@ -32,6 +32,7 @@ import random
 from collections import deque
 from dataclasses import dataclass, fields
 
+from livebar import _checks as checks
 from livebar import _defaults
 from livebar._aimd import ShareController
 from livebar._errors import ConfigurationError, Trouble
@@ -101,15 +102,12 @@ class Budgets:
     rotate_after: float = _defaults.DEFAULT_ROTATE_AFTER
 
     def __post_init__(self) -> None:
+        whole = ("requests_per_window", "reserve", "end_reserve", "max_activities")
         for item in fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigurationError(item.name, "must be a number")
-            if not math.isfinite(value) or value < 0:
-                raise ConfigurationError(item.name, "must be a finite number >= 0")
-        for name in ("requests_per_window", "reserve", "end_reserve", "max_activities"):
-            if not isinstance(getattr(self, name), int):
-                raise ConfigurationError(name, "must be a whole number")
+            check = checks.integer if item.name in whole else checks.number
+            checks.setting(check, getattr(self, item.name), item.name, minimum=0)
+            if item.name in whole and not isinstance(getattr(self, item.name), int):
+                raise ConfigurationError(item.name, "must be a whole number")
         if self.requests_per_window < 1 or self.max_activities < 1:
             raise ConfigurationError("requests_per_window", "must be at least 1")
         if not self.reserve < self.requests_per_window:

@@ -894,15 +894,6 @@ def _path_key(value: object, name: str, max_length: int, pattern: str, allowed: 
     return checks.matches(value, name, pattern, f"may hold only {allowed}")
 
 
-# Kept for livebar._activity until it imports livebar._checks directly.
-def _optional_string(value: object, name: str) -> str | None:
-    return checks.optional(checks.string, value, name)
-
-
-def _optional_choice(value: object, name: str, choices: Sequence[str]) -> str | None:
-    return checks.optional(checks.choice, value, name, choices)
-
-
 def state_fraction(state: Mapping[str, Any]) -> float | None:
     """The share of the bar a content state shows, from its fields (or its JSON): steps done of
     the steps, the percentage, or value of upper limit; ``None`` when it shows no bar."""

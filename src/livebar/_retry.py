@@ -7,10 +7,10 @@ source injected.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 
+from livebar import _checks as checks
 from livebar._defaults import (
     DEFAULT_RETRY_AFTER_CAP,
     DEFAULT_RETRY_INITIAL,
@@ -76,18 +76,12 @@ class RetryPolicy:
     retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+        checks.setting(checks.integer, self.max_attempts, "max_attempts", minimum=1)
+        if not isinstance(self.max_attempts, int):
             raise ConfigurationError("max_attempts", "must be an integer")
-        if self.max_attempts < 1:
-            raise ConfigurationError("max_attempts", "must be >= 1")
         for name in ("initial", "multiplier", "max_delay", "max_total", "retry_after_cap"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigurationError(name, "must be a number")
-            if not math.isfinite(value) or value < 0:
-                raise ConfigurationError(name, "must be a finite number >= 0")
-        if isinstance(self.jitter, bool) or not 0 <= self.jitter <= 1:
-            raise ConfigurationError("jitter", "must be between 0 and 1")
+            checks.setting(checks.number, getattr(self, name), name, minimum=0)
+        checks.setting(checks.number, self.jitter, "jitter", minimum=0, maximum=1)
 
     def should_retry(self, error: LivebarError, *, operation: str) -> bool:
         """Whether ``error`` is worth another attempt of ``operation`` (ignoring the budget)."""

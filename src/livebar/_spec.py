@@ -12,11 +12,11 @@ is all the engine ever reads of the user's options.
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, cast
 
+from livebar import _checks as checks
 from livebar import _defaults
 from livebar._endings import Outcome
 from livebar._errors import ConfigurationError, ValidationError
@@ -186,46 +186,28 @@ def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
 
 
 def check_title(title: object) -> str:
-    if not isinstance(title, str) or not title.strip():
-        raise ValidationError("title", "type", "must be a non-empty string")
-    return title
-
-
-def check_text(text: object, field: str) -> str | None:
-    if text is not None and not isinstance(text, str):
-        raise ValidationError(field, "type", "must be a string")
+    text = checks.string(title, "title", min_length=1)
+    if not text.strip():
+        raise ValidationError("title", "minLength", "must not be blank")
     return text
 
 
+def check_text(text: object, field: str) -> str | None:
+    return checks.optional(checks.string, text, field)
+
+
 def check_color(color: object, field: str) -> str | None:
-    if color is None:
-        return None
-    if not isinstance(color, str) or color not in _defaults.COLORS:
-        raise ValidationError(field, "enum", f"must be one of {', '.join(_defaults.COLORS)}")
-    return color
+    return checks.optional(checks.color, color, field)
 
 
-def check_number(value: object, field: str) -> float:
-    """A real number (not a bool, not a string); NaN and infinity are refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(field, "type", "must be a number")
-    try:
-        number = float(value)
-    except OverflowError as exc:
-        raise ValidationError(field, "maximum", "is too large") from exc
-    if not math.isfinite(number):
-        raise ValidationError(field, "type", "must be a finite number")
-    return number
+def check_number(value: object, field: str, *, minimum: float | None = None) -> float:
+    """A finite real number (not a bool, not a string), as a ``float``."""
+    return float(checks.number(value, field, minimum=minimum))
 
 
 def check_total(total: object) -> float | None:
     """A total is a finite number >= 0; 0 (an empty input) counts as no total at all."""
-    if total is None:
-        return None
-    number = check_number(total, "total")
-    if number < 0:
-        raise ValidationError("total", "minimum", "must be a number >= 0")
-    return number
+    return None if total is None else check_number(total, "total", minimum=0)
 
 
 def check_steps(steps: object) -> int | tuple[str, ...] | None:
@@ -247,21 +229,18 @@ def check_steps(steps: object) -> int | tuple[str, ...] | None:
 
 
 def _flag(value: object, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationError(field, "type", "must be True or False")
-    return value
+    return checks.boolean(value, field)
 
 
 def _optional_flag(value: object, field: str) -> bool | None:
-    return None if value is None else _flag(value, field)
+    return checks.optional(checks.boolean, value, field)
 
 
 def _colors(colors: object) -> tuple[str, ...] | None:
     if colors is None:
         return None
-    if isinstance(colors, (str, bytes)) or not isinstance(colors, Sequence):
-        raise ValidationError("step_colors", "type", "must be a list of colours")
-    return tuple(str(check_color(c, f"step_colors[{i}]")) for i, c in enumerate(colors))
+    listed = checks.array(colors, "step_colors")
+    return tuple(checks.color(c, f"step_colors[{i}]") for i, c in enumerate(listed))
 
 
 def _payload_class(name: str) -> Any:
@@ -305,25 +284,12 @@ def _action(action: object, field: str) -> Action | None:
 
 
 def _channels(channels: object) -> tuple[str, ...] | None:
-    if channels is None:
-        return None
-    if isinstance(channels, (str, bytes)) or not isinstance(channels, (list, tuple)):
-        # channels="ops" would be three one-letter channels
-        raise ValidationError("channels", "type", "must be a list of channel slugs")
-    if not channels:
-        raise ValidationError("channels", "minItems", "must name at least one channel")
-    for i, slug in enumerate(channels):
-        if not isinstance(slug, str) or not slug.strip():
-            raise ValidationError(f"channels[{i}]", "minLength", "must be a non-empty slug")
-    return tuple(channels)
+    # channels="ops" would be three one-letter channels: checks.channels wants a list
+    return checks.optional(checks.channels, channels, "channels")
 
 
 def _minutes(value: object, field: str, default: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(field, "minimum", "must be an int >= 0")
-    return value
+    return default if value is None else checks.integer(value, field, minimum=0)
 
 
 def _stream_key(key: object) -> str | None:
@@ -396,12 +362,7 @@ def _account_setting(value: object, field: str) -> str | None:
 
 
 def _seconds(value: object, field: str) -> float | None:
-    if value is None:
-        return None
-    number = check_number(value, field)
-    if number < 0:
-        raise ValidationError(field, "minimum", "must be >= 0")
-    return number
+    return None if value is None else check_number(value, field, minimum=0)
 
 
 def _within(field: str, build: Any) -> Any:
