@@ -8,7 +8,9 @@ believes the account is its own) and with the default ledger (one file per accou
 
 ``reap``: a process with an open activity is killed with ``kill -9`` while another livebar
 process on the account runs a job; the latency is the time from the kill to the "Lost" end
-reaching the simulator (its request log's clock).
+reaching the simulator (its request log's clock). The watcher is already running when the kill
+happens, so the latency is that of its periodic look (at most ``DEFAULT_REAP_INTERVAL``), not of
+a process's first look at the account (which is at once).
 """
 
 from __future__ import annotations
@@ -111,12 +113,15 @@ def reap_latency() -> dict[str, Any]:
 
     with serve() as sim, tempfile.TemporaryDirectory() as ledger:
         env = _env(sim, ledger)
-        watcher = subprocess.Popen([sys.executable, "-c", WATCHER], env=env)
         holder = subprocess.Popen(
             [sys.executable, "-c", HOLDER], env=env, stdout=subprocess.PIPE, text=True
         )
         assert holder.stdout is not None
         holder.stdout.readline()
+        watcher = subprocess.Popen([sys.executable, "-c", WATCHER], env=env)
+        while not any(a["title"] == "Watcher" for a in sim.activities()):
+            time.sleep(0.05)  # the watcher is running: its first look at the account is done
+        time.sleep(1.0)
         killed = time.time()
         holder.kill()
         holder.communicate(timeout=10)

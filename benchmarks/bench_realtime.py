@@ -89,16 +89,27 @@ def realtime(duration: float) -> dict[str, Any]:
 
 
 def _wait_for(
-    sim: Any, path: str, count: int, timeout: float, key: Optional[str] = None
+    sim: Any, kind: str, count: int, timeout: float, key: Optional[str] = None
 ) -> Optional[dict[str, Any]]:
-    """The ``count``-th request to ``path`` in the simulator's log, waiting up to ``timeout``."""
+    """The ``count``-th successful ``kind`` (``start`` or ``end``) in the simulator's log, for
+    either lifecycle (a stream's first PUT starts it, its DELETE ends it), waiting up to
+    ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        hits = [r for r in sim.requests() if r["path"] == path and r["status"] == 200]
+        hits = [r for r in sim.requests() if r["status"] == 200 and _kind(r) == kind]
         if len(hits) >= count:
             return hits[count - 1]
         time.sleep(0.005)
     return None
+
+
+def _kind(request: dict[str, Any]) -> str:
+    path = request["path"]
+    if path.startswith("/live-activity/stream/"):
+        if request["method"] == "DELETE":
+            return "end"
+        return "start" if (request["response"] or {}).get("operation") == "started" else "update"
+    return path.rsplit("/", 1)[-1]
 
 
 def exit_latency(quick: bool) -> dict[str, Any]:
@@ -116,14 +127,14 @@ def exit_latency(quick: bool) -> dict[str, Any]:
                 "Exit", total=10, api_key=sim.api_key, base_url=sim.url
             ) as act:
                 act.update(5)
-                _wait_for(sim, "/live-activity/start", i, 10.0)
+                _wait_for(sim, "start", i, 10.0)
                 left = time.time()
                 began = time.perf_counter()
             blocks.append(time.perf_counter() - began)
             began = time.perf_counter()
             livebar.flush()
             flushes.append(time.perf_counter() - began)
-            end = _wait_for(sim, "/live-activity/end", i, 10.0)
+            end = _wait_for(sim, "end", i, 10.0)
             latency.append((end["t"] - left) if end else float("nan"))
         out["free"] = {
             "latency": Spread.of(latency).to_json(),
@@ -137,7 +148,7 @@ def exit_latency(quick: bool) -> dict[str, Any]:
         pushes = 40
         with livebar.live_activity("Exit", total=10, api_key=sim.api_key, base_url=sim.url) as act:
             act.update(5)
-            _wait_for(sim, "/live-activity/start", 1, 10.0)
+            _wait_for(sim, "start", 1, 10.0)
             for i in range(pushes):
                 livebar.push(f"Alert {i}", api_key=sim.api_key, base_url=sim.url)
             deadline = time.monotonic() + 10.0
@@ -149,7 +160,7 @@ def exit_latency(quick: bool) -> dict[str, Any]:
         began = time.perf_counter()
         flushed = livebar.flush()
         flush_block = time.perf_counter() - began
-        end = _wait_for(sim, "/live-activity/end", 1, 90.0)
+        end = _wait_for(sim, "end", 1, 90.0)
         out["exhausted"] = {
             "pushes": pushes,
             "pushes_before_exit": len(sim.pushes()),

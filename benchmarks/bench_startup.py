@@ -145,14 +145,19 @@ def rss(field):
 N = {n}
 with serve() as sim:
     data = range(N) if {sized} else (x for x in range(N))
+    act = livebar.live_activity("Memory", total=N, api_key=sim.api_key, base_url=sim.url)
+    act.start()
+    while act.stats.requests < 1:  # the engine is up (its client built on its own thread)
+        time.sleep(0.01)
     before = rss("VmRSS")
     at_1m = None
     began = time.perf_counter()
-    for i in livebar.track(data, "Memory", total=N, api_key=sim.api_key, base_url=sim.url):
+    for i in act.track(data):
         if i == 1_000_000:
             at_1m = rss("VmRSS")
     seconds = time.perf_counter() - began
     at_end = rss("VmRSS")
+    act.close()
     livebar.flush(10.0)
     print(before, at_1m, at_end, rss("VmHWM"), seconds)
 """
