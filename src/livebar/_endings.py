@@ -19,7 +19,6 @@ __all__ = [
     "format_duration",
     "format_rate",
     "outcome_of",
-    "raise_terminated",
     "truncate",
 ]
 
@@ -81,11 +80,6 @@ class Ending(NamedTuple):
 class Terminated(SystemExit):
     """Raised in the main thread on SIGTERM (when nobody else handles it), so that ``with``
     blocks unwind and say "Cancelled"; the exit status is 128 + the signal number."""
-
-
-def raise_terminated(signum: int, frame: object) -> None:
-    """A signal handler: turn the signal into ``Terminated``."""
-    raise Terminated(128 + signum)
 
 
 def outcome_of(exc: BaseException | None) -> Outcome:
