@@ -262,3 +262,16 @@ def vt() -> Iterator[VirtualTime]:
     """The real engine on a virtual clock."""
     with virtual_time() as clock:
         yield clock
+
+
+def test_counts_after_the_end_do_not_change_what_the_end_shows() -> None:
+    """Progress recorded after close() (a late worker, a stray thread) never moves the ending."""
+    with virtual_time() as clock:
+        act = livebar.live_activity("Frozen", total=10).start()
+        act.update(4)
+        act.close()
+        act.advance(5)  # before the engine has even looked
+        assert clock.flush(5.0)
+        [activity] = clock.simulator.activities()
+    assert 40 == activity["displayed"]["percentage"]
+    assert activity["displayed"]["subtitle"].startswith("Done in")

@@ -127,6 +127,7 @@ class LiveActivity:
         self._end_lock = threading.Lock()  # endings only: close, correct, seal
         self._tokens: list[contextvars.Token[LiveActivity | None]] = []
         self._rendered: tuple[tuple[object, ...], ContentState] | None = None
+        self._final_count: float | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -222,6 +223,7 @@ class LiveActivity:
             if self._ending is not None:
                 return
             self.ended_at = self._clock()
+            self._final_count = self._count()  # what the ending shows, whatever comes later
             ending = self._build_ending(outcome, exc, provisional=provisional)
             if subtitle:
                 ending = ending._replace(subtitle=truncate(subtitle, MAX_SUBTITLE))
@@ -583,6 +585,9 @@ class LiveActivity:
 
     def fraction(self) -> float | None:
         """The share of the bar that is full, or None when the total is unknown."""
+        return self._fraction(self._count)
+
+    def _fraction(self, count: Callable[[], float]) -> float | None:
         if self.segmented:
             return self.current_step / self.number_of_steps
         if self.percentage is not None:
@@ -590,7 +595,7 @@ class LiveActivity:
         if self.value is not None and self.upper_limit:
             return _clamp(self.value / self.upper_limit)
         if self.total:
-            return _clamp(self._count() / self.total)
+            return _clamp(count() / self.total)
         return None
 
     def _count(self) -> float:
@@ -623,8 +628,9 @@ class LiveActivity:
 
     def content_state(self, *, ending: Ending | None = None) -> ContentState:
         """The content state the phone should show now (or at ``ending``)."""
-        count = self._count()
-        fraction = self.fraction()
+        final = self._final_count
+        count = self._count() if ending is None or final is None else final
+        fraction = self._fraction(lambda: count)
         key = (
             ending,
             self.title,

@@ -103,8 +103,8 @@ class ProgressHandle:
         try:
             if _pid == self._owner:
                 listener = _listeners.get(self._token)
-                if listener is not None:
-                    listener.activity.advance(k)
+                if listener is not None and not listener.activity.closed:
+                    listener.activity.advance(k)  # after the end, a count changes nothing
                 return
             _link(self).add(k)
         except Exception:  # progress must never break the job
@@ -290,7 +290,8 @@ class _Listener:
                 return False
             if k == k and abs(k) != float("inf"):  # NaN and infinities are nobody's progress
                 self.received += k
-                self.activity.advance(k)
+                if not self.activity.closed:  # after the end, a count changes nothing
+                    self.activity.advance(k)
             return True
         return False
 
