@@ -38,6 +38,8 @@ code that configures livebar from the environment talks to the simulator. For ot
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import math
 import random
 from collections.abc import Iterator
@@ -51,6 +53,7 @@ from livebar._defaults import DEFAULT_TIMEOUT
 from livebar._ledger import AccountLedger, MemoryBackend
 from livebar._pacing import Budgets
 from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, serve
+from livebar.simulator._state import FaultDecision
 
 if TYPE_CHECKING:
     from livebar._client import Client
@@ -84,7 +87,8 @@ class VirtualTime:
     (``flush()``, ``act.wait()``), and the dispatcher's turns run at the virtual moments they
     are due. Injected faults work as on the served simulator; a ``delay`` passes in virtual
     time, and one longer than the client's timeout times the request out after reaching the
-    server, as a slow server does.
+    server, as a slow server does; a ``drip`` answer arrives byte by byte in virtual time, so
+    the client's own deadline for a whole answer cuts it off.
     """
 
     def __init__(
@@ -113,6 +117,8 @@ class VirtualTime:
         self.dispatcher.waker = self._wake
         self._next_turn = math.inf
         self._clients: list[Client] = []
+        self._calls: list[tuple[float, int, Callable[[], object]]] = []
+        self._order = itertools.count()
 
     # -- the clock ------------------------------------------------------------------------------
 
@@ -132,6 +138,13 @@ class VirtualTime:
         self.now = max(self.now, target)
 
     sleep = advance
+
+    def call_later(self, seconds: float, fn: Callable[[], object]) -> None:
+        """Call ``fn()`` once ``seconds`` of virtual time have passed (while time moves: in
+        ``advance``, ``flush`` or ``wait``), e.g. to bring a downed server back mid-flush."""
+        if not seconds >= 0:
+            raise ValueError("seconds must be >= 0")
+        heapq.heappush(self._calls, (self.now + seconds, next(self._order), fn))
 
     def flush(self, timeout: float | None = None) -> bool:
         """``livebar.flush()`` on the virtual clock: True if every end and push went out."""
@@ -158,8 +171,15 @@ class VirtualTime:
         return mirror.stats.end_delivered
 
     def _run(self, done: Callable[[], bool], deadline: float) -> bool:
-        """Run due turns until ``done()`` or until the next one falls after ``deadline``."""
+        """Run due turns (and ``call_later`` calls) until ``done()`` or until the next one falls
+        after ``deadline``."""
         while not done():
+            calls = self._calls
+            if calls and calls[0][0] <= min(self._next_turn, deadline):
+                when, _order, fn = heapq.heappop(calls)
+                self.now = max(self.now, when)
+                fn()
+                continue
             if self._next_turn > deadline:
                 return False
             self.now = max(self.now, self._next_turn)
@@ -190,6 +210,7 @@ class VirtualTime:
             timeout=config.timeout,
             retry=False,
             transport=httpx.MockTransport(self._serve),
+            clock=self.clock,
         )
         self._clients.append(client)
         return client
@@ -206,27 +227,64 @@ class VirtualTime:
             raise httpx.ConnectError("the simulated server is down", request=request)
         if decision.delay >= timeout:
             self.now += timeout  # the client gives up; the server still handles it
-            if decision.drop or decision.reply is not None:
+            if decision.answered:
                 state.record_fault(request.method, path, body, decision)
             else:
-                self._reply(request, path, body)
+                self._reply(request, path, body, decision)
             raise httpx.ReadTimeout("the simulated server is slower than the timeout")
         self.now += decision.delay
-        if decision.drop or decision.reply is not None:
+        if decision.answered:
             state.record_fault(request.method, path, body, decision)
         if decision.drop:
             raise httpx.RemoteProtocolError("the simulated server closed the connection")
-        return decision_response(decision.reply) or self._reply(request, path, body)
+        if decision.reply is not None:
+            response = decision_response(decision.reply)
+            assert response is not None
+        elif decision.answered:
+            response = None
+        else:
+            response = self._reply(request, path, body, decision)
+        raw = decision.raw
+        if raw is not None:
+            response = httpx.Response(raw.status, content=raw.body, headers=dict(raw.headers))
+        assert response is not None
+        if decision.drip > 0:
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=_Drip(response.content, decision.drip, self),
+            )
+        return response
 
-    def _reply(self, request: httpx.Request, path: str, body: bytes) -> httpx.Response:
+    def _reply(
+        self, request: httpx.Request, path: str, body: bytes, decision: FaultDecision
+    ) -> httpx.Response:
         reply = self.state.handle(
-            request.method, path, authorization=request.headers.get("authorization"), body=body
+            request.method,
+            path,
+            authorization=request.headers.get("authorization"),
+            body=body,
+            fault=decision,
         )
         return httpx.Response(reply.status, json=reply.body, headers=dict(reply.headers))
 
     def close(self) -> None:
         for client in self._clients:
             client.close()
+
+
+class _Drip(httpx.SyncByteStream):
+    """An answer that arrives one byte at a time over ``seconds`` of virtual time."""
+
+    def __init__(self, content: bytes, seconds: float, clock: VirtualTime) -> None:
+        self._content = content
+        self._pause = seconds / max(len(content), 1)
+        self._clock = clock
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(len(self._content)):
+            self._clock.now += self._pause
+            yield self._content[i : i + 1]
 
 
 def decision_response(reply: Any) -> httpx.Response | None:
