@@ -100,7 +100,10 @@ class VirtualTime:
         seed: int = 0,
     ) -> None:
         self.now = 0.0
-        """Seconds of virtual time since the start (the engine's clock)."""
+        """Seconds of virtual time since the start: the job's clock (and the engine's, except
+        while a turn waits on the network: see ``clock``)."""
+        self._turn_clock: float | None = None
+        self._busy_until = 0.0
         base = config if config is not None else SimulatorConfig()
         self.state = SimulatorState(base.replace(clock=self._wall))
         self.simulator = SimulatorHandle(self.state, VIRTUAL_URL.rsplit("/", 1)[0])
@@ -123,11 +126,23 @@ class VirtualTime:
     # -- the clock ------------------------------------------------------------------------------
 
     def clock(self) -> float:
-        """The engine's monotonic clock: virtual seconds."""
-        return self.now
+        """The engine's monotonic clock: virtual seconds.
+
+        A request takes time on the engine's own thread, not the job's: while a turn runs,
+        the engine's clock moves on by what its requests take (a slow server, a drip), and its
+        next turn waits for that; the job's time (``now``) is not held up by it.
+        """
+        return self.now if self._turn_clock is None else self._turn_clock
 
     def _wall(self) -> float:
-        return VIRTUAL_EPOCH + self.now
+        return VIRTUAL_EPOCH + self.clock()
+
+    def _elapse(self, seconds: float) -> None:
+        """A request the engine is making takes ``seconds``."""
+        if self._turn_clock is None:
+            self.now += seconds
+        else:
+            self._turn_clock += seconds
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of virtual time pass, running every turn that falls due in them."""
@@ -147,7 +162,11 @@ class VirtualTime:
         heapq.heappush(self._calls, (self.now + seconds, next(self._order), fn))
 
     def flush(self, timeout: float | None = None) -> bool:
-        """``livebar.flush()`` on the virtual clock: True if every end and push went out."""
+        """``livebar.flush()`` on the virtual clock: True if every end and push went out.
+
+        Like the real one it returns at the deadline at the latest, even while the engine is
+        still waiting on a request (which then completes, on the engine's clock, after it).
+        """
         dispatcher = self.dispatcher
         deadline = self.now + (_dispatch.flush_timeout() if timeout is None else timeout)
         dispatcher.flushing += 1
@@ -155,7 +174,9 @@ class VirtualTime:
             mark = dispatcher.turns_started
             self._wake()
             done = self._run(
-                lambda: dispatcher.turns_completed > mark and not dispatcher.pending(), deadline
+                lambda: dispatcher.turns_completed > mark and not dispatcher.pending(),
+                deadline,
+                waiting=True,
             )
         finally:
             dispatcher.flushing -= 1
@@ -166,13 +187,14 @@ class VirtualTime:
     def wait_for(self, mirror: _dispatch.Mirror, timeout: float) -> bool:
         """``act.wait()`` on the virtual clock."""
         deadline = self.now + timeout
-        if not self._run(mirror.done.is_set, deadline):
+        if not self._run(mirror.done.is_set, deadline, waiting=True):
             self.now = max(self.now, deadline)
         return mirror.stats.end_delivered
 
-    def _run(self, done: Callable[[], bool], deadline: float) -> bool:
+    def _run(self, done: Callable[[], bool], deadline: float, *, waiting: bool = False) -> bool:
         """Run due turns (and ``call_later`` calls) until ``done()`` or until the next one falls
-        after ``deadline``."""
+        after ``deadline``. ``waiting``: the caller waits for the engine, so its time passes
+        with the engine's (up to the deadline); else the job works meanwhile."""
         while not done():
             calls = self._calls
             if calls and calls[0][0] <= min(self._next_turn, deadline):
@@ -184,13 +206,23 @@ class VirtualTime:
                 return False
             self.now = max(self.now, self._next_turn)
             self._next_turn = math.inf
-            wait = self.dispatcher.turn(self.now)
+            self._turn_clock = self.now
+            try:
+                wait = self.dispatcher.turn(self.now)
+            finally:
+                ended, self._turn_clock = self._turn_clock, None
+            self._busy_until = ended
             if wait is not None:
-                self._next_turn = min(self._next_turn, self.now + max(wait, _MIN_STEP))
+                self._next_turn = min(self._next_turn, ended + max(wait, _MIN_STEP))
+            if waiting:
+                if ended > deadline:  # the caller has stopped waiting by then
+                    self.now = max(self.now, deadline)
+                    return False
+                self.now = max(self.now, ended)
         return True
 
     def _wake(self) -> None:
-        self._next_turn = min(self._next_turn, self.now)
+        self._next_turn = min(self._next_turn, max(self.now, self._busy_until))
 
     # -- the engine's driver ----------------------------------------------------------------------
 
@@ -226,13 +258,14 @@ class VirtualTime:
             state.record_fault(request.method, path, body, decision)
             raise httpx.ConnectError("the simulated server is down", request=request)
         if decision.delay >= timeout:
-            self.now += timeout  # the client gives up; the server still handles it
+            # The server handles it as it arrives; its answer comes after the client gave up.
             if decision.answered:
                 state.record_fault(request.method, path, body, decision)
             else:
                 self._reply(request, path, body, decision)
+            self._elapse(timeout)
             raise httpx.ReadTimeout("the simulated server is slower than the timeout")
-        self.now += decision.delay
+        self._elapse(decision.delay)
         if decision.answered:
             state.record_fault(request.method, path, body, decision)
         if decision.drop:
@@ -283,7 +316,7 @@ class _Drip(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         for i in range(len(self._content)):
-            self._clock.now += self._pause
+            self._clock._elapse(self._pause)
             yield self._content[i : i + 1]
 
 

@@ -12,7 +12,8 @@ Routes::
     /_sim/metrics       the latest value of each widget metric (GET)
     /_sim/phone         what the lock screen shows now (GET)
     /_sim/faults        GET the faults; POST {"fail_next", "status", "retry_after", "delay",
-                        "drop_next", "down", "drip"} to change them; DELETE to clear them
+                        "drop_next", "down", "drip", "slow_next"} to change them; DELETE to
+                        clear them
     /_sim/down, /_sim/up, /_sim/reset   (POST)
     /_sim/billing       POST {"blocked": "trial_expired" | "trial_exhausted" |
                         "billing_overage_cap_reached" | null}: a billing block (402) or none
@@ -72,6 +73,7 @@ FAULT_FIELDS: Dict[str, Any] = {
     "drop_next": int,
     "down": bool,
     "drip": (int, float),
+    "slow_next": int,
 }
 JSON_TYPE = "application/json"
 

@@ -318,6 +318,8 @@ class Faults:
     drop_next: int = 0
     down: bool = False
     drip: float = 0.0
+    slow_next: int = 0
+    """``delay`` and ``drip`` apply to the next ``slow_next`` requests only (0: to every one)."""
     answer_next: int = 0
     answer: Optional[RawAnswer] = None
     answer_handled: bool = False
@@ -333,6 +335,7 @@ class Faults:
             "drop_next": self.drop_next,
             "down": self.down,
             "drip": self.drip,
+            "slow_next": self.slow_next,
             "answer_next": self.answer_next,
             "amend_next": self.amend_next,
         }
@@ -423,12 +426,14 @@ class SimulatorState:
         drop_next: int | None = None,
         down: bool | None = None,
         drip: float | None = None,
+        slow_next: int | None = None,
     ) -> JSON:
         """Change the injected faults (``None`` keeps a setting) and return them all.
 
         ``retry_after`` goes with ``fail_next``: seconds, or the header's exact text (an
         HTTP-date, a negative or garbage value). ``drip`` makes every answer arrive one byte at a
-        time over that many seconds (a slow drip; the requests are handled).
+        time over that many seconds (a slow drip; the requests are handled). ``slow_next``
+        limits ``delay`` and ``drip`` to that many requests (0: every request until changed).
         """
         with self._lock:
             faults = self.faults
@@ -451,6 +456,8 @@ class SimulatorState:
                 if not drip >= 0:
                     raise ValidationError("drip", "minimum", "must not be negative")
                 faults.drip = float(drip)
+            if slow_next is not None:
+                faults.slow_next = _non_negative_int("slow_next", slow_next)
             return faults.to_json()
 
     def answer_next(
@@ -495,30 +502,32 @@ class SimulatorState:
         """Consume the fault (if any) that applies to the next API request."""
         with self._lock:
             faults = self.faults
+            delay, drip = faults.delay, faults.drip
+            if faults.slow_next > 0 and (delay or drip):
+                faults.slow_next -= 1
+                if not faults.slow_next:
+                    faults.delay = faults.drip = 0.0
             if faults.down:
-                return FaultDecision(delay=faults.delay, drop=True)
+                return FaultDecision(delay=delay, drop=True)
             if faults.drop_next > 0:
                 faults.drop_next -= 1
-                return FaultDecision(delay=faults.delay, drop=True)
+                return FaultDecision(delay=delay, drop=True)
             if faults.fail_next > 0:
                 faults.fail_next -= 1
                 return FaultDecision(
-                    delay=faults.delay,
-                    drip=faults.drip,
+                    delay=delay,
+                    drip=drip,
                     reply=_fault_reply(faults, strict=self.config.strict),
                 )
             if faults.answer_next > 0 and faults.answer is not None:
                 faults.answer_next -= 1
                 return FaultDecision(
-                    delay=faults.delay,
-                    drip=faults.drip,
-                    raw=faults.answer,
-                    handled=faults.answer_handled,
+                    delay=delay, drip=drip, raw=faults.answer, handled=faults.answer_handled
                 )
             if faults.amend_next > 0:
                 faults.amend_next -= 1
-                return FaultDecision(delay=faults.delay, drip=faults.drip, amend=faults.amend)
-            return FaultDecision(delay=faults.delay, drip=faults.drip)
+                return FaultDecision(delay=delay, drip=drip, amend=faults.amend)
+            return FaultDecision(delay=delay, drip=drip)
 
     def record_fault(self, method: str, path: str, body: bytes, decision: FaultDecision) -> None:
         """Log an API request that an injected fault answered (or dropped)."""
@@ -567,6 +576,8 @@ class SimulatorState:
                 status, response, marked = fault.raw.status, _loggable(fault.raw.body), "garbled"
             if fault is not None and fault.drip > 0 and marked is None:
                 marked = "dripped"
+            if fault is not None and fault.delay > 0 and marked is None:
+                marked = "delayed"
             self._record(
                 now,
                 method.upper(),
