@@ -390,6 +390,9 @@ class PacingPolicy:
                     # A stream's start whose answer was lost: once the job is over, its end
                     # (safe even if the start never arrived) goes out instead of another start.
                     slot.maybe_started = True
+            ending = slot.phase is Phase.ACTIVE or slot.maybe_started
+            if slot.closing and ending and send.kind is not Kind.END:
+                slot.retry_at = -math.inf  # the end's first try waits for nothing before it
         elif trouble is Trouble.BLOCKED:
             if send.kind is not Kind.UPDATE:  # what runs keeps running, and will be ended
                 slot.phase = Phase.ABANDONED
