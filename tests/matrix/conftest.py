@@ -7,13 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 import livebar
-from livebar import _dispatch
+from livebar._defaults import DEFAULT_FLUSH_TIMEOUT
 
 
 @pytest.fixture(autouse=True)
 def default_flush_deadline() -> Iterator[None]:
     """Each cell starts from the default flush deadline (5 s), whatever the last configured."""
-    _dispatch._flush_timeout = None
+    livebar.configure(flush_timeout=DEFAULT_FLUSH_TIMEOUT)
     yield
-    _dispatch._flush_timeout = None
-    livebar.configure(budgets=livebar.Budgets())
+    livebar.configure(flush_timeout=DEFAULT_FLUSH_TIMEOUT)

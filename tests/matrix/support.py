@@ -245,3 +245,146 @@ class Listener:
         self._stop.set()
         self._thread.join(5.0)
         self.socket.close()
+
+
+class RawServer:
+    """A loopback HTTP server that misbehaves below the level of any framework.
+
+    ``hang``: reads the request and never answers. ``drip``: answers 200 with chunked headers
+    at once, then one byte of body every ``pause`` seconds, forever (each read is quick; the
+    whole answer never ends).
+    """
+
+    def __init__(self, behaviour: str, *, pause: float = 0.1) -> None:
+        self.behaviour = behaviour
+        self.pause = pause
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.socket.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/api"
+        self.requests = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._serve, daemon=True)
+        self._accept.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.socket.accept()
+            except (socket.timeout, OSError):
+                continue
+            thread = threading.Thread(target=self._answer, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(0.2)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+                self.requests += 1
+                if self.behaviour == "drip":
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n"
+                    )
+                while not self._stop.wait(self.pause):
+                    if self.behaviour == "drip":
+                        conn.sendall(b"1\r\n \r\n")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._accept.join(5.0)
+        for thread in self._threads:
+            thread.join(5.0)
+        self.socket.close()
+
+
+# -- child processes ----------------------------------------------------------------------------
+
+PREAMBLE = """
+import json, os, sys, time
+import livebar
+from livebar import _dispatch
+
+def say(**what):
+    print(json.dumps(what), flush=True)
+
+def wait_for_parent():
+    say(ready=True)
+    sys.stdin.readline()
+
+def report(act, **extra):
+    s = act.stats
+    say(end_delivered=s.end_delivered, end_unconfirmed=s.end_unconfirmed, requests=s.requests,
+        dropped=s.dropped, ignored=s.ignored, outcome=str(act.outcome), **extra)
+"""
+
+
+@dataclass
+class ChildRun:
+    """What a child process did: exit code, what it said (JSON lines), stderr, wall time."""
+
+    returncode: int
+    said: list[dict[str, Any]]
+    stderr: str
+    seconds: float
+
+    def last(self, key: str) -> Any:
+        """The last value the child said for ``key``."""
+        for message in reversed(self.said):
+            if key in message:
+                return message[key]
+        raise KeyError(key)
+
+
+def run_child(
+    code: str,
+    *,
+    env: dict[str, str],
+    at_ready: Optional[Callable[[Any], None]] = None,
+    timeout: float = 30.0,
+) -> ChildRun:
+    """Run ``PREAMBLE + code`` in a fresh interpreter with ``env``; when it says ready (calls
+    ``wait_for_parent()``), call ``at_ready(process)`` and let it go on."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    for name in ("LIVEBAR_LEDGER", "LIVEBAR_OPENAPI_SPEC", "HOME"):
+        if name in os.environ and name not in full_env:
+            full_env[name] = os.environ[name]
+    started = time.monotonic()
+    said: list[dict[str, Any]] = []
+    with subprocess.Popen(
+        [sys.executable, "-c", PREAMBLE + textwrap.dedent(code)],
+        env=full_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        try:
+            for line in proc.stdout:
+                message = json.loads(line)
+                said.append(message)
+                if message.get("ready"):
+                    if at_ready is not None:
+                        at_ready(proc)
+                    with contextlib.suppress(BrokenPipeError):
+                        proc.stdin.write("go\n")
+                        proc.stdin.flush()
+            stderr = proc.stderr.read() if proc.stderr is not None else ""
+            returncode = proc.wait(timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return ChildRun(returncode, said, stderr, time.monotonic() - started)
