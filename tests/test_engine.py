@@ -455,7 +455,10 @@ def test_undelivered_end_is_reported_at_exit(sim: SimulatorHandle) -> None:
     sim.down()
     proc = run_script(sim, "", extra_env={"LIVEBAR_FLUSH_TIMEOUT": "1"})
     assert 0 == proc.returncode
-    assert "not delivered: Left open" in proc.stderr
+    # The served simulator's outage closes each connection unanswered: the end may have
+    # arrived, so it is named as sent but unconfirmed.
+    assert "gave up after 1.0s; " in proc.stderr
+    assert "Left open" in proc.stderr
     assert sim.api_key not in proc.stderr
 
 

@@ -30,6 +30,7 @@ from livebar._errors import (
     RequestTimeout,
     ServerError,
     TransportError,
+    UnsuccessfulError,
     ValidationError,
     error_from_response,
     scrub,
@@ -390,6 +391,8 @@ class _ClientCore:
             )
         if operation == "start":
             activity_id = _text(raw, "activity_id")
+            if activity_id is None and raw.get("success") is False:
+                raise UnsuccessfulError(status=status, body=raw, operation=operation)
             if activity_id is None:
                 raise ServerError(
                     status=status,

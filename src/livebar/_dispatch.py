@@ -46,7 +46,7 @@ from livebar._errors import (
     classify,
 )
 from livebar._ledger import AccountLedger
-from livebar._pacing import Budgets, Kind, PacingPolicy, Send, Snapshot
+from livebar._pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
 from livebar._ranks import mirrors_here
 from livebar._reap import LostEnd, lost_end, lost_message
 
@@ -97,6 +97,10 @@ class ActivityStats:
     """Progress values the job set that could not be shown (NaN, infinite, out of range): clamped
     or dropped, never raised into the job."""
     end_delivered: bool = False
+    """True once the server confirmed the end (or the push standing in for it)."""
+    end_unconfirmed: bool = False
+    """True while the end was sent but its answer was lost (a timeout, a slow drip, a dropped
+    connection): it may well be on the phone, livebar cannot tell."""
     delivered_by_push: bool = False
     """True when the outcome went out as a push because no Live Activity could start."""
     last_error: str | None = None
@@ -114,6 +118,7 @@ class Mirror:
         "ending",
         "key",
         "logged",
+        "plain",
         "sample",
         "snapshot",
         "spec",
@@ -135,10 +140,12 @@ class Mirror:
         self.account: _Account | None = None
         self.client: Client | None = None
         self.logged: set[tuple[Kind, type[BaseException]]] = set()
+        self.plain = False
+        """Send the end plainly (no buttons or decorations): the server refused it as it was."""
         self.stream_key = spec.stream_key
         if self.stream_key is None and spec.lifecycle == "stream":
             # One key per activity: its PUTs are idempotent, so a lost answer is simply repeated.
-            self.stream_key = f"livebar-{os.getpid()}-{os.urandom(9).hex()}"
+            self.stream_key = _new_stream_key()
 
     @property
     def title(self) -> str:
@@ -182,6 +189,7 @@ class _Account:
         self.mirrors: dict[int, Mirror] = {}
         self.pushes: dict[int, _Push | _Reaped] = {}
         self.refused = False
+        self.blocked = False
         self.next_claim = -math.inf
         self.next_heartbeat = -math.inf
 
@@ -488,6 +496,10 @@ class Dispatcher:
         assert state is not None
         action, secondary = spec.action, spec.secondary_action
         dismiss = mirror.ending.dismiss_minutes if mirror.ending is not None else None
+        if send.kind is Kind.END and mirror.plain:  # refused as it was: only what must be said
+            state = state.replace(icon=None, badge=None, color=None, step_color=None)
+            state = state.replace(step_colors=None)
+            action = secondary = None
         if send.kind is Kind.ROTATE:  # the old card goes at once; the new one follows
             state = state.replace(subtitle=CONTINUES)
             dismiss = 0
@@ -552,6 +564,17 @@ class Dispatcher:
         if operation == "rotated":  # the server replaced the activity: iOS's budget is fresh
             stats.rotations += 1
             account.policy.renewed(record.key, self.clock())
+        elif operation == "started" and send.kind is Kind.UPDATE:
+            # The stream's card had been ended by someone else: this update began a new one.
+            account.policy.renewed(record.key, self.clock())
+            self._say_once(
+                record,
+                send,
+                _Restarted(),
+                "livebar: %r had been ended elsewhere; its next update started a new card",
+                record.title,
+                level=logging.WARNING,
+            )
         elif operation == "paused":
             self._say_once(
                 record,
@@ -571,10 +594,13 @@ class Dispatcher:
                     activity_id=stats.activity_id,
                     state=record.state.to_json(),
                 )
+        if send.kind is Kind.START:
+            return
         if send.kind is Kind.ROTATE:
             stats.rotations += 1
         elif send.kind is Kind.UPDATE:
-            stats.updates += 1
+            if operation != "started":
+                stats.updates += 1
         elif send.kind is Kind.PUSH:
             stats.delivered_by_push = True
             stats.end_delivered = True
@@ -585,6 +611,7 @@ class Dispatcher:
             )
         else:
             stats.end_delivered = True
+            stats.end_unconfirmed = False
             ending = record.ending
             if ending is not None and ending.outcome in record.spec.notify_on:
                 self._notify(account, record)
@@ -599,40 +626,75 @@ class Dispatcher:
     ) -> None:
         diagnosis = classify(exc)
         trouble = diagnosis.trouble
-        stream = isinstance(record, Mirror) and record.stream_key is not None
+        mirror = record if isinstance(record, Mirror) else None
+        stream = mirror is not None and mirror.stream_key is not None
         if trouble is Trouble.GARBLED and stream and send.kind is not Kind.PUSH:
             trouble = Trouble.TRANSIENT  # a stream PUT/DELETE is safe to repeat
+        plainly = (
+            trouble is Trouble.REJECTED
+            and mirror is not None
+            and send.kind is Kind.END
+            and not mirror.plain
+            and not isinstance(exc, PermissionDeniedError)
+        )
+        if plainly:  # an end the server refused as it was: once more, plainly
+            assert mirror is not None
+            mirror.plain = True
+            trouble = Trouble.TRANSIENT
         if owner is not None:
             owner.stats.requests += diagnosis.arrived is not False
             owner.stats.last_error = _describe(exc, record)
+            if send.kind is Kind.END and diagnosis.arrived is None:
+                owner.stats.end_unconfirmed = True  # it may be on the phone; nobody said so
         account.policy.result(
             send,
             self.clock(),
             trouble,
             retry_after=diagnosis.retry_after,
-            arrived=diagnosis.arrived is not False,
+            arrived=diagnosis.arrived,
         )
+        if plainly:
+            self._say_once(
+                record,
+                send,
+                exc,
+                "livebar: the end of %r was refused (%s); sent again plainly (no buttons, icon, "
+                "badge or colours)",
+                mirror.title if mirror is not None else "?",
+                _describe(exc, record),
+                level=logging.WARNING,
+            )
         if trouble in (Trouble.TRANSIENT, Trouble.RATE_LIMITED, Trouble.ACTIVITY_LIMIT):
             if owner is not None:
                 owner.stats.retried += 1
             if send.kind is Kind.START and diagnosis.arrived is None and not stream:
+                assert mirror is not None
+                # A manual start cannot be repeated safely: this one may be on the phone
+                # already. The activity goes on as a stream, whose PUT is safe to repeat, so
+                # at most this one card is left behind however often the answers are lost.
+                mirror.stream_key = _new_stream_key()
+                account.policy.as_stream(mirror.key)
                 self._say_once(
                     record,
                     send,
                     exc,
-                    "livebar: starting %r timed out; trying again may leave a duplicate "
-                    "activity on the phone (stream_key= makes starts safe to repeat)",
-                    owner.title if owner is not None else "?",
+                    "livebar: starting %r got no answer (%s), so it may now be on the phone "
+                    "twice; livebar carries it on as a stream, which is safe to repeat",
+                    mirror.title,
+                    _describe(exc, record),
                     level=logging.WARNING,
                 )
             return
-        if isinstance(record, _Reaped) and trouble is not Trouble.FORBIDDEN:
+        if isinstance(record, _Reaped) and trouble not in (Trouble.FORBIDDEN, Trouble.BLOCKED):
             # Ended already (404), or never to be ended (refused): either way, not again.
             account.pushes.pop(record.key, None)
             account.policy.ledger.settle_orphan(record.end.orphan.id, self.clock(), ended=True)
             return
         if trouble is Trouble.FORBIDDEN:
             self._refused(account, exc, record)
+            return
+        if trouble is Trouble.BLOCKED:
+            self._blocked(account, exc, record)
             return
         if trouble is Trouble.GONE:
             if owner is not None:
@@ -647,6 +709,10 @@ class Dispatcher:
                 )
             return
         if trouble is Trouble.GARBLED:
+            if not isinstance(record, Mirror) or send.kind is not Kind.START:
+                # It arrived and probably worked; only its answer is lost.
+                self._succeeded(account, send, record, None)
+                return
             if isinstance(record, Mirror) and send.kind is Kind.START:
                 account.policy.abandon(record.key, self.clock())
                 record.stats.dropped += 1
@@ -699,6 +765,31 @@ class Dispatcher:
             account.policy.forget(key, self.clock())
         account.pushes.clear()
 
+    def _blocked(
+        self, account: _Account, exc: LivebarError, record: Mirror | _Push | _Reaped
+    ) -> None:
+        """402: the account's billing refuses anything new; what runs is still ended."""
+        if not account.blocked:
+            account.blocked = account.refused = True
+            log.error(
+                "livebar: ActivitySmith's billing blocks new sends for this key (%s); livebar "
+                "still ends what is running and starts nothing new until the process restarts",
+                _describe(exc, record),
+            )
+        policy = account.policy
+        for mirror in list(account.mirrors.values()):
+            if policy.phase(mirror.key) is not Phase.ACTIVE:  # never to start now
+                mirror.stats.dropped += 1
+                mirror.stats.last_error = _describe(exc, record)
+                policy.abandon(mirror.key, self.clock())
+                self._settle(account, mirror)
+        for key, queued in list(account.pushes.items()):
+            if isinstance(queued, _Push):
+                if queued.owner is not None:
+                    queued.owner.stats.dropped += 1
+                del account.pushes[key]
+                policy.forget(key, self.clock())
+
     def _say_once(
         self,
         record: Mirror | _Push | _Reaped,
@@ -740,12 +831,18 @@ class Dispatcher:
         mirror.stats.last_error = why
         mirror.done.set()
 
-    def undelivered(self) -> list[str]:
-        """What is still undelivered (read after a flush gave up; copies only)."""
-        names = []
+    def undelivered(self) -> tuple[list[str], list[str]]:
+        """What is still undelivered, and which ends were sent but never confirmed (they may
+        have arrived): read after a flush gave up; names only."""
+        names: list[str] = []
+        unconfirmed: list[str] = []
         for account in list(self._accounts.values()):
             for mirror in list(account.mirrors.values()):
-                if mirror.ending is not None and not mirror.stats.end_delivered:
+                if mirror.ending is None or mirror.stats.end_delivered:
+                    continue
+                if mirror.stats.end_unconfirmed:
+                    unconfirmed.append(mirror.title)
+                else:
                     mirror.stats.dropped += 1
                     names.append(mirror.title)
             for record in list(account.pushes.values()):
@@ -753,7 +850,7 @@ class Dispatcher:
                     names.append(f"push {record.notification.title!r}")
                 else:
                     names.append(record.title)
-        return names
+        return names, unconfirmed
 
     def close(self) -> None:
         """A clean exit: every ledger drops this process's records (none is left to reap)."""
@@ -769,6 +866,15 @@ CONTINUES = "Continues on a new card\u2026"
 
 class _Paused(Exception):
     """Not raised: the kind of news a paused stream is, for logging it once."""
+
+
+class _Restarted(Exception):
+    """Not raised: the kind of news a stream started afresh by an update is (logged once)."""
+
+
+def _new_stream_key() -> str:
+    """A stream key of livebar's own, unique to one activity of this process."""
+    return f"livebar-{os.getpid()}-{os.urandom(9).hex()}"
 
 
 def _shared_ledger(account: Account, window: float) -> AccountLedger:
@@ -1044,15 +1150,22 @@ def close() -> None:
 
 
 def report_undelivered(timeout: float) -> None:
-    """After a flush gave up: count what never arrived and name it in one log line."""
+    """After a flush gave up: count what never arrived and name it in one log line (an end
+    that was sent but never answered is named apart: it may well be on the phone)."""
     driver = _driver
     if driver is None:
         return
-    undelivered = driver.dispatcher.undelivered()
+    undelivered, unconfirmed = driver.dispatcher.undelivered()
+    parts = []
     if undelivered:
-        log.warning(
-            "livebar: gave up after %.1fs; not delivered: %s", timeout, ", ".join(undelivered)
+        parts.append("not delivered: " + ", ".join(undelivered))
+    if unconfirmed:
+        parts.append(
+            "sent but unconfirmed (no answer in time; it may have arrived): "
+            + ", ".join(unconfirmed)
         )
+    if parts:
+        log.warning("livebar: gave up after %.1fs; %s", timeout, "; ".join(parts))
 
 
 def configure(

@@ -304,7 +304,10 @@ class Trouble(enum.Enum):
     REJECTED = "rejected"
     """400/404/422, or a 403 about this one request: it will never succeed; drop it."""
     FORBIDDEN = "forbidden"
-    """401/402: the key (or the account's billing) is refused; nothing more will succeed."""
+    """401: the key is refused; nothing more will succeed."""
+    BLOCKED = "blocked"
+    """402: the account's billing blocks anything new (starts, pushes, stream PUTs); the ends
+    of what already runs still go through."""
     GONE = "gone"
     """404 to an end: the activity is already gone, which is what the end wanted."""
     GARBLED = "garbled"
@@ -337,8 +340,10 @@ def classify(exc: LivebarError) -> Diagnosis:
         return Diagnosis(Trouble.ACTIVITY_LIMIT, arrived=True)
     if isinstance(exc, RateLimitError):
         return Diagnosis(Trouble.RATE_LIMITED, arrived=True, retry_after=exc.retry_after)
-    if isinstance(exc, (AuthenticationError, PaymentRequiredError)):
+    if isinstance(exc, AuthenticationError):
         return Diagnosis(Trouble.FORBIDDEN, arrived=True)
+    if isinstance(exc, PaymentRequiredError):
+        return Diagnosis(Trouble.BLOCKED, arrived=True)
     if isinstance(exc, UnsuccessfulError):
         return Diagnosis(Trouble.TRANSIENT, arrived=True)
     if isinstance(exc, NotFoundError) and exc.operation in ("end", "end_stream"):

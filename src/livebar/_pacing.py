@@ -179,6 +179,7 @@ class _Slot:
     rotates: bool = False  # ours to renew before iOS's 8 hours (the manual lifecycle)
     granted: bool = False  # holds one of the account's concurrent slots (in the ledger)
     renew_at: float = math.inf  # when a stream asks the server to renew it (a PUT)
+    maybe_started: bool = False  # a stream start got no answer: it may be on the phone
     title: str = ""
     stream_key: str | None = None
 
@@ -214,6 +215,7 @@ class PacingPolicy:
         self._push_retry_at = -math.inf
         self._push_failures = 0
         self._forbidden = False
+        self._blocked = False
 
     @property
     def budgets(self) -> Budgets:
@@ -277,6 +279,11 @@ class PacingPolicy:
         slot.closing = True
         if slot.blocked and slot.phase is Phase.WAITING:
             slot.retry_at = -math.inf  # no slot to wait for any more: the push can go now
+        elif slot.phase is Phase.ACTIVE or slot.maybe_started:
+            # The end is a request of its own: its first try does not wait out the backoff of
+            # the updates (or starts) that failed before it (an account-wide 429 pause still
+            # holds). Only its own failures back it off.
+            slot.retry_at = -math.inf
 
     def push(self, key: int) -> None:
         """Queue a push notification."""
@@ -299,6 +306,12 @@ class PacingPolicy:
             slot.in_flight = None
             self.ledger.close_activity(str(key), now)
 
+    def as_stream(self, key: int) -> None:
+        """The activity goes on as a stream (renewed by the server, not by pacing)."""
+        slot = self._slots.get(key)
+        if slot is not None:
+            slot.rotates = False
+
     def forget(self, key: int, now: float = 0.0) -> None:
         """Drop an activity that is ended or abandoned (its slot and record go too)."""
         if self._slots.pop(key, None) is not None:
@@ -306,8 +319,13 @@ class PacingPolicy:
 
     @property
     def forbidden(self) -> bool:
-        """True once the account refused us (401/402): nothing more is sent."""
+        """True once the account refused us (401): nothing more is sent."""
         return self._forbidden
+
+    @property
+    def blocked(self) -> bool:
+        """True once the account's billing blocked us (402): only ends are sent."""
+        return self._blocked
 
     def result(
         self,
@@ -316,15 +334,16 @@ class PacingPolicy:
         trouble: Trouble | None,
         *,
         retry_after: float | None = None,
-        arrived: bool = True,
+        arrived: bool | None = True,
     ) -> None:
         """Record how ``send`` went: ``trouble`` is ``None`` when it succeeded.
 
-        ``arrived`` says whether the request may have reached the server (it then counts
-        against the account's window, whatever the answer).
+        ``arrived`` says whether the request reached the server (``None``: it may have, its
+        answer was lost); one that may have counts against the account's window, whatever the
+        answer.
         """
         admission = self._tickets.pop((send.key, send.kind), None)
-        if not arrived and admission is not None and admission.ticket is not None:
+        if arrived is False and admission is not None and admission.ticket is not None:
             self.ledger.refund(admission.ticket, now)  # it never reached the server
         if trouble in (None, Trouble.GONE, Trouble.GARBLED):
             self._rate_failures = 0
@@ -334,6 +353,8 @@ class PacingPolicy:
             self._share.on_rate_limited(now, used=used)  # someone else spends our window
         elif trouble is Trouble.FORBIDDEN:
             self._forbidden = True
+        elif trouble is Trouble.BLOCKED:
+            self._blocked = True
         slot = self._slots.get(send.key)
         retrying = trouble in (Trouble.RATE_LIMITED, Trouble.TRANSIENT, Trouble.ACTIVITY_LIMIT)
         if slot is None:  # a push of its own
@@ -358,13 +379,23 @@ class PacingPolicy:
             if send.kind is Kind.START and trouble is Trouble.ACTIVITY_LIMIT:
                 self.ledger.yield_slot(str(slot.key), now)  # keep our place in the queue
                 slot.granted = False
-            if send.kind is Kind.UPDATE and arrived and trouble is Trouble.TRANSIENT:
+            if send.kind is Kind.UPDATE and arrived is not False and trouble is Trouble.TRANSIENT:
                 # A timed-out update may well have reached the phone: iOS counts it, so do we.
                 slot.updates_sent += 1
                 slot.last_update_at = now
             self._retry_later(slot, now, retry_after, trouble is Trouble.ACTIVITY_LIMIT)
             if send.kind is Kind.START:
                 slot.phase = Phase.WAITING  # to be started again once the backoff is over
+                if arrived is None and not slot.rotates:
+                    # A stream's start whose answer was lost: once the job is over, its end
+                    # (safe even if the start never arrived) goes out instead of another start.
+                    slot.maybe_started = True
+            ending = slot.phase is Phase.ACTIVE or slot.maybe_started
+            if slot.closing and ending and send.kind is not Kind.END:
+                slot.retry_at = -math.inf  # the end's first try waits for nothing before it
+        elif trouble is Trouble.BLOCKED:
+            if send.kind is not Kind.UPDATE:  # what runs keeps running, and will be ended
+                slot.phase = Phase.ABANDONED
         elif trouble is Trouble.REJECTED:
             if send.kind is Kind.UPDATE:
                 # This state can never be shown; pretend it was so the next change goes out.
@@ -451,18 +482,29 @@ class PacingPolicy:
         for slot in slots:
             if not slot.closing:
                 continue
-            never_started = slot.phase is Phase.FALLBACK or (
-                slot.phase is Phase.WAITING and (slot.blocked or not self._ask_for_slot(slot, now))
+            started = slot.phase is Phase.ACTIVE or (
+                slot.phase is Phase.WAITING and slot.maybe_started
             )
-            if slot.phase is Phase.ACTIVE and take(Send(slot.key, Kind.END)):
+            never_started = not started and (
+                slot.phase is Phase.FALLBACK
+                or (
+                    slot.phase is Phase.WAITING
+                    and (slot.blocked or not self._ask_for_slot(slot, now))
+                )
+            )
+            if started and take(Send(slot.key, Kind.END)):
                 slot.in_flight = Kind.END
                 slot.latest_sent = slot.latest
-            elif never_started and take(Send(slot.key, Kind.PUSH)):
+            elif never_started and not self._blocked and take(Send(slot.key, Kind.PUSH)):
                 # It never got a Live Activity and the job is over: say how it went in a push.
                 slot.in_flight = Kind.PUSH
                 slot.phase = Phase.FALLBACK
+        if self._blocked:
+            return sends  # the account's billing refuses anything new: only ends go out
         for slot in sorted(slots, key=lambda s: s.opened_at):
-            if slot.phase is not Phase.WAITING or not self._ask_for_slot(slot, now):
+            if slot.phase is not Phase.WAITING or (slot.closing and slot.maybe_started):
+                continue
+            if not self._ask_for_slot(slot, now):
                 continue
             if take(Send(slot.key, Kind.START)):
                 slot.in_flight = Kind.START
@@ -534,7 +576,8 @@ class PacingPolicy:
             if slot.in_flight is not None:
                 continue
             if slot.closing and slot.phase in (Phase.ACTIVE, Phase.WAITING, Phase.FALLBACK):
-                floor = 0 if slot.phase is Phase.ACTIVE else b.end_reserve
+                started = slot.phase is Phase.ACTIVE or slot.maybe_started
+                floor = 0 if started else b.end_reserve
                 later(max(slot.retry_at, self._frees_at(floor, now)))
             elif slot.phase is Phase.WAITING and slot.granted:
                 later(max(slot.retry_at, self._frees_at(b.end_reserve, now)))
@@ -635,8 +678,10 @@ class PacingPolicy:
     def _backoff(
         self, failures: int, initial: float, cap: float, retry_after: float | None
     ) -> float:
-        if retry_after is not None:  # the server knows best (parse_retry_after capped it)
-            return max(retry_after, 0.0)
+        if retry_after is not None and retry_after > 0:  # the server knows best (capped)
+            return retry_after
+        # No hint, or "now" (0, negative, a date past): asking again at once only hammers a
+        # server that just refused us; the usual backoff.
         return backoff(failures, initial=initial, cap=cap, rng=self.rng)
 
 

@@ -38,6 +38,8 @@ code that configures livebar from the environment talks to the simulator. For ot
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import math
 import random
 from collections.abc import Iterator
@@ -51,6 +53,7 @@ from livebar._defaults import DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
 from livebar._ledger import AccountLedger, MemoryBackend
 from livebar._pacing import Budgets
 from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, serve
+from livebar.simulator._state import FaultDecision
 
 if TYPE_CHECKING:
     from livebar._client import Client
@@ -84,7 +87,8 @@ class VirtualTime:
     (``flush()``, ``act.wait()``), and the dispatcher's turns run at the virtual moments they
     are due. Injected faults work as on the served simulator; a ``delay`` passes in virtual
     time, and one longer than the client's timeout times the request out after reaching the
-    server, as a slow server does.
+    server, as a slow server does; a ``drip`` answer arrives byte by byte in virtual time, so
+    the client's own deadline for a whole answer cuts it off.
     """
 
     def __init__(
@@ -97,7 +101,10 @@ class VirtualTime:
         sample_interval: float = DEFAULT_SAMPLE_INTERVAL,
     ) -> None:
         self.now = 0.0
-        """Seconds of virtual time since the start (the engine's clock)."""
+        """Seconds of virtual time since the start: the job's clock (and the engine's, except
+        while a turn waits on the network: see ``clock``)."""
+        self._turn_clock: float | None = None
+        self._busy_until = 0.0
         base = config if config is not None else SimulatorConfig()
         self.state = SimulatorState(base.replace(clock=self._wall))
         self.simulator = SimulatorHandle(self.state, VIRTUAL_URL.rsplit("/", 1)[0])
@@ -115,15 +122,29 @@ class VirtualTime:
         self.dispatcher.waker = self._wake
         self._next_turn = math.inf
         self._clients: list[Client] = []
+        self._calls: list[tuple[float, int, Callable[[], object]]] = []
+        self._order = itertools.count()
 
     # -- the clock ------------------------------------------------------------------------------
 
     def clock(self) -> float:
-        """The engine's monotonic clock: virtual seconds."""
-        return self.now
+        """The engine's monotonic clock: virtual seconds.
+
+        A request takes time on the engine's own thread, not the job's: while a turn runs,
+        the engine's clock moves on by what its requests take (a slow server, a drip), and its
+        next turn waits for that; the job's time (``now``) is not held up by it.
+        """
+        return self.now if self._turn_clock is None else self._turn_clock
 
     def _wall(self) -> float:
-        return VIRTUAL_EPOCH + self.now
+        return VIRTUAL_EPOCH + self.clock()
+
+    def _elapse(self, seconds: float) -> None:
+        """A request the engine is making takes ``seconds``."""
+        if self._turn_clock is None:
+            self.now += seconds
+        else:
+            self._turn_clock += seconds
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of virtual time pass, running every turn that falls due in them."""
@@ -135,8 +156,19 @@ class VirtualTime:
 
     sleep = advance
 
+    def call_later(self, seconds: float, fn: Callable[[], object]) -> None:
+        """Call ``fn()`` once ``seconds`` of virtual time have passed (while time moves: in
+        ``advance``, ``flush`` or ``wait``), e.g. to bring a downed server back mid-flush."""
+        if not seconds >= 0:
+            raise ValueError("seconds must be >= 0")
+        heapq.heappush(self._calls, (self.now + seconds, next(self._order), fn))
+
     def flush(self, timeout: float | None = None) -> bool:
-        """``livebar.flush()`` on the virtual clock: True if every end and push went out."""
+        """``livebar.flush()`` on the virtual clock: True if every end and push went out.
+
+        Like the real one it returns at the deadline at the latest, even while the engine is
+        still waiting on a request (which then completes, on the engine's clock, after it).
+        """
         dispatcher = self.dispatcher
         deadline = self.now + (_dispatch.flush_timeout() if timeout is None else timeout)
         dispatcher.flushing += 1
@@ -144,7 +176,9 @@ class VirtualTime:
             mark = dispatcher.turns_started
             self._wake()
             done = self._run(
-                lambda: dispatcher.turns_completed > mark and not dispatcher.pending(), deadline
+                lambda: dispatcher.turns_completed > mark and not dispatcher.pending(),
+                deadline,
+                waiting=True,
             )
         finally:
             dispatcher.flushing -= 1
@@ -155,24 +189,42 @@ class VirtualTime:
     def wait_for(self, mirror: _dispatch.Mirror, timeout: float) -> bool:
         """``act.wait()`` on the virtual clock."""
         deadline = self.now + timeout
-        if not self._run(mirror.done.is_set, deadline):
+        if not self._run(mirror.done.is_set, deadline, waiting=True):
             self.now = max(self.now, deadline)
         return mirror.stats.end_delivered
 
-    def _run(self, done: Callable[[], bool], deadline: float) -> bool:
-        """Run due turns until ``done()`` or until the next one falls after ``deadline``."""
+    def _run(self, done: Callable[[], bool], deadline: float, *, waiting: bool = False) -> bool:
+        """Run due turns (and ``call_later`` calls) until ``done()`` or until the next one falls
+        after ``deadline``. ``waiting``: the caller waits for the engine, so its time passes
+        with the engine's (up to the deadline); else the job works meanwhile."""
         while not done():
+            calls = self._calls
+            if calls and calls[0][0] <= min(self._next_turn, deadline):
+                when, _order, fn = heapq.heappop(calls)
+                self.now = max(self.now, when)
+                fn()
+                continue
             if self._next_turn > deadline:
                 return False
             self.now = max(self.now, self._next_turn)
             self._next_turn = math.inf
-            wait = self.dispatcher.turn(self.now)
+            self._turn_clock = self.now
+            try:
+                wait = self.dispatcher.turn(self.now)
+            finally:
+                ended, self._turn_clock = self._turn_clock, None
+            self._busy_until = ended
             if wait is not None:
-                self._next_turn = min(self._next_turn, self.now + max(wait, _MIN_STEP))
+                self._next_turn = min(self._next_turn, ended + max(wait, _MIN_STEP))
+            if waiting:
+                if ended > deadline:  # the caller has stopped waiting by then
+                    self.now = max(self.now, deadline)
+                    return False
+                self.now = max(self.now, ended)
         return True
 
     def _wake(self) -> None:
-        self._next_turn = min(self._next_turn, self.now)
+        self._next_turn = min(self._next_turn, max(self.now, self._busy_until))
 
     # -- the engine's driver ----------------------------------------------------------------------
 
@@ -192,6 +244,7 @@ class VirtualTime:
             timeout=config.timeout,
             retry=False,
             transport=httpx.MockTransport(self._serve),
+            clock=self.clock,
         )
         self._clients.append(client)
         return client
@@ -207,28 +260,66 @@ class VirtualTime:
             state.record_fault(request.method, path, body, decision)
             raise httpx.ConnectError("the simulated server is down", request=request)
         if decision.delay >= timeout:
-            self.now += timeout  # the client gives up; the server still handles it
-            if decision.drop or decision.reply is not None:
+            # The server handles it as it arrives; its answer comes after the client gave up.
+            if decision.answered:
                 state.record_fault(request.method, path, body, decision)
             else:
-                self._reply(request, path, body)
+                self._reply(request, path, body, decision)
+            self._elapse(timeout)
             raise httpx.ReadTimeout("the simulated server is slower than the timeout")
-        self.now += decision.delay
-        if decision.drop or decision.reply is not None:
+        self._elapse(decision.delay)
+        if decision.answered:
             state.record_fault(request.method, path, body, decision)
         if decision.drop:
             raise httpx.RemoteProtocolError("the simulated server closed the connection")
-        return decision_response(decision.reply) or self._reply(request, path, body)
+        if decision.reply is not None:
+            response = decision_response(decision.reply)
+            assert response is not None
+        elif decision.answered:
+            response = None
+        else:
+            response = self._reply(request, path, body, decision)
+        raw = decision.raw
+        if raw is not None:
+            response = httpx.Response(raw.status, content=raw.body, headers=dict(raw.headers))
+        assert response is not None
+        if decision.drip > 0:
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=_Drip(response.content, decision.drip, self),
+            )
+        return response
 
-    def _reply(self, request: httpx.Request, path: str, body: bytes) -> httpx.Response:
+    def _reply(
+        self, request: httpx.Request, path: str, body: bytes, decision: FaultDecision
+    ) -> httpx.Response:
         reply = self.state.handle(
-            request.method, path, authorization=request.headers.get("authorization"), body=body
+            request.method,
+            path,
+            authorization=request.headers.get("authorization"),
+            body=body,
+            fault=decision,
         )
         return httpx.Response(reply.status, json=reply.body, headers=dict(reply.headers))
 
     def close(self) -> None:
         for client in self._clients:
             client.close()
+
+
+class _Drip(httpx.SyncByteStream):
+    """An answer that arrives one byte at a time over ``seconds`` of virtual time."""
+
+    def __init__(self, content: bytes, seconds: float, clock: VirtualTime) -> None:
+        self._content = content
+        self._pause = seconds / max(len(content), 1)
+        self._clock = clock
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(len(self._content)):
+            self._clock._elapse(self._pause)
+            yield self._content[i : i + 1]
 
 
 def decision_response(reply: Any) -> httpx.Response | None:

@@ -12,7 +12,8 @@ Routes::
     /_sim/metrics       the latest value of each widget metric (GET)
     /_sim/phone         what the lock screen shows now (GET)
     /_sim/faults        GET the faults; POST {"fail_next", "status", "retry_after", "delay",
-                        "drop_next", "down"} to change them; DELETE to clear them
+                        "drop_next", "down", "drip", "slow_next"} to change them; DELETE to
+                        clear them
     /_sim/down, /_sim/up, /_sim/reset   (POST)
     /_sim/billing       POST {"blocked": "trial_expired" | "trial_exhausted" |
                         "billing_overage_cap_reached" | null}: a billing block (402) or none
@@ -39,16 +40,16 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, MutableMapping, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, MutableMapping, Optional
 
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from livebar._errors import ConfigurationError, ValidationError
-from livebar.simulator._state import SimulatorState
+from livebar.simulator._state import Reply, SimulatorState
 
 Scope = MutableMapping[str, Any]
 DropConnection = Callable[[Scope], Awaitable[bool]]
@@ -71,6 +72,8 @@ FAULT_FIELDS: Dict[str, Any] = {
     "delay": (int, float),
     "drop_next": int,
     "down": bool,
+    "drip": (int, float),
+    "slow_next": int,
 }
 JSON_TYPE = "application/json"
 
@@ -86,16 +89,32 @@ def create_app(
         decision = state.take_fault()
         if decision.delay > 0:
             await anyio.sleep(decision.delay)
-        if decision.drop or decision.reply is not None:
+        if decision.answered:
             state.record_fault(request.method, path, body, decision)
         if decision.drop:
             if drop_connection is not None and await drop_connection(request.scope):
                 return Response(status_code=503)  # the connection is gone; nobody reads this
             return Response(status_code=502)
-        reply = decision.reply or state.handle(
-            request.method, path, authorization=request.headers.get("authorization"), body=body
-        )
-        return JSONResponse(reply.body, status_code=reply.status, headers=dict(reply.headers))
+        reply = decision.reply
+        if reply is None and not decision.answered:
+            reply = state.handle(
+                request.method,
+                path,
+                authorization=request.headers.get("authorization"),
+                body=body,
+                fault=decision,
+            )
+        if decision.raw is not None:  # garbled on its way back, or never handled at all
+            raw = decision.raw
+            status, content, headers = raw.status, raw.body, dict(raw.headers)
+        else:
+            assert reply is not None
+            status, content, headers = _encoded(reply)
+        if decision.drip > 0:
+            return StreamingResponse(
+                _dripping(content, decision.drip), status_code=status, headers=headers
+            )
+        return Response(content, status_code=status, headers=headers)
 
     async def page(request: Request) -> Response:
         refused = _foreign_host(request)
@@ -186,6 +205,22 @@ def create_app(
         Route("/_sim/billing", billing, methods=["POST"]),
     ]
     return Starlette(routes=routes)
+
+
+def _encoded(reply: Reply) -> tuple[int, bytes, Dict[str, str]]:
+    """A JSON reply as the bytes sent (the same encoding ``JSONResponse`` uses)."""
+    content = json.dumps(
+        reply.body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+    return reply.status, content, {"Content-Type": JSON_TYPE, **dict(reply.headers)}
+
+
+async def _dripping(content: bytes, seconds: float) -> AsyncIterator[bytes]:
+    """``content`` one byte at a time, spread over ``seconds`` (a slow drip)."""
+    pause = seconds / max(len(content), 1)
+    for i in range(len(content)):
+        await anyio.sleep(pause)
+        yield content[i : i + 1]
 
 
 def _foreign_host(request: Request) -> Response | None:

@@ -273,12 +273,37 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class RawAnswer:
+    """An answer sent byte for byte, whatever it is (an empty body, HTML, broken JSON)."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FaultDecision:
-    """What the HTTP shell must do with one API request before (or instead of) handling it."""
+    """What the HTTP shell must do with one API request before (or instead of) handling it.
+
+    ``delay`` holds the request before anything is answered; ``drip`` sends the answer's bytes
+    one at a time over that many seconds (each read is quick, the whole answer is slow).
+    ``raw`` replaces the answer with these bytes; ``handled`` says whether the simulated account
+    handles the request first (an answer garbled on its way back) or not at all. ``amend`` adds
+    fields to the real answer (fields and values a newer server might send).
+    """
 
     delay: float = 0.0
     drop: bool = False
     reply: Optional[Reply] = None
+    drip: float = 0.0
+    raw: Optional[RawAnswer] = None
+    handled: bool = False
+    amend: Optional[JSON] = None
+
+    @property
+    def answered(self) -> bool:
+        """Whether the fault answers (or drops) the request instead of the simulated account."""
+        return self.drop or self.reply is not None or (self.raw is not None and not self.handled)
 
 
 @dataclass
@@ -287,10 +312,19 @@ class Faults:
 
     fail_next: int = 0
     status: int = 503
-    retry_after: Optional[float] = None
+    retry_after: Optional[float | str] = None
+    """Seconds, or the header's text as it is sent (an HTTP-date, garbage)."""
     delay: float = 0.0
     drop_next: int = 0
     down: bool = False
+    drip: float = 0.0
+    slow_next: int = 0
+    """``delay`` and ``drip`` apply to the next ``slow_next`` requests only (0: to every one)."""
+    answer_next: int = 0
+    answer: Optional[RawAnswer] = None
+    answer_handled: bool = False
+    amend_next: int = 0
+    amend: Optional[JSON] = None
 
     def to_json(self) -> JSON:
         return {
@@ -300,6 +334,10 @@ class Faults:
             "delay": self.delay,
             "drop_next": self.drop_next,
             "down": self.down,
+            "drip": self.drip,
+            "slow_next": self.slow_next,
+            "answer_next": self.answer_next,
+            "amend_next": self.amend_next,
         }
 
 
@@ -383,12 +421,20 @@ class SimulatorState:
         *,
         fail_next: int | None = None,
         status: int | None = None,
-        retry_after: float | None = None,
+        retry_after: float | str | None = None,
         delay: float | None = None,
         drop_next: int | None = None,
         down: bool | None = None,
+        drip: float | None = None,
+        slow_next: int | None = None,
     ) -> JSON:
-        """Change the injected faults (``None`` keeps a setting) and return them all."""
+        """Change the injected faults (``None`` keeps a setting) and return them all.
+
+        ``retry_after`` goes with ``fail_next``: seconds, or the header's exact text (an
+        HTTP-date, a negative or garbage value). ``drip`` makes every answer arrive one byte at a
+        time over that many seconds (a slow drip; the requests are handled). ``slow_next``
+        limits ``delay`` and ``drip`` to that many requests (0: every request until changed).
+        """
         with self._lock:
             faults = self.faults
             if fail_next is not None:
@@ -406,7 +452,45 @@ class SimulatorState:
                 faults.drop_next = _non_negative_int("drop_next", drop_next)
             if down is not None:
                 faults.down = down
+            if drip is not None:
+                if not drip >= 0:
+                    raise ValidationError("drip", "minimum", "must not be negative")
+                faults.drip = float(drip)
+            if slow_next is not None:
+                faults.slow_next = _non_negative_int("slow_next", slow_next)
             return faults.to_json()
+
+    def answer_next(
+        self,
+        n: int = 1,
+        *,
+        body: bytes | str | JSON = b"",
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        handled: bool = False,
+    ) -> None:
+        """Answer the next ``n`` API requests with exactly ``body`` (bytes or text as they are,
+        a dict as JSON) and ``status``. ``handled=True``: the account handles each request first,
+        as if the answer were garbled on its way back (the start happened, its answer is lost).
+        """
+        if isinstance(body, dict):
+            raw = json.dumps(body).encode()
+            kind = {"Content-Type": "application/json"}
+        else:
+            raw = body.encode() if isinstance(body, str) else bytes(body)
+            kind = {"Content-Type": "application/json"} if raw[:1] in (b"{", b"[") else {}
+        answer = RawAnswer(status, raw, {**kind, **dict(headers or {})})
+        with self._lock:
+            self.faults.answer_next = _non_negative_int("answer_next", n)
+            self.faults.answer = answer
+            self.faults.answer_handled = handled
+
+    def amend_next(self, n: int = 1, **fields: Any) -> None:
+        """Handle the next ``n`` API requests as usual and add ``fields`` to each answer (what a
+        newer server might send: unknown fields, an unknown ``operation``)."""
+        with self._lock:
+            self.faults.amend_next = _non_negative_int("amend_next", n)
+            self.faults.amend = dict(fields)
 
     def clear_faults(self) -> JSON:
         """Remove every injected fault."""
@@ -418,50 +502,91 @@ class SimulatorState:
         """Consume the fault (if any) that applies to the next API request."""
         with self._lock:
             faults = self.faults
+            delay, drip = faults.delay, faults.drip
+            if faults.slow_next > 0 and (delay or drip):
+                faults.slow_next -= 1
+                if not faults.slow_next:
+                    faults.delay = faults.drip = 0.0
             if faults.down:
-                return FaultDecision(delay=faults.delay, drop=True)
+                return FaultDecision(delay=delay, drop=True)
             if faults.drop_next > 0:
                 faults.drop_next -= 1
-                return FaultDecision(delay=faults.delay, drop=True)
+                return FaultDecision(delay=delay, drop=True)
             if faults.fail_next > 0:
                 faults.fail_next -= 1
                 return FaultDecision(
-                    delay=faults.delay, reply=_fault_reply(faults, strict=self.config.strict)
+                    delay=delay,
+                    drip=drip,
+                    reply=_fault_reply(faults, strict=self.config.strict),
                 )
-            return FaultDecision(delay=faults.delay)
+            if faults.answer_next > 0 and faults.answer is not None:
+                faults.answer_next -= 1
+                return FaultDecision(
+                    delay=delay, drip=drip, raw=faults.answer, handled=faults.answer_handled
+                )
+            if faults.amend_next > 0:
+                faults.amend_next -= 1
+                return FaultDecision(delay=delay, drip=drip, amend=faults.amend)
+            return FaultDecision(delay=delay, drip=drip)
 
     def record_fault(self, method: str, path: str, body: bytes, decision: FaultDecision) -> None:
         """Log an API request that an injected fault answered (or dropped)."""
         with self._lock:
             now = self.config.clock()
             reply = decision.reply
+            status: int | None = None if reply is None else reply.status
+            response: Any = None if reply is None else reply.body
+            if decision.raw is not None:
+                status, response = decision.raw.status, _loggable(decision.raw.body)
             self._record(
                 now,
                 method,
                 path,
                 body,
-                status=None if reply is None else reply.status,
-                response=None if reply is None else reply.body,
+                status=status,
+                response=response,
                 counted=False,
                 fault="dropped" if decision.drop else "failed",
             )
 
     # ------------------------------------------------------------------ the API
 
-    def handle(self, method: str, path: str, *, authorization: str | None, body: bytes) -> Reply:
-        """Answer one API request; ``path`` is below the API root (``/live-activity/start``)."""
+    def handle(
+        self,
+        method: str,
+        path: str,
+        *,
+        authorization: str | None,
+        body: bytes,
+        fault: FaultDecision | None = None,
+    ) -> Reply:
+        """Answer one API request; ``path`` is below the API root (``/live-activity/start``).
+
+        ``fault`` (a decision of ``take_fault``) amends the answer, or says it will be replaced
+        by raw bytes after the request was handled; the log shows what was really answered.
+        """
         with self._lock:
             now = self.config.clock()
             reply, counted = self._handle(now, method.upper(), path, authorization, body)
+            status, response, marked = reply.status, reply.body, None
+            if fault is not None and fault.amend is not None:
+                reply = Reply(reply.status, {**reply.body, **fault.amend}, reply.headers)
+                response, marked = reply.body, "amended"
+            if fault is not None and fault.raw is not None:
+                status, response, marked = fault.raw.status, _loggable(fault.raw.body), "garbled"
+            if fault is not None and fault.drip > 0 and marked is None:
+                marked = "dripped"
+            if fault is not None and fault.delay > 0 and marked is None:
+                marked = "delayed"
             self._record(
                 now,
                 method.upper(),
                 path,
                 body,
-                status=reply.status,
-                response=reply.body,
+                status=status,
+                response=response,
                 counted=counted,
-                fault=None,
+                fault=marked,
             )
             return reply
 
@@ -1315,7 +1440,9 @@ def _forbidden(verb: str) -> Reply:
 
 def _fault_reply(faults: Faults, *, strict: bool) -> Reply:
     headers: Dict[str, str] = {}
-    if faults.retry_after is not None:
+    if isinstance(faults.retry_after, str):
+        headers["Retry-After"] = faults.retry_after
+    elif faults.retry_after is not None:
         headers["Retry-After"] = f"{faults.retry_after:g}"
     if faults.status == 429:
         body = dict(RATE_LIMITED) if strict else dict(RATE_LIMITED, code="rate_limited")

@@ -1,0 +1,158 @@
+"""Server faults over real sockets, with the real background thread, real time and a real exit.
+
+The virtual clock proves what livebar decides; these cells prove that the real transport, the
+real ``flush()`` and the interpreter's exit keep the same promises when the network misbehaves
+below any framework: a port nothing listens on, a server that never answers, one that drips its
+answer forever, the served simulator held or dripping past the timeout, and an outage that ends.
+Each job runs in a fresh interpreter (so that nothing undeliverable lingers in this one), with
+timeouts shrunk to 0.5 s per request and a 1.5 s flush deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import pytest
+
+from livebar.simulator import SimulatorHandle, serve
+
+from .support import TITLE, ChildRun, RawServer, free_port, open_cards, run_child
+
+TIMEOUT = 0.5
+DEADLINE = 1.5
+SLACK = 0.75
+"""What a loaded CI machine may add to a real wait (threads waking, sockets closing)."""
+STARTUP = 3.0
+"""What starting an interpreter and importing livebar may take on a loaded machine."""
+LIFECYCLES = ("stream", "manual")
+
+JOB = """
+with livebar.live_activity({title!r}, total=2, lifecycle={lifecycle!r}) as act:
+    act.update(1)
+    if {handshake}:
+        livebar.flush()
+        wait_for_parent()
+    act.update(2)
+started = time.monotonic()
+delivered = livebar.flush()
+report(act, delivered=delivered, waited=time.monotonic() - started)
+"""
+
+
+def job(url: str, lifecycle: str, *, handshake: bool = False, **env: str) -> Any:
+    """Run the job in a child against ``url``; returns what ``run_child`` needs."""
+    code = JOB.format(title=TITLE, lifecycle=lifecycle, handshake=handshake)
+    variables = {
+        "ACTIVITYSMITH_BASE_URL": url,
+        "ACTIVITYSMITH_API_KEY": "ask_sim_default",
+        "LIVEBAR_TIMEOUT": str(TIMEOUT),
+        "LIVEBAR_FLUSH_TIMEOUT": str(DEADLINE),
+        **env,
+    }
+    return code, variables
+
+
+def run(url: str, lifecycle: str, at_ready: Callable[[Any], None] | None = None) -> ChildRun:
+    code, env = job(url, lifecycle, handshake=at_ready is not None)
+    return run_child(code, env=env, at_ready=at_ready)
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES)
+@pytest.mark.parametrize("behaviour", ["nothing listening", "never answers", "drips forever"])
+def test_a_dead_or_stuck_server_costs_the_exit_one_deadline(behaviour: str, lifecycle: str) -> None:
+    """flush() returns within its deadline, the exit does not wait again, one line says what
+    was not delivered, and the job exits 0."""
+    server = None
+    if behaviour == "nothing listening":
+        url = f"http://127.0.0.1:{free_port()}/api"
+    else:
+        server = RawServer("hang" if behaviour == "never answers" else "drip")
+        url = server.url
+    try:
+        child = run(url, lifecycle)
+    finally:
+        if server is not None:
+            server.close()
+    assert 0 == child.returncode, child.stderr
+    assert child.last("delivered") is False
+    assert child.last("waited") <= DEADLINE + SLACK
+    assert child.seconds <= STARTUP + DEADLINE + SLACK  # the exit did not wait a second time
+    assert child.last("end_delivered") is False
+    [line] = child.stderr.strip().splitlines()[-1:]
+    assert line.startswith(f"livebar: gave up after {DEADLINE:.1f}s; ")
+    if server is None:  # nothing reached anything: not delivered
+        assert line.endswith(f"; not delivered: {TITLE}")
+        assert child.last("end_unconfirmed") is False
+        assert 0 == child.last("requests")
+        return
+    # Each attempt reached it and was cut off by its timeout; one may still be in flight when
+    # flush() gives up (counted once it ends, which is after the report).
+    assert child.last("requests") <= server.requests <= child.last("requests") + 1
+    if lifecycle == "stream":  # the start may have arrived: the end went out, unanswered
+        assert line.endswith(
+            f"; sent but unconfirmed (no answer in time; it may have arrived): {TITLE}"
+        )
+        assert child.last("end_unconfirmed") is True
+        assert 2 == server.requests
+    else:  # the manual start's answer was lost: it goes on as a stream, warned once
+        assert 1 == sum("may now be on the phone twice" in x for x in child.stderr.splitlines())
+        assert line.endswith(f"; not delivered: {TITLE}")
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES)
+@pytest.mark.parametrize("fault", ["held past the timeout", "dripped past the timeout"])
+def test_a_slow_simulator_gets_the_end_though_nobody_confirms_it(
+    fault: str, lifecycle: str
+) -> None:
+    """The end reaches the phone; flush() returns in time; stats say "unconfirmed"."""
+    with serve() as sim:
+
+        def slow_down(proc: Any) -> None:
+            if fault.startswith("held"):
+                sim.delay(1.5)
+            else:
+                sim.state.set_faults(drip=1.5)
+
+        child = run(sim.url, lifecycle, at_ready=slow_down)
+        assert 0 == child.returncode, child.stderr
+        assert child.last("delivered") is False
+        assert child.last("waited") <= DEADLINE + SLACK
+        assert (False, True) == (child.last("end_delivered"), child.last("end_unconfirmed"))
+        assert "sent but unconfirmed" in child.stderr
+        _eventually(lambda: not open_cards(sim))  # the held end is handled after all
+        [card] = sim.activities()
+        assert ("ended", 100) == (card["state"], card["displayed"]["percentage"])
+        sim.clear_faults()
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES)
+def test_an_outage_that_ends_within_the_deadline_delivers_the_end(lifecycle: str) -> None:
+    """Down at the end, back 0.3 s later: the end arrives within the deadline, nothing logged."""
+    with serve() as sim:
+
+        def outage(proc: Any) -> None:
+            sim.down()
+            threading.Timer(0.3, sim.up).start()
+
+        code, env = job(sim.url, lifecycle, handshake=True)
+        env["LIVEBAR_FLUSH_TIMEOUT"] = "5"
+        child = run_child(code, env=env, at_ready=outage)
+        assert 0 == child.returncode, child.stderr
+        assert child.last("delivered") is True
+        assert child.last("end_delivered") is True
+        assert "" == child.stderr
+        _check_ended(sim)
+
+
+def _check_ended(sim: SimulatorHandle) -> None:
+    [card] = sim.activities()
+    assert ("ended", 100) == (card["state"], card["displayed"]["percentage"])
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the simulator never got there"
+        time.sleep(0.02)
