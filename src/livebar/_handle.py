@@ -29,6 +29,7 @@ import itertools
 import logging
 import os
 import secrets
+import select
 import selectors
 import shutil
 import socket
@@ -218,11 +219,23 @@ class _Listener:
         """Wait until no worker is connected, or none has sent anything for a moment."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while not self.stopped and self.connections:
+            while not self.stopped:
+                waiting = self._waiting_to_connect()
+                if not self.connections and not waiting:
+                    return
                 now = time.monotonic()
-                if now >= deadline or now - self._last_received >= self._quiet:
+                if now >= deadline or (not waiting and now - self._last_received >= self._quiet):
                     return
                 self._changed.wait(min(deadline - now, _DRAIN_MARGIN))
+
+    def _waiting_to_connect(self) -> bool:
+        """A worker that connected (and maybe sent and left) but is not accepted yet: its counts
+        are in the backlog, and a parent that closed now would lose them."""
+        try:
+            readable, _, _ = select.select([self._server], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return bool(readable)
 
     def _run(self) -> None:
         try:
