@@ -128,9 +128,9 @@ def test_processes_on_one_key_stay_within_the_account(
         env = env_for(sim, str(tmp_path))
         procs = [spawn(JOB, f"P{i}", "2", "12", env=env) for i in range(3)]
         on_the_phone, by_push = delivered([finish(proc) for proc in procs])
-        assert [] == refused_by_the_window(sim)
-        assert [] == refused_for_slots(sim)
-        assert 36 + by_push == len(sim.pushes())
+        assert [] == refused_by_the_window(sim), sim.requests()
+        assert [] == refused_for_slots(sim), sim.requests()
+        assert 36 + by_push == len(sim.pushes()), [p["title"] for p in sim.pushes()]
         assert on_the_phone == len([a for a in sim.activities() if a["state"] == "ended"])
         assert on_the_phone >= 5  # four at once, and at least one start served as a slot freed
 

@@ -45,7 +45,7 @@ from livebar._errors import (
     UnsuccessfulError,
     classify,
 )
-from livebar._ledger import AccountLedger
+from livebar._ledger import AccountLedger, MemoryBackend
 from livebar._pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
 from livebar._ranks import mirrors_here
 from livebar._reap import LostEnd, lost_end, lost_message
@@ -194,7 +194,12 @@ class _Account:
         self.next_heartbeat = -math.inf
 
 
-_Message = Union[Mirror, _Push, Budgets]
+class _Close:
+    """The message that asks the engine's thread to close its ledgers (a clean exit)."""
+
+
+_CLOSE = _Close()
+_Message = Union[Mirror, _Push, Budgets, _Close]
 
 
 class Dispatcher:
@@ -308,6 +313,9 @@ class Dispatcher:
     def _intake(self, now: float) -> None:
         while self._inbox:
             item = self._inbox.popleft()
+            if isinstance(item, _Close):
+                self._close_ledgers(now)
+                continue
             if isinstance(item, Budgets):
                 self.budgets = item
                 for each in self._accounts.values():
@@ -853,11 +861,22 @@ class Dispatcher:
         return names, unconfirmed
 
     def close(self) -> None:
-        """A clean exit: every ledger drops this process's records (none is left to reap)."""
-        now = self.clock()
+        """A clean exit: every ledger drops this process's records (none is left to reap).
+
+        Done by the next turn, on the engine's own thread: only that thread touches a ledger
+        (a sqlite connection closed under a turn that is using it can crash the process).
+        """
+        self._inbox.append(_CLOSE)
+        self.waker()
+
+    def _close_ledgers(self, now: float) -> None:
         for account in list(self._accounts.values()):
-            if not account.mirrors and not account.pushes:
-                account.policy.ledger.close(now)
+            if account.mirrors or account.pushes:
+                continue  # still ours to end: another process may have to, if we never do
+            account.policy.ledger.close(now)
+            # From now on this process paces alone: the shared ledger is closed.
+            account.policy.ledger = AccountLedger(MemoryBackend(window=self.budgets.window))
+            account.next_claim = account.next_heartbeat = math.inf
 
 
 CONTINUES = "Continues on a new card\u2026"
@@ -878,8 +897,11 @@ def _new_stream_key() -> str:
 
 
 def _shared_ledger(account: Account, window: float) -> AccountLedger:
-    """The account's ledger as ``LIVEBAR_LEDGER`` says: shared on this machine by default."""
-    return _ledger.ledger_for(account, window=window)
+    """The account's ledger as ``LIVEBAR_LEDGER`` says: shared on this machine by default.
+
+    Opened for the engine alone (its thread is the only one that touches it), not taken from
+    ``ledger_for``'s cache, which other code in the process may close."""
+    return _ledger.open_ledger(account, window=window)
 
 
 _importing = threading.Lock()
@@ -1142,11 +1164,13 @@ def flush(timeout: float | None = None, *, again: bool = True) -> bool:
     return delivered
 
 
-def close() -> None:
-    """A clean exit: the ledgers forget this process's settled activities."""
+def close(timeout: float = 1.0) -> None:
+    """A clean exit: the ledgers forget this process's settled activities (the engine's thread
+    does it; this waits at most ``timeout`` for it)."""
     driver = _driver
     if driver is not None:
         driver.dispatcher.close()
+        driver.flush(timeout)
 
 
 def report_undelivered(timeout: float) -> None:

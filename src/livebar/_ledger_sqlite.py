@@ -35,6 +35,8 @@ from livebar._owner import Owner
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "SCHEMA_VERSION", "SqliteBackend"]
 
 DEFAULT_BUSY_TIMEOUT = 0.01
+SETUP_BUSY_TIMEOUT = 2.0
+"""How long opening (creating, switching to WAL) may wait for other processes doing the same."""
 """Longest one call waits for another process's transaction (seconds)."""
 SCHEMA_VERSION = "1"
 
@@ -100,9 +102,13 @@ class SqliteBackend(Backend):
             str(self.path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
         try:
+            # Setting up may race other processes opening the same new file: wait longer for
+            # it than for one request (the engine opens a ledger once, on its own thread).
+            self._db.execute(f"PRAGMA busy_timeout = {int(SETUP_BUSY_TIMEOUT * 1000)}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._transaction(self._create)
+            self._db.execute(f"PRAGMA busy_timeout = {max(int(busy_timeout * 1000), 1)}")
         except BaseException:
             self._db.close()
             raise
