@@ -106,8 +106,22 @@ def _title_from_desc(desc: object) -> str:
 
 
 def _sample_n(ref: weakref.ReferenceType[tqdm]) -> float:
+    """The bar's count. tqdm's own loop keeps it in a local and writes ``bar.n`` only when it
+    redraws; while that loop is suspended (between items, or in a job's body), its local is
+    the true count (a job stopped mid-loop from another thread shows where it really was)."""
     bar = ref()
-    return 0.0 if bar is None else float(bar.n)
+    if bar is None:
+        return 0.0
+    n = float(bar.n)
+    loop = bar._loop() if bar._loop is not None else None
+    if loop is None:
+        return n
+    frame = getattr(loop, "gi_frame", None)
+    if frame is not None and not loop.gi_running:
+        counted = frame.f_locals.get("n")
+        if isinstance(counted, (int, float)) and not isinstance(counted, bool):
+            return max(n, float(counted))
+    return n
 
 
 def _closer() -> FrameType | None:
@@ -153,6 +167,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         self._left = LoopExit.UNKNOWN
         self._site: LoopSite | None = None
         self._exited = False
+        self._loop: weakref.ReferenceType[Any] | None = None
         live_options: dict[str, Any] = {
             name: kwargs.pop(name)  # type: ignore[misc]
             for name in list(kwargs)
@@ -220,6 +235,8 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         if self._live is not None and self.disable:
             return self._iter_hidden()
         iterator: Iterator[Any] = super().__iter__()
+        if self._live is not None:  # tqdm's generator: its local ``n`` is the live count
+            self._loop = weakref.ref(iterator)  # weak: a loop left by ``break`` is closed at once
         return iterator
 
     def _iter_hidden(self) -> Iterator[Any]:
