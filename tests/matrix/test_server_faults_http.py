@@ -29,6 +29,7 @@ STARTUP = 3.0
 LIFECYCLES = ("stream", "manual")
 
 JOB = """
+import livebar
 with livebar.live_activity({title!r}, total=2, lifecycle={lifecycle!r}) as act:
     act.update(1)
     if {handshake}:
