@@ -201,18 +201,20 @@ def _at_exit() -> None:
     timeout = _dispatch.flush_timeout()
     clock = _dispatch.clock()
     started = clock()
+    waited = timeout  # or an earlier flush waited it, and this one does not wait again
     _exiting = True
     try:
         delivered = _dispatch.flush(timeout, again=False)
     except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C or SIGTERM: stop waiting, quietly
         delivered = False
+        waited = min(clock() - started, timeout)
         log.warning("livebar: interrupted while delivering the last updates")
     finally:
         _exiting = False
     if delivered:
         _dispatch.close()  # nothing of ours is left on the phone: nothing for others to reap
     else:
-        _dispatch.report_undelivered(min(clock() - started, timeout))
+        _dispatch.report_undelivered(waited)
     if isinstance(_uncaught, KeyboardInterrupt):
         _exit_as_interrupted()
 
