@@ -189,6 +189,7 @@ class _Account:
         self.pushes: dict[int, _Push | _Reaped] = {}
         self.refused = False
         self.blocked = False
+        self.said_pushed = False
         self.next_claim = -math.inf
         self.next_heartbeat = -math.inf
 
@@ -603,11 +604,14 @@ class Dispatcher:
         elif send.kind is Kind.PUSH:
             stats.delivered_by_push = True
             stats.end_delivered = True
-            log.warning(
-                "livebar: no Live Activity could start for %r (the account's concurrent limit); "
-                "its outcome went out as a push notification instead",
-                record.title,
-            )
+            if not account.said_pushed:  # once: a churn of short jobs must not flood the log
+                account.said_pushed = True
+                log.warning(
+                    "livebar: %r was over before a Live Activity could start for it (the "
+                    "account's concurrent limit or its request budget); its outcome went out as "
+                    "a push notification instead (stats.delivered_by_push; said once)",
+                    record.title,
+                )
         else:
             stats.end_delivered = True
             stats.end_unconfirmed = False
