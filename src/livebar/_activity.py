@@ -347,13 +347,27 @@ class LiveActivity:
                     self.ignored += 1
                 else:
                     self.value, self.upper_limit = min(max(v, 0.0), limit), limit
+                    self.ignored += self.value != v
                     self.percentage = None
         if subtitle is not None:
             self.subtitle = check_text(subtitle, "subtitle")
         if color is not None:
-            self.color = check_color(color, "color")
+            try:
+                self.color = check_color(color, "color")
+            except ValidationError as exc:
+                self._tolerate(exc, isinstance(color, str))  # a colour the phone has no name for
         if title is not None:
-            self.title = check_title(title)
+            try:
+                self.title = check_title(title)
+            except ValidationError as exc:
+                self._tolerate(exc, isinstance(title, str))  # an empty title: the old one stays
+
+    def _tolerate(self, error: ValidationError, right_type: bool) -> None:
+        """A value of the right type the phone cannot show is counted and dropped (the running
+        job is never stopped by it); a value of the wrong type is the caller's bug: raise."""
+        if not right_type:
+            raise error
+        self.ignored += 1
 
     def _finite(self, field: str, value: object) -> float | None:
         """A number of the right type; ``None`` (and counted) when it is NaN or infinite."""
@@ -394,8 +408,15 @@ class LiveActivity:
         return self._count()
 
     def set_total(self, total: float | None) -> None:
-        """Set (or clear) the number of items the job will process."""
-        self.total = check_total(total)
+        """Set (or clear) the number of items the job will process.
+
+        A total that is not a number raises ``ValidationError``; a number the phone cannot use
+        (negative, NaN, infinite, too large) is dropped and counted, like any progress value.
+        """
+        try:
+            self.total = check_total(total)
+        except ValidationError as exc:
+            self._tolerate(exc, not isinstance(total, bool) and isinstance(total, (int, float)))
 
     def set_source(self, fn: Callable[[], float] | None) -> None:
         """Read the count from ``fn()`` whenever the engine samples, instead of ``n``."""
@@ -500,8 +521,20 @@ class LiveActivity:
     # -- steps --------------------------------------------------------------------------------
 
     def set_steps(self, steps: int | Sequence[str]) -> None:
-        """Set the number of steps (or their names); it may change while the job runs."""
-        self._apply_steps(check_steps(steps))
+        """Set the number of steps (or their names); it may change while the job runs.
+
+        Steps of the wrong type (``3.0``, ``"a,b"``, a name that is not a string) raise
+        ``ValidationError``; a count below 1, an empty list or an empty name is dropped and
+        counted.
+        """
+        if steps is None:
+            raise ValidationError("steps", "type", "must be a positive int or a list of names")
+        try:
+            checked = check_steps(steps)
+        except ValidationError as exc:
+            self._tolerate(exc, _steps_of_right_type(steps))
+            return
+        self._apply_steps(checked)
 
     def _apply_steps(self, steps: int | tuple[str, ...] | None) -> None:
         if isinstance(steps, int):
@@ -517,14 +550,16 @@ class LiveActivity:
         """Show that step ``name_or_index`` is running (the steps before it are complete)."""
         if isinstance(name_or_index, int) and not isinstance(name_or_index, bool):
             if not 0 <= name_or_index <= self.number_of_steps:
-                raise ValidationError(
-                    "step", "minimum", f"must be between 0 and {self.number_of_steps}"
-                )
+                self.ignored += 1  # no such step: dropped and counted, the job goes on
+                return
             self.current_step = name_or_index
             self._name_current_step()
             return
-        if not isinstance(name_or_index, str) or not name_or_index:
+        if not isinstance(name_or_index, str):
             raise ValidationError("step", "type", "must be a step name or index")
+        if not name_or_index:
+            self.ignored += 1  # an empty name: dropped and counted
+            return
         self.current_step = self._index_of(name_or_index)
         self.stage_name = name_or_index
 
@@ -919,6 +954,17 @@ def _ticks_of(counter: itertools.count[int]) -> int:
     """The next value of an ``itertools.count()``, read without advancing it."""
     text = repr(counter)  # "count(17)"
     return int(text[text.index("(") + 1 : -1])
+
+
+def _steps_of_right_type(steps: object) -> bool:
+    """Whether ``steps`` is a count or a list of names in type, whatever their values."""
+    if isinstance(steps, bool):
+        return False
+    if isinstance(steps, int):
+        return True
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
+        return False
+    return all(isinstance(name, str) for name in steps)
 
 
 def _clamp(fraction: float) -> float:
