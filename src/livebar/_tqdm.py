@@ -112,7 +112,7 @@ def _sample_n(ref: weakref.ReferenceType[tqdm]) -> float:
     bar = ref()
     if bar is None:
         return 0.0
-    n = float(bar.n)
+    n = float(bar.n)  # tqdm lets n be anything (initial=""): the caller counts that as unknown
     loop = bar._loop() if bar._loop is not None else None
     if loop is None:
         return n
@@ -346,7 +346,9 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
             return
         # Freeze the count: the ending is built later, maybe after this bar is collected.
         live.set_source(None)
-        live.update(self.n)
+        n = self.n
+        if isinstance(n, (int, float)) and not isinstance(n, bool):  # tqdm takes initial=""
+            live.update(n)
         exc = self._exit_exc or self._loop_exc
         if exc is not None:
             live.close(exc)
@@ -371,7 +373,10 @@ def _known_total(iterable: object, total: object) -> float | None:
         return None  # tqdm decides what to make of it; the activity counts without a total
     if not 0 <= total < float("inf"):
         return None  # tqdm accepts total=-1 or inf: for the phone that is "unknown"
-    return float(total)
+    try:
+        return float(total)
+    except OverflowError:  # an integer too large for a float: tqdm decides, the phone counts
+        return None
 
 
 _MAX_COUNTED_TOTAL = 10_000
