@@ -35,7 +35,7 @@ from livebar._endings import (
     outcome_of,
     truncate,
 )
-from livebar._errors import ValidationError
+from livebar._errors import LivebarError, ValidationError, detached
 from livebar._loops import LoopExit, LoopSite, caller, how_left, loop_site
 from livebar._spec import (
     ActivityOptions,
@@ -87,7 +87,10 @@ class LiveActivity:
     """
 
     def __init__(self, title: str, **options: Unpack[ActivityOptions]) -> None:
-        self.spec = spec = resolve_spec(title, options)
+        try:
+            self.spec = spec = resolve_spec(title, options)
+        except LivebarError as exc:
+            raise _refused(exc, options) from None
         self.title = spec.title
         self.subtitle = spec.subtitle
         self.color = spec.color
@@ -299,6 +302,8 @@ class LiveActivity:
         return LiveActivity(self.spec.title, **self.spec.options())
 
     def __repr__(self) -> str:
+        if not hasattr(self, "started_at"):  # refused while being made (a traceback's locals)
+            return "<LiveActivity refused>"
         state = self.outcome or ("open" if self.started_at is not None else "new")
         return f"<LiveActivity {self.title!r} {state}>"
 
@@ -858,7 +863,10 @@ def live_activity(title: Any, /, **options: Any) -> Any:
         fn = title
         name = getattr(fn, "__name__", None) or _DEFAULT_TITLE
         return _decorate(fn, lambda: LiveActivity(name))
-    return LiveActivity(title, **options)
+    try:
+        return LiveActivity(title, **options)
+    except LivebarError as exc:
+        raise _refused(exc, options) from None
 
 
 def track(
@@ -871,7 +879,10 @@ def track(
     The activity ends ``done`` when the loop finishes, ``stopped`` at the real progress after a
     ``break``, and ``failed`` (or ``cancelled``) when an exception leaves the loop.
     """
-    activity = LiveActivity(title or _DEFAULT_TITLE, **options)
+    try:
+        activity = LiveActivity(title or _DEFAULT_TITLE, **options)
+    except LivebarError as exc:
+        raise _refused(exc, options) from None
     activity.start()
     return activity._track(iterable, options.get("total"), owner=True, site=loop_site(1))
 
@@ -936,6 +947,14 @@ def _decorate(fn: F, fresh: Callable[[], LiveActivity]) -> F:
 
 
 # -- small pure helpers ------------------------------------------------------------------------
+
+
+def _refused(exc: LivebarError, options: Any) -> LivebarError:
+    """A refusal at the call, ready to re-raise: without the frames below the caller's and
+    without the options in this frame (either could hold the API key, and a traceback printed
+    with its locals would show it)."""
+    options.clear()
+    return detached(exc)
 
 
 def _engine_clock() -> Callable[[], float]:

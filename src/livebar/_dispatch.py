@@ -44,6 +44,7 @@ from livebar._errors import (
     Trouble,
     UnsuccessfulError,
     classify,
+    detached,
 )
 from livebar._ledger import AccountLedger
 from livebar._pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
@@ -1117,9 +1118,14 @@ def push(
     from livebar._payload import PushNotification
     from livebar._spec import resolve_spec
 
-    notification = PushNotification(title=title, message=message, channels=channels, **fields)
     where = {"client": client, "api_key": api_key, "base_url": base_url, "disable": disable}
-    spec: ActivitySpec = resolve_spec(title, {k: v for k, v in where.items() if v is not None})
+    try:
+        notification = PushNotification(title=title, message=message, channels=channels, **fields)
+        spec: ActivitySpec = resolve_spec(title, {k: v for k, v in where.items() if v is not None})
+    except LivebarError as exc:
+        api_key = None  # a refusal at the call: the key must not stay in this frame's locals
+        where.clear()
+        raise detached(exc) from None
     resolved = _resolve(spec)
     if resolved is None:
         return False

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from livebar import _defaults
@@ -117,7 +117,7 @@ class ActivitySpec:
     lifecycle: str = "stream"
     notify_on: frozenset[Outcome] = frozenset()
     client: Client | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never shown
     base_url: str | None = None
     disable: bool | None = None
     flush_timeout: float | None = None
