@@ -1,8 +1,9 @@
 """Process events x the ways a job is written, each in a fresh interpreter against the served
 simulator.
 
-The forms: ``with live_activity``, the decorator, a bare ``for x in livebar.track(...)``, a bare
-``for x in livebar.tqdm(...)`` and a manual ``start()`` / ``close()``. The events happen when
+The forms: ``with live_activity``, ``async with`` (under ``asyncio.run``), the decorator, a bare
+``for x in livebar.track(...)``, a bare ``for x in livebar.tqdm(...)`` and a manual ``start()``
+/ ``close()``. The events happen when
 the job is 4 items of 10 in: an exception that escapes the program, one the caller catches, a
 ``break`` (or ``return``), Ctrl-C, SIGTERM (with and without the job's own handler, installed
 before livebar), ``sys.exit(0)`` and ``sys.exit(3)``, ``os.fork``, the job's thread dying, the
@@ -38,6 +39,17 @@ FORMS = {
                 act.update(i + 1)
                 if i == 3:
                     EVENT
+        """,
+    "async with": """
+        import asyncio
+
+        async def main():
+            async with livebar.live_activity(TITLE, total=10) as act:
+                for i in range(10):
+                    act.update(i + 1)
+                    if i == 3:
+                        EVENT
+        asyncio.run(main())
         """,
     "decorator": """
         @livebar.live_activity(TITLE, total=10)
@@ -204,6 +216,8 @@ def script(form: str, event: Event) -> str:
     body = textwrap.dedent(FORMS[form]).strip("\n")
     if form == "decorator" and code == "break":
         code = "return"
+    if form == "async with":  # an async job waits by awaiting
+        code = code.replace("time.sleep(", "await asyncio.sleep(")
     lines = []
     for line in body.splitlines():
         if line.strip() == "EVENT":
@@ -252,7 +266,9 @@ def test_process_event(sim: SimulatorHandle, ledger: str, event: Event, form: st
     """The job exits as it would without livebar, and the phone shows what happened."""
     child = run_child(script(form, event), env=env_for(sim, ledger))
     assert event.returncode == child.returncode, child.stderr
-    _check_output(child, event)
+    # asyncio.run answers Ctrl-C by cancelling the task, and prints that chain itself.
+    chained = form == "async with" and event.name == "Ctrl-C"
+    _check_output(child, event, tracebacks=2 if chained else 1, ours=not chained)
     if event.name.startswith("SIGTERM, the job's own"):
         assert signal.SIGTERM == child.last("handler")  # ours chained to it, never replaced it
     [card] = sim.activities()
@@ -264,19 +280,22 @@ def test_process_event(sim: SimulatorHandle, ledger: str, event: Event, form: st
     assert 1 == len(ends)  # one end, from the job's own process
 
 
-def _check_output(child: ChildRun, event: Event) -> None:
-    """Nothing of livebar's in the job's output: no traceback but the job's own."""
+def _check_output(child: ChildRun, event: Event, *, tracebacks: int, ours: bool) -> None:
+    """Nothing of livebar's in the job's output: no traceback but the job's own (Python's or
+    asyncio's, as the job would print it without livebar)."""
     assert "Exception ignored" not in child.stderr
     lines = [line for line in child.stderr.strip().splitlines() if line]
-    tracebacks = sum(line.startswith("Traceback") for line in lines)
+    printed = sum(line.startswith("Traceback") for line in lines)
     if event.stderr_ends is None:
-        assert 0 == tracebacks, child.stderr
+        assert 0 == printed, child.stderr
         assert [] == [line for line in lines if not line.startswith("livebar: ")]
     else:
-        assert 1 == tracebacks, child.stderr
+        assert tracebacks == printed, child.stderr
         assert event.stderr_ends == lines[-1]
         frames = [line.strip() for line in lines if line.strip().startswith("File ")]
-        assert frames[-1].startswith('File "<string>"')  # raised by the job, not by livebar
+        if ours:  # raised by the job, not by livebar
+            assert frames[-1].startswith('File "<string>"')
+        assert not any("livebar/_" in frame for frame in frames[-1:])
 
 
 @pytest.mark.parametrize("form", ["manual", "track"])
