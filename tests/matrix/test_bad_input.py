@@ -465,3 +465,105 @@ def test_nan_progress_is_counted_and_logged_once() -> None:
         assert vt.flush()
     assert 2 == act.stats.ignored
     assert 1 == sum("cannot show" in line for line in logs.livebar())
+
+
+EXAMPLES_AT_THE_CALL = [
+    ("live_activity(steps=3.0)", lambda: livebar.live_activity("J", steps=3.0), "steps"),
+    (
+        "live_activity(steps='build,test,ship')",
+        lambda: livebar.live_activity("J", steps="a,b"),
+        "steps",
+    ),
+    (
+        "live_activity(flush_timeout='5')",
+        lambda: livebar.live_activity("J", flush_timeout="5"),
+        "flush_timeout",
+    ),
+    (
+        "live_activity(action='https://…')",
+        lambda: livebar.live_activity("J", action="https://e.com"),
+        "action",
+    ),
+    (
+        "live_activity(secondary_action=7)",
+        lambda: livebar.live_activity("J", secondary_action=7),
+        "secondary_action",
+    ),
+    ("live_activity(channels=[])", lambda: livebar.live_activity("J", channels=[]), "channels"),
+    (
+        "live_activity(channels=[''])",
+        lambda: livebar.live_activity("J", channels=[""]),
+        "channels[0]",
+    ),
+    (
+        "live_activity(channels='ops')",
+        lambda: livebar.live_activity("J", channels="ops"),
+        "channels",
+    ),
+    ("live_activity(total=nan)", lambda: livebar.live_activity("J", total=math.nan), "total"),
+    ("live_activity(total=10**400)", lambda: livebar.live_activity("J", total=10**400), "total"),
+    ("live_activity(bogus=1)", lambda: livebar.live_activity("J", bogus=1), "bogus"),
+    (
+        "update(percentage='50')",
+        lambda: livebar.live_activity("J", disable=True).update(percentage="50"),
+        "percentage",
+    ),
+    ("update(n='5')", lambda: livebar.live_activity("J", disable=True).update("5"), "n"),
+    ("advance('2')", lambda: livebar.live_activity("J", disable=True).advance("2"), "k"),
+    ("set_steps(3.0)", lambda: livebar.live_activity("J", disable=True).set_steps(3.0), "steps"),
+    ("step(None)", lambda: livebar.live_activity("J", steps=3, disable=True).step(None), "step"),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [pytest.param(call, field, id=name) for name, call, field in EXAMPLES_AT_THE_CALL],
+)
+def test_the_issues_examples_of_a_wrong_type_raise_at_the_call(call: Any, field: str) -> None:
+    """Each raises ValidationError naming the field (never TypeError, IndexError, Overflow)."""
+    with pytest.raises(ValidationError) as caught:
+        call()
+    assert field == caught.value.field
+
+
+EXAMPLES_IN_A_RUNNING_JOB = [
+    ("advance(-5) on steps", {"steps": 4}, lambda a: a.advance(-5), 1),
+    ("advance(2.5) on steps", {"steps": 4}, lambda a: a.advance(2.5), 1),
+    ("update(percentage=nan)", {"total": 10}, lambda a: a.update(percentage=math.nan), 1),
+    ("update(percentage=150)", {"total": 10}, lambda a: a.update(percentage=150), 1),
+    ("update(n=10**400)", {"total": 10}, lambda a: a.update(10**400), 1),
+    ("update(total=-1)", {"total": 10}, lambda a: a.update(total=-1), 1),
+    ("update(value=5, upper_limit=0)", {}, lambda a: a.update(value=5, upper_limit=0), 1),
+    ("update(color='pink')", {"total": 10}, lambda a: a.update(color="pink"), 1),
+    ("step(99) of 4", {"steps": 4}, lambda a: a.step(99), 1),
+    ("set_steps(0)", {"steps": 4}, lambda a: a.set_steps(0), 1),
+    ("update(title='')", {"total": 10}, lambda a: a.update(title=""), 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("options", "call", "ignored"),
+    [pytest.param(o, c, n, id=name) for name, o, c, n in EXAMPLES_IN_A_RUNNING_JOB],
+)
+def test_the_issues_examples_of_a_bad_value_never_reach_the_job(
+    options: dict[str, Any], call: Any, ignored: int
+) -> None:
+    """Dropped or clamped, counted in stats.ignored, logged once; the end still goes out."""
+    with capture_logs() as logs, virtual_time() as vt:
+        with livebar.live_activity("Job", **options) as act:
+            call(act)
+            vt.advance(1.0)
+        assert vt.flush()
+    assert ignored == act.stats.ignored
+    assert act.stats.end_delivered
+    assert 1 == sum("cannot show" in line for line in logs.livebar())
+
+
+def test_tqdm_total_minus_one_is_accepted_as_tqdm_accepts_it() -> None:
+    """livebar.tqdm(total=-1) works (tqdm takes it), with or without a key."""
+    with virtual_time() as vt:
+        for _ in livebar.tqdm(range(3), total=-1, file=io.StringIO()):
+            pass
+        assert vt.flush()
+        [card] = vt.simulator.activities()
+        assert "ended" == card["state"]
