@@ -566,16 +566,18 @@ class Dispatcher:
             stats.rotations += 1
             account.policy.renewed(record.key, self.clock())
         elif operation == "started" and send.kind is Kind.UPDATE:
-            # The stream's card had been ended by someone else: this update began a new one.
+            # A new card: the start whose answer was lost never arrived (this is it), or the
+            # card we had was ended by someone else (said once).
             account.policy.renewed(record.key, self.clock())
-            self._say_once(
-                record,
-                send,
-                _Restarted(),
-                "livebar: %r had been ended elsewhere; its next update started a new card",
-                record.title,
-                level=logging.WARNING,
-            )
+            if stats.activity_id is not None:
+                self._say_once(
+                    record,
+                    send,
+                    _Restarted(),
+                    "livebar: %r had been ended elsewhere; its next update started a new card",
+                    record.title,
+                    level=logging.WARNING,
+                )
         elif operation == "paused":
             self._say_once(
                 record,
