@@ -205,3 +205,84 @@ def test_an_hour_long_job_keeps_memory_flat_and_requests_within_budget() -> None
         assert 12 + 3600 / 126 >= updates >= 25
         assert SHARE >= in_window(vt.simulator.requests())
         assert ("ended", 100) == (card["state"], card["displayed"]["percentage"])
+
+
+def test_a_server_slower_than_the_timeout_for_thirty_minutes_never_trips_ios() -> None:
+    """Every answer is lost, yet each update reached the phone: livebar counts them against
+    the iOS budget, so the simulated iPhone never warns or throttles."""
+    with virtual_time() as vt:
+        vt.simulator.delay(6.0)  # the client gives up at 5 s; the server handles each request
+        with livebar.live_activity("Slow server", total=1800) as act:
+            for second in range(1800):
+                act.update(second + 1)
+                vt.advance(1.0)
+        vt.flush()
+        [card] = vt.simulator.activities()
+        assert (0, 0) == (card["warnings"], card["throttles"])
+        assert 0 == act.stats.updates  # none was confirmed...
+        assert card["updates"] >= 12  # ...but the phone took them, within the budget
+        assert card["updates"] <= 12 + 1800 / 126
+        assert "ended" == card["state"]
+
+
+def test_a_burst_of_pushes_goes_out_as_the_window_frees() -> None:
+    """45 pushes at once: 38 go at once (two places stay for ends), each of the rest the
+    moment the window has room for it, none later."""
+    with virtual_time() as vt:
+        for i in range(45):
+            assert livebar.push(f"Push {i}")
+        assert vt.flush(120.0)
+        log = vt.simulator.requests()
+        assert [f"Push {i}" for i in range(45)] == [p["title"] for p in vt.simulator.pushes()]
+        times = [at(r) for r in log]
+        assert [0.0] * 38 == times[:38]
+        for k in range(38, 45):
+            assert window_frees(log[:k], times[k - 1], floor=2) == pytest.approx(times[k])
+
+
+def test_a_card_ended_elsewhere_leaves_the_others_of_the_key_alone() -> None:
+    """A 403 about one activity (another tool ended it) stops that one only."""
+    from livebar._payload import ContentState, EndActivity
+
+    with virtual_time() as vt:
+        kept = livebar.live_activity("Kept", total=10, lifecycle="manual").start()
+        lost = livebar.live_activity("Ended elsewhere", total=10, lifecycle="manual").start()
+        vt.advance(1.0)
+        body = EndActivity(
+            activity_id=lost.stats.activity_id,
+            content_state=ContentState.progress("x", percentage=1),
+        ).to_json()
+        import json
+
+        vt.state.handle(
+            "POST",
+            "/live-activity/end",
+            authorization=f"Bearer {vt.simulator.api_key}",
+            body=json.dumps(body).encode(),
+        )
+        for n in range(1, 11):
+            kept.update(n)
+            lost.update(n)
+            vt.advance(3.0)
+        kept.close()
+        lost.close()
+        assert vt.flush()
+        assert kept.stats.end_delivered
+        cards = {a["title"]: a for a in vt.simulator.activities()}
+        assert ("ended", 100) == (cards["Kept"]["state"], cards["Kept"]["displayed"]["percentage"])
+        assert 1 == lost.stats.dropped  # its refused update; nothing more was sent for it
+
+
+def test_budget_warnings_are_logged_once_however_many_there_are() -> None:
+    """A server that warns on every update (an iPhone with a tiny budget): one log line."""
+    with (
+        capture_logs() as logs,
+        virtual_time(ios_budget_updates=1, ios_budget_interval=10**6) as vt,
+    ):
+        with livebar.live_activity("Warned", total=30) as act:
+            for n in range(1, 31):
+                act.update(n)
+                vt.advance(3.0)
+        assert vt.flush()
+    assert act.stats.warnings >= 5
+    assert 1 == sum("ActivitySmith warning" in line for line in logs.livebar())
