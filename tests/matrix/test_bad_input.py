@@ -567,3 +567,19 @@ def test_tqdm_total_minus_one_is_accepted_as_tqdm_accepts_it() -> None:
         assert vt.flush()
         [card] = vt.simulator.activities()
         assert "ended" == card["state"]
+
+
+def test_texts_longer_than_a_card_are_cut_to_what_it_shows() -> None:
+    """A 20,000-character title, subtitle and exception: 64, 120 and 80 characters sent."""
+    with virtual_time() as vt:
+        with pytest.raises(ValueError, match=r"x{100}"):
+            with livebar.live_activity("T" * 20_000, subtitle="s" * 20_000, total=2) as act:
+                act.update(1)
+                vt.advance(3.0)
+                raise ValueError("x" * 20_000)
+        assert vt.flush()
+        sent = [r["body"]["content_state"] for r in vt.simulator.requests()]
+    assert all(len(state["title"]) <= 64 for state in sent)
+    assert all(len(state.get("subtitle") or "") <= 120 for state in sent)
+    assert 80 >= len(sent[-1]["subtitle"])
+    assert sent[-1]["subtitle"].startswith("Failed: ValueError: xxx")

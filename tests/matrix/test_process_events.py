@@ -346,3 +346,37 @@ def test_a_signal_during_the_exit_flush_stops_the_wait_quietly(
     [gave_up] = lines[1:]
     assert gave_up.startswith("livebar: gave up after ")
     assert gave_up.endswith(f"; not delivered: {TITLE}")
+
+
+@pytest.mark.parametrize("form", ["with", "async with"])
+def test_the_first_activity_never_loads_the_network_stack_on_the_callers_thread(
+    sim: SimulatorHandle, ledger: str, form: str
+) -> None:
+    """httpx (and its TLS context) are imported by the engine's thread, never the job's: an
+    event loop is not stalled by the first activity of a process."""
+    code = (
+        "importers = []\n"
+        "class Spy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'httpx':\n"
+        "            importers.append(threading.current_thread().name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Spy())\n"
+        "import livebar\n"
+    )
+    if form == "with":
+        code += "with livebar.live_activity(TITLE, total=1) as act:\n    act.update(1)\n"
+    else:
+        code += (
+            "import asyncio\n"
+            "async def main():\n"
+            "    async with livebar.live_activity(TITLE, total=1) as act:\n"
+            "        act.update(1)\n"
+            "asyncio.run(main())\n"
+        )
+    code += "livebar.flush()\nsay(importers=importers)\n"
+    child = run_child(f"TITLE = {TITLE!r}\n{code}", env=env_for(sim, ledger))
+    assert 0 == child.returncode, child.stderr
+    assert ["livebar-dispatcher"] == child.last("importers")
+    [card] = sim.activities()
+    assert "ended" == card["state"]

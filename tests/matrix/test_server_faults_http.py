@@ -36,9 +36,9 @@ with livebar.live_activity({title!r}, total=2, lifecycle={lifecycle!r}) as act:
         livebar.flush()
         wait_for_parent()
     act.update(2)
-started = time.monotonic()
+started, cpu = time.monotonic(), time.process_time()
 delivered = livebar.flush()
-report(act, delivered=delivered, waited=time.monotonic() - started)
+report(act, delivered=delivered, waited=time.monotonic() - started, cpu=time.process_time() - cpu)
 """
 
 
@@ -80,6 +80,7 @@ def test_a_dead_or_stuck_server_costs_the_exit_one_deadline(behaviour: str, life
     assert child.last("delivered") is False
     assert child.last("waited") <= DEADLINE + SLACK
     assert child.seconds <= STARTUP + DEADLINE + SLACK  # the exit did not wait a second time
+    assert child.last("cpu") < DEADLINE / 3  # waiting is not polling: the process mostly sleeps
     assert child.last("end_delivered") is False
     [line] = child.stderr.strip().splitlines()[-1:]
     assert line.startswith(f"livebar: gave up after {DEADLINE:.1f}s; ")
@@ -157,3 +158,32 @@ def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "the simulator never got there"
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize("mode", ["livebar run -- true", "… | livebar --total 2"])
+def test_the_cli_during_an_outage_waits_one_deadline_and_loses_nothing(mode: str) -> None:
+    """Nothing listens where the key points: the command's status and output pass through,
+    and the CLI waits one flush deadline, not two."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "ACTIVITYSMITH_BASE_URL": f"http://127.0.0.1:{free_port()}/api",
+        "ACTIVITYSMITH_API_KEY": "ask_matrix_key",
+        "LIVEBAR_TIMEOUT": str(TIMEOUT),
+        "LIVEBAR_FLUSH_TIMEOUT": str(DEADLINE),
+    }
+    if mode.startswith("livebar run"):
+        argv, given = [sys.executable, "-m", "livebar", "run", "--", "true"], b""
+    else:
+        argv, given = [sys.executable, "-m", "livebar", "--total", "2"], b"one\ntwo\n"
+    started = time.monotonic()
+    proc = subprocess.run(argv, input=given, env=env, capture_output=True, timeout=30)
+    took = time.monotonic() - started
+    assert 0 == proc.returncode, proc.stderr
+    assert given == proc.stdout
+    assert took <= STARTUP + DEADLINE + SLACK
+    assert b"Traceback" not in proc.stderr
+    assert 1 == proc.stderr.count(b"gave up after")
