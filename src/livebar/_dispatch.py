@@ -271,6 +271,8 @@ class Dispatcher:
         (``None``: nothing to do until something new arrives)."""
         self.turns_started += 1
         started = self.turns_started
+        if self._inbox:  # what this turn takes in is pending until it has looked at it
+            self.pending_now = True
         try:
             return self._turn(now)
         except Exception:  # a bug here must never take the user's job down
