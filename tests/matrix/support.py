@@ -329,6 +329,8 @@ class ChildRun:
     said: list[dict[str, Any]]
     stderr: str
     seconds: float
+    after_last: float = 0.0
+    """Seconds from the child's last message to its exit (what its exit waited)."""
 
     def last(self, key: str) -> Any:
         """The last value the child said for ``key``."""
@@ -364,7 +366,7 @@ def run_child(
         own_ledger = full_env["LIVEBAR_LEDGER"] = tempfile.mkdtemp(prefix="livebar-matrix-")
     if "HOME" in os.environ:
         full_env.setdefault("HOME", os.environ["HOME"])
-    started = time.monotonic()
+    started = last_said = time.monotonic()
     said: list[dict[str, Any]] = []
     with subprocess.Popen(
         [sys.executable, "-c", PREAMBLE + textwrap.dedent(code)],
@@ -380,6 +382,7 @@ def run_child(
             for line in proc.stdout:
                 message = json.loads(line)
                 said.append(message)
+                last_said = time.monotonic()
                 if message.get("ready"):
                     if at_ready is not None:
                         at_ready(proc)
@@ -393,4 +396,5 @@ def run_child(
                 proc.kill()
             if own_ledger is not None:
                 shutil.rmtree(own_ledger, ignore_errors=True)
-    return ChildRun(returncode, said, stderr, time.monotonic() - started)
+    ended = time.monotonic()
+    return ChildRun(returncode, said, stderr, ended - started, ended - last_said)
