@@ -844,9 +844,15 @@ class Dispatcher:
         have arrived): read after a flush gave up; names only."""
         names: list[str] = []
         unconfirmed: list[str] = []
+        for item in list(self._inbox):  # handed over, not yet looked at by the engine
+            if isinstance(item, Mirror):
+                item.stats.dropped += 1
+                names.append(item.title)
+            elif isinstance(item, _Push):
+                names.append(f"push {item.notification.title!r}")
         for account in list(self._accounts.values()):
             for mirror in list(account.mirrors.values()):
-                if mirror.ending is None or mirror.stats.end_delivered:
+                if mirror.stats.end_delivered:  # ended (or not yet seen to end): undelivered
                     continue
                 if mirror.stats.end_unconfirmed:
                     unconfirmed.append(mirror.title)
