@@ -292,7 +292,8 @@ class Dispatcher:
             self._tend_ledger(account, now)
             any_open |= self._sample(account, now)
             self._send(account)
-            wake = min(wake, account.policy.next_wake(self.clock()), account.next_claim)
+            claim = account.next_claim if not account.refused else math.inf  # none to reap
+            wake = min(wake, account.policy.next_wake(self.clock()), claim)
         current = self.clock()
         if any_open:
             return max(0.0, min(self.sample_interval, wake - current))
