@@ -286,3 +286,20 @@ def test_budget_warnings_are_logged_once_however_many_there_are() -> None:
         assert vt.flush()
     assert act.stats.warnings >= 5
     assert 1 == sum("ActivitySmith warning" in line for line in logs.livebar())
+
+
+def test_a_refused_key_leaves_the_engine_idle() -> None:
+    """After a 401, nothing is left to do for that key: the engine sleeps, it does not spin
+    (its next look for other processes' leftovers was in the past, forever)."""
+    with virtual_time() as vt:
+        with livebar.live_activity("Refused", api_key="ask_not_this_one") as act:
+            pass
+        vt.flush()
+        assert act.stats.dropped == 1
+        before = vt.dispatcher.turns_started
+        vt.advance(120.0)
+        assert vt.dispatcher.turns_started - before <= 2
+        with livebar.live_activity("Other key", total=1) as other:  # others still work
+            other.update(1)
+        assert vt.flush()
+        assert other.stats.end_delivered
