@@ -34,7 +34,7 @@ from livebar._endings import (
     outcome_of,
     truncate,
 )
-from livebar._errors import ValidationError
+from livebar._errors import LivebarError, ValidationError, detached
 from livebar._loops import LoopExit, LoopSite, caller, how_left, loop_site
 from livebar._spec import (
     ActivityOptions,
@@ -87,7 +87,10 @@ class LiveActivity:
     """
 
     def __init__(self, title: str, **options: Unpack[ActivityOptions]) -> None:
-        self.spec = spec = resolve_spec(title, options)
+        try:
+            self.spec = spec = resolve_spec(title, options)
+        except LivebarError as exc:
+            raise _refused(exc, options) from None
         self.title = spec.title
         self.subtitle = spec.subtitle
         self.color = spec.color
@@ -307,6 +310,8 @@ class LiveActivity:
         return LiveActivity(self.spec.title, **self.spec.options())
 
     def __repr__(self) -> str:
+        if not hasattr(self, "started_at"):  # refused while being made (a traceback's locals)
+            return "<LiveActivity refused>"
         state = self.outcome or ("open" if self.started_at is not None else "new")
         return f"<LiveActivity {self.title!r} {state}>"
 
@@ -355,13 +360,27 @@ class LiveActivity:
                     self.ignored += 1
                 else:
                     self.value, self.upper_limit = min(max(v, 0.0), limit), limit
+                    self.ignored += self.value != v
                     self.percentage = None
         if subtitle is not None:
             self.subtitle = check_text(subtitle, "subtitle")
         if color is not None:
-            self.color = check_color(color, "color")
+            try:
+                self.color = check_color(color, "color")
+            except ValidationError as exc:
+                self._tolerate(exc, isinstance(color, str))  # a colour the phone has no name for
         if title is not None:
-            self.title = check_title(title)
+            try:
+                self.title = check_title(title)
+            except ValidationError as exc:
+                self._tolerate(exc, isinstance(title, str))  # an empty title: the old one stays
+
+    def _tolerate(self, error: ValidationError, right_type: bool) -> None:
+        """A value of the right type the phone cannot show is counted and dropped (the running
+        job is never stopped by it); a value of the wrong type is the caller's bug: raise."""
+        if not right_type:
+            raise error
+        self.ignored += 1
 
     def _finite(self, field: str, value: object) -> float | None:
         """A number of the right type; ``None`` (and counted) when it is NaN or infinite."""
@@ -402,8 +421,15 @@ class LiveActivity:
         return self._count()
 
     def set_total(self, total: float | None) -> None:
-        """Set (or clear) the number of items the job will process."""
-        self.total = check_total(total)
+        """Set (or clear) the number of items the job will process.
+
+        A total that is not a number raises ``ValidationError``; a number the phone cannot use
+        (negative, NaN, infinite, too large) is dropped and counted, like any progress value.
+        """
+        try:
+            self.total = check_total(total)
+        except ValidationError as exc:
+            self._tolerate(exc, not isinstance(total, bool) and isinstance(total, (int, float)))
 
     def set_source(self, fn: Callable[[], float] | None) -> None:
         """Read the count from ``fn()`` whenever the engine samples, instead of ``n``."""
@@ -508,8 +534,20 @@ class LiveActivity:
     # -- steps --------------------------------------------------------------------------------
 
     def set_steps(self, steps: int | Sequence[str]) -> None:
-        """Set the number of steps (or their names); it may change while the job runs."""
-        self._apply_steps(check_steps(steps))
+        """Set the number of steps (or their names); it may change while the job runs.
+
+        Steps of the wrong type (``3.0``, ``"a,b"``, a name that is not a string) raise
+        ``ValidationError``; a count below 1, an empty list or an empty name is dropped and
+        counted.
+        """
+        if steps is None:
+            raise ValidationError("steps", "type", "must be a positive int or a list of names")
+        try:
+            checked = check_steps(steps)
+        except ValidationError as exc:
+            self._tolerate(exc, _steps_of_right_type(steps))
+            return
+        self._apply_steps(checked)
 
     def _apply_steps(self, steps: int | tuple[str, ...] | None) -> None:
         if isinstance(steps, int):
@@ -525,14 +563,16 @@ class LiveActivity:
         """Show that step ``name_or_index`` is running (the steps before it are complete)."""
         if isinstance(name_or_index, int) and not isinstance(name_or_index, bool):
             if not 0 <= name_or_index <= self.number_of_steps:
-                raise ValidationError(
-                    "step", "minimum", f"must be between 0 and {self.number_of_steps}"
-                )
+                self.ignored += 1  # no such step: dropped and counted, the job goes on
+                return
             self.current_step = name_or_index
             self._name_current_step()
             return
-        if not isinstance(name_or_index, str) or not name_or_index:
+        if not isinstance(name_or_index, str):
             raise ValidationError("step", "type", "must be a step name or index")
+        if not name_or_index:
+            self.ignored += 1  # an empty name: dropped and counted
+            return
         self.current_step = self._index_of(name_or_index)
         self.stage_name = name_or_index
 
@@ -835,7 +875,10 @@ def live_activity(title: Any, /, **options: Any) -> Any:
         fn = title
         name = getattr(fn, "__name__", None) or _DEFAULT_TITLE
         return _decorate(fn, lambda: LiveActivity(name))
-    return LiveActivity(title, **options)
+    try:
+        return LiveActivity(title, **options)
+    except LivebarError as exc:
+        raise _refused(exc, options) from None
 
 
 def track(
@@ -848,7 +891,10 @@ def track(
     The activity ends ``done`` when the loop finishes, ``stopped`` at the real progress after a
     ``break``, and ``failed`` (or ``cancelled``) when an exception leaves the loop.
     """
-    activity = LiveActivity(title or _DEFAULT_TITLE, **options)
+    try:
+        activity = LiveActivity(title or _DEFAULT_TITLE, **options)
+    except LivebarError as exc:
+        raise _refused(exc, options) from None
     activity.start()
     return activity._track(iterable, options.get("total"), owner=True, site=loop_site(1))
 
@@ -915,6 +961,14 @@ def _decorate(fn: F, fresh: Callable[[], LiveActivity]) -> F:
 # -- small pure helpers ------------------------------------------------------------------------
 
 
+def _refused(exc: LivebarError, options: Any) -> LivebarError:
+    """A refusal at the call, ready to re-raise: without the frames below the caller's and
+    without the options in this frame (either could hold the API key, and a traceback printed
+    with its locals would show it)."""
+    options.clear()
+    return detached(exc)
+
+
 def _engine_clock() -> Callable[[], float]:
     """The engine's clock, without loading the engine before it is needed."""
     dispatch = sys.modules.get("livebar._dispatch")
@@ -931,6 +985,17 @@ def _ticks_of(counter: itertools.count[int]) -> int:
     """The next value of an ``itertools.count()``, read without advancing it."""
     text = repr(counter)  # "count(17)"
     return int(text[text.index("(") + 1 : -1])
+
+
+def _steps_of_right_type(steps: object) -> bool:
+    """Whether ``steps`` is a count or a list of names in type, whatever their values."""
+    if isinstance(steps, bool):
+        return False
+    if isinstance(steps, int):
+        return True
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
+        return False
+    return all(isinstance(name, str) for name in steps)
 
 
 def _clamp(fraction: float) -> float:

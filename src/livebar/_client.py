@@ -32,7 +32,9 @@ from livebar._errors import (
     TransportError,
     UnsuccessfulError,
     ValidationError,
+    detached,
     error_from_response,
+    redact,
     scrub,
 )
 from livebar._payload import (
@@ -343,19 +345,23 @@ class _ClientCore:
 
     # Responses.
 
-    def result(
-        self, request: _Request, status: int, headers: Mapping[str, str], content: bytes
-    ) -> Any:
-        """The result of a response, or raise the ``APIError`` it stands for."""
+    def result(self, request: _Request, status: int, headers: httpx.Headers, content: bytes) -> Any:
+        """The result of a response, or raise the ``APIError`` it stands for.
+
+        Only the parsed body, with the key cut out of it, stays in this frame: a server that
+        echoes the key must not put it in an error's text or in a traceback's locals.
+        """
         try:
             body: object = json.loads(content)
         except (ValueError, RecursionError):  # includes UnicodeDecodeError
             body = None
-        key = self.config.api_key
-        if key and isinstance(body, (dict, list)):
-            body = scrub(body, key)  # a server that echoes the key must not put it in our text
+        del content
+        retry_after = {"Retry-After": headers.get("retry-after") or ""}
+        del headers
+        if self.config.api_key and isinstance(body, (dict, list)):
+            body = scrub(body, self.config.api_key)
         if not 200 <= status < 300:
-            raise error_from_response(status, body, headers, operation=request.operation)
+            raise error_from_response(status, body, retry_after, operation=request.operation)
         if not isinstance(body, dict):
             raise ServerError(
                 status=status,
@@ -517,17 +523,45 @@ def _direct(base_url: str) -> bool:
     return parts.scheme == "http" or is_loopback(parts.hostname or "")
 
 
-def detached(exc: BaseException) -> BaseException:
-    """``exc`` (and what it chains) without tracebacks: the frames of httpx and httpcore hold
-    the request's headers in their locals, and a traceback printed with its locals (Sentry,
-    rich, ``pytest --showlocals``) would show the key."""
-    seen: set[int] = set()
-    node: BaseException | None = exc
-    while node is not None and id(node) not in seen:
-        seen.add(id(node))
-        node.__traceback__ = None
-        node = node.__cause__ or node.__context__
-    return exc
+class _HideKeys(logging.Filter):
+    """Cuts the keys of livebar's clients out of httpx's and httpcore's log records (their
+    DEBUG lines show an answer's headers, and a server may echo a key in them)."""
+
+    def __init__(self) -> None:
+        super().__init__("livebar")
+        self.keys: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = message
+        for key in self.keys:
+            hidden = redact(hidden, key)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
+_hide_keys = _HideKeys()
+_LIBRARY_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+"""Where httpx and httpcore log (a filter applies only to the logger a record is made on)."""
+
+
+def _hide_in_library_logs(key: str | None) -> None:
+    """Keep ``key`` out of what httpx and httpcore log (installed with the first client)."""
+    if not key or key in _hide_keys.keys:
+        return
+    _hide_keys.keys.add(key)
+    for name in _LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        if _hide_keys not in library.filters:
+            library.addFilter(_hide_keys)
 
 
 # httpx raises these for trouble in transit; InvalidURL and StreamError sit outside HTTPError.
@@ -555,7 +589,12 @@ class Client:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        config = resolve_config(api_key=api_key, base_url=base_url, timeout=timeout)
+        try:
+            config = resolve_config(api_key=api_key, base_url=base_url, timeout=timeout)
+        except LivebarError as exc:
+            api_key = None  # the key given must not stay in this frame's locals
+            raise detached(exc) from None
+        _hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
         self._http = httpx.Client(transport=transport, **self._core.http_options())
         self._sleep = sleep
@@ -563,7 +602,8 @@ class Client:
         self._rng = rng
 
     def __repr__(self) -> str:
-        return f"Client(config={self._core.config!r})"
+        core = getattr(self, "_core", None)  # half-made while __init__ raises: still a repr
+        return f"Client(config={core.config if core is not None else None!r})"
 
     @property
     def config(self) -> Config:
@@ -655,19 +695,7 @@ class Client:
         while True:
             attempt += 1
             try:
-                deadline = self._clock() + core.config.timeout
-                try:
-                    with self._http.stream(
-                        request.method, core.url(request), json=request.body, headers=headers
-                    ) as response:
-                        content = bytearray()
-                        for chunk in response.iter_bytes():
-                            content += chunk
-                            if self._clock() > deadline:
-                                raise core.too_slow(request)
-                except _HTTPX_ERRORS as exc:
-                    raise core.transport_error(exc, request) from detached(exc)
-                return core.result(request, response.status_code, response.headers, bytes(content))
+                return core.result(request, *self._exchange(request, headers))
             except LivebarError as error:
                 elapsed = self._clock() - started
                 delay = core.next_delay(
@@ -676,6 +704,31 @@ class Client:
                 if delay is None:
                     raise
             self._sleep(delay)
+
+    def _exchange(
+        self, request: _Request, headers: dict[str, str]
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Send ``request``; its status, headers and whole body, within the timeout in total.
+
+        The answer's bytes live only in this frame, and are gone from it before it raises.
+        """
+        core = self._core
+        deadline = self._clock() + core.config.timeout
+        content = bytearray()
+        try:
+            with self._http.stream(
+                request.method, core.url(request), json=request.body, headers=headers
+            ) as response:
+                for chunk in response.iter_bytes():
+                    content += chunk
+                    if self._clock() > deadline:
+                        content.clear()
+                        chunk = b""
+                        raise core.too_slow(request)
+        except _HTTPX_ERRORS as exc:
+            content.clear()
+            raise core.transport_error(exc, request) from detached(exc)
+        return response.status_code, response.headers, bytes(content)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -711,7 +764,12 @@ class AsyncClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        config = resolve_config(api_key=api_key, base_url=base_url, timeout=timeout)
+        try:
+            config = resolve_config(api_key=api_key, base_url=base_url, timeout=timeout)
+        except LivebarError as exc:
+            api_key = None  # the key given must not stay in this frame's locals
+            raise detached(exc) from None
+        _hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
         self._http = httpx.AsyncClient(transport=transport, **self._core.http_options())
         self._sleep = sleep
@@ -719,7 +777,8 @@ class AsyncClient:
         self._rng = rng
 
     def __repr__(self) -> str:
-        return f"AsyncClient(config={self._core.config!r})"
+        core = getattr(self, "_core", None)  # half-made while __init__ raises: still a repr
+        return f"AsyncClient(config={core.config if core is not None else None!r})"
 
     @property
     def config(self) -> Config:
@@ -806,19 +865,7 @@ class AsyncClient:
         while True:
             attempt += 1
             try:
-                deadline = self._clock() + core.config.timeout
-                try:
-                    async with self._http.stream(
-                        request.method, core.url(request), json=request.body, headers=headers
-                    ) as response:
-                        content = bytearray()
-                        async for chunk in response.aiter_bytes():
-                            content += chunk
-                            if self._clock() > deadline:
-                                raise core.too_slow(request)
-                except _HTTPX_ERRORS as exc:
-                    raise core.transport_error(exc, request) from detached(exc)
-                return core.result(request, response.status_code, response.headers, bytes(content))
+                return core.result(request, *await self._exchange(request, headers))
             except LivebarError as error:
                 elapsed = self._clock() - started
                 delay = core.next_delay(
@@ -827,6 +874,28 @@ class AsyncClient:
                 if delay is None:
                     raise
             await self._sleep(delay)
+
+    async def _exchange(
+        self, request: _Request, headers: dict[str, str]
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """``Client._exchange``, awaited."""
+        core = self._core
+        deadline = self._clock() + core.config.timeout
+        content = bytearray()
+        try:
+            async with self._http.stream(
+                request.method, core.url(request), json=request.body, headers=headers
+            ) as response:
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if self._clock() > deadline:
+                        content.clear()
+                        chunk = b""
+                        raise core.too_slow(request)
+        except _HTTPX_ERRORS as exc:
+            content.clear()
+            raise core.transport_error(exc, request) from detached(exc)
+        return response.status_code, response.headers, bytes(content)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

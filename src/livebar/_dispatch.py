@@ -44,6 +44,7 @@ from livebar._errors import (
     Trouble,
     UnsuccessfulError,
     classify,
+    detached,
 )
 from livebar._ledger import AccountLedger, MemoryBackend
 from livebar._pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
@@ -190,6 +191,7 @@ class _Account:
         self.pushes: dict[int, _Push | _Reaped] = {}
         self.refused = False
         self.blocked = False
+        self.said_pushed = False
         self.next_claim = -math.inf
         self.next_heartbeat = -math.inf
 
@@ -275,6 +277,8 @@ class Dispatcher:
         (``None``: nothing to do until something new arrives)."""
         self.turns_started += 1
         started = self.turns_started
+        if self._inbox:  # what this turn takes in is pending until it has looked at it
+            self.pending_now = True
         try:
             return self._turn(now)
         except Exception:  # a bug here must never take the user's job down
@@ -294,7 +298,8 @@ class Dispatcher:
             self._tend_ledger(account, now)
             any_open |= self._sample(account, now)
             self._send(account)
-            wake = min(wake, account.policy.next_wake(self.clock()), account.next_claim)
+            claim = account.next_claim if not account.refused else math.inf  # none to reap
+            wake = min(wake, account.policy.next_wake(self.clock()), claim)
         current = self.clock()
         if any_open:
             return max(0.0, min(self.sample_interval, wake - current))
@@ -573,16 +578,18 @@ class Dispatcher:
             stats.rotations += 1
             account.policy.renewed(record.key, self.clock())
         elif operation == "started" and send.kind is Kind.UPDATE:
-            # The stream's card had been ended by someone else: this update began a new one.
+            # A new card: the start whose answer was lost never arrived (this is it), or the
+            # card we had was ended by someone else (said once).
             account.policy.renewed(record.key, self.clock())
-            self._say_once(
-                record,
-                send,
-                _Restarted(),
-                "livebar: %r had been ended elsewhere; its next update started a new card",
-                record.title,
-                level=logging.WARNING,
-            )
+            if stats.activity_id is not None:
+                self._say_once(
+                    record,
+                    send,
+                    _Restarted(),
+                    "livebar: %r had been ended elsewhere; its next update started a new card",
+                    record.title,
+                    level=logging.WARNING,
+                )
         elif operation == "paused":
             self._say_once(
                 record,
@@ -612,11 +619,14 @@ class Dispatcher:
         elif send.kind is Kind.PUSH:
             stats.delivered_by_push = True
             stats.end_delivered = True
-            log.warning(
-                "livebar: no Live Activity could start for %r (the account's concurrent limit); "
-                "its outcome went out as a push notification instead",
-                record.title,
-            )
+            if not account.said_pushed:  # once: a churn of short jobs must not flood the log
+                account.said_pushed = True
+                log.warning(
+                    "livebar: %r was over before a Live Activity could start for it (the "
+                    "account's concurrent limit or its request budget); its outcome went out as "
+                    "a push notification instead (stats.delivered_by_push; said once)",
+                    record.title,
+                )
         else:
             stats.end_delivered = True
             stats.end_unconfirmed = False
@@ -844,9 +854,15 @@ class Dispatcher:
         have arrived): read after a flush gave up; names only."""
         names: list[str] = []
         unconfirmed: list[str] = []
+        for item in list(self._inbox):  # handed over, not yet looked at by the engine
+            if isinstance(item, Mirror):
+                item.stats.dropped += 1
+                names.append(item.title)
+            elif isinstance(item, _Push):
+                names.append(f"push {item.notification.title!r}")
         for account in list(self._accounts.values()):
             for mirror in list(account.mirrors.values()):
-                if mirror.ending is None or mirror.stats.end_delivered:
+                if mirror.stats.end_delivered:  # ended (or not yet seen to end): undelivered
                     continue
                 if mirror.stats.end_unconfirmed:
                     unconfirmed.append(mirror.title)
@@ -1135,9 +1151,14 @@ def push(
     from livebar._payload import PushNotification
     from livebar._spec import resolve_spec
 
-    notification = PushNotification(title=title, message=message, channels=channels, **fields)
     where = {"client": client, "api_key": api_key, "base_url": base_url, "disable": disable}
-    spec: ActivitySpec = resolve_spec(title, {k: v for k, v in where.items() if v is not None})
+    try:
+        notification = PushNotification(title=title, message=message, channels=channels, **fields)
+        spec: ActivitySpec = resolve_spec(title, {k: v for k, v in where.items() if v is not None})
+    except LivebarError as exc:
+        api_key = None  # a refusal at the call: the key must not stay in this frame's locals
+        where.clear()
+        raise detached(exc) from None
     resolved = _resolve(spec)
     if resolved is None:
         return False

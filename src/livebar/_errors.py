@@ -34,7 +34,7 @@ import enum
 import math
 import time
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from livebar._defaults import DEFAULT_RETRY_AFTER_CAP
 
@@ -45,6 +45,8 @@ NOT_IDEMPOTENT = frozenset({"start"})
 """Operations that may act twice if repeated after the server got the first request."""
 
 NO_RECIPIENTS = "No recipients found"
+
+E = TypeVar("E", bound=BaseException)
 
 
 class LivebarError(Exception):
@@ -357,6 +359,23 @@ def classify(exc: LivebarError) -> Diagnosis:
     if isinstance(exc, APIError):
         return Diagnosis(Trouble.REJECTED, arrived=True)
     return Diagnosis(Trouble.REJECTED, arrived=False)  # a validation or configuration error
+
+
+def detached(exc: E) -> E:
+    """``exc`` (and what it chains) without tracebacks.
+
+    Raised at a call that was given the API key, or out of httpx and httpcore (whose frames
+    hold the request's headers), the frames' locals may hold the key, and a traceback printed
+    with its locals (Sentry, rich, ``pytest --showlocals``) would show it. The exception keeps
+    its text and its chain; re-raised, it starts again from the public call that was made.
+    """
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        node.__traceback__ = None
+        node = node.__cause__ or node.__context__
+    return exc
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -60,6 +60,8 @@ _open: dict[int, tuple[LiveActivity, int]] = {}
 """id(activity) -> (activity, the thread that started it), until its ending is settled."""
 _uncaught: BaseException | None = None
 _installed = False
+_exiting = False
+"""True while the exit waits for the last deliveries (a signal then stops the wait)."""
 
 
 def track_open(activity: LiveActivity) -> None:
@@ -144,6 +146,8 @@ def on_sigterm(signum: int, frame: Any, previous: Any) -> bool:
     have activities, end them as cancelled, flush (bounded) and die of the signal as the
     default would; with none open, leave it to the default.
     """
+    if _exiting:  # the exit is delivering the last updates: stop waiting, and exit
+        raise Terminated(128 + signum)
     if callable(previous):
         return False
     main = threading.main_thread().ident
@@ -197,16 +201,39 @@ def _at_exit() -> None:
             fraction = activity.fraction()
             full = fraction is None or fraction >= 1
             activity.close(outcome=(Outcome.DONE if full else Outcome.STOPPED).value)
+    global _exiting
     timeout = _dispatch.flush_timeout()
+    clock = _dispatch.clock()
+    started = clock()
+    waited = timeout  # or an earlier flush waited it, and this one does not wait again
+    _exiting = True
     try:
         delivered = _dispatch.flush(timeout, again=False)
     except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C or SIGTERM: stop waiting, quietly
         delivered = False
+        waited = min(clock() - started, timeout)
         log.warning("livebar: interrupted while delivering the last updates")
+    finally:
+        _exiting = False
     if delivered:
         _dispatch.close()  # nothing of ours is left on the phone: nothing for others to reap
     else:
-        _dispatch.report_undelivered(timeout)
+        _dispatch.report_undelivered(waited)
+    if isinstance(_uncaught, KeyboardInterrupt):
+        _exit_as_interrupted()
+
+
+def _exit_as_interrupted() -> None:
+    """Keep Ctrl-C's exit status (the process dies of SIGINT, as without livebar).
+
+    CPython remembers an uncaught KeyboardInterrupt in a flag it reads after finalizing, and
+    clears that flag whenever source text is evaluated (``exec``/``eval`` of a string, which
+    ``namedtuple`` and ``dataclasses`` do). Anything imported while the exit delivers the last
+    updates may do that, and the job would then exit 1 instead of dying of SIGINT. Raising the
+    interrupt once more from evaluated text sets the flag again; it is caught at once.
+    """
+    with contextlib.suppress(KeyboardInterrupt):
+        exec("raise KeyboardInterrupt")  # a constant text: it only sets CPython's flag
 
 
 def _after_fork_in_child() -> None:

@@ -279,7 +279,7 @@ class PacingPolicy:
         slot.closing = True
         if slot.blocked and slot.phase is Phase.WAITING:
             slot.retry_at = -math.inf  # no slot to wait for any more: the push can go now
-        elif slot.phase is Phase.ACTIVE or slot.maybe_started:
+        elif slot.phase is Phase.ACTIVE:
             # The end is a request of its own: its first try does not wait out the backoff of
             # the updates (or starts) that failed before it (an account-wide 429 pause still
             # holds). Only its own failures back it off.
@@ -384,14 +384,11 @@ class PacingPolicy:
                 slot.updates_sent += 1
                 slot.last_update_at = now
             self._retry_later(slot, now, retry_after, trouble is Trouble.ACTIVITY_LIMIT)
-            if send.kind is Kind.START:
+            if send.kind is Kind.START and arrived is None and not slot.rotates:
+                self._maybe_started(slot, now)
+            elif send.kind is Kind.START:
                 slot.phase = Phase.WAITING  # to be started again once the backoff is over
-                if arrived is None and not slot.rotates:
-                    # A stream's start whose answer was lost: once the job is over, its end
-                    # (safe even if the start never arrived) goes out instead of another start.
-                    slot.maybe_started = True
-            ending = slot.phase is Phase.ACTIVE or slot.maybe_started
-            if slot.closing and ending and send.kind is not Kind.END:
+            if slot.closing and slot.phase is Phase.ACTIVE and send.kind is not Kind.END:
                 slot.retry_at = -math.inf  # the end's first try waits for nothing before it
         elif trouble is Trouble.BLOCKED:
             if send.kind is not Kind.UPDATE:  # what runs keeps running, and will be ended
@@ -410,6 +407,18 @@ class PacingPolicy:
             slot.phase = Phase.ABANDONED
         if slot.phase.settled:  # its slot (and record) on the account are free at once
             self.ledger.close_activity(str(slot.key), now)
+
+    def _maybe_started(self, slot: _Slot, now: float) -> None:
+        """A stream's start whose answer was lost probably reached the phone. A stream PUT both
+        starts and updates, so the activity goes on as started: its next PUTs are paced as
+        updates (iOS counts them, answered or not), and once the job is over its end goes out
+        (safe even if the start never arrived). What the phone shows is unknown, so the next
+        state is worth sending."""
+        slot.phase = Phase.ACTIVE
+        slot.started_at = now
+        slot.updates_sent = 0
+        slot.base_fraction = 0.0
+        slot.shown = _UNKNOWN
 
     def _retry_later(
         self, slot: _Slot, now: float, retry_after: float | None, activity_limit: bool
@@ -482,9 +491,7 @@ class PacingPolicy:
         for slot in slots:
             if not slot.closing:
                 continue
-            started = slot.phase is Phase.ACTIVE or (
-                slot.phase is Phase.WAITING and slot.maybe_started
-            )
+            started = slot.phase is Phase.ACTIVE
             never_started = not started and (
                 slot.phase is Phase.FALLBACK
                 or (
@@ -502,7 +509,7 @@ class PacingPolicy:
         if self._blocked:
             return sends  # the account's billing refuses anything new: only ends go out
         for slot in sorted(slots, key=lambda s: s.opened_at):
-            if slot.phase is not Phase.WAITING or (slot.closing and slot.maybe_started):
+            if slot.phase is not Phase.WAITING:
                 continue
             if not self._ask_for_slot(slot, now):
                 continue
@@ -576,8 +583,7 @@ class PacingPolicy:
             if slot.in_flight is not None:
                 continue
             if slot.closing and slot.phase in (Phase.ACTIVE, Phase.WAITING, Phase.FALLBACK):
-                started = slot.phase is Phase.ACTIVE or slot.maybe_started
-                floor = 0 if started else b.end_reserve
+                floor = 0 if slot.phase is Phase.ACTIVE else b.end_reserve
                 later(max(slot.retry_at, self._frees_at(floor, now)))
             elif slot.phase is Phase.WAITING and slot.granted:
                 later(max(slot.retry_at, self._frees_at(b.end_reserve, now)))
@@ -683,6 +689,10 @@ class PacingPolicy:
         # No hint, or "now" (0, negative, a date past): asking again at once only hammers a
         # server that just refused us; the usual backoff.
         return backoff(failures, initial=initial, cap=cap, rng=self.rng)
+
+
+_UNKNOWN = Snapshot(structure=("unknown",))
+"""What the phone shows after a start whose answer was lost: unknown, unlike any state."""
 
 
 def _share_for(budgets: Budgets) -> ShareController:

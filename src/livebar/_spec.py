@@ -118,11 +118,17 @@ class ActivitySpec(NamedTuple):
     lifecycle: str = "stream"
     notify_on: frozenset[Outcome] = frozenset()
     client: Client | None = None
-    api_key: str | None = None
+    api_key: str | None = None  # never shown: see __repr__
     base_url: str | None = None
     disable: bool | None = None
     flush_timeout: float | None = None
     ranks: str | None = None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}" for name, value in self._asdict().items() if name != "api_key"
+        )
+        return f"ActivitySpec({shown})"
 
     def dismiss_minutes(self, outcome: Outcome) -> int:
         """How long the ended card stays: failures and cancellations longer."""

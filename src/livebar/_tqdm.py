@@ -106,8 +106,22 @@ def _title_from_desc(desc: object) -> str:
 
 
 def _sample_n(ref: weakref.ReferenceType[tqdm]) -> float:
+    """The bar's count. tqdm's own loop keeps it in a local and writes ``bar.n`` only when it
+    redraws; while that loop is suspended (between items, or in a job's body), its local is
+    the true count (a job stopped mid-loop from another thread shows where it really was)."""
     bar = ref()
-    return 0.0 if bar is None else float(bar.n)
+    if bar is None:
+        return 0.0
+    n = float(bar.n)  # tqdm lets n be anything (initial=""): the caller counts that as unknown
+    loop = bar._loop() if bar._loop is not None else None
+    if loop is None:
+        return n
+    frame = getattr(loop, "gi_frame", None)
+    if frame is not None and not loop.gi_running:
+        counted = frame.f_locals.get("n")
+        if isinstance(counted, (int, float)) and not isinstance(counted, bool):
+            return max(n, float(counted))
+    return n
 
 
 def _closer() -> FrameType | None:
@@ -153,6 +167,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         self._left = LoopExit.UNKNOWN
         self._site: LoopSite | None = None
         self._exited = False
+        self._loop: weakref.ReferenceType[Any] | None = None
         live_options: dict[str, Any] = {
             name: kwargs.pop(name)  # type: ignore[misc]
             for name in list(kwargs)
@@ -220,6 +235,8 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         if self._live is not None and self.disable:
             return self._iter_hidden()
         iterator: Iterator[Any] = super().__iter__()
+        if self._live is not None:  # tqdm's generator: its local ``n`` is the live count
+            self._loop = weakref.ref(iterator)  # weak: a loop left by ``break`` is closed at once
         return iterator
 
     def _iter_hidden(self) -> Iterator[Any]:
@@ -329,7 +346,9 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
             return
         # Freeze the count: the ending is built later, maybe after this bar is collected.
         live.set_source(None)
-        live.update(self.n)
+        n = self.n
+        if isinstance(n, (int, float)) and not isinstance(n, bool):  # tqdm takes initial=""
+            live.update(n)
         exc = self._exit_exc or self._loop_exc
         if exc is not None:
             live.close(exc)
@@ -354,7 +373,10 @@ def _known_total(iterable: object, total: object) -> float | None:
         return None  # tqdm decides what to make of it; the activity counts without a total
     if not 0 <= total < float("inf"):
         return None  # tqdm accepts total=-1 or inf: for the phone that is "unknown"
-    return float(total)
+    try:
+        return float(total)
+    except OverflowError:  # an integer too large for a float: tqdm decides, the phone counts
+        return None
 
 
 _MAX_COUNTED_TOTAL = 10_000

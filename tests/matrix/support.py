@@ -305,9 +305,7 @@ class RawServer:
 # -- child processes ----------------------------------------------------------------------------
 
 PREAMBLE = """
-import json, os, sys, time
-import livebar
-from livebar import _dispatch
+import json, os, signal, sys, threading, time
 
 def say(**what):
     print(json.dumps(what), flush=True)
@@ -331,6 +329,8 @@ class ChildRun:
     said: list[dict[str, Any]]
     stderr: str
     seconds: float
+    after_last: float = 0.0
+    """Seconds from the child's last message to its exit (what its exit waited)."""
 
     def last(self, key: str) -> Any:
         """The last value the child said for ``key``."""
@@ -351,16 +351,22 @@ def run_child(
     ``wait_for_parent()``), call ``at_ready(process)`` and let it go on."""
     import json
     import os
+    import shutil
     import subprocess
     import sys
+    import tempfile
     import textwrap
     import time
 
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
-    for name in ("LIVEBAR_LEDGER", "LIVEBAR_OPENAPI_SPEC", "HOME"):
-        if name in os.environ and name not in full_env:
-            full_env[name] = os.environ[name]
-    started = time.monotonic()
+    own_ledger = None
+    if "LIVEBAR_LEDGER" not in full_env:
+        # An account ledger of the child's own: children run one after another on one key, and
+        # would otherwise share one minute's budget (and each other's leftovers).
+        own_ledger = full_env["LIVEBAR_LEDGER"] = tempfile.mkdtemp(prefix="livebar-matrix-")
+    if "HOME" in os.environ:
+        full_env.setdefault("HOME", os.environ["HOME"])
+    started = last_said = time.monotonic()
     said: list[dict[str, Any]] = []
     with subprocess.Popen(
         [sys.executable, "-c", PREAMBLE + textwrap.dedent(code)],
@@ -376,6 +382,7 @@ def run_child(
             for line in proc.stdout:
                 message = json.loads(line)
                 said.append(message)
+                last_said = time.monotonic()
                 if message.get("ready"):
                     if at_ready is not None:
                         at_ready(proc)
@@ -387,4 +394,7 @@ def run_child(
         finally:
             if proc.poll() is None:
                 proc.kill()
-    return ChildRun(returncode, said, stderr, time.monotonic() - started)
+            if own_ledger is not None:
+                shutil.rmtree(own_ledger, ignore_errors=True)
+    ended = time.monotonic()
+    return ChildRun(returncode, said, stderr, ended - started, ended - last_said)
