@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,10 +139,11 @@ def test_a_killed_process_is_ended_as_lost_once(sim: Any, tmp_path: Path) -> Non
     ended = {a["title"]: a for a in sim.activities()}
     assert {"ended"} == {a["state"] for a in ended.values()}
     backup, deploy = ended["Nightly backup"], ended["Deploy"]
-    assert (
-        f"Lost: process {child.pid} was killed after 0.0s at 61%"
-        == (backup["content_state"]["subtitle"])
-    )
+    # how long it ran is the wall clock's (a fraction of a second, more on a loaded machine)
+    assert re.fullmatch(
+        rf"Lost: process {child.pid} was killed after \d+\.\ds at 61%",
+        backup["content_state"]["subtitle"],
+    ), backup["content_state"]["subtitle"]
     assert ("red", 61, 30) == (
         backup["content_state"]["color"],
         backup["content_state"]["percentage"],

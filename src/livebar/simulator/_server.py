@@ -125,6 +125,9 @@ class SimulatorServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._socket.bind((host, port))
+            # Listening from here on: a client that connects as soon as the URL is printed
+            # waits in the backlog until uvicorn accepts, instead of being refused.
+            self._socket.listen(128)
         except OSError:
             self._socket.close()
             raise
