@@ -12,9 +12,10 @@ import platform
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -128,7 +129,7 @@ def emit(result: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def ratio(a: float, b: float) -> Optional[float]:
+def ratio(a: float, b: float) -> float | None:
     if b == 0:
         return None if a else 1.0
     return a / b

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -123,7 +123,7 @@ class Redis:
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
         self.dir = tempfile.mkdtemp(prefix="livebar-bench-redis-")
-        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.process: subprocess.Popen[bytes] | None = None
         if binary is None:
             return
         with socket.socket() as s:
@@ -144,7 +144,7 @@ class Redis:
                 time.sleep(0.05)
 
     @property
-    def url(self) -> Optional[str]:
+    def url(self) -> str | None:
         return None if self.process is None else f"redis://127.0.0.1:{self.port}/0"
 
     def close(self) -> None:
@@ -180,7 +180,7 @@ def _rows(calls: int) -> list[dict[str, Any]]:
     return rows
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000, help="acquires per process")
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -19,7 +19,8 @@ import random
 import statistics
 import sys
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Iterable
+from typing import Any, Callable
 
 from bench_common import Spread, emit, sdk_client
 

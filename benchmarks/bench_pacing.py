@@ -35,8 +35,9 @@ from __future__ import annotations
 import bisect
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import livebar
 from livebar._defaults import IOS_BUDGET_INTERVAL, IOS_BUDGET_UPDATES
@@ -258,7 +259,7 @@ def scenarios(*, quick: bool = False) -> list[Scenario]:
 # -- what the simulated phone showed -------------------------------------------------------------
 
 
-def fraction_of(state: Optional[dict[str, Any]]) -> float:
+def fraction_of(state: dict[str, Any] | None) -> float:
     """The share of the bar a content state (as the simulator keeps it) shows."""
     fraction = state_fraction(state or {})
     return 0.0 if fraction is None else fraction
@@ -470,7 +471,7 @@ def truth(job: Job, grid: float) -> list[float]:
     return [job.fraction(m * grid) for m in range(cells)]
 
 
-def displayed_error(job: Job, phone: Optional[Phone], grid: float, f: Sequence[float]) -> float:
+def displayed_error(job: Job, phone: Phone | None, grid: float, f: Sequence[float]) -> float:
     """Time-average of |true - displayed| over the job's run (nothing shown counts as 0 %)."""
     if phone is None:
         return sum(f) / len(f)
@@ -636,7 +637,7 @@ INVISIBLE_ERROR = 1e-4
 """A mean error the phone cannot show (it draws whole percents): 0.01 % of the bar."""
 
 
-def _ratio(mine: float, best: float) -> Optional[float]:
+def _ratio(mine: float, best: float) -> float | None:
     """``mine / best``; 1.0 when both are invisible (a schedule that shows every change at once,
     give or take one 0.25-s sample)."""
     if best < 1e-9:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 from bench_common import Spread, emit
 
@@ -89,8 +89,8 @@ def realtime(duration: float) -> dict[str, Any]:
 
 
 def _wait_for(
-    sim: Any, kind: str, count: int, timeout: float, key: Optional[str] = None
-) -> Optional[dict[str, Any]]:
+    sim: Any, kind: str, count: int, timeout: float, key: str | None = None
+) -> dict[str, Any] | None:
     """The ``count``-th successful ``kind`` (``start`` or ``end``) in the simulator's log, for
     either lifecycle (a stream's first PUT starts it, its DELETE ends it), waiting up to
     ``timeout``."""

@@ -26,7 +26,7 @@ import re
 import typing
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Union
 
 import httpx
 import pytest
@@ -51,7 +51,7 @@ def default_spec_path() -> Path:
     return REPO.parent / "shared" / "activitysmith" / "openapi.json"
 
 
-def find_spec() -> Optional[Path]:
+def find_spec() -> Path | None:
     """The spec file in force, or None (then livebar's payload model checks requests).
 
     A ``$LIVEBAR_OPENAPI_SPEC`` naming a missing file is an error, not a quiet fallback.

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -57,7 +57,7 @@ class RedisServer:
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="livebar-redis-")
         self.port = free_port()
-        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
     @property
@@ -129,7 +129,7 @@ def redis_server_fixture() -> Iterator[RedisServer]:
         server.close()
 
 
-def dead_owner(host: Optional[str] = None) -> Owner:
+def dead_owner(host: str | None = None) -> Owner:
     """An owner on this host whose process has exited (a real pid, now gone)."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
@@ -149,9 +149,9 @@ def open_backend(
     where: Where,
     *,
     window: float,
-    host: Optional[str] = None,
+    host: str | None = None,
     clock: Any = None,
-    owner: Optional[Owner] = None,
+    owner: Owner | None = None,
     **options: Any,
 ) -> Backend:
     """The backend ``where`` names, owned by this process (on ``host`` when given) or by
@@ -236,7 +236,7 @@ def queue_then_take(
 
 
 def own_activities(
-    where: Where, count: int, host: Optional[str], ready: Any, heartbeat_every: float = 0.0
+    where: Where, count: int, host: str | None, ready: Any, heartbeat_every: float = 0.0
 ) -> None:
     """Open ``count`` activities with states, say so, then wait to be stopped or killed."""
     backend = open_backend(where, window=60.0, host=host)
@@ -258,7 +258,7 @@ def own_activities(
 
 def claim(
     where: Where,
-    host: Optional[str],
+    host: str | None,
     stale_after: float,
     barrier: Any,
     out: Any,
@@ -286,9 +286,7 @@ def claim(
         os._exit(0)
 
 
-def run_python(
-    code: str, *, user: Optional[str] = None, env: Optional[dict[str, str]] = None
-) -> str:
+def run_python(code: str, *, user: str | None = None, env: dict[str, str] | None = None) -> str:
     """Run ``code`` in a fresh interpreter (as ``user`` when given); answer its stderr."""
     result = subprocess.run(
         [sys.executable, "-c", code],

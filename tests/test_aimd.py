@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Optional, Protocol
+from typing import Protocol
 
 import pytest
 
@@ -80,7 +80,7 @@ def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
 class Share(Protocol):
     def limit(self, now: float) -> int: ...
 
-    def on_rate_limited(self, now: float, *, used: Optional[int] = None) -> bool: ...
+    def on_rate_limited(self, now: float, *, used: int | None = None) -> bool: ...
 
 
 @dataclass
@@ -92,7 +92,7 @@ class FixedShare:
     def limit(self, now: float) -> int:
         return self.share
 
-    def on_rate_limited(self, now: float, *, used: Optional[int] = None) -> bool:
+    def on_rate_limited(self, now: float, *, used: int | None = None) -> bool:
         return False
 
 

@@ -7,7 +7,7 @@ The replace route and these fields are not in the published spec, so these tests
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest

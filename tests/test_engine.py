@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import pytest
 
@@ -55,7 +55,7 @@ def opts(sim: Server, **extra: Any) -> dict[str, Any]:
     return {"api_key": sim.api_key, "base_url": sim.url, **extra}
 
 
-def statuses(sim: Server) -> list[Optional[int]]:
+def statuses(sim: Server) -> list[int | None]:
     return [r["status"] for r in _handle(sim).requests()]
 
 
@@ -371,7 +371,7 @@ act.update(10)
 """
 
 
-def run_script(sim: SimulatorHandle, tail: str, extra_env: Optional[dict[str, str]] = None) -> Any:
+def run_script(sim: SimulatorHandle, tail: str, extra_env: dict[str, str] | None = None) -> Any:
     import subprocess
 
     env = {
@@ -553,7 +553,7 @@ async def test_atrack_counts_an_async_iterable(sim: SimulatorHandle) -> None:
 
 @pytest.mark.parametrize(("code", "outcome"), [(0, "done"), (None, "done"), (3, "failed")])
 def test_sys_exit_is_the_jobs_own_status(
-    sim: SimulatorHandle, code: Optional[int], outcome: str
+    sim: SimulatorHandle, code: int | None, outcome: str
 ) -> None:
     """sys.exit(0) inside the block ends done; a non-zero code ends failed."""
     with pytest.raises(SystemExit):

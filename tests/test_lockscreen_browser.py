@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable
 
 import httpx
 import pytest
@@ -57,11 +58,11 @@ def run_chromium(tmp_path: Path, *args: str) -> str:
 class Element:
     """A parsed element: tag, attributes, children and text."""
 
-    def __init__(self, tag: str, attrs: Dict[str, str]) -> None:
+    def __init__(self, tag: str, attrs: dict[str, str]) -> None:
         self.tag = tag
         self.attrs = attrs
-        self.children: List[Element] = []
-        self.parts: List[str] = []
+        self.children: list[Element] = []
+        self.parts: list[str] = []
 
     @property
     def text(self) -> str:
@@ -69,19 +70,19 @@ class Element:
         return "".join(self.parts + [child.text for child in self.children]).strip()
 
     @property
-    def classes(self) -> List[str]:
+    def classes(self) -> list[str]:
         return self.attrs.get("class", "").split()
 
-    def find_all(self, match: Callable[[Element], bool]) -> List[Element]:
+    def find_all(self, match: Callable[[Element], bool]) -> list[Element]:
         """Every descendant for which ``match`` is true, in document order."""
-        found: List[Element] = []
+        found: list[Element] = []
         for child in self.children:
             if match(child):
                 found.append(child)
             found.extend(child.find_all(match))
         return found
 
-    def by_class(self, name: str) -> List[Element]:
+    def by_class(self, name: str) -> list[Element]:
         return self.find_all(lambda element: name in element.classes)
 
     def one(self, name: str) -> Element:
@@ -99,7 +100,7 @@ class _TreeBuilder(HTMLParser):
         self.root = Element("#document", {})
         self.stack = [self.root]
 
-    def handle_starttag(self, tag: str, attrs: List[Tuple[str, Optional[str]]]) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         element = Element(tag, {name: value or "" for name, value in attrs})
         self.stack[-1].children.append(element)
         if tag not in VOID_TAGS:
@@ -137,7 +138,7 @@ class SteppingClock:
 
     def __init__(self) -> None:
         self.now = START_TIME
-        self.jump: Optional[float] = None
+        self.jump: float | None = None
 
     def __call__(self) -> float:
         now = self.now
@@ -162,7 +163,7 @@ def api(sim: SimulatorHandle) -> Iterator[httpx.Client]:
         yield client
 
 
-def start(api: httpx.Client, content_state: Dict[str, Any], **extra: Any) -> str:
+def start(api: httpx.Client, content_state: dict[str, Any], **extra: Any) -> str:
     """Start an activity and return its id."""
     response = api.post("/live-activity/start", json={"content_state": content_state, **extra})
     assert 200 == response.status_code, response.text
@@ -170,7 +171,7 @@ def start(api: httpx.Client, content_state: Dict[str, Any], **extra: Any) -> str
     return activity_id
 
 
-def drive_sample_screen(api: httpx.Client) -> Dict[str, str]:
+def drive_sample_screen(api: httpx.Client) -> dict[str, str]:
     """A deploy in progress, a file loop, a failed training run and a notification."""
     deploy = start(
         api,

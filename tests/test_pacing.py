@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from typing import Callable, Optional
+from typing import Callable
 
 import pytest
 
@@ -12,7 +12,7 @@ from livebar._errors import ConfigurationError, Trouble
 from livebar._pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
 
 
-def snap(fraction: Optional[float], *, title: str = "job", subtitle: str = "") -> Snapshot:
+def snap(fraction: float | None, *, title: str = "job", subtitle: str = "") -> Snapshot:
     return Snapshot(fraction=fraction, structure=(title,), detail=(subtitle,))
 
 
@@ -25,8 +25,8 @@ class Run:
 
     def __init__(
         self,
-        budgets: Optional[Budgets] = None,
-        answer: Optional[Callable[[Send, float], Optional[Trouble]]] = None,
+        budgets: Budgets | None = None,
+        answer: Callable[[Send, float], Trouble | None] | None = None,
     ) -> None:
         self.policy = PacingPolicy(budgets or Budgets(), rng=random.Random(7))
         self.answer = answer or (lambda send, now: None)

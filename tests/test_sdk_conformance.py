@@ -11,7 +11,8 @@ own model without error. Error answers are checked the same way: the SDK must ra
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, Iterator, List
+from collections.abc import Iterator
+from typing import Any, Callable
 
 import pytest
 from activitysmith import (
@@ -32,7 +33,7 @@ SCOPED_KEY = "ask_ops_only"
 START_TIME = 1_767_225_600.0
 HOUR = 3600.0
 
-COVERED: Dict[str, str] = {}
+COVERED: dict[str, str] = {}
 """SDK operation → the test that drives it (filled by ``drives``)."""
 
 
@@ -89,7 +90,7 @@ def sdk(sim: SimulatorHandle) -> ActivitySmith:
     return sdk_for(sim)
 
 
-def last(sim: SimulatorHandle) -> Dict[str, Any]:
+def last(sim: SimulatorHandle) -> dict[str, Any]:
     """The last request the simulator logged."""
     return sim.requests()[-1]
 
@@ -268,7 +269,7 @@ def test_end_alias(sim: SimulatorHandle, sdk: ActivitySmith) -> None:
 def test_stream_starts_updates_and_noops(sim: SimulatorHandle, sdk: ActivitySmith) -> None:
     """started, updated and noop for a metrics stream built with the SDK's helpers."""
 
-    def state(cpu: int) -> Dict[str, Any]:
+    def state(cpu: int) -> dict[str, Any]:
         return content_state(
             "Server Health",
             type="metrics",
@@ -319,7 +320,7 @@ def test_stream_alias_with_a_value_activity(sim: SimulatorHandle, sdk: ActivityS
     ids=lambda fields: str(fields["type"]),
 )
 def test_stream_every_other_type(
-    sim: SimulatorHandle, sdk: ActivitySmith, fields: Dict[str, Any]
+    sim: SimulatorHandle, sdk: ActivitySmith, fields: dict[str, Any]
 ) -> None:
     """Stats, timer, alert and value/upper_limit progress streams start and parse."""
     result = sdk.live_activities.stream("kinds", title="Kinds", **fields)
@@ -397,7 +398,7 @@ def test_errors_parse_into_the_sdks_error_models(sim: SimulatorHandle, sdk: Acti
     """400, 403, 404 and 422 of every operation arrive as the SDK's own error models."""
     scoped = sdk_for(sim, SCOPED_KEY)
     started = sdk.live_activities.start(title="Mine", type="progress", percentage=1)
-    cases: List[tuple[Callable[[], Any], int, type]] = [
+    cases: list[tuple[Callable[[], Any], int, type]] = [
         (
             lambda: sdk.notifications.send(
                 title="t", actions=[action("Open", "open_url", "ftp://files.example.test")]
@@ -464,7 +465,7 @@ def test_billing_blocks_parse(sim: SimulatorHandle, sdk: ActivitySmith) -> None:
     """402 on every operation that sends something new parses as BillingBlockedError."""
     sent = sdk.notifications.send(title="before the block")
     sim.state.set_billing("trial_expired")
-    calls: List[Callable[[], Any]] = [
+    calls: list[Callable[[], Any]] = [
         lambda: sdk.notifications.send(title="t"),
         lambda: sdk.notifications.replace(sent.notification_id, title="t"),
         lambda: sdk.live_activities.start(title="t", type="progress", percentage=1),

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -103,7 +104,7 @@ def assert_spec_response(spec_validator: SpecValidator, response: httpx.Response
     assert [] == errors, f"{request.method} {request.url.path} -> {status} {body}"
 
 
-def _resolve(spec: Dict[str, Any], pointer: str) -> Any:
+def _resolve(spec: dict[str, Any], pointer: str) -> Any:
     node: Any = spec
     for part in pointer.strip("/").split("/"):
         node = node[part.replace("~1", "/").replace("~0", "~")]
@@ -411,7 +412,7 @@ def test_assertion_helpers_fail_on_misbehaviour(simulator: SimulatorHandle) -> N
     headers = {"Authorization": f"Bearer {simulator.api_key}"}
     with httpx.Client(base_url=simulator.url, headers=headers) as api:
         for step in range(14):
-            state: Dict[str, Any] = dict(SEGMENTED, current_step=step % 4)
+            state: dict[str, Any] = dict(SEGMENTED, current_step=step % 4)
             api.put("/live-activity/stream/busy", json={"content_state": state})
         api.post(
             "/live-activity/update", json={"activity_id": "x", "content_state": {"title": "t"}}

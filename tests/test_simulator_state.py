@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional
+from typing import Any
 
 import pytest
 
@@ -59,9 +59,9 @@ def call(
     state: SimulatorState,
     method: str,
     path: str,
-    body: Optional[Dict[str, Any]] = None,
+    body: dict[str, Any] | None = None,
     *,
-    key: Optional[str] = DEFAULT_API_KEY,
+    key: str | None = DEFAULT_API_KEY,
 ) -> Reply:
     """Send one API request to ``state``."""
     raw = b"" if body is None else json.dumps(body).encode()
@@ -69,7 +69,7 @@ def call(
     return state.handle(method, path, authorization=authorization, body=raw)
 
 
-def segmented(step: int, steps: int = 4, **extra: Any) -> Dict[str, Any]:
+def segmented(step: int, steps: int = 4, **extra: Any) -> dict[str, Any]:
     """A segmented content state."""
     return {
         "title": "Deploy",
@@ -98,7 +98,7 @@ def update(state: SimulatorState, activity_id: str, step: int) -> Reply:
     )
 
 
-def phone_card(state: SimulatorState, activity_id: str) -> Dict[str, Any]:
+def phone_card(state: SimulatorState, activity_id: str) -> dict[str, Any]:
     """The lock-screen card of ``activity_id``."""
     cards = {card["activity_id"]: card for card in state.phone()["activities"]}
     return cards[activity_id]
@@ -122,7 +122,7 @@ def test_start_answers_with_an_activity_on_every_device(state: SimulatorState) -
 
 @pytest.mark.parametrize("key", [None, "ask_wrong"])
 def test_a_missing_or_unknown_key_is_401_and_costs_nothing(
-    state: SimulatorState, key: Optional[str]
+    state: SimulatorState, key: str | None
 ) -> None:
     """Requests without a valid key get 401 and do not count against the rate limit."""
     reply = call(state, "POST", "/push-notification", {"title": "hi"}, key=key)
@@ -517,7 +517,7 @@ def test_the_request_log_records_each_request(state: SimulatorState) -> None:
 @pytest.mark.parametrize(
     "changes", [{"rate_limit": 0}, {"rate_window": 0.0}, {"keys": {}}, {"throttle_seconds": -1.0}]
 )
-def test_bad_configuration_is_refused(changes: Dict[str, Any]) -> None:
+def test_bad_configuration_is_refused(changes: dict[str, Any]) -> None:
     """SimulatorConfig refuses limits that make no sense."""
     with pytest.raises(ConfigurationError):
         SimulatorConfig(**changes)
@@ -576,7 +576,7 @@ def test_badge_is_scoped_and_targeted_like_a_push(state: SimulatorState) -> None
     ],
 )
 def test_a_bad_badge_body_is_a_400_naming_the_field(
-    state: SimulatorState, body: Dict[str, Any], field: str
+    state: SimulatorState, body: dict[str, Any], field: str
 ) -> None:
     """Badge bodies are validated by BadgeCount.from_json."""
     reply = call(state, "POST", "/badge", body)
@@ -637,7 +637,7 @@ def test_an_unknown_metric_is_404_and_an_invalid_key_400(state: SimulatorState) 
     ],
 )
 def test_a_bad_metric_body_is_a_400_naming_the_field(
-    state: SimulatorState, body: Dict[str, Any], field: str
+    state: SimulatorState, body: dict[str, Any], field: str
 ) -> None:
     """Metric bodies are validated by MetricValue.from_json."""
     reply = call(state, "POST", "/metrics/cpu/value", body)
@@ -692,7 +692,7 @@ def test_bad_metric_keys_in_the_configuration_are_refused(metrics: Any) -> None:
 
 
 def test_every_spec_operation_is_routed(
-    state: SimulatorState, openapi_spec: Dict[str, Any]
+    state: SimulatorState, openapi_spec: dict[str, Any]
 ) -> None:
     """Each method and path of the spec reaches a handler (no 404 "Not Found" route, no 405)."""
     unrouted = []
@@ -765,7 +765,7 @@ def test_a_scoped_key_may_touch_activities_inside_its_scope(state: SimulatorStat
     ],
 )
 def test_a_stream_put_that_starts_obeys_the_start_rules(
-    state: SimulatorState, content_state: Dict[str, Any], field: str
+    state: SimulatorState, content_state: dict[str, Any], field: str
 ) -> None:
     """A first PUT is a start: what /live-activity/start refuses, it refuses with 400 too."""
     reply = call(state, "PUT", "/live-activity/stream/job", {"content_state": content_state})
@@ -784,7 +784,7 @@ def test_a_stream_put_that_starts_obeys_the_start_rules(
     ],
 )
 def test_targeting_errors_read_invalid_channel_targeting(
-    state: SimulatorState, path: str, body: Dict[str, Any]
+    state: SimulatorState, path: str, body: dict[str, Any]
 ) -> None:
     """A malformed target is 400 "Invalid channel targeting", as the spec's examples show."""
     reply = call(state, "PUT" if "stream" in path else "POST", path, body)
@@ -824,7 +824,7 @@ def strict_state(clock: FakeClock) -> SimulatorState:
     return SimulatorState(SimulatorConfig(strict=True, clock=clock))
 
 
-NEWER_REQUESTS: list[tuple[str, str, Dict[str, Any], str]] = [
+NEWER_REQUESTS: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/push-notification", {"title": "t", "tags": ["ops"]}, "tags"),
     ("POST", "/push-notification", {"title": "t", "metadata": {"run": 7}}, "metadata"),
     ("POST", "/push-notification", {"title": "t", "icon": "https://e.test/i.png"}, "icon"),
@@ -862,7 +862,7 @@ NEWER_REQUESTS: list[tuple[str, str, Dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("method", "path", "body", "field"), NEWER_REQUESTS)
 def test_the_newer_surface_is_accepted_and_strict_refuses_it(
-    clock: FakeClock, method: str, path: str, body: Dict[str, Any], field: str
+    clock: FakeClock, method: str, path: str, body: dict[str, Any], field: str
 ) -> None:
     """SDK 1.14's fields and values are 200 by default and a 400 naming them when strict."""
     newer = SimulatorState(SimulatorConfig(clock=clock))

@@ -6,7 +6,7 @@ Everything runs on the injected clock: hours pass in microseconds and nothing sl
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 
@@ -43,14 +43,14 @@ def state(clock: FakeClock) -> SimulatorState:
 
 
 def call(
-    state: SimulatorState, method: str, path: str, body: Optional[Dict[str, Any]] = None
+    state: SimulatorState, method: str, path: str, body: dict[str, Any] | None = None
 ) -> Reply:
     """One API request with the default key."""
     raw = b"" if body is None else json.dumps(body).encode()
     return state.handle(method, path, authorization=f"Bearer {DEFAULT_API_KEY}", body=raw)
 
 
-def progress(percentage: float, **extra: Any) -> Dict[str, Any]:
+def progress(percentage: float, **extra: Any) -> dict[str, Any]:
     """A progress content state."""
     return {"title": "Backup", "type": "progress", "percentage": percentage, **extra}
 
@@ -62,7 +62,7 @@ def put(state: SimulatorState, percentage: float, key: str = "backup") -> Reply:
     )
 
 
-def cards(state: SimulatorState) -> List[Dict[str, Any]]:
+def cards(state: SimulatorState) -> list[dict[str, Any]]:
     """The Live Activity cards on the lock screen now."""
     return list(state.phone()["activities"])
 
@@ -205,7 +205,7 @@ def test_a_twenty_hour_stream_job_stays_visible_and_ends_with_the_truth(
 ) -> None:
     """A PUT every 10 minutes for 20 h: an active card every minute, two rotations, a true end."""
     duration = 20 * HOUR
-    operations: List[str] = []
+    operations: list[str] = []
     visible_minutes = 0
     minutes = int(duration // 60)
     for minute in range(minutes):
@@ -252,7 +252,7 @@ def test_a_twenty_hour_manual_job_goes_dark_at_eight_hours(
     "changes",
     [{"activity_max_age": 0.0}, {"ended_linger": -1.0}, {"stream_rotate_after": -5.0}],
 )
-def test_bad_time_limits_are_refused(changes: Dict[str, Any]) -> None:
+def test_bad_time_limits_are_refused(changes: dict[str, Any]) -> None:
     """The time limits must make sense."""
     with pytest.raises(ConfigurationError):
         SimulatorConfig(**changes)

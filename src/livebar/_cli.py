@@ -27,7 +27,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import IO, Any, Callable, Optional
+from typing import IO, Any, Callable
 
 from livebar._activity import LiveActivity, live_activity
 from livebar._config import Config, resolve_config
@@ -59,7 +59,7 @@ class UsageError(Exception):
     """A bad option: reported as ``livebar <command>: <message>`` with exit code 2."""
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``livebar`` command line; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser, commands = _parsers()
@@ -269,7 +269,7 @@ def _positive_number(text: str) -> float:
     return value
 
 
-def _port(port: Optional[int]) -> Optional[int]:
+def _port(port: int | None) -> int | None:
     if port is not None and not 0 <= port <= MAX_PORT:
         raise UsageError(
             f"--port {port}: must be between 0 and {MAX_PORT} (--port 0 picks a free one)"
@@ -345,9 +345,9 @@ class LineWatcher:
         self,
         activity: LiveActivity,
         *,
-        progress: Optional[re.Pattern[str]],
-        step: Optional[re.Pattern[str]],
-        steps: Optional[list[str]],
+        progress: re.Pattern[str] | None,
+        step: re.Pattern[str] | None,
+        steps: list[str] | None,
         step_counter: list[int],
     ) -> None:
         self._activity = activity
@@ -423,7 +423,7 @@ class LineWatcher:
             activity.update(value=value, upper_limit=upper_limit)
 
 
-def _numbers(match: re.Match[str]) -> Optional[list[float]]:
+def _numbers(match: re.Match[str]) -> list[float] | None:
     """The match's groups as finite numbers, or None when one is empty or not a number."""
     numbers = []
     for group in match.groups():
@@ -438,8 +438,8 @@ def _numbers(match: re.Match[str]) -> Optional[list[float]]:
 
 
 def _compile(
-    pattern: Optional[str], option: str, *, groups: tuple[int, ...]
-) -> Optional[re.Pattern[str]]:
+    pattern: str | None, option: str, *, groups: tuple[int, ...]
+) -> re.Pattern[str] | None:
     if pattern is None:
         return None
     try:
@@ -517,7 +517,7 @@ def _run(args: argparse.Namespace) -> int:
     signalled: list[int] = []
     children: list[subprocess.Popen[bytes]] = []
 
-    def forward(signum: int, frame: Optional[FrameType]) -> None:
+    def forward(signum: int, frame: FrameType | None) -> None:
         signalled.append(signum)
         if signum == signal.SIGINT and _terminal_sent_it():
             return  # the terminal sent Ctrl-C to the whole foreground group, the command too
@@ -575,7 +575,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _signals_forwarded_to(handler: Callable[[int, Optional[FrameType]], None]) -> Any:
+def _signals_forwarded_to(handler: Callable[[int, FrameType | None], None]) -> Any:
     if threading.current_thread() is not threading.main_thread():
         yield
         return

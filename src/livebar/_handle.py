@@ -39,7 +39,7 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import Optional, Protocol, TypeVar, Union
+from typing import Protocol, TypeVar
 
 __all__ = ["DEFAULT_HANDLE_INTERVAL", "ProgressHandle", "handle_for"]
 
@@ -140,9 +140,9 @@ class ProgressHandle:
 
     def __exit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.flush()
 
@@ -184,7 +184,7 @@ class _Listener:
         self.activity = activity
         self.token = secrets.token_hex(16)
         self.stopped = False
-        self._directory: Optional[str] = None
+        self._directory: str | None = None
         self._server, family, address = self._bind()
         self.handle = ProgressHandle(address, family, self.token, os.getpid(), interval)
         self._selector = selectors.DefaultSelector()
@@ -369,9 +369,9 @@ class _Link:
         self._sent = 0.0
         # Reentrant: a handle collected by the garbage collector mid-send flushes here.
         self._lock = threading.RLock()
-        self._sock: Optional[socket.socket] = None
+        self._sock: socket.socket | None = None
         self._dead = False
-        self._flusher: Optional[threading.Thread] = None
+        self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
         _register_exit_flush()
 
@@ -404,7 +404,7 @@ class _Link:
     def _connect(self) -> socket.socket:
         if self._family == "unix":
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: Union[str, tuple[str, int]] = self._address
+            address: str | tuple[str, int] = self._address
         else:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             host, _, port = self._address.rpartition(":")

@@ -26,7 +26,7 @@ import contextlib
 import sys
 import time
 import weakref
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Protocol
 
 __all__ = ["watch", "watch_running_shell"]
 
@@ -91,7 +91,7 @@ class _CellWatch:
         self.cell_started = time.monotonic()
 
     def post_run_cell(self, result: Any = None) -> None:
-        error: Optional[BaseException] = getattr(result, "error_in_exec", None)
+        error: BaseException | None = getattr(result, "error_in_exec", None)
         if error is None:
             return
         with contextlib.suppress(Exception):  # never make a cell's failure worse

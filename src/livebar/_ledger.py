@@ -40,7 +40,7 @@ from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, TypeVar
 
 from livebar._account import Account
 from livebar._defaults import ENV_HOST_ID, ENV_LEDGER
@@ -101,7 +101,7 @@ class MemoryBackend(Backend):
 
     name = "memory"
 
-    def __init__(self, *, window: float, owner: Optional[Owner] = None) -> None:
+    def __init__(self, *, window: float, owner: Owner | None = None) -> None:
         if not window > 0:
             raise ValueError("window must be positive")
         self.window = window
@@ -137,7 +137,7 @@ class MemoryBackend(Backend):
         return len(self._sent)
 
     def request_slot(
-        self, key: str, now: float, *, max_active: int, title: str, stream_key: Optional[str]
+        self, key: str, now: float, *, max_active: int, title: str, stream_key: str | None
     ) -> SlotGrant:
         entry = self._tracked.get(key)
         if entry is None:
@@ -162,7 +162,7 @@ class MemoryBackend(Backend):
             entry.active = False
 
     def record_state(
-        self, key: str, now: float, *, activity_id: Optional[str], state: Optional[dict[str, Any]]
+        self, key: str, now: float, *, activity_id: str | None, state: dict[str, Any] | None
     ) -> None:
         entry = self._tracked.get(key)
         if entry is None:
@@ -236,18 +236,18 @@ class AccountLedger:
         description: str = "",
     ) -> None:
         self._backend = backend
-        self._fallback: Optional[MemoryBackend] = None
+        self._fallback: MemoryBackend | None = None
         self._busy_retry = busy_retry
         self._degrade_after = degrade_after
         self._recover_every = recover_every
         self._stale_after = stale_after
         self._description = description or backend.name
         self._shadow = _Shadow()
-        self._backend_tickets: dict[int, Optional[int]] = {}  # our ticket → the backend's
+        self._backend_tickets: dict[int, int | None] = {}  # our ticket → the backend's
         self._next_ticket = 0
         self._unshared: set[int] = set()  # tickets of requests admitted while degraded
         self._pending: deque[Callable[[Backend, float], None]] = deque()
-        self._failing_since: Optional[float] = None
+        self._failing_since: float | None = None
         self._retry_backend_at = -math.inf
         self._warned = False
 
@@ -322,7 +322,7 @@ class AccountLedger:
         *,
         max_active: int,
         title: str,
-        stream_key: Optional[str] = None,
+        stream_key: str | None = None,
     ) -> SlotGrant:
         """Ask for one of the account's ``max_active`` concurrent slots for activity ``key``.
 
@@ -359,8 +359,8 @@ class AccountLedger:
         key: str,
         now: float,
         *,
-        activity_id: Optional[str] = None,
-        state: Optional[Mapping[str, Any]] = None,
+        activity_id: str | None = None,
+        state: Mapping[str, Any] | None = None,
     ) -> None:
         """Remember what the phone shows for ``key`` (after a start or update went through):
         the server's ``activity_id`` and the content state as JSON. A reaper ends the
@@ -421,7 +421,7 @@ class AccountLedger:
             self._recover(now)
         return self._fallback if self._fallback is not None else self._backend
 
-    def _call(self, now: float, operation: Callable[[Backend, float], _T]) -> Optional[_T]:
+    def _call(self, now: float, operation: Callable[[Backend, float], _T]) -> _T | None:
         """``operation`` on the answering backend, or None when it could not answer."""
         backend = self._active_backend(now)
         if backend is self._fallback:
@@ -551,7 +551,7 @@ class LedgerSetting:
         return f"LedgerSetting(kind={self.kind!r}, location={shown!r})"
 
 
-def default_directory(environ: Optional[Mapping[str, str]] = None) -> Path:
+def default_directory(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_RUNTIME_DIR/livebar`` when that is set (per user, in memory, cleared at
     logout), else ``$XDG_CACHE_HOME/livebar`` or ``~/.cache/livebar``."""
     env = os.environ if environ is None else environ
@@ -565,7 +565,7 @@ def default_directory(environ: Optional[Mapping[str, str]] = None) -> Path:
 
 
 def resolve_ledger(
-    setting: Optional[str] = None, *, environ: Optional[Mapping[str, str]] = None
+    setting: str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> LedgerSetting:
     """Resolve the ledger setting: explicit ``setting`` > ``LIVEBAR_LEDGER`` > the default
     directory. Accepts ``off`` (also ``0``, ``false``, ``no``, ``memory``), an absolute
@@ -598,9 +598,9 @@ def open_ledger(
     account: Account,
     *,
     window: float = 60.0,
-    setting: Optional[LedgerSetting] = None,
-    host: Optional[str] = None,
-    environ: Optional[Mapping[str, str]] = None,
+    setting: LedgerSetting | None = None,
+    host: str | None = None,
+    environ: Mapping[str, str] | None = None,
     **options: Any,
 ) -> AccountLedger:
     """The ledger of ``account`` as configured (``setting`` or ``LIVEBAR_LEDGER``). Never

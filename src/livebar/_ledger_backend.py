@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from livebar._owner import Owner
 
@@ -45,7 +45,7 @@ class Admission:
     admitted: bool
     used: int
     retry_at: float
-    ticket: Optional[int] = None
+    ticket: int | None = None
     busy: bool = False
 
 
@@ -78,11 +78,11 @@ class Orphan:
     owner: Owner
     same_host: bool
     title: str
-    stream_key: Optional[str]
-    activity_id: Optional[str]
+    stream_key: str | None
+    activity_id: str | None
     started_at: float
     last_seen: float
-    state: Optional[Mapping[str, Any]]
+    state: Mapping[str, Any] | None
 
 
 @dataclass
@@ -91,11 +91,11 @@ class Tracked:
 
     key: str
     title: str
-    stream_key: Optional[str] = None
-    activity_id: Optional[str] = None
-    state: Optional[dict[str, Any]] = None
+    stream_key: str | None = None
+    activity_id: str | None = None
+    state: dict[str, Any] | None = None
     active: bool = False
-    started_at: Optional[float] = None
+    started_at: float | None = None
     """When the slot was granted, on the clock of whoever holds this copy."""
 
 
@@ -106,8 +106,8 @@ class _Grant:
     admitted: bool
     used: int
     wait: float
-    ticket: Optional[int] = None
-    at: Optional[float] = None
+    ticket: int | None = None
+    at: float | None = None
     """When the ledger recorded it, on the backend's clock (tests check the window with it)."""
 
 
@@ -126,7 +126,7 @@ class Backend(abc.ABC):
     name: str = "?"
     window: float
     owner: Owner
-    clock: Optional[Callable[[], float]] = None
+    clock: Callable[[], float] | None = None
 
     @abc.abstractmethod
     def acquire(self, now: float, *, limit: int, floor: int) -> _Grant:
@@ -142,7 +142,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def request_slot(
-        self, key: str, now: float, *, max_active: int, title: str, stream_key: Optional[str]
+        self, key: str, now: float, *, max_active: int, title: str, stream_key: str | None
     ) -> SlotGrant:
         """Join the start queue (first call) and take a slot when this start is at its head."""
 
@@ -152,7 +152,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def record_state(
-        self, key: str, now: float, *, activity_id: Optional[str], state: Optional[dict[str, Any]]
+        self, key: str, now: float, *, activity_id: str | None, state: dict[str, Any] | None
     ) -> None:
         """Remember the activity's id and the last state the phone was sent."""
 

@@ -24,7 +24,7 @@ its owner's and its claimer's heartbeats). Of several processes racing, exactly 
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import redis
 
@@ -348,7 +348,7 @@ class RedisBackend(Backend):
         window: float,
         owner: Owner,
         timeout: float = DEFAULT_REDIS_TIMEOUT,
-        client: Optional[redis.Redis] = None,
+        client: redis.Redis | None = None,
         server_time: bool = True,
     ) -> None:
         if not window > 0:
@@ -425,7 +425,7 @@ class RedisBackend(Backend):
     # -- activities ---------------------------------------------------------------------------
 
     def request_slot(
-        self, key: str, now: float, *, max_active: int, title: str, stream_key: Optional[str]
+        self, key: str, now: float, *, max_active: int, title: str, stream_key: str | None
     ) -> SlotGrant:
         record = {"owner": self.owner.token, "key": key, "title": title}
         if stream_key is not None:
@@ -441,7 +441,7 @@ class RedisBackend(Backend):
         self._run(self._yield, [self._acts], ["", self._id(key)])
 
     def record_state(
-        self, key: str, now: float, *, activity_id: Optional[str], state: Optional[dict[str, Any]]
+        self, key: str, now: float, *, activity_id: str | None, state: dict[str, Any] | None
     ) -> None:
         encoded = "" if state is None else json.dumps(state, separators=(",", ":"))
         self._run(
@@ -479,7 +479,7 @@ class RedisBackend(Backend):
         owners = {token: _owner(json.loads(raw)) for token, raw in owners_raw.items()}
         verdicts: dict[str, bool] = {}
 
-        def gone(token: Optional[str]) -> bool:
+        def gone(token: str | None) -> bool:
             if not token:
                 return True
             if token not in verdicts:

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from livebar._ledger_backend import (
     Backend,
@@ -200,7 +200,7 @@ class SqliteBackend(Backend):
     # -- activities ---------------------------------------------------------------------------
 
     def request_slot(
-        self, key: str, now: float, *, max_active: int, title: str, stream_key: Optional[str]
+        self, key: str, now: float, *, max_active: int, title: str, stream_key: str | None
     ) -> SlotGrant:
         ident = self._id(key)
 
@@ -240,7 +240,7 @@ class SqliteBackend(Backend):
         )
 
     def record_state(
-        self, key: str, now: float, *, activity_id: Optional[str], state: Optional[dict[str, Any]]
+        self, key: str, now: float, *, activity_id: str | None, state: dict[str, Any] | None
     ) -> None:
         encoded = None if state is None else json.dumps(state, separators=(",", ":"))
 
@@ -286,7 +286,7 @@ class SqliteBackend(Backend):
             }
             verdicts: dict[str, bool] = {}
 
-            def gone(token: Optional[str]) -> bool:
+            def gone(token: str | None) -> bool:
                 if token is None:
                     return True
                 if token not in verdicts:

@@ -23,7 +23,6 @@ import os
 import sys
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Optional
 
 from livebar._defaults import ENV_RANKS
 from livebar._errors import ConfigurationError, ValidationError
@@ -53,7 +52,7 @@ RANK_VARIABLES = (
 """Set by torchrun / Lightning / accelerate, SLURM, Open MPI, MPICH / Intel MPI, IBM LSF."""
 
 
-def check_ranks(ranks: Optional[str], name: str = "ranks") -> Optional[str]:
+def check_ranks(ranks: str | None, name: str = "ranks") -> str | None:
     """``ranks`` if it is a known mode (or None); a ``ValidationError`` naming ``name`` if not."""
     if ranks is not None and ranks not in RANK_MODES:
         raise ValidationError(name, "enum", f"must be one of {RANK_MODES}, not {ranks!r}")
@@ -62,8 +61,8 @@ def check_ranks(ranks: Optional[str], name: str = "ranks") -> Optional[str]:
 
 def process_rank(
     *,
-    environ: Optional[Mapping[str, str]] = None,
-    modules: Optional[Mapping[str, ModuleType]] = None,
+    environ: Mapping[str, str] | None = None,
+    modules: Mapping[str, ModuleType] | None = None,
 ) -> int:
     """This process's rank as far as anyone can tell: 0 for the main process (or no launcher).
 
@@ -92,18 +91,18 @@ def process_rank(
 
 def is_main_process(
     *,
-    environ: Optional[Mapping[str, str]] = None,
-    modules: Optional[Mapping[str, ModuleType]] = None,
+    environ: Mapping[str, str] | None = None,
+    modules: Mapping[str, ModuleType] | None = None,
 ) -> bool:
     """True in the main process of a distributed job, and in any process that is not one."""
     return process_rank(environ=environ, modules=modules) == 0
 
 
 def decide(
-    ranks: Optional[str] = None,
+    ranks: str | None = None,
     *,
-    environ: Optional[Mapping[str, str]] = None,
-    modules: Optional[Mapping[str, ModuleType]] = None,
+    environ: Mapping[str, str] | None = None,
+    modules: Mapping[str, ModuleType] | None = None,
 ) -> bool:
     """Should an activity started in this process be mirrored? (``ranks`` > env > ``"main"``)
 
@@ -124,7 +123,7 @@ def decide(
 _warned = False
 
 
-def mirrors_here(ranks: Optional[str] = None) -> bool:
+def mirrors_here(ranks: str | None = None) -> bool:
     """``decide()`` for this process; a bad ``LIVEBAR_RANKS`` is logged once and means main."""
     global _warned
     try:

@@ -19,7 +19,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable
 
 from livebar import _defaults
 from livebar._endings import format_duration
@@ -63,14 +63,14 @@ class LostEnd:
     auto_dismiss_minutes: int
 
     @property
-    def stream_key(self) -> Optional[str]:
+    def stream_key(self) -> str | None:
         return self.orphan.stream_key
 
     @property
-    def activity_id(self) -> Optional[str]:
+    def activity_id(self) -> str | None:
         return self.orphan.activity_id if self.orphan.stream_key is None else None
 
-    def request(self) -> Union[EndActivity, StreamEnd]:
+    def request(self) -> EndActivity | StreamEnd:
         """The request body: a ``StreamEnd`` for a stream, else an ``EndActivity``."""
         if self.stream_key is not None:
             return StreamEnd(
@@ -115,7 +115,7 @@ def _lost_state(orphan: Orphan) -> ContentState:
     return ContentState(title=orphan.title or "Lost", subtitle=message, color=LOST_COLOR)
 
 
-def _progress(state: Optional[Any]) -> str:
+def _progress(state: Any | None) -> str:
     """``61%``, ``step 2 of 3``, or ``""`` when the state says nothing of progress."""
     if not isinstance(state, dict):
         return ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any
 
 from livebar._activity import LiveActivity
 
@@ -20,7 +20,7 @@ MAX_DEFAULT_METRICS = 3
 SEPARATOR = " · "
 
 
-def as_number(value: Any) -> Optional[float]:
+def as_number(value: Any) -> float | None:
     """A finite float from a float, an int, a NumPy scalar or a one-element tensor; else None."""
     if isinstance(value, bool):
         return None
@@ -39,7 +39,7 @@ def as_number(value: Any) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
-def chosen_metrics(values: Mapping[str, Any], names: Optional[Sequence[str]]) -> list[str]:
+def chosen_metrics(values: Mapping[str, Any], names: Sequence[str] | None) -> list[str]:
     """``names`` if given, else every key with "loss" in it (training first), at most three."""
     if names is not None:
         return list(names)
@@ -48,7 +48,7 @@ def chosen_metrics(values: Mapping[str, Any], names: Optional[Sequence[str]]) ->
     return losses[:MAX_DEFAULT_METRICS]
 
 
-def metrics_text(values: Mapping[str, Any], names: Optional[Sequence[str]] = None) -> str:
+def metrics_text(values: Mapping[str, Any], names: Sequence[str] | None = None) -> str:
     """``loss 0.4123 · val_loss 0.398`` (4 significant digits; missing names are skipped)."""
     parts = []
     for name in chosen_metrics(values, names):
@@ -58,7 +58,7 @@ def metrics_text(values: Mapping[str, Any], names: Optional[Sequence[str]] = Non
     return SEPARATOR.join(parts)
 
 
-def epoch_text(epoch: int, epochs: Optional[int]) -> str:
+def epoch_text(epoch: int, epochs: int | None) -> str:
     """``Epoch 3/10`` (1-based ``epoch``); ``Epoch 3`` when the run has no fixed length."""
     if epochs is not None and epochs > 0:
         return f"Epoch {epoch}/{epochs}"
@@ -81,10 +81,10 @@ class CallbackEndings:
     (cancelled for Ctrl-C and SIGTERM, failed otherwise). The exception propagates unchanged.
     """
 
-    _activity: Optional[LiveActivity] = None
+    _activity: LiveActivity | None = None
 
     @property
-    def activity(self) -> Optional[LiveActivity]:
+    def activity(self) -> LiveActivity | None:
         """The activity of the current (or last) run; None before one started or off-rank."""
         return self._activity
 
@@ -93,9 +93,9 @@ class CallbackEndings:
 
     def __exit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         activity = self._activity
         if activity is not None and not activity.closed and exc is not None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any
 
 import dask.callbacks
 
@@ -41,7 +41,7 @@ __all__ = ["LivebarCallback", "progress"]
 
 def progress(
     *futures_or_collections: Any,
-    title: Optional[str] = None,
+    title: str | None = None,
     **options: Any,
 ) -> LiveActivity:
     """Mirror ``distributed`` futures (or persisted collections) to one Live Activity.
@@ -93,7 +93,7 @@ class _FutureWatch:
             activity.close(exc, outcome="failed")
 
 
-def _task_exception(future: Any) -> Optional[BaseException]:
+def _task_exception(future: Any) -> BaseException | None:
     try:
         error = future.exception(timeout=5)
     except Exception:
@@ -107,11 +107,11 @@ class LivebarCallback(dask.callbacks.Callback):  # type: ignore[misc]
     Keywords go to ``livebar.live_activity`` (``title`` defaults to "Dask").
     """
 
-    def __init__(self, title: Optional[str] = None, **options: Any) -> None:
+    def __init__(self, title: str | None = None, **options: Any) -> None:
         super().__init__()
         self.title = title
         self.options = options
-        self.activity: Optional[LiveActivity] = None
+        self.activity: LiveActivity | None = None
 
     def _start_state(self, dsk: Any, state: Any) -> None:
         total = sum(len(state[part]) for part in ("ready", "waiting", "running", "finished"))

@@ -18,7 +18,7 @@ before the last epoch (``EarlyStopping``). Keras has no exception hook, so when 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import keras
 
@@ -45,18 +45,18 @@ class LivebarCallback(keras.callbacks.Callback, CallbackEndings):  # type: ignor
 
     def __init__(
         self,
-        title: Optional[str] = None,
+        title: str | None = None,
         *,
-        metrics: Optional[Sequence[str]] = None,
+        metrics: Sequence[str] | None = None,
         **options: Any,
     ) -> None:
         super().__init__()
         self.title = title
         self.metrics = tuple(metrics) if metrics is not None else None
         self.options = options
-        self._activity: Optional[LiveActivity] = None
-        self._epochs: Optional[int] = None
-        self._steps: Optional[int] = None
+        self._activity: LiveActivity | None = None
+        self._epochs: int | None = None
+        self._steps: int | None = None
         self._epoch = 0
         self._done_before_epoch = 0
         self._metrics_text = ""

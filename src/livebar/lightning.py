@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities.exceptions import (
@@ -55,9 +55,9 @@ class LivebarCallback(pl.Callback, CallbackEndings):  # type: ignore[misc]
 
     def __init__(
         self,
-        title: Optional[str] = None,
+        title: str | None = None,
         *,
-        metrics: Optional[Sequence[str]] = None,
+        metrics: Sequence[str] | None = None,
         refresh: float = DEFAULT_REFRESH,
         **options: Any,
     ) -> None:
@@ -66,7 +66,7 @@ class LivebarCallback(pl.Callback, CallbackEndings):  # type: ignore[misc]
         self.metrics = tuple(metrics) if metrics is not None else None
         self.refresh = refresh
         self.options = options
-        self._activity: Optional[LiveActivity] = None
+        self._activity: LiveActivity | None = None
         self._next_refresh = 0.0
 
     # -- start and progress ---------------------------------------------------------------------
@@ -143,7 +143,7 @@ class LivebarCallback(pl.Callback, CallbackEndings):  # type: ignore[misc]
             activity.close()  # fit returned without on_train_end (nothing left to train)
 
 
-def _finite(total: Any) -> Optional[float]:
+def _finite(total: Any) -> float | None:
     try:
         number = float(total)
     except (TypeError, ValueError):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterable
-from typing import Any, Optional
+from typing import Any
 
 import ray
 
@@ -30,7 +30,7 @@ DEFAULT_WAIT = 0.5
 def track(
     object_refs: Iterable[Any],
     *,
-    title: Optional[str] = None,
+    title: str | None = None,
     wait: float = DEFAULT_WAIT,
     **options: Any,
 ) -> list[Any]:

@@ -43,7 +43,7 @@ import itertools
 import math
 import random
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
@@ -429,7 +429,7 @@ def assert_all_ended(sim: SimulatorHandle) -> None:
     assert not running, f"still running: {', '.join(running)}"
 
 
-def ended_titles(sim: SimulatorHandle) -> List[str]:
+def ended_titles(sim: SimulatorHandle) -> list[str]:
     """Titles of the activities that have ended, in start order."""
     _settle()
     return [
@@ -446,5 +446,5 @@ def _settle() -> None:
     livebar.flush()
 
 
-def _label(activity: Dict[str, Any]) -> str:
+def _label(activity: dict[str, Any]) -> str:
     return f"{activity['title']!r} ({activity['activity_id']})"

@@ -20,7 +20,7 @@ for a failure your code catches (or SIGTERM) wrap the call::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import transformers
 
@@ -44,15 +44,15 @@ class LivebarCallback(transformers.TrainerCallback, CallbackEndings):  # type: i
 
     def __init__(
         self,
-        title: Optional[str] = None,
+        title: str | None = None,
         *,
-        metrics: Optional[Sequence[str]] = None,
+        metrics: Sequence[str] | None = None,
         **options: Any,
     ) -> None:
         self.title = title
         self.metrics = tuple(metrics) if metrics is not None else None
         self.options = options
-        self._activity: Optional[LiveActivity] = None
+        self._activity: LiveActivity | None = None
         self._logged: dict[str, Any] = {}
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

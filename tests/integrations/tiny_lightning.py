@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -20,8 +20,8 @@ class Tiny(pl.LightningModule):
 
     def __init__(
         self,
-        fail_at: Optional[int] = None,
-        pause_at: Optional[int] = None,
+        fail_at: int | None = None,
+        pause_at: int | None = None,
         step_time: float = 0.0,
     ) -> None:
         super().__init__()

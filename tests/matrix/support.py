@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from livebar.simulator import SimulatorHandle
 from livebar.testing import VIRTUAL_EPOCH, VirtualTime
@@ -73,7 +73,7 @@ class Outcome:
     """What one run of the standard job left behind."""
 
     result: Any
-    error: Optional[BaseException]
+    error: BaseException | None
     act: Any
     closed_at: float
 
@@ -94,7 +94,7 @@ def standard_job(
     import livebar
 
     sentinel = object()
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
     result: Any = None
     boom = ValueError("disk full")
     inject("start")
@@ -133,7 +133,7 @@ async def standard_job_async(
     """``standard_job`` written with ``async with`` (the engine is the same thread)."""
     import livebar
 
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
     boom = ValueError("disk full")
     inject("start")
     act = livebar.live_activity(TITLE, total=10, lifecycle=lifecycle, **options)
@@ -344,7 +344,7 @@ def run_child(
     code: str,
     *,
     env: dict[str, str],
-    at_ready: Optional[Callable[[Any], None]] = None,
+    at_ready: Callable[[Any], None] | None = None,
     timeout: float = 30.0,
 ) -> ChildRun:
     """Run ``PREAMBLE + code`` in a fresh interpreter with ``env``; when it says ready (calls

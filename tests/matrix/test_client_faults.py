@@ -13,7 +13,7 @@ import asyncio
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import httpx
 import pytest
@@ -99,7 +99,7 @@ class Drip(httpx.SyncByteStream, httpx.AsyncByteStream):
 Reply = Callable[[httpx.Request, Clock], httpx.Response]
 
 
-def status(code: int, body: Any, headers: Optional[dict[str, str]] = None) -> Reply:
+def status(code: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
     return lambda request, clock: httpx.Response(code, json=body, headers=headers)
 
 
@@ -125,11 +125,11 @@ RATE = {"error": "Rate limit exceeded", "message": "Too many requests, please tr
 class Fault:
     name: str
     reply: Reply
-    error: Optional[type[LivebarError]]
+    error: type[LivebarError] | None
     """The exact class the caller gets (None: a result)."""
-    retry_after: Optional[float] = None
+    retry_after: float | None = None
     """What ``RateLimitError.retry_after`` must say."""
-    by_operation: Optional[dict[str, type[LivebarError]]] = None
+    by_operation: dict[str, type[LivebarError]] | None = None
 
 
 FAULTS = [
@@ -229,7 +229,7 @@ def test_explicit_call_meets_a_fault(fault: Fault, operation: str, flavour: str)
         return fault.reply(request, clock)
 
     expected = (fault.by_operation or {}).get(operation, fault.error)
-    caught: Optional[BaseException] = None
+    caught: BaseException | None = None
     result: Any = None
     try:
         result = _call(flavour, operation, handler, clock)

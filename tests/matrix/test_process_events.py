@@ -24,7 +24,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -102,7 +102,7 @@ class Event:
     before_import: str = ""
     around: str = "{job}"
     """How the job is called: ``{job}`` is the form's code."""
-    stderr_ends: Optional[str] = None
+    stderr_ends: str | None = None
     """The last line of the job's stderr (its own traceback's), when it has one."""
 
     def expected(self, form: str) -> str:

@@ -25,7 +25,7 @@ import email.utils
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 
@@ -68,21 +68,21 @@ class Expect:
     """Of those, still running after the exit (never ended)."""
     truth: bool = True
     """The newest card shows how the job really ended (and is over)."""
-    logged: Optional[str] = None
+    logged: str | None = None
     """A line livebar logs at WARNING or above, exactly once (None: no such line at all)."""
     refused: int = 0
     """Requests refused before reaching the server (connection refused)."""
     unconfirmed: bool = False
     """The end reached the server but its answer did not come back in time."""
-    dropped: Optional[int] = None
+    dropped: int | None = None
     """``stats.dropped`` when it is known exactly."""
     other: list[str] = field(default_factory=list)
     """Log lines (substrings) that must also appear, once each."""
     others: int = 0
     """Requests another tool on the account sent (in the server's log, not in our stats)."""
-    gap: Optional[tuple[float, float]] = None
+    gap: tuple[float, float] | None = None
     """Seconds from the first faulted answer to the next attempt: at least, at most."""
-    retried: Optional[int] = None
+    retried: int | None = None
     """``stats.retried`` when it is known exactly."""
 
 
@@ -94,7 +94,7 @@ class Fault:
     inject: Callable[[VirtualTime, str], None]
     expect: Callable[[str, str, list[dict[str, Any]]], Expect]
     options: Callable[[str], dict[str, Any]] = lambda phase: {}
-    config: Optional[SimulatorConfig] = None
+    config: SimulatorConfig | None = None
 
 
 # -- how faults are injected --------------------------------------------------------------------
@@ -123,7 +123,7 @@ def amend(**fields: Any) -> Callable[[VirtualTime, str], None]:
     return inject
 
 
-def down_for(seconds: Optional[float]) -> Callable[[VirtualTime, str], None]:
+def down_for(seconds: float | None) -> Callable[[VirtualTime, str], None]:
     def inject(vt: VirtualTime, lifecycle: str) -> None:
         vt.simulator.down()
         if seconds is not None:

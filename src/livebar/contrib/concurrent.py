@@ -21,7 +21,7 @@ import contextlib
 import functools
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, TypeVar
 
 from livebar._activity import LiveActivity, live_activity
 from livebar._handle import ProgressHandle
@@ -34,9 +34,9 @@ R = TypeVar("R")
 def thread_map(
     fn: Callable[..., R],
     *iterables: Iterable[Any],
-    title: Optional[str] = None,
-    max_workers: Optional[int] = None,
-    total: Optional[float] = None,
+    title: str | None = None,
+    max_workers: int | None = None,
+    total: float | None = None,
     **options: Any,
 ) -> list[R]:
     """``list(ThreadPoolExecutor(max_workers).map(fn, *iterables))`` with a Live Activity.
@@ -53,11 +53,11 @@ def thread_map(
 def process_map(
     fn: Callable[..., R],
     *iterables: Iterable[Any],
-    title: Optional[str] = None,
-    max_workers: Optional[int] = None,
+    title: str | None = None,
+    max_workers: int | None = None,
     chunksize: int = 1,
     mp_context: Any = None,
-    total: Optional[float] = None,
+    total: float | None = None,
     **options: Any,
 ) -> list[R]:
     """``list(ProcessPoolExecutor(...).map(fn, *iterables, chunksize=...))`` with one activity.
@@ -74,8 +74,8 @@ def process_map(
 def _activity(
     fn: Callable[..., Any],
     iterables: tuple[Iterable[Any], ...],
-    title: Optional[str],
-    total: Optional[float],
+    title: str | None,
+    total: float | None,
     options: dict[str, Any],
 ) -> LiveActivity:
     if total is None:

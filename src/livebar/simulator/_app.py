@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import AsyncIterator, Awaitable, MutableMapping
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, MutableMapping, Optional
+from typing import Any, Callable
 
 import anyio
 from starlette.applications import Starlette
@@ -65,7 +66,7 @@ API_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 NO_STORE = {"Cache-Control": "no-store"}
 TRUSTED_FETCH_SITES = ("same-origin", "none")
 """``Sec-Fetch-Site`` values of requests the page (or a tool, or a typed URL) makes."""
-FAULT_FIELDS: Dict[str, Any] = {
+FAULT_FIELDS: dict[str, Any] = {
     "fail_next": int,
     "status": int,
     "retry_after": (int, float),
@@ -79,7 +80,7 @@ JSON_TYPE = "application/json"
 
 
 def create_app(
-    state: SimulatorState, *, drop_connection: Optional[DropConnection] = None
+    state: SimulatorState, *, drop_connection: DropConnection | None = None
 ) -> Starlette:
     """The ASGI app serving ``state``; ``drop_connection`` implements dropped requests."""
 
@@ -207,7 +208,7 @@ def create_app(
     return Starlette(routes=routes)
 
 
-def _encoded(reply: Reply) -> tuple[int, bytes, Dict[str, str]]:
+def _encoded(reply: Reply) -> tuple[int, bytes, dict[str, str]]:
     """A JSON reply as the bytes sent (the same encoding ``JSONResponse`` uses)."""
     content = json.dumps(
         reply.body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
@@ -264,7 +265,7 @@ def _refusal(status: int, message: str) -> Response:
     return JSONResponse({"error": error, "message": message}, status_code=status)
 
 
-def _json_object(body: bytes) -> Dict[str, Any]:
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body or b"{}")
     except ValueError as exc:
@@ -274,7 +275,7 @@ def _json_object(body: bytes) -> Dict[str, Any]:
     return data
 
 
-def _fault_changes(body: bytes) -> Dict[str, Any]:
+def _fault_changes(body: bytes) -> dict[str, Any]:
     data = _json_object(body)
     for name, value in data.items():
         expected = FAULT_FIELDS.get(name)

@@ -12,7 +12,8 @@ import sys
 import threading
 import time
 import webbrowser
-from typing import Any, Callable, Dict, List, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, Callable, TextIO
 
 from livebar._payload import (
     Action,
@@ -220,7 +221,7 @@ class _Narrator:
         self.out.flush()
         self._seen = len(requests)
 
-    def _line(self, entry: Dict[str, Any]) -> str:
+    def _line(self, entry: dict[str, Any]) -> str:
         elapsed = entry["t"] - self.started
         body = entry.get("body") or {}
         state = body.get("content_state") or {}
@@ -247,7 +248,7 @@ class _Narrator:
         requests = self.sim.requests()
         errors = [entry for entry in requests if entry["status"] != 200]
         warnings = sum(1 for entry in requests if "warning" in (entry["response"] or {}))
-        lines: List[str] = [
+        lines: list[str] = [
             f"{len(requests)} requests, {len(errors)} errors, {warnings} budget warnings.",
         ]
         for activity in self.sim.activities():
@@ -258,9 +259,9 @@ class _Narrator:
         print("\n".join(lines), file=self.out, flush=True)
 
 
-def describe_card(card: Dict[str, Any]) -> str:
+def describe_card(card: dict[str, Any]) -> str:
     """A one-line description of a lock-screen card (``'Deploy web' 2/4 ended red``)."""
-    state: Dict[str, Any] = card["content_state"]
+    state: dict[str, Any] = card["content_state"]
     parts = [repr(state.get("title"))]
     if state.get("type") == "segmented_progress":
         parts.append(f"{state.get('current_step')}/{state.get('number_of_steps')}")

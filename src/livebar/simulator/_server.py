@@ -6,7 +6,8 @@ import contextlib
 import socket
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import anyio
 import uvicorn
@@ -39,7 +40,7 @@ class SimulatorHandle:
     def __repr__(self) -> str:
         return f"<SimulatorHandle url={self.url!r}>"
 
-    def env(self) -> Dict[str, str]:
+    def env(self) -> dict[str, str]:
         """Environment variables that point livebar (the library and the CLI) at this simulator.
 
         Only livebar reads ``ACTIVITYSMITH_BASE_URL``: the official ActivitySmith SDKs do not read
@@ -49,11 +50,11 @@ class SimulatorHandle:
         return {"ACTIVITYSMITH_BASE_URL": self.url, "ACTIVITYSMITH_API_KEY": self.api_key}
 
     # inspection
-    def requests(self) -> List[JSON]:
+    def requests(self) -> list[JSON]:
         """The request log, oldest first: time, method, path, status, body, response, fault."""
         return self.state.requests()
 
-    def activities(self) -> List[JSON]:
+    def activities(self) -> list[JSON]:
         """Every activity: current state, update counts, history, what the phone showed when."""
         return self.state.activities()
 
@@ -64,15 +65,15 @@ class SimulatorHandle:
                 return activity
         raise KeyError(activity_id)
 
-    def pushes(self) -> List[JSON]:
+    def pushes(self) -> list[JSON]:
         """Push notifications received, oldest first."""
         return self.state.pushes()
 
-    def badges(self) -> Dict[str, int]:
+    def badges(self) -> dict[str, int]:
         """Each device's app-icon badge count (devices never sent one are absent)."""
         return self.state.badges()
 
-    def metrics(self) -> Dict[str, JSON]:
+    def metrics(self) -> dict[str, JSON]:
         """The latest value of each widget metric set so far, by key."""
         return self.state.metrics()
 
@@ -148,7 +149,7 @@ class SimulatorServer:
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
             )
         )
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Serve in a daemon thread; return once the server accepts connections."""

@@ -94,8 +94,9 @@ import json
 import math
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, Callable, TypeVar
 
 from livebar._defaults import (
     ACCOUNT_REQUESTS_PER_MINUTE,
@@ -128,13 +129,13 @@ from livebar.simulator._model import (
     LiveActivityModel,
 )
 
-JSON = Dict[str, Any]
+JSON = dict[str, Any]
 _P = TypeVar("_P", bound=Model)
 
 DEFAULT_API_KEY = "ask_sim_default"
 """The key every simulator accepts unless configured otherwise; scoped to all recipients."""
-DEFAULT_DEVICES: Mapping[str, Tuple[str, ...]] = {"iPhone": ("devs", "ops")}
-DEFAULT_METRICS: Tuple[str, ...] = ("cpu", "queue_depth")
+DEFAULT_DEVICES: Mapping[str, tuple[str, ...]] = {"iPhone": ("devs", "ops")}
+DEFAULT_METRICS: tuple[str, ...] = ("cpu", "queue_depth")
 """The widget metric keys a simulated account has unless configured otherwise."""
 SERVER_AUTO_DISMISS_MINUTES = 3
 """What the end schema documents when ``auto_dismiss_minutes`` is absent."""
@@ -187,11 +188,11 @@ class SimulatorConfig:
     seconds (timestamps and every window use it).
     """
 
-    keys: Mapping[str, Optional[Sequence[str]]] = field(
+    keys: Mapping[str, Sequence[str] | None] = field(
         default_factory=lambda: {DEFAULT_API_KEY: None}
     )
     devices: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
-    metrics: Optional[Sequence[str]] = DEFAULT_METRICS
+    metrics: Sequence[str] | None = DEFAULT_METRICS
     rate_limit: int = ACCOUNT_REQUESTS_PER_MINUTE
     rate_window: float = 60.0
     max_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES
@@ -203,7 +204,7 @@ class SimulatorConfig:
     stream_rotate_after: float = STREAM_ROTATE_AFTER
     retry_after_header: bool = False
     strict: bool = False
-    billing_blocked: Optional[str] = None
+    billing_blocked: str | None = None
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
@@ -254,7 +255,7 @@ class SimulatorConfig:
         return replace(self, **changes)
 
 
-def _check_billing(reason: Optional[str], *, strict: bool) -> None:
+def _check_billing(reason: str | None, *, strict: bool) -> None:
     if reason is None:
         return
     if strict:
@@ -294,11 +295,11 @@ class FaultDecision:
 
     delay: float = 0.0
     drop: bool = False
-    reply: Optional[Reply] = None
+    reply: Reply | None = None
     drip: float = 0.0
-    raw: Optional[RawAnswer] = None
+    raw: RawAnswer | None = None
     handled: bool = False
-    amend: Optional[JSON] = None
+    amend: JSON | None = None
 
     @property
     def answered(self) -> bool:
@@ -312,7 +313,7 @@ class Faults:
 
     fail_next: int = 0
     status: int = 503
-    retry_after: Optional[float | str] = None
+    retry_after: float | str | None = None
     """Seconds, or the header's text as it is sent (an HTTP-date, garbage)."""
     delay: float = 0.0
     drop_next: int = 0
@@ -321,10 +322,10 @@ class Faults:
     slow_next: int = 0
     """``delay`` and ``drip`` apply to the next ``slow_next`` requests only (0: to every one)."""
     answer_next: int = 0
-    answer: Optional[RawAnswer] = None
+    answer: RawAnswer | None = None
     answer_handled: bool = False
     amend_next: int = 0
-    amend: Optional[JSON] = None
+    amend: JSON | None = None
 
     def to_json(self) -> JSON:
         return {
@@ -344,36 +345,36 @@ class Faults:
 @dataclass
 class _Activity:
     activity_id: str
-    stream_key: Optional[str]
+    stream_key: str | None
     content_state: JSON
-    action: Optional[JSON]
-    secondary_action: Optional[JSON]
-    alert: Optional[JSON]
-    devices: List[str]
-    effective_channel_slugs: Optional[List[str]]
+    action: JSON | None
+    secondary_action: JSON | None
+    alert: JSON | None
+    devices: list[str]
+    effective_channel_slugs: list[str] | None
     ios: LiveActivityModel
     displayed: JSON
-    displayed_action: Optional[JSON]
-    displayed_secondary_action: Optional[JSON]
-    tags: Optional[List[str]] = None
-    metadata: Optional[JSON] = None
-    auto_dismiss_minutes: Optional[int] = None
-    previous_activity_id: Optional[str] = None
-    next_activity_id: Optional[str] = None
-    history: List[JSON] = field(default_factory=list)
-    shown: List[JSON] = field(default_factory=list)
+    displayed_action: JSON | None
+    displayed_secondary_action: JSON | None
+    tags: list[str] | None = None
+    metadata: JSON | None = None
+    auto_dismiss_minutes: int | None = None
+    previous_activity_id: str | None = None
+    next_activity_id: str | None = None
+    history: list[JSON] = field(default_factory=list)
+    shown: list[JSON] = field(default_factory=list)
 
 
 @dataclass
 class _Stream:
-    activity_id: Optional[str] = None
+    activity_id: str | None = None
 
 
 @dataclass(frozen=True)
 class _Scope:
-    channels: Optional[Tuple[str, ...]]
+    channels: tuple[str, ...] | None
 
-    def covers(self, channels: Optional[Sequence[str]]) -> bool:
+    def covers(self, channels: Sequence[str] | None) -> bool:
         """Whether this key could have chosen recipients ``channels`` (None: the whole account)."""
         if self.channels is None:
             return True
@@ -401,12 +402,12 @@ class SimulatorState:
         counting; a billing block stays)."""
         with self._lock:
             self._window = AccountWindow(self.config.rate_limit, self.config.rate_window)
-            self._activities: Dict[str, _Activity] = {}
-            self._streams: Dict[str, _Stream] = {}
-            self._pushes: List[JSON] = []
-            self._badges: Dict[str, int] = {}
-            self._metrics: Dict[str, JSON] = {}
-            self._log: List[JSON] = []
+            self._activities: dict[str, _Activity] = {}
+            self._streams: dict[str, _Stream] = {}
+            self._pushes: list[JSON] = []
+            self._badges: dict[str, int] = {}
+            self._metrics: dict[str, JSON] = {}
+            self._log: list[JSON] = []
             self._log_count = 0
             self.faults = Faults()
 
@@ -592,7 +593,7 @@ class SimulatorState:
 
     def _handle(
         self, now: float, method: str, path: str, authorization: str | None, body: bytes
-    ) -> Tuple[Reply, bool]:
+    ) -> tuple[Reply, bool]:
         route = _route(method, path, strict=self.config.strict)
         if isinstance(route, Reply):
             return route, False
@@ -633,7 +634,7 @@ class SimulatorState:
         except ValidationError as exc:
             return _bad_request(exc, metric=name == "metric"), True
 
-    def _parse(self, cls: Type[_P], data: object) -> _P:
+    def _parse(self, cls: type[_P], data: object) -> _P:
         return cls.from_json(data, newer=not self.config.strict)
 
     def _newer(self, body: JSON, **fields: Any) -> JSON:
@@ -656,7 +657,7 @@ class SimulatorState:
     def _admit(self, now: float) -> Reply | None:
         if self._window.admit(now):
             return None
-        headers: Dict[str, str] = {}
+        headers: dict[str, str] = {}
         if self.config.retry_after_header:
             headers["Retry-After"] = str(max(1, math.ceil(self._window.wait(now))))
         return Reply(429, self._newer(dict(RATE_LIMITED), code="rate_limited"), headers)
@@ -681,7 +682,7 @@ class SimulatorState:
 
     def _recipients(
         self, scope: _Scope, channels: Sequence[str] | None, *, what: str
-    ) -> Reply | Tuple[Optional[List[str]], List[str]]:
+    ) -> Reply | tuple[list[str] | None, list[str]]:
         allowed = scope.channels
         if channels is None:
             effective = None if allowed is None else list(allowed)
@@ -841,14 +842,14 @@ class SimulatorState:
     def _create(
         self,
         now: float,
-        recipients: Tuple[Optional[List[str]], List[str]],
+        recipients: tuple[list[str] | None, list[str]],
         *,
         stream_key: str | None,
         content_state: JSON,
         action: JSON | None,
         secondary_action: JSON | None,
         alert: JSON | None,
-        tags: List[str] | None,
+        tags: list[str] | None,
         metadata: JSON | None,
         replacing: _Activity | None = None,
     ) -> Reply | _Activity:
@@ -893,8 +894,8 @@ class SimulatorState:
         return activity
 
     def _addressed(
-        self, scope: _Scope, data: JSON, cls: Type[_P], verb: str
-    ) -> Reply | Tuple[_Activity, _P]:
+        self, scope: _Scope, data: JSON, cls: type[_P], verb: str
+    ) -> Reply | tuple[_Activity, _P]:
         """The activity an update or end names and the parsed request, or the answer instead:
         400 for the body first, then 403 for an id this key may not touch."""
         activity_id = data.get("activity_id")
@@ -1146,28 +1147,28 @@ class SimulatorState:
 
     # ------------------------------------------------------------------ inspection
 
-    def requests(self) -> List[JSON]:
+    def requests(self) -> list[JSON]:
         """Every API request logged so far (oldest first, at most ``LOG_LIMIT``)."""
         with self._lock:
             return [dict(entry) for entry in self._log]
 
-    def pushes(self) -> List[JSON]:
+    def pushes(self) -> list[JSON]:
         """Every push notification the phone received (oldest first)."""
         with self._lock:
             return [_shown_push(push) for push in self._pushes]
 
-    def badges(self) -> Dict[str, int]:
+    def badges(self) -> dict[str, int]:
         """The app-icon badge count of each device that has been sent one."""
         with self._lock:
             return dict(self._badges)
 
-    def metrics(self) -> Dict[str, JSON]:
+    def metrics(self) -> dict[str, JSON]:
         """The latest value of each metric key set so far: ``value``, ``timestamp`` (measured),
         ``received_at`` and ``updates``."""
         with self._lock:
             return {key: dict(entry) for key, entry in self._metrics.items()}
 
-    def activities(self) -> List[JSON]:
+    def activities(self) -> list[JSON]:
         """Every activity with its request history and what the phone displayed when."""
         with self._lock:
             now = self.config.clock()
@@ -1331,7 +1332,7 @@ _ROUTES = {
 }
 _BILLED = frozenset({"push", "replace", "start", "stream", "badge"})
 """What a billing block refuses: everything that sends something new."""
-_PATH_KEYS: Dict[str, Callable[[object], str]] = {
+_PATH_KEYS: dict[str, Callable[[object], str]] = {
     "metric": validate_metric_key,
     "stream": validate_stream_key,
     "stream_end": validate_stream_key,
@@ -1360,7 +1361,7 @@ _METRIC_PREFIX = "/metrics/"
 _METRIC_SUFFIX = "/value"
 
 
-def _route(method: str, path: str, *, strict: bool) -> Reply | Tuple[str, Optional[str]]:
+def _route(method: str, path: str, *, strict: bool) -> Reply | tuple[str, str | None]:
     path = path.rstrip("/") or "/"
     name = _ROUTES.get((method, path))
     if name is not None:
@@ -1439,7 +1440,7 @@ def _forbidden(verb: str) -> Reply:
 
 
 def _fault_reply(faults: Faults, *, strict: bool) -> Reply:
-    headers: Dict[str, str] = {}
+    headers: dict[str, str] = {}
     if isinstance(faults.retry_after, str):
         headers["Retry-After"] = faults.retry_after
     elif faults.retry_after is not None:
@@ -1502,7 +1503,7 @@ def _shown_push(push: JSON) -> JSON:
     return shown
 
 
-def _listed(values: Sequence[str] | None) -> List[str] | None:
+def _listed(values: Sequence[str] | None) -> list[str] | None:
     return None if values is None else list(values)
 
 
