@@ -910,6 +910,10 @@ def state_fraction(state: Mapping[str, Any]) -> float | None:
 
 
 def _real(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float (a JSON body may hold one)
+        return None
+    return number if math.isfinite(number) else None

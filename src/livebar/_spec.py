@@ -216,6 +216,10 @@ def check_total(total: object) -> float | None:
     return None if total is None else check_number(total, "total", minimum=0)
 
 
+MAX_STEPS = 2**53 - 1
+"""The most steps a segmented bar takes: the largest integer every JSON reader keeps exact."""
+
+
 def check_steps(steps: object) -> int | tuple[str, ...] | None:
     if steps is None:
         return None
@@ -224,6 +228,8 @@ def check_steps(steps: object) -> int | tuple[str, ...] | None:
     if isinstance(steps, int):
         if steps < 1:
             raise ValidationError("steps", "minimum", "must be at least 1")
+        if steps > MAX_STEPS:
+            raise ValidationError("steps", "maximum", f"must be at most {MAX_STEPS}")
         return steps
     if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
         # steps="build,test,ship" would be fifteen one-letter steps

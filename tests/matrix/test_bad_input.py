@@ -469,6 +469,7 @@ def test_nan_progress_is_counted_and_logged_once() -> None:
 
 EXAMPLES_AT_THE_CALL = [
     ("live_activity(steps=3.0)", lambda: livebar.live_activity("J", steps=3.0), "steps"),
+    ("live_activity(steps=10**400)", lambda: livebar.live_activity("J", steps=10**400), "steps"),
     (
         "live_activity(steps='build,test,ship')",
         lambda: livebar.live_activity("J", steps="a,b"),
@@ -537,6 +538,7 @@ EXAMPLES_IN_A_RUNNING_JOB = [
     ("update(color='pink')", {"total": 10}, lambda a: a.update(color="pink"), 1),
     ("step(99) of 4", {"steps": 4}, lambda a: a.step(99), 1),
     ("set_steps(0)", {"steps": 4}, lambda a: a.set_steps(0), 1),
+    ("set_steps(10**400)", {"steps": 4}, lambda a: a.set_steps(10**400), 1),
     ("update(title='')", {"total": 10}, lambda a: a.update(title=""), 1),
 ]
 
