@@ -262,26 +262,25 @@ def _payload_class(name: str) -> Any:
     return getattr(_payload, name)
 
 
-def _icon(icon: object) -> Icon | None:
-    if icon is None:
+def _from_text(value: object, field: str, class_name: str, text_field: str, kind: str) -> Any:
+    """An option given as a payload object, or as the text its main field takes."""
+    if value is None:
         return None
-    cls = _payload_class("Icon")
-    if isinstance(icon, str):
-        icon = _within("icon", lambda: cls(symbol=icon))
-    if not isinstance(icon, cls):
-        raise ValidationError("icon", "type", "must be an SF Symbol name or a livebar.Icon")
-    return cast("Icon", icon)
+    cls = _payload_class(class_name)
+    if isinstance(value, str):
+        text = value
+        value = _within(field, lambda: cls(**{text_field: text}))
+    if not isinstance(value, cls):
+        raise ValidationError(field, "type", f"must be {kind} or a livebar.{class_name}")
+    return value
+
+
+def _icon(icon: object) -> Icon | None:
+    return cast("Icon | None", _from_text(icon, "icon", "Icon", "symbol", "an SF Symbol name"))
 
 
 def _badge(badge: object) -> Badge | None:
-    if badge is None:
-        return None
-    cls = _payload_class("Badge")
-    if isinstance(badge, str):
-        badge = _within("badge", lambda: cls(title=badge))
-    if not isinstance(badge, cls):
-        raise ValidationError("badge", "type", "must be a text or a livebar.Badge")
-    return cast("Badge", badge)
+    return cast("Badge | None", _from_text(badge, "badge", "Badge", "title", "a text"))
 
 
 def _action(action: object, field: str) -> Action | None:
