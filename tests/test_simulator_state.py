@@ -378,6 +378,21 @@ def test_auto_dismiss_zero_removes_the_card_at_once(state: SimulatorState) -> No
     assert [] == state.phone()["activities"]
 
 
+def test_an_auto_dismiss_beyond_what_ios_keeps_is_as_long_as_ios_keeps(
+    state: SimulatorState, clock: FakeClock
+) -> None:
+    """The spec sets no maximum: 10**400 minutes (too large for a float) is answered 200 and the
+    ended card stays the 4 hours iOS keeps one at most."""
+    activity_id = start(state)
+    content_state = {"title": "Deploy", "current_step": 4, "auto_dismiss_minutes": 10**400}
+    end = {"activity_id": activity_id, "content_state": content_state}
+    assert 200 == call(state, "POST", "/live-activity/end", end).status
+    clock.advance(4 * 3600.0 - 60.0)
+    assert "ended" == phone_card(state, activity_id)["state"]
+    clock.advance(120.0)
+    assert [] == state.phone()["activities"]
+
+
 def test_stream_put_starts_updates_and_noops(state: SimulatorState) -> None:
     """PUT starts a stream's activity, then updates it, and answers noop to an unchanged state."""
     path = "/live-activity/stream/nightly-etl"

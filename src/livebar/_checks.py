@@ -32,6 +32,8 @@ MAX_METADATA_ENTRIES = 50
 MAX_METADATA_KEY = 100
 MAX_METADATA_TEXT = 4000
 MAX_METADATA_BYTES = 16 * 1024
+MAX_JSON_INTEGER = 2**53 - 1
+"""The largest integer every JSON reader keeps exact: the bound of livebar's counts and minutes."""
 
 _DATE_TIME = r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))"
 

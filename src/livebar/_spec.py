@@ -216,8 +216,8 @@ def check_total(total: object) -> float | None:
     return None if total is None else check_number(total, "total", minimum=0)
 
 
-MAX_STEPS = 2**53 - 1
-"""The most steps a segmented bar takes: the largest integer every JSON reader keeps exact."""
+MAX_STEPS = checks.MAX_JSON_INTEGER
+"""The most steps a segmented bar takes."""
 
 
 def check_steps(steps: object) -> int | tuple[str, ...] | None:
@@ -300,7 +300,9 @@ def _channels(channels: object) -> tuple[str, ...] | None:
 
 
 def _minutes(value: object, field: str, default: int) -> int:
-    return default if value is None else checks.integer(value, field, minimum=0)
+    if value is None:
+        return default
+    return checks.integer(value, field, minimum=0, maximum=checks.MAX_JSON_INTEGER)
 
 
 def _stream_key(key: object) -> str | None:

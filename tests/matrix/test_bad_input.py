@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import sys
 from typing import Any
 
 import pytest
 import tqdm as real_tqdm
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 import livebar
@@ -39,7 +40,13 @@ from .support import capture_logs
 
 SOME = settings(
     max_examples=150,
+    # The same 150 examples on every run, so a test run never fails on a newly drawn value;
+    # LIVEBAR_HYPOTHESIS_RANDOM=1 draws fresh ones (how the values fixed above were found).
+    derandomize=os.environ.get("LIVEBAR_HYPOTHESIS_RANDOM") != "1",
     deadline=None,
+    # no "explain" phase: it traces every line of a shrunk failure's engine run, which can take
+    # many minutes; the failing example itself is printed all the same
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
@@ -297,9 +304,10 @@ small_junk = st.one_of(
     st.integers(-10, 1000),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=10),
-    st.lists(st.integers(), max_size=3),
+    st.lists(st.integers(-3, 3), max_size=3),
 )
-"""Junk tqdm itself survives drawing (``ncols=10**30`` would be a bar of 10**30 characters)."""
+"""Junk tqdm itself survives drawing (``ncols=10**30`` would be a bar of 10**30 characters, and
+``ascii=[18, 43704230724]`` keeps tqdm's own redraw busy for minutes)."""
 
 TQDM_KEYWORDS: dict[str, Any] = {
     "total": st.integers(-3, 10**6) | st.floats(allow_nan=True, allow_infinity=True) | small_junk,
@@ -376,7 +384,16 @@ def test_any_push_is_refused_at_the_call_or_delivered(
             return
         assert vt.flush(30.0)
         _valid(vt, spec_validator)
-        assert 1 == len(vt.simulator.pushes())
+        sent = [r for r in vt.simulator.requests() if r["path"].endswith("/push-notification")]
+        assert sent, "the push was never sent"
+        if sent[-1]["status"] == 422:
+            # channels nobody follows (the simulator's are "ops" and "devs"): no recipients is
+            # the account's answer to a valid push, not bad input
+            assert fields.get("channels") not in (["ops"], ["devs"]), sent
+            assert [] == vt.simulator.pushes()
+        else:
+            assert 200 == sent[-1]["status"], sent
+            assert 1 == len(vt.simulator.pushes())
 
 
 def _cli(argv: list[str], stdin: bytes = b"") -> tuple[int, str]:
@@ -470,6 +487,11 @@ def test_nan_progress_is_counted_and_logged_once() -> None:
 EXAMPLES_AT_THE_CALL = [
     ("live_activity(steps=3.0)", lambda: livebar.live_activity("J", steps=3.0), "steps"),
     ("live_activity(steps=10**400)", lambda: livebar.live_activity("J", steps=10**400), "steps"),
+    (
+        "live_activity(auto_dismiss_minutes=10**400)",
+        lambda: livebar.live_activity("J", auto_dismiss_minutes=10**400),
+        "auto_dismiss_minutes",
+    ),
     (
         "live_activity(steps='build,test,ship')",
         lambda: livebar.live_activity("J", steps="a,b"),

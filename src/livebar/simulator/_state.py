@@ -138,6 +138,9 @@ DEFAULT_DEVICES: Mapping[str, tuple[str, ...]] = {"iPhone": ("devs", "ops")}
 DEFAULT_METRICS: tuple[str, ...] = ("cpu", "queue_depth")
 """The widget metric keys a simulated account has unless configured otherwise."""
 SERVER_AUTO_DISMISS_MINUTES = 3
+_LONGEST_DISMISS = 10**9
+"""Seconds: any auto-dismiss beyond this (decades) is the same to the iOS model, which keeps an
+ended card a few hours at most; clamping first keeps a huge integer from overflowing a float."""
 """What the end schema documents when ``auto_dismiss_minutes`` is absent."""
 THROTTLE_SECONDS = IOSLimits().throttle_seconds
 """How long iOS keeps an over-budget activity frozen ("roughly an hour")."""
@@ -1015,10 +1018,12 @@ class SimulatorState:
             activity.action = action
         if secondary_action is not None:
             activity.secondary_action = secondary_action
+        # iOS keeps an ended card a few hours at most: a larger value (even one too large for a
+        # float, which the spec allows) is only "as long as iOS keeps it"
         if auto_dismiss_seconds is not None:
-            dismiss_after = float(auto_dismiss_seconds)
+            dismiss_after = float(min(auto_dismiss_seconds, _LONGEST_DISMISS))
         elif auto_dismiss_minutes is not None:
-            dismiss_after = auto_dismiss_minutes * 60.0
+            dismiss_after = min(auto_dismiss_minutes, _LONGEST_DISMISS // 60) * 60.0
         else:
             dismiss_after = SERVER_AUTO_DISMISS_MINUTES * 60.0
         activity.auto_dismiss_minutes = auto_dismiss_minutes
