@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequen
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
+from livebar import _checks as checks
 from livebar import _signals
 from livebar._endings import (
     MAX_FAILURE_TEXT,
@@ -386,13 +387,9 @@ class LiveActivity:
         """A number of the right type; ``None`` (and counted) when it is NaN or infinite."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValidationError(field, "type", "must be a number")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
+        number = checks.finite_float(value)
+        if number is None:
             self.ignored += 1
-            return None
         return number
 
     def advance(self, k: float = 1) -> None:

@@ -95,6 +95,18 @@ def integer(
     return value
 
 
+def finite_float(value: object) -> float | None:
+    """``value`` as a float when it is a finite ``int`` or ``float`` (never a ``bool``);
+    ``None`` otherwise, an ``int`` too large for a float included."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def number(
     value: object,
     field: str,
@@ -106,11 +118,7 @@ def number(
     """A finite ``int`` or ``float`` (never a ``bool``) within the bounds given."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(field, "type", "must be a number")
-    try:
-        finite = math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        finite = False
-    if not finite:
+    if finite_float(value) is None:
         raise ValidationError(field, "type", "must be a finite number")
     if minimum is not None and value < minimum:
         raise ValidationError(field, "minimum", f"must be >= {minimum:g}")

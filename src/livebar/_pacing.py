@@ -179,7 +179,6 @@ class _Slot:
     rotates: bool = False  # ours to renew before iOS's 8 hours (the manual lifecycle)
     granted: bool = False  # holds one of the account's concurrent slots (in the ledger)
     renew_at: float = math.inf  # when a stream asks the server to renew it (a PUT)
-    maybe_started: bool = False  # a stream start got no answer: it may be on the phone
     title: str = ""
     stream_key: str | None = None
 

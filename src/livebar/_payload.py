@@ -34,7 +34,6 @@ Nothing here knows about HTTP.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar
@@ -897,23 +896,14 @@ def _path_key(value: object, name: str, max_length: int, pattern: str, allowed: 
 def state_fraction(state: Mapping[str, Any]) -> float | None:
     """The share of the bar a content state shows, from its fields (or its JSON): steps done of
     the steps, the percentage, or value of upper limit; ``None`` when it shows no bar."""
-    steps, current = _real(state.get("number_of_steps")), _real(state.get("current_step"))
+    real = checks.finite_float
+    steps, current = real(state.get("number_of_steps")), real(state.get("current_step"))
     if current is not None and steps is not None and steps > 0:
         return min(max(current / steps, 0.0), 1.0)
-    percentage = _real(state.get("percentage"))
+    percentage = real(state.get("percentage"))
     if percentage is not None:
         return min(max(percentage / 100, 0.0), 1.0)
-    value, upper = _real(state.get("value")), _real(state.get("upper_limit"))
+    value, upper = real(state.get("value")), real(state.get("upper_limit"))
     if value is not None and upper is not None and upper > 0:
         return min(max(value / upper, 0.0), 1.0)
     return None
-
-
-def _real(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an int too large for a float (a JSON body may hold one)
-        return None
-    return number if math.isfinite(number) else None

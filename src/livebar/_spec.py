@@ -216,10 +216,6 @@ def check_total(total: object) -> float | None:
     return None if total is None else check_number(total, "total", minimum=0)
 
 
-MAX_STEPS = checks.MAX_JSON_INTEGER
-"""The most steps a segmented bar takes."""
-
-
 def check_steps(steps: object) -> int | tuple[str, ...] | None:
     if steps is None:
         return None
@@ -228,8 +224,8 @@ def check_steps(steps: object) -> int | tuple[str, ...] | None:
     if isinstance(steps, int):
         if steps < 1:
             raise ValidationError("steps", "minimum", "must be at least 1")
-        if steps > MAX_STEPS:
-            raise ValidationError("steps", "maximum", f"must be at most {MAX_STEPS}")
+        if steps > checks.MAX_JSON_INTEGER:
+            raise ValidationError("steps", "maximum", f"must be at most {checks.MAX_JSON_INTEGER}")
         return steps
     if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
         # steps="build,test,ship" would be fifteen one-letter steps

@@ -295,17 +295,17 @@ def wrong_types(phase: str, lifecycle: str, log: list[dict[str, Any]]) -> Expect
     return Expect(BASE[lifecycle])
 
 
+def never_started(lifecycle: str, *, logged: str, dropped: int | None = None) -> Expect:
+    """The start is refused for good: that one request, no card, one line."""
+    return Expect(
+        BASE[lifecycle][:1], delivered=False, cards=0, truth=False, logged=logged, dropped=dropped
+    )
+
+
 def rejected(phase: str, lifecycle: str, log: list[dict[str, Any]]) -> Expect:
     """The server refuses this one request for good (400/404/422)."""
     if phase == "start":
-        return Expect(
-            BASE[lifecycle][:1],
-            delivered=False,
-            cards=0,
-            truth=False,
-            logged="request dropped",
-            dropped=1,
-        )
+        return never_started(lifecycle, logged="request dropped", dropped=1)
     if phase == "mid-run":  # that state is dropped; the end shows the truth
         return Expect(BASE[lifecycle], logged="request dropped", dropped=1)
     # The end is sent again once, plainly (no buttons, no decorations), and that one arrives.
@@ -365,13 +365,7 @@ def key_refused(phase: str, lifecycle: str, log: list[dict[str, Any]]) -> Expect
 def billing_blocked(phase: str, lifecycle: str, log: list[dict[str, Any]]) -> Expect:
     """402: nothing new may be sent, but updates and ends of what runs still work."""
     if phase == "start":
-        return Expect(
-            BASE[lifecycle][:1],
-            delivered=False,
-            cards=0,
-            truth=False,
-            logged="billing blocks new sends",
-        )
+        return never_started(lifecycle, logged="billing blocks new sends")
     if lifecycle == "stream" and phase == "mid-run":
         # The stream's PUT counts as something new (402); its DELETE still ends it truthfully.
         return Expect(["put", "put", "delete"], logged="billing blocks new sends")

@@ -449,17 +449,13 @@ class SimulatorState:
                     raise ValidationError("status", "range", "must be an HTTP error status")
                 faults.status = status
             if delay is not None:
-                if not delay >= 0:
-                    raise ValidationError("delay", "minimum", "must not be negative")
-                faults.delay = float(delay)
+                faults.delay = _non_negative_seconds("delay", delay)
             if drop_next is not None:
                 faults.drop_next = _non_negative_int("drop_next", drop_next)
             if down is not None:
                 faults.down = down
             if drip is not None:
-                if not drip >= 0:
-                    raise ValidationError("drip", "minimum", "must not be negative")
-                faults.drip = float(drip)
+                faults.drip = _non_negative_seconds("drip", drip)
             if slow_next is not None:
                 faults.slow_next = _non_negative_int("slow_next", slow_next)
             return faults.to_json()
@@ -1527,6 +1523,12 @@ def _non_negative_int(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValidationError(name, "minimum", "must be a non-negative integer")
     return value
+
+
+def _non_negative_seconds(name: str, value: float) -> float:
+    if not value >= 0:  # NaN too
+        raise ValidationError(name, "minimum", "must not be negative")
+    return float(value)
 
 
 def _loggable(body: bytes) -> Any:
