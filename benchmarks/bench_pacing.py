@@ -311,6 +311,8 @@ class Trace:
     phones: dict[str, Phone] = field(default_factory=dict)
     log: list[tuple[float, str, int]] = field(default_factory=list)
     """(engine seconds, method and path, status) of every request."""
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    """The simulator's own log entries (bodies included): the golden traces compare them."""
 
     @property
     def updates(self) -> dict[str, int]:
@@ -327,6 +329,7 @@ class Trace:
             requests=len(log),
             refused=sum(1 for r in log if r["status"] == 429),
             log=[(r["t"] - VIRTUAL_EPOCH, f"{r['method']} {r['path']}", r["status"]) for r in log],
+            entries=log,
         )
         by_title = {job.title: job.key for job in scenario.jobs}
         for activity in state.activities():

@@ -56,6 +56,7 @@ from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, 
 from livebar.simulator._state import FaultDecision
 
 if TYPE_CHECKING:
+    from livebar._account import Account
     from livebar._client import Client
     from livebar._spec import ActivitySpec
 
@@ -99,6 +100,7 @@ class VirtualTime:
         timeout: float = DEFAULT_TIMEOUT,
         seed: int = 0,
         sample_interval: float = DEFAULT_SAMPLE_INTERVAL,
+        ledgers: Callable[[Account, float], AccountLedger] | None = None,
     ) -> None:
         self.now = 0.0
         """Seconds of virtual time since the start: the job's clock (and the engine's, except
@@ -115,7 +117,7 @@ class VirtualTime:
             clock=self.clock,
             connect=self._connect,
             rng=random.Random(seed),
-            ledgers=lambda account, window: AccountLedger(MemoryBackend(window=window)),
+            ledgers=ledgers or (lambda account, window: AccountLedger(MemoryBackend(window=window))),
             sample_interval=sample_interval,
         )
         self.dispatcher.use_given_clients = False
@@ -337,6 +339,7 @@ def virtual_time(
     timeout: float = DEFAULT_TIMEOUT,
     seed: int = 0,
     sample_interval: float = DEFAULT_SAMPLE_INTERVAL,
+    ledgers: Callable[[Account, float], AccountLedger] | None = None,
     **simulator: Any,
 ) -> Iterator[VirtualTime]:
     """Run the real engine on a virtual clock against an in-process simulator (see above).
@@ -344,7 +347,8 @@ def virtual_time(
     ``config`` (or keyword settings such as ``rate_limit=5``) configures the simulated account;
     ``budgets`` livebar's pacing; ``seed`` its backoff jitter (runs are reproducible);
     ``sample_interval`` how often the engine looks at open activities (a coarser look makes
-    jobs of many hours cheap to run).
+    jobs of many hours cheap to run); ``ledgers`` the account ledger the engine uses, as
+    ``(account, window) -> AccountLedger`` (default: one in memory, this engine alone).
     Activities opened inside must end inside.
     """
     if simulator:
@@ -355,6 +359,7 @@ def virtual_time(
         timeout=timeout,
         seed=seed,
         sample_interval=sample_interval,
+        ledgers=ledgers,
     )
     previous = _dispatch.install(harness)
     try:
