@@ -41,18 +41,18 @@ ACCOUNT_ID = "be9c4ed1e2a94b4f9c1b2d0e3f4a5b6c"
 
 
 def _backend(kind: str, location: str) -> Any:
-    from livebar._account import Account
-    from livebar._ledger import MemoryBackend
-    from livebar._owner import Owner
+    from livebar._ledger.ledger import MemoryBackend
+    from livebar._ledger.owner import Owner
+    from livebar._wire.account import Account
 
     owner = Owner.current()
     if kind == "memory":
         return MemoryBackend(window=WINDOW, owner=owner)
     if kind == "sqlite":
-        from livebar._ledger_sqlite import SqliteBackend
+        from livebar._ledger.sqlite import SqliteBackend
 
         return SqliteBackend(location, window=WINDOW, owner=owner)
-    from livebar._ledger_redis import RedisBackend
+    from livebar._ledger.redis import RedisBackend
 
     account = Account(server="https://activitysmith.com/api", id=ACCOUNT_ID)
     return RedisBackend(location, account=account, window=WINDOW, owner=owner)
@@ -60,7 +60,7 @@ def _backend(kind: str, location: str) -> Any:
 
 def worker(kind: str, location: str, calls: int, barrier: Any, out: Any) -> None:
     """One contending process: ``calls`` acquires, then ``calls // 4`` state records."""
-    from livebar._ledger import AccountLedger
+    from livebar._ledger.ledger import AccountLedger
 
     ledger = AccountLedger(_backend(kind, location), degrade_after=1e9)
     key = f"job-{os.getpid()}"

@@ -41,8 +41,8 @@ from typing import Any
 
 import livebar
 from livebar._defaults import IOS_BUDGET_INTERVAL, IOS_BUDGET_UPDATES
-from livebar._endings import format_duration
-from livebar._payload import (
+from livebar._job.endings import format_duration
+from livebar._wire.payload import (
     ContentState,
     EndActivity,
     PushNotification,

@@ -21,7 +21,7 @@ from bench_common import Spread, emit
 
 
 def _fraction(state: dict[str, Any]) -> float:
-    from livebar._payload import state_fraction
+    from livebar._wire.payload import state_fraction
 
     fraction = state_fraction(state)
     return 0.0 if fraction is None else fraction

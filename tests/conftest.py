@@ -299,7 +299,7 @@ class ModelValidator(SpecValidator):
         return check
 
     def _describe(self) -> dict[str, Any]:
-        from livebar import _payload
+        from livebar._wire import payload as _payload
 
         components = {
             "PushNotificationRequest": _payload.PushNotification,
@@ -348,7 +348,7 @@ def _escape(template: str) -> str:
 
 def _parses(parse: Callable[[Any], object]) -> Callable[[object], list[ModelError]]:
     """Refusals of a livebar parser: its ``ValidationError``, naming the field."""
-    from livebar._errors import ValidationError
+    from livebar._wire.errors import ValidationError
 
     def errors(instance: object) -> list[ModelError]:
         try:
@@ -363,7 +363,7 @@ def _parses(parse: Callable[[Any], object]) -> Callable[[object], list[ModelErro
 
 def _result_errors(operation: str) -> Callable[[object], list[ModelError]]:
     """A 200 answer must hold each field of the client's result class with the type it reads."""
-    from livebar import _client
+    from livebar._wire import client as _client
 
     names = {
         "push": "PushResult",
@@ -414,7 +414,7 @@ def _has_type(value: object, annotation: str) -> bool:
 
 def _error_errors(op: ModelOperation, status: int) -> Callable[[object], list[ModelError]]:
     """An error answer must say ``error`` (a string) and map to livebar's error for ``status``."""
-    from livebar._errors import ActivityLimitError, ServerError, error_from_response
+    from livebar._wire.errors import ActivityLimitError, ServerError, error_from_response
 
     def errors(body: object) -> list[ModelError]:
         if not isinstance(body, dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from livebar._handle import ProgressHandle
+from livebar._integrations.handle import ProgressHandle
 
 
 def count_items(handle: ProgressHandle, n: int) -> int:

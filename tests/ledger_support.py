@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from livebar._account import Account
-from livebar._ledger import Backend, LedgerUnavailable
-from livebar._owner import Owner
+from livebar._ledger.ledger import Backend, LedgerUnavailable
+from livebar._ledger.owner import Owner
+from livebar._wire.account import Account
 
 REQUIRE_REDIS = "LIVEBAR_REQUIRE_REDIS"
 ACCOUNT = Account(server="https://activitysmith.com/api", id="0123456789abcdef0123456789abcdef")
@@ -158,13 +158,13 @@ def open_backend(
     ``owner``."""
     owner = owner if owner is not None else Owner.current(host=host)
     if where.kind == "sqlite":
-        from livebar._ledger_sqlite import SqliteBackend
+        from livebar._ledger.sqlite import SqliteBackend
 
         if clock is not None:
             options["clock"] = clock
         backend: Backend = SqliteBackend(where.location, window=window, owner=owner, **options)
     else:
-        from livebar._ledger_redis import RedisBackend
+        from livebar._ledger.redis import RedisBackend
 
         if clock is not None:
             options["server_time"] = False
@@ -305,10 +305,10 @@ def run_python(code: str, *, user: str | None = None, env: dict[str, str] | None
 def own_on_simulator(ledger_dir: str, api_key: str, base_url: str, ready: Any) -> None:
     """Start a manual activity and a stream on the simulator, record them in the ledger the
     way the engine will, say so, then wait to be killed."""
-    from livebar._account import account_for
-    from livebar._client import Client
-    from livebar._ledger import LedgerSetting, open_ledger
-    from livebar._payload import ContentState, StartActivity, StreamUpdate
+    from livebar._ledger.ledger import LedgerSetting, open_ledger
+    from livebar._wire.account import account_for
+    from livebar._wire.client import Client
+    from livebar._wire.payload import ContentState, StartActivity, StreamUpdate
 
     account = account_for(api_key=api_key, base_url=base_url)
     ledger = open_ledger(account, setting=LedgerSetting("sqlite", ledger_dir))

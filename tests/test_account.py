@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from livebar import Client
-from livebar._account import account_for, account_of, canonical_server
-from livebar._errors import ConfigurationError
+from livebar._wire.account import account_for, account_of, canonical_server
+from livebar._wire.errors import ConfigurationError
 
 KEY = "ask_test_0123456789"
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import pytest
 
-from livebar._aimd import ShareController
+from livebar._engine.share import ShareController
 
 WINDOW = 60.0
 CAPACITY = 60

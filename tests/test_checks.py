@@ -9,13 +9,13 @@ from typing import Any, Callable
 
 import pytest
 
-from livebar import _checks as checks
-from livebar._errors import ValidationError
+from livebar._wire import checks as checks
+from livebar._wire.errors import ValidationError
 
 
 def test_colors_are_shared() -> None:
     """COLORS lives in _checks and is the payload model's own tuple."""
-    from livebar import _payload
+    from livebar._wire import payload as _payload
 
     assert _payload.COLORS is checks.COLORS
     assert 10 == len(checks.COLORS)
@@ -113,9 +113,9 @@ def test_values_are_copied() -> None:
 
 
 def test_importing_checks_stays_light() -> None:
-    """Beyond the livebar package itself, livebar._checks loads only what _errors needs."""
+    """Beyond the livebar package itself, livebar._wire.checks loads only what _errors needs."""
     code = (
-        "import sys, livebar; before = set(sys.modules); import livebar._checks; "
+        "import sys, livebar; before = set(sys.modules); import livebar._wire.checks; "
         "print(sorted(m for m in set(sys.modules) - before if not m.startswith('livebar')"
         " and m not in ('math', 'datetime', '_datetime', 'time')))"
     )

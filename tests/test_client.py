@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from livebar._client import (
+from livebar._version import __version__
+from livebar._wire.client import (
     BadgeResult,
     Client,
     EndResult,
@@ -20,7 +21,7 @@ from livebar._client import (
     StreamResult,
     UpdateResult,
 )
-from livebar._errors import (
+from livebar._wire.errors import (
     ActivityLimitError,
     APIError,
     AuthenticationError,
@@ -38,7 +39,7 @@ from livebar._errors import (
     TransportError,
     ValidationError,
 )
-from livebar._payload import (
+from livebar._wire.payload import (
     Action,
     BadgeCount,
     ContentState,
@@ -50,8 +51,7 @@ from livebar._payload import (
     StreamUpdate,
     UpdateActivity,
 )
-from livebar._retry import RetryPolicy
-from livebar._version import __version__
+from livebar._wire.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from conftest import FakeAPI

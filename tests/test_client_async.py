@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import httpx
 import pytest
 
-from livebar._client import (
+from livebar._wire.client import (
     AsyncClient,
     BadgeResult,
     Client,
@@ -21,7 +21,7 @@ from livebar._client import (
     StreamResult,
     UpdateResult,
 )
-from livebar._errors import (
+from livebar._wire.errors import (
     ActivityLimitError,
     APIError,
     ConfigurationError,
@@ -35,7 +35,7 @@ from livebar._errors import (
     TransportError,
     ValidationError,
 )
-from livebar._payload import (
+from livebar._wire.payload import (
     BadgeCount,
     ContentState,
     EndActivity,
@@ -46,7 +46,7 @@ from livebar._payload import (
     StreamUpdate,
     UpdateActivity,
 )
-from livebar._retry import RetryPolicy
+from livebar._wire.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from conftest import FakeAPI

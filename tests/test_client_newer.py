@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from livebar._client import AsyncClient, Client, PushReplaceResult, PushResult
-from livebar._errors import NotFoundError, ValidationError
-from livebar._payload import (
+from livebar._wire.client import AsyncClient, Client, PushReplaceResult, PushResult
+from livebar._wire.errors import NotFoundError, ValidationError
+from livebar._wire.payload import (
     Action,
     BadgeCount,
     ContentState,
@@ -137,7 +137,7 @@ def test_newer_payloads_are_sent_as_built(sim: SimulatorHandle) -> None:
 
 def test_a_strict_simulator_refuses_the_newer_surface() -> None:
     """Against the published spec the newer fields are a BadRequestError naming them."""
-    from livebar._errors import BadRequestError
+    from livebar._wire.errors import BadRequestError
 
     with (
         serve(strict=True) as strict,

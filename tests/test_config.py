@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from livebar._config import Config, redact, resolve_config
 from livebar._defaults import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
-from livebar._errors import ConfigurationError
+from livebar._wire.config import Config, redact, resolve_config
+from livebar._wire.errors import ConfigurationError
 
 KEY = "ask_secret_1234567890"
 
@@ -165,7 +165,7 @@ def test_redact() -> None:
 
 def test_engine_settings_resolve_argument_then_environment_then_default() -> None:
     """Flush deadline and request share: argument > LIVEBAR_* variable > default."""
-    from livebar._config import resolve_engine
+    from livebar._wire.config import resolve_engine
 
     assert (5.0, 40) == astuple(resolve_engine(environ={}))
     env = {"LIVEBAR_FLUSH_TIMEOUT": "2.5", "LIVEBAR_REQUESTS_PER_MINUTE": "20"}
@@ -189,7 +189,7 @@ def test_bad_engine_settings_name_the_setting(
     kwargs: dict[str, Any], env: dict[str, str], option: str
 ) -> None:
     """A bad value raises ConfigurationError naming the argument or variable."""
-    from livebar._config import resolve_engine
+    from livebar._wire.config import resolve_engine
 
     with pytest.raises(ConfigurationError) as caught:
         resolve_engine(environ=env, **kwargs)

@@ -15,8 +15,8 @@ from typing import Any, Union
 import pytest
 
 import livebar
-from livebar import _dispatch
-from livebar._pacing import Budgets
+from livebar._engine import dispatcher as _dispatch
+from livebar._engine.pacing import Budgets
 from livebar.simulator import SimulatorHandle
 from livebar.testing import VirtualTime, virtual_time
 

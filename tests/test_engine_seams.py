@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import livebar
-from livebar import _dispatch
-from livebar._spec import ActivityOptions, SharedOptions, option_names
+from livebar._engine import dispatcher as _dispatch
+from livebar._job.options import ActivityOptions, SharedOptions, option_names
 from livebar.simulator import SimulatorHandle
 from livebar.testing import VirtualTime, virtual_time
 
@@ -72,9 +72,9 @@ def test_livebar_has_no_import_cycle() -> None:
 
 def test_the_activity_and_the_dispatcher_meet_only_at_the_spec_and_the_sample() -> None:
     """The dispatcher imports no activity code; the activity imports the dispatcher's API."""
-    assert "livebar._activity" not in _imports_of(SRC / "_dispatch.py")
-    assert "livebar._hooks" not in _imports_of(SRC / "_dispatch.py")
-    assert "livebar._dispatch" in _imports_of(SRC / "_activity.py")
+    assert "livebar._activity" not in _imports_of(SRC / "_engine" / "dispatcher.py")
+    assert "livebar._process.hooks" not in _imports_of(SRC / "_engine" / "dispatcher.py")
+    assert "livebar._engine.dispatcher" in _imports_of(SRC / "_activity.py")
 
 
 def test_the_option_list_is_written_once() -> None:
@@ -228,7 +228,7 @@ def test_a_bad_share_in_the_environment_logs_one_line_and_uses_the_default(
 
 FLUSH_PROBE = """
 import sys, livebar
-from livebar import _dispatch
+from livebar._engine import dispatcher as _dispatch
 from livebar.simulator import serve
 with serve() as sim:
     where = {"api_key": sim.api_key, "base_url": sim.url}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from livebar._defaults import DEFAULT_RETRY_AFTER_CAP
-from livebar._errors import (
+from livebar._wire.errors import (
     ActivityLimitError,
     APIError,
     AuthenticationError,

@@ -12,7 +12,7 @@ import pytest
 
 import livebar
 from handle_workers import count_in_chunks, count_items, count_then_die, slow_count
-from livebar._handle import ProgressHandle
+from livebar._integrations.handle import ProgressHandle
 
 
 def opts(sim: Any, **extra: Any) -> dict[str, Any]:

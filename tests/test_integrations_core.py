@@ -24,11 +24,12 @@ def test_import_livebar_and_the_stdlib_integrations_import_no_framework() -> Non
     """livebar, act.handle(), rank checks, notebooks and contrib.concurrent load no framework."""
     script = (
         "import json, sys\n"
-        "import livebar, livebar.contrib.concurrent, livebar._handle, livebar._ranks\n"
-        "import livebar._ipython, livebar._training\n"
+        "import livebar, livebar.contrib.concurrent, livebar._integrations.handle\n"
+        "import livebar._engine.ranks\n"
+        "import livebar._integrations.ipython, livebar._integrations.training\n"
         "livebar.pandas  # the name resolves; pandas itself loads only when it is called\n"
-        "livebar._ranks.process_rank()\n"
-        "livebar._ipython.watch_running_shell(list)\n"
+        "livebar._engine.ranks.process_rank()\n"
+        "livebar._integrations.ipython.watch_running_shell(list)\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
     proc = subprocess.run(
@@ -58,7 +59,7 @@ def test_close_with_a_bad_subtitle_names_the_field() -> None:
     import pytest
 
     import livebar
-    from livebar._errors import ValidationError
+    from livebar._wire.errors import ValidationError
 
     act = livebar.live_activity("Fit", disable=True).start()
     with pytest.raises(ValidationError) as caught:

@@ -26,9 +26,7 @@ from ledger_support import (
     open_backend,
     redis_server_fixture,
 )
-from livebar._account import account_for
-from livebar._errors import ConfigurationError
-from livebar._ledger import (
+from livebar._ledger.ledger import (
     ENV_LEDGER,
     AccountLedger,
     LedgerSetting,
@@ -37,7 +35,9 @@ from livebar._ledger import (
     open_ledger,
     resolve_ledger,
 )
-from livebar._owner import Owner
+from livebar._ledger.owner import Owner
+from livebar._wire.account import account_for
+from livebar._wire.errors import ConfigurationError
 
 WINDOW = 10.0
 
@@ -526,7 +526,7 @@ def test_one_ledger_per_account_per_process(
 ) -> None:
     """ledger_for answers the same ledger for every spelling of one account, another for
     another account."""
-    from livebar._ledger import close_ledgers, ledger_for
+    from livebar._ledger.ledger import close_ledgers, ledger_for
 
     monkeypatch.setenv(ENV_LEDGER, str(tmp_path))
     one = account_for(api_key="ask_once", base_url="https://activitysmith.com/api/")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from livebar._owner import Owner, host_id, process_alive, process_start
+from livebar._ledger.owner import Owner, host_id, process_alive, process_start
 
 
 def sleeper() -> subprocess.Popen[bytes]:

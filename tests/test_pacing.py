@@ -8,8 +8,8 @@ from typing import Callable
 
 import pytest
 
-from livebar._errors import ConfigurationError, Trouble
-from livebar._pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
+from livebar._engine.pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
+from livebar._wire.errors import ConfigurationError, Trouble
 
 
 def snap(fraction: float | None, *, title: str = "job", subtitle: str = "") -> Snapshot:

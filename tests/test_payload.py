@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livebar._errors import ValidationError
-from livebar._payload import (
+from livebar._wire.errors import ValidationError
+from livebar._wire.payload import (
     COLORS,
     CONTENT_TYPES,
     Action,
@@ -1173,12 +1173,12 @@ def test_value_text_is_read_from_a_string_value_only() -> None:
 
 
 def test_importing_the_payload_model_stays_light() -> None:
-    """Importing livebar._payload (and _checks) loads no dataclasses, inspect, copy or json."""
+    """Importing livebar._wire.payload (and _checks) loads no dataclasses, inspect, copy or json."""
     import subprocess
     import sys
 
     code = (
-        "import sys, livebar._payload; "
+        "import sys, livebar._wire.payload; "
         "print(sorted({'dataclasses', 'inspect', 'copy', 'json'} & set(sys.modules)))"
     )
     result = subprocess.run(

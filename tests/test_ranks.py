@@ -1,4 +1,4 @@
-"""Rank awareness: only the main process of a distributed job mirrors (livebar._ranks)."""
+"""Rank awareness: only the main process of a distributed job mirrors (livebar._engine.ranks)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import livebar
-from livebar import _ranks
-from livebar._errors import ConfigurationError, ValidationError
+from livebar._engine import ranks as _ranks
+from livebar._wire.errors import ConfigurationError, ValidationError
 
 
 def fake_distributed(rank: int, *, initialized: bool = True) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def test_bad_environment_logs_once_and_mirrors_the_main_process() -> None:
     """LIVEBAR_RANKS=every: one error line, then the main-process rule."""
     script = (
         "import logging; logging.basicConfig()\n"
-        "from livebar import _ranks\n"
+        "from livebar._engine import ranks as _ranks\n"
         "print(_ranks.mirrors_here(), _ranks.mirrors_here())\n"
     )
     env = {**os.environ, "LIVEBAR_RANKS": "every", "RANK": "1"}

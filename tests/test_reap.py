@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 import ledger_support
-from livebar._account import account_for
-from livebar._client import Client
-from livebar._ledger import AccountLedger, LedgerSetting, Orphan, open_ledger
-from livebar._owner import Owner
-from livebar._reap import lost_end, lost_message, reap
+from livebar._engine.reap import lost_end, lost_message, reap
+from livebar._ledger.ledger import AccountLedger, LedgerSetting, Orphan, open_ledger
+from livebar._ledger.owner import Owner
+from livebar._wire.account import account_for
+from livebar._wire.client import Client
 
 HOUR = 3600.0
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from livebar._errors import (
+from livebar._wire.errors import (
     ActivityLimitError,
     APIError,
     AuthenticationError,
@@ -24,7 +24,7 @@ from livebar._errors import (
     StreamNotFoundError,
     TransportError,
 )
-from livebar._retry import NO_RETRY, RetryPolicy
+from livebar._wire.retry import NO_RETRY, RetryPolicy
 
 OPERATIONS = ("push", "start", "update", "end", "stream", "end_stream")
 NO_JITTER = RetryPolicy(jitter=0.0)

@@ -17,15 +17,15 @@ import httpx
 import pytest
 
 from conftest import SpecValidator
-from livebar._client import AsyncClient, Client
-from livebar._errors import (
+from livebar._wire.client import AsyncClient, Client
+from livebar._wire.errors import (
     NoRecipientsError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     StreamNotFoundError,
 )
-from livebar._payload import (
+from livebar._wire.payload import (
     BadgeCount,
     ContentState,
     EndActivity,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from livebar._errors import ConfigurationError
+from livebar._wire.errors import ConfigurationError
 from livebar.simulator import DEFAULT_API_KEY, Reply, SimulatorConfig, SimulatorState
 
 START_TIME = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -131,7 +131,7 @@ def test_a_missing_or_unknown_key_is_401_and_costs_nothing(
 
 
 def test_an_unknown_field_is_a_400_naming_it(state: SimulatorState) -> None:
-    """Validation comes from livebar._payload: unknown fields are 400 with the field path."""
+    """Validation comes from livebar._wire.payload: unknown fields are 400 with the field path."""
     reply = call(state, "POST", "/live-activity/start", {"content_state": segmented(0, x=1)})
     assert (400, "content_state.x") == (reply.status, reply.body["field"])
     assert "content_state.x" in reply.body["message"]
@@ -460,7 +460,7 @@ def test_a_first_stream_put_without_type_is_400(state: SimulatorState) -> None:
 
 
 def test_an_invalid_stream_key_is_400(state: SimulatorState) -> None:
-    """stream_key is checked with livebar._payload.validate_stream_key."""
+    """stream_key is checked with livebar._wire.payload.validate_stream_key."""
     reply = call(state, "PUT", "/live-activity/stream/bad.key", {"content_state": segmented(0)})
     assert (400, "Invalid stream_key") == (reply.status, reply.body["error"])
 

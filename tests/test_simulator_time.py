@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from livebar._errors import ConfigurationError
+from livebar._wire.errors import ConfigurationError
 from livebar.simulator import DEFAULT_API_KEY, Reply, SimulatorConfig, SimulatorState
 
 START_TIME = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-import livebar._tqdm
-from livebar._tqdm import tqdm, trange
+import livebar._integrations.tqdm
+from livebar._integrations.tqdm import tqdm, trange
 from livebar.auto import tqdm as auto_tqdm
 
 
@@ -21,7 +21,7 @@ from livebar.auto import tqdm as auto_tqdm
 def close_leftover_bars() -> Iterator[None]:
     """Close bars a failed test left open, so the next test's bar is the outermost again."""
     yield
-    for bar in list(livebar._tqdm._mirroring):
+    for bar in list(livebar._integrations.tqdm._mirroring):
         bar.close()
 
 
@@ -296,7 +296,7 @@ def test_tqdm_colour_names_the_activity_colour(sim, live) -> None:
 
 def test_bad_livebar_option_raises_before_printing(sim, live) -> None:
     """A bad livebar option raises ValidationError before tqdm prints anything."""
-    from livebar._errors import ValidationError
+    from livebar._wire.errors import ValidationError
 
     with pytest.raises(ValidationError):
         tqdm(range(3), color="not-a-colour", **live)
@@ -332,7 +332,7 @@ def test_uncaught_exception_in_bare_loop_ends_failed(sim) -> None:
     script = textwrap.dedent(
         """
         import io, time
-        from livebar import _tqdm
+        from livebar._integrations import tqdm as _tqdm
         for i in _tqdm.tqdm(range(10), desc="Crash", file=io.StringIO()):
             if i == 2:
                 time.sleep(0.3)  # a job that ran a while (the dispatcher has seen it start)

@@ -17,9 +17,9 @@ import pytest
 import tqdm.auto
 import tqdm.std
 
-import livebar._tqdm
-from livebar._tqdm import tqdm as live_tqdm
-from livebar._tqdm import trange as live_trange
+import livebar._integrations.tqdm
+from livebar._integrations.tqdm import tqdm as live_tqdm
+from livebar._integrations.tqdm import trange as live_trange
 
 Scenario = Callable[[Callable[..., Any], type, io.StringIO], Any]
 
@@ -398,4 +398,4 @@ async def test_async_for(live_options, monkeypatch) -> None:
 def test_subclass_of_tqdm_auto() -> None:
     """livebar's class is a tqdm.auto.tqdm, so isinstance checks and class methods still work."""
     assert issubclass(live_tqdm, tqdm.auto.tqdm)
-    assert ["tqdm", "trange"] == livebar._tqdm.__all__
+    assert ["tqdm", "trange"] == livebar._integrations.tqdm.__all__

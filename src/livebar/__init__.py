@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from livebar import _signals
+from livebar._process import signals as _signals
 from livebar._version import __version__
 
 _signals.prepare()  # SIGTERM, while this is (most likely) the main thread: see _signals
@@ -32,7 +32,12 @@ if TYPE_CHECKING:
         live_activity,
         track,
     )
-    from livebar._client import (
+    from livebar._engine.dispatcher import ActivityStats, configure, flush, push
+    from livebar._engine.pacing import Budgets
+    from livebar._integrations.pandas import pandas
+    from livebar._integrations.tqdm import tqdm, trange
+    from livebar._job.endings import Outcome
+    from livebar._wire.client import (
         AsyncClient,
         BadgeResult,
         Client,
@@ -45,10 +50,8 @@ if TYPE_CHECKING:
         StreamResult,
         UpdateResult,
     )
-    from livebar._config import Config, resolve_config
-    from livebar._dispatch import ActivityStats, configure, flush, push
-    from livebar._endings import Outcome
-    from livebar._errors import (
+    from livebar._wire.config import Config, resolve_config
+    from livebar._wire.errors import (
         ActivityLimitError,
         APIError,
         AuthenticationError,
@@ -67,9 +70,7 @@ if TYPE_CHECKING:
         TransportError,
         ValidationError,
     )
-    from livebar._pacing import Budgets
-    from livebar._pandas import pandas
-    from livebar._payload import (
+    from livebar._wire.payload import (
         Action,
         Alert,
         Badge,
@@ -86,70 +87,69 @@ if TYPE_CHECKING:
         StreamUpdate,
         UpdateActivity,
     )
-    from livebar._retry import RetryPolicy
-    from livebar._tqdm import tqdm, trange
+    from livebar._wire.retry import RetryPolicy
 
 _EXPORTS = {
     "live_activity": "livebar._activity",
     "LiveActivity": "livebar._activity",
-    "ActivityStats": "livebar._dispatch",
-    "Outcome": "livebar._endings",
+    "ActivityStats": "livebar._engine.dispatcher",
+    "Outcome": "livebar._job.endings",
     "track": "livebar._activity",
     "atrack": "livebar._activity",
     "current_activity": "livebar._activity",
-    "configure": "livebar._dispatch",
-    "flush": "livebar._dispatch",
-    "push": "livebar._dispatch",
-    "Budgets": "livebar._pacing",
-    "pandas": "livebar._pandas",
-    "tqdm": "livebar._tqdm",
-    "trange": "livebar._tqdm",
-    "Client": "livebar._client",
-    "AsyncClient": "livebar._client",
-    "PushResult": "livebar._client",
-    "PushReplaceResult": "livebar._client",
-    "StartResult": "livebar._client",
-    "UpdateResult": "livebar._client",
-    "EndResult": "livebar._client",
-    "StreamResult": "livebar._client",
-    "StreamEndResult": "livebar._client",
-    "BadgeResult": "livebar._client",
-    "MetricResult": "livebar._client",
-    "Config": "livebar._config",
-    "resolve_config": "livebar._config",
-    "RetryPolicy": "livebar._retry",
-    "Action": "livebar._payload",
-    "Alert": "livebar._payload",
-    "Badge": "livebar._payload",
-    "ContentState": "livebar._payload",
-    "EndActivity": "livebar._payload",
-    "Icon": "livebar._payload",
-    "Metric": "livebar._payload",
-    "PushNotification": "livebar._payload",
-    "PushReplace": "livebar._payload",
-    "StartActivity": "livebar._payload",
-    "StreamEnd": "livebar._payload",
-    "StreamUpdate": "livebar._payload",
-    "UpdateActivity": "livebar._payload",
-    "BadgeCount": "livebar._payload",
-    "MetricValue": "livebar._payload",
-    "LivebarError": "livebar._errors",
-    "ConfigurationError": "livebar._errors",
-    "ValidationError": "livebar._errors",
-    "TransportError": "livebar._errors",
-    "ConnectError": "livebar._errors",
-    "RequestTimeout": "livebar._errors",
-    "APIError": "livebar._errors",
-    "BadRequestError": "livebar._errors",
-    "AuthenticationError": "livebar._errors",
-    "PaymentRequiredError": "livebar._errors",
-    "PermissionDeniedError": "livebar._errors",
-    "NotFoundError": "livebar._errors",
-    "StreamNotFoundError": "livebar._errors",
-    "NoRecipientsError": "livebar._errors",
-    "RateLimitError": "livebar._errors",
-    "ActivityLimitError": "livebar._errors",
-    "ServerError": "livebar._errors",
+    "configure": "livebar._engine.dispatcher",
+    "flush": "livebar._engine.dispatcher",
+    "push": "livebar._engine.dispatcher",
+    "Budgets": "livebar._engine.pacing",
+    "pandas": "livebar._integrations.pandas",
+    "tqdm": "livebar._integrations.tqdm",
+    "trange": "livebar._integrations.tqdm",
+    "Client": "livebar._wire.client",
+    "AsyncClient": "livebar._wire.client",
+    "PushResult": "livebar._wire.client",
+    "PushReplaceResult": "livebar._wire.client",
+    "StartResult": "livebar._wire.client",
+    "UpdateResult": "livebar._wire.client",
+    "EndResult": "livebar._wire.client",
+    "StreamResult": "livebar._wire.client",
+    "StreamEndResult": "livebar._wire.client",
+    "BadgeResult": "livebar._wire.client",
+    "MetricResult": "livebar._wire.client",
+    "Config": "livebar._wire.config",
+    "resolve_config": "livebar._wire.config",
+    "RetryPolicy": "livebar._wire.retry",
+    "Action": "livebar._wire.payload",
+    "Alert": "livebar._wire.payload",
+    "Badge": "livebar._wire.payload",
+    "ContentState": "livebar._wire.payload",
+    "EndActivity": "livebar._wire.payload",
+    "Icon": "livebar._wire.payload",
+    "Metric": "livebar._wire.payload",
+    "PushNotification": "livebar._wire.payload",
+    "PushReplace": "livebar._wire.payload",
+    "StartActivity": "livebar._wire.payload",
+    "StreamEnd": "livebar._wire.payload",
+    "StreamUpdate": "livebar._wire.payload",
+    "UpdateActivity": "livebar._wire.payload",
+    "BadgeCount": "livebar._wire.payload",
+    "MetricValue": "livebar._wire.payload",
+    "LivebarError": "livebar._wire.errors",
+    "ConfigurationError": "livebar._wire.errors",
+    "ValidationError": "livebar._wire.errors",
+    "TransportError": "livebar._wire.errors",
+    "ConnectError": "livebar._wire.errors",
+    "RequestTimeout": "livebar._wire.errors",
+    "APIError": "livebar._wire.errors",
+    "BadRequestError": "livebar._wire.errors",
+    "AuthenticationError": "livebar._wire.errors",
+    "PaymentRequiredError": "livebar._wire.errors",
+    "PermissionDeniedError": "livebar._wire.errors",
+    "NotFoundError": "livebar._wire.errors",
+    "StreamNotFoundError": "livebar._wire.errors",
+    "NoRecipientsError": "livebar._wire.errors",
+    "RateLimitError": "livebar._wire.errors",
+    "ActivityLimitError": "livebar._wire.errors",
+    "ServerError": "livebar._wire.errors",
 }
 
 __all__ = [

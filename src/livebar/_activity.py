@@ -21,9 +21,7 @@ from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequen
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
-from livebar import _checks as checks
-from livebar import _signals
-from livebar._endings import (
+from livebar._job.endings import (
     MAX_FAILURE_TEXT,
     MAX_SUBTITLE,
     MAX_TITLE,
@@ -35,9 +33,8 @@ from livebar._endings import (
     outcome_of,
     truncate,
 )
-from livebar._errors import LivebarError, ValidationError, detached
-from livebar._loops import LoopExit, LoopSite, caller, how_left, loop_site
-from livebar._spec import (
+from livebar._job.loops import LoopExit, LoopSite, caller, how_left, loop_site
+from livebar._job.options import (
     ActivityOptions,
     Sample,
     check_color,
@@ -47,13 +44,16 @@ from livebar._spec import (
     check_total,
     resolve_spec,
 )
+from livebar._process import signals as _signals
+from livebar._wire import checks as checks
+from livebar._wire.errors import LivebarError, ValidationError, detached
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from livebar._dispatch import ActivityStats, Mirror
-    from livebar._handle import ProgressHandle
-    from livebar._payload import ContentState
+    from livebar._engine.dispatcher import ActivityStats, Mirror
+    from livebar._integrations.handle import ProgressHandle
+    from livebar._wire.payload import ContentState
 
 __all__ = [
     "LiveActivity",
@@ -161,7 +161,7 @@ class LiveActivity:
         """What happened to this activity's requests (kept by the engine)."""
         mirror = self._mirror
         if mirror is None:
-            from livebar._dispatch import ActivityStats
+            from livebar._engine.dispatcher import ActivityStats
 
             return ActivityStats()
         return mirror.stats
@@ -170,7 +170,10 @@ class LiveActivity:
         """Start mirroring (idempotent). Never raises for network or account trouble."""
         if self.started_at is not None:
             return self
-        from livebar import _dispatch, _hooks  # the engine loads with the first activity
+        from livebar._engine import (
+            dispatcher as _dispatch,  # the engine loads with the first activity
+        )
+        from livebar._process import hooks as _hooks
 
         self._clock = _dispatch.clock()
         self.started_at = self._clock()
@@ -257,7 +260,7 @@ class LiveActivity:
 
     def handle(self) -> ProgressHandle:
         """A small picklable handle that other processes use to advance this activity."""
-        from livebar._handle import handle_for
+        from livebar._integrations.handle import handle_for
 
         return handle_for(self)
 
@@ -268,7 +271,7 @@ class LiveActivity:
             return False
         if timeout is None:
             timeout = self.spec.flush_timeout
-        from livebar import _dispatch
+        from livebar._engine import dispatcher as _dispatch
 
         return _dispatch.wait_for(mirror, timeout)
 
@@ -693,7 +696,7 @@ class LiveActivity:
         return state
 
     def _render(self, ending: Ending | None, count: float, fraction: float | None) -> ContentState:
-        from livebar._payload import ContentState, Metric
+        from livebar._wire.payload import ContentState, Metric
 
         subtitle = self._subtitle_text()
         if subtitle:
@@ -968,12 +971,12 @@ def _refused(exc: LivebarError, options: Any) -> LivebarError:
 
 def _engine_clock() -> Callable[[], float]:
     """The engine's clock, without loading the engine before it is needed."""
-    dispatch = sys.modules.get("livebar._dispatch")
+    dispatch = sys.modules.get("livebar._engine.dispatcher")
     return time.monotonic if dispatch is None else dispatch.clock()
 
 
 def _wake_engine() -> None:
-    dispatch = sys.modules.get("livebar._dispatch")
+    dispatch = sys.modules.get("livebar._engine.dispatcher")
     if dispatch is not None:
         dispatch.wake()
 

@@ -30,12 +30,12 @@ from types import FrameType
 from typing import IO, Any, Callable
 
 from livebar._activity import LiveActivity, live_activity
-from livebar._config import Config, resolve_config
 from livebar._defaults import ENV_API_KEY, ENV_BASE_URL, ENV_DISABLE, ENV_TIMEOUT
-from livebar._dispatch import flush as livebar_flush
-from livebar._errors import APIError, ConfigurationError, LivebarError, ValidationError
-from livebar._hooks import handling_sigterm
+from livebar._engine.dispatcher import flush as livebar_flush
+from livebar._process.hooks import handling_sigterm
 from livebar._version import __version__
+from livebar._wire.config import Config, resolve_config
+from livebar._wire.errors import APIError, ConfigurationError, LivebarError, ValidationError
 
 __all__ = ["main"]
 
@@ -600,7 +600,7 @@ def _describe_status(returncode: int) -> str:
 
 
 def _pipe(args: argparse.Namespace) -> int:
-    from livebar._tqdm import tqdm
+    from livebar._integrations.tqdm import tqdm
 
     title = args.title or "Pipe"
     _activity(title, args, total=args.total)  # bad options exit 2 whether or not it mirrors
@@ -664,8 +664,8 @@ def _silence_stdout() -> None:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from livebar._client import Client
-    from livebar._payload import PushNotification
+    from livebar._wire.client import Client
+    from livebar._wire.payload import PushNotification
 
     body = {
         "title": args.title,
@@ -708,10 +708,10 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _reap(args: argparse.Namespace) -> int:
-    from livebar._account import account_for
-    from livebar._client import Client
-    from livebar._ledger import close_ledgers, ledger_for
-    from livebar._reap import reap
+    from livebar._engine.reap import reap
+    from livebar._ledger.ledger import close_ledgers, ledger_for
+    from livebar._wire.account import account_for
+    from livebar._wire.client import Client
 
     config = _config()
     if not config.api_key:

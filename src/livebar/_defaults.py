@@ -57,7 +57,7 @@ LIFECYCLES = ("stream", "manual")
 """``stream`` (the default): ``PUT``/``DELETE /live-activity/stream/{key}``, idempotent and
 renewed by the server; ``manual``: ``start``/``update``/``end``, renewed by livebar."""
 
-# Pacing (see ``livebar._pacing``).
+# Pacing (see ``livebar._engine.pacing``).
 DEFAULT_RESERVED_REQUESTS = 6
 """Requests per window that updates may not use, kept for starts, ends and pushes."""
 DEFAULT_END_RESERVE = 2
@@ -88,7 +88,7 @@ ENV_FLUSH_TIMEOUT = "LIVEBAR_FLUSH_TIMEOUT"
 ENV_LEDGER = "LIVEBAR_LEDGER"
 """Where processes share an account's budget: ``off``, a directory, or a ``redis://`` URL."""
 ENV_HOST_ID = "LIVEBAR_HOST_ID"
-"""Overrides the detected host id (see ``livebar._owner``), e.g. to test two hosts on one."""
+"""Overrides the detected host id (see ``livebar._ledger.owner``), e.g. to test two hosts on one."""
 ENV_REQUESTS_PER_MINUTE = "LIVEBAR_REQUESTS_PER_MINUTE"
 ENV_RANKS = "LIVEBAR_RANKS"
 """Which processes of a distributed job mirror: ``main`` (default) or ``all``."""

@@ -7,6 +7,6 @@ users reach for.
 
 from __future__ import annotations
 
-from livebar._tqdm import tqdm, trange
+from livebar._integrations.tqdm import tqdm, trange
 
 __all__ = ["tqdm", "trange"]

@@ -23,7 +23,7 @@ from typing import Any
 import keras
 
 from livebar._activity import LiveActivity, live_activity
-from livebar._training import (
+from livebar._integrations.training import (
     CallbackEndings,
     epoch_text,
     metrics_text,

@@ -30,7 +30,7 @@ from lightning.pytorch.utilities.exceptions import (
 )
 
 from livebar._activity import LiveActivity, live_activity
-from livebar._training import (
+from livebar._integrations.training import (
     CallbackEndings,
     epoch_text,
     metrics_text,

@@ -47,18 +47,19 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
-from livebar import _dispatch, _hooks
-from livebar._config import Config
 from livebar._defaults import DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
-from livebar._ledger import AccountLedger, MemoryBackend
-from livebar._pacing import Budgets
+from livebar._engine import dispatcher as _dispatch
+from livebar._engine.pacing import Budgets
+from livebar._ledger.ledger import AccountLedger, MemoryBackend
+from livebar._process import hooks as _hooks
+from livebar._wire.config import Config
 from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, serve
 from livebar.simulator._state import FaultDecision
 
 if TYPE_CHECKING:
-    from livebar._account import Account
-    from livebar._client import Client
-    from livebar._spec import ActivitySpec
+    from livebar._job.options import ActivitySpec
+    from livebar._wire.account import Account
+    from livebar._wire.client import Client
 
 __all__ = [
     "VirtualTime",
@@ -117,7 +118,8 @@ class VirtualTime:
             clock=self.clock,
             connect=self._connect,
             rng=random.Random(seed),
-            ledgers=ledgers or (lambda account, window: AccountLedger(MemoryBackend(window=window))),
+            ledgers=ledgers
+            or (lambda account, window: AccountLedger(MemoryBackend(window=window))),
             sample_interval=sample_interval,
         )
         self.dispatcher.use_given_clients = False
@@ -238,7 +240,7 @@ class VirtualTime:
         return Config(api_key=key, base_url=VIRTUAL_URL, timeout=self.timeout)
 
     def _connect(self, config: Config) -> Client:
-        from livebar._client import Client
+        from livebar._wire.client import Client
 
         client = Client(
             api_key=config.api_key,
@@ -308,6 +310,10 @@ class VirtualTime:
     def close(self) -> None:
         for client in self._clients:
             client.close()
+
+
+def _memory_ledger(account: Account, window: float) -> AccountLedger:
+    return AccountLedger(MemoryBackend(window=window))
 
 
 class _Drip(httpx.SyncByteStream):

@@ -25,7 +25,7 @@ from typing import Any
 import transformers
 
 from livebar._activity import LiveActivity, live_activity
-from livebar._training import (
+from livebar._integrations.training import (
     CallbackEndings,
     metrics_text,
     stopped_early_text,

@@ -281,15 +281,15 @@ def manual_rotated_before_8_hours(tmp: Path) -> Run:
         return Run(vt, [_long(vt, "Nine hours by hand", 9.0, lifecycle="manual")])
 
 
-# -- the shared account -----------------------------------------------------------------------------
+# -- the shared account ---------------------------------------------------------------------------
 
 
 @scenario
 def orphan_reaped(tmp: Path) -> Run:
     """A dead process's card is ended "Lost: …" by the next livebar process on the account."""
-    from livebar._ledger import AccountLedger
-    from livebar._ledger_sqlite import SqliteBackend
-    from livebar._owner import Owner
+    from livebar._ledger.ledger import AccountLedger
+    from livebar._ledger.owner import Owner
+    from livebar._ledger.sqlite import SqliteBackend
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()

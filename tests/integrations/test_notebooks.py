@@ -10,8 +10,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from nbclient import NotebookClient
 
 import livebar
-from livebar import _hooks
-from livebar._ipython import watch
+from livebar._integrations.ipython import watch
+from livebar._process import hooks as _hooks
 
 
 def by_title(sim: Any) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from livebar import AsyncClient, Client
-from livebar._errors import (
+from livebar._wire.errors import (
     ActivityLimitError,
     AuthenticationError,
     BadRequestError,
@@ -36,7 +36,7 @@ from livebar._errors import (
     TransportError,
     UnsuccessfulError,
 )
-from livebar._payload import (
+from livebar._wire.payload import (
     ContentState,
     EndActivity,
     PushNotification,
@@ -45,7 +45,7 @@ from livebar._payload import (
     StreamUpdate,
     UpdateActivity,
 )
-from livebar._retry import RetryPolicy
+from livebar._wire.retry import RetryPolicy
 
 KEY = "ask_matrix_secret_0123456789"
 BASE = "https://activitysmith.test/api"

@@ -242,7 +242,7 @@ def test_a_burst_of_pushes_goes_out_as_the_window_frees() -> None:
 
 def test_a_card_ended_elsewhere_leaves_the_others_of_the_key_alone() -> None:
     """A 403 about one activity (another tool ended it) stops that one only."""
-    from livebar._payload import ContentState, EndActivity
+    from livebar._wire.payload import ContentState, EndActivity
 
     with virtual_time() as vt:
         kept = livebar.live_activity("Kept", total=10, lifecycle="manual").start()

@@ -29,7 +29,7 @@ import pytest
 
 import livebar
 from livebar import Action, Client, ConfigurationError, LivebarError, ValidationError
-from livebar._payload import PushNotification
+from livebar._wire.payload import PushNotification
 from livebar.simulator import SimulatorConfig, serve
 
 from .support import Listener, capture_logs, run_child
@@ -265,7 +265,7 @@ def test_no_proxy_ever_sees_a_request_to_a_plain_http_or_loopback_server(
                 "    act.update(1)\n"
                 "say(delivered=livebar.flush(5))\n"
                 "from livebar import Client\n"
-                "from livebar._payload import PushNotification\n"
+                "from livebar._wire.payload import PushNotification\n"
                 "with Client() as c:\n"
                 "    c.push(PushNotification(title='direct'))\n",
                 env={
@@ -352,7 +352,7 @@ def test_tls_verification_cannot_be_silently_switched_off(
     """An untrusted certificate is refused, whatever the environment says; nothing is sent."""
     child = run_child(
         "from livebar import Client, ConnectError\n"
-        "from livebar._payload import PushNotification\n"
+        "from livebar._wire.payload import PushNotification\n"
         "try:\n"
         "    with Client(retry=False) as c:\n"
         "        c.push(PushNotification(title='x'))\n"

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import pytest
 
-from livebar import _hooks
+from livebar._process import hooks as _hooks
 from livebar.simulator import SimulatorConfig
 from livebar.testing import VirtualTime, virtual_time
 
@@ -157,7 +157,7 @@ def ended_elsewhere(vt: VirtualTime, lifecycle: str, phase: str) -> None:
         return  # the start is refused by the key's scope (see the options)
     [card] = vt.simulator.activities()
     from livebar import Client
-    from livebar._payload import ContentState, EndActivity, StreamEnd
+    from livebar._wire.payload import ContentState, EndActivity, StreamEnd
 
     other = Client(api_key=vt.simulator.api_key, base_url="http://127.0.0.1:9/api")
     other.close()

@@ -24,7 +24,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 from livebar._activity import LiveActivity, live_activity
-from livebar._handle import ProgressHandle
+from livebar._integrations.handle import ProgressHandle
 
 __all__ = ["process_map", "thread_map"]
 

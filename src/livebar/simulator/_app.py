@@ -49,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from livebar._errors import ConfigurationError, ValidationError
+from livebar._wire.errors import ConfigurationError, ValidationError
 from livebar.simulator._state import Reply, SimulatorState
 
 Scope = MutableMapping[str, Any]

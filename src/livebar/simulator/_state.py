@@ -3,7 +3,7 @@
 ``SimulatorState.handle()`` takes one API request (method, path below the API root, the
 ``Authorization`` header and the raw body) and returns a ``Reply``. Time comes from the injected
 ``SimulatorConfig.clock``, so every rule is testable without a server and without sleeping. Request
-bodies are parsed with ``livebar._payload``'s ``from_json``: the spec's rules live there, once.
+bodies are parsed with ``livebar._wire.payload``'s ``from_json``: the spec's rules live there, once.
 The account's rate-limit window and iOS's view of each activity (update budget, throttle, the
 8-hour limit, dismissal) are ``livebar.simulator._model``'s, shared with the pacing benchmark.
 
@@ -104,8 +104,8 @@ from livebar._defaults import (
     IOS_BUDGET_INTERVAL,
     IOS_BUDGET_UPDATES,
 )
-from livebar._errors import ConfigurationError, ValidationError
-from livebar._payload import (
+from livebar._wire.errors import ConfigurationError, ValidationError
+from livebar._wire.payload import (
     BadgeCount,
     EndActivity,
     MetricValue,

@@ -16,16 +16,16 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, cast
 
-from livebar import _checks as checks
 from livebar import _defaults
-from livebar._endings import Outcome
-from livebar._errors import ConfigurationError, ValidationError
-from livebar._ranks import check_ranks
+from livebar._engine.ranks import check_ranks
+from livebar._job.endings import Outcome
+from livebar._wire import checks as checks
+from livebar._wire.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
-    from livebar._client import Client
-    from livebar._endings import Ending
-    from livebar._payload import Action, Badge, ContentState, Icon
+    from livebar._job.endings import Ending
+    from livebar._wire.client import Client
+    from livebar._wire.payload import Action, Badge, ContentState, Icon
 
 __all__ = [
     "ActivityOptions",
@@ -78,7 +78,7 @@ class SharedOptions(TypedDict, total=False):
     flush_timeout: float | None
     ranks: str | None
     """``"main"`` (default, or ``LIVEBAR_RANKS``): mirror only a distributed job's main process;
-    ``"all"``: every process (``livebar._ranks``)."""
+    ``"all"``: every process (``livebar._engine.ranks``)."""
 
 
 class ActivityOptions(SharedOptions, total=False):
@@ -253,7 +253,7 @@ def _colors(colors: object) -> tuple[str, ...] | None:
 
 def _payload_class(name: str) -> Any:
     """A payload class, imported only when the user passed an object (so it is loaded already)."""
-    from livebar import _payload
+    from livebar._wire import payload as _payload
 
     return getattr(_payload, name)
 
@@ -304,7 +304,7 @@ def _minutes(value: object, field: str, default: int) -> int:
 def _stream_key(key: object) -> str | None:
     if key is None:
         return None
-    from livebar._payload import validate_stream_key
+    from livebar._wire.payload import validate_stream_key
 
     return validate_stream_key(key)
 
@@ -339,7 +339,7 @@ def _notify_on(outcomes: object) -> frozenset[Outcome]:
 def _client(client: object) -> Client | None:
     if client is None:
         return None
-    module = sys.modules.get("livebar._client")  # a client object means it is imported already
+    module = sys.modules.get("livebar._wire.client")  # a client object means it is imported already
     if module is not None and isinstance(client, module.AsyncClient):
         raise ValidationError(
             "client",
@@ -356,7 +356,7 @@ def _account_setting(value: object, field: str) -> str | None:
     """``api_key`` / ``base_url`` given explicitly: checked now, so a typo fails at the call."""
     if value is None:
         return None
-    from livebar._config import resolve_config
+    from livebar._wire.config import resolve_config
 
     if not isinstance(value, str):
         raise ValidationError(field, "type", "must be a string")

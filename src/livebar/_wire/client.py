@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
-from livebar._config import Config, is_loopback, resolve_config
-from livebar._errors import (
+from livebar._version import __version__
+from livebar._wire.config import Config, is_loopback, resolve_config
+from livebar._wire.errors import (
     ConfigurationError,
     ConnectError,
     LivebarError,
@@ -37,7 +38,7 @@ from livebar._errors import (
     redact,
     scrub,
 )
-from livebar._payload import (
+from livebar._wire.payload import (
     BadgeCount,
     EndActivity,
     MetricValue,
@@ -51,8 +52,7 @@ from livebar._payload import (
     validate_notification_id,
     validate_stream_key,
 )
-from livebar._retry import NO_RETRY, RetryPolicy
-from livebar._version import __version__
+from livebar._wire.retry import NO_RETRY, RetryPolicy
 
 logger = logging.getLogger("livebar")
 

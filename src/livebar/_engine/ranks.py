@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from types import ModuleType
 
 from livebar._defaults import ENV_RANKS
-from livebar._errors import ConfigurationError, ValidationError
+from livebar._wire.errors import ConfigurationError, ValidationError
 
 __all__ = [
     "RANK_MODES",

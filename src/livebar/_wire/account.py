@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from livebar._errors import ConfigurationError
+from livebar._wire.errors import ConfigurationError
 
 __all__ = ["Account", "account_for", "account_of", "canonical_server"]
 

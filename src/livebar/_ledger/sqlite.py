@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from livebar._ledger_backend import (
+from livebar._ledger.backend import (
     Backend,
     LedgerUnavailable,
     Orphan,
@@ -30,7 +30,7 @@ from livebar._ledger_backend import (
     Tracked,
     _Grant,
 )
-from livebar._owner import Owner
+from livebar._ledger.owner import Owner
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "SCHEMA_VERSION", "SqliteBackend"]
 

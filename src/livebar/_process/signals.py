@@ -5,7 +5,7 @@ phone showing a job that no longer runs; and a handler can only be installed fro
 thread, so waiting for the first activity (which may open in a worker thread) is too late.
 ``livebar`` therefore takes SIGTERM at import, in the main thread, when nobody else has. While no
 activity is open the handler behaves exactly like the default (the process dies of the signal);
-otherwise the process hooks (``livebar._hooks``) decide how the jobs end.
+otherwise the process hooks (``livebar._process.hooks``) decide how the jobs end.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         # A handler installed after ours chained us (Lightning's, during fit): it owns
         # SIGTERM now and decides how the job stops; a default would not have been called at all.
         return
-    hooks = sys.modules.get("livebar._hooks")
+    hooks = sys.modules.get("livebar._process.hooks")
     if hooks is not None and hooks.on_sigterm(signum, frame, _previous):
         return
     if callable(_previous):

@@ -40,8 +40,8 @@ from tqdm.auto import tqdm as _tqdm_auto  # type: ignore[import-untyped]
 
 from livebar._activity import LiveActivity
 from livebar._defaults import COLORS
-from livebar._loops import LoopExit, LoopSite, how_left, loop_site
-from livebar._spec import SharedOptions, option_names
+from livebar._job.loops import LoopExit, LoopSite, how_left, loop_site
+from livebar._job.options import SharedOptions, option_names
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

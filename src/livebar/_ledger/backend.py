@@ -1,7 +1,7 @@
 """What every backend of the account ledger implements, and the answers it gives.
 
-The backends (``MemoryBackend`` in ``livebar._ledger``, ``SqliteBackend``, ``RedisBackend``)
-import this module; ``livebar._ledger`` builds the ``AccountLedger`` the engine holds on top.
+The backends (``MemoryBackend`` in ``livebar._ledger.ledger``, ``SqliteBackend``, ``RedisBackend``)
+import this module; ``livebar._ledger.ledger`` builds the ``AccountLedger`` the engine holds on top.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from livebar._owner import Owner
+from livebar._ledger.owner import Owner
 
 __all__ = [
     "Admission",

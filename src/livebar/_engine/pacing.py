@@ -32,12 +32,12 @@ import random
 from collections import deque
 from dataclasses import dataclass, fields
 
-from livebar import _checks as checks
 from livebar import _defaults
-from livebar._aimd import ShareController
-from livebar._errors import ConfigurationError, Trouble
-from livebar._ledger import AccountLedger, Admission, MemoryBackend
-from livebar._retry import backoff
+from livebar._engine.share import ShareController
+from livebar._ledger.ledger import AccountLedger, Admission, MemoryBackend
+from livebar._wire import checks as checks
+from livebar._wire.errors import ConfigurationError, Trouble
+from livebar._wire.retry import backoff
 
 __all__ = [
     "Budgets",

@@ -38,9 +38,9 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar
 
-from livebar import _checks as checks
-from livebar._checks import COLORS
-from livebar._errors import ValidationError
+from livebar._wire import checks as checks
+from livebar._wire.checks import COLORS
+from livebar._wire.errors import ValidationError
 
 if TYPE_CHECKING:
     import datetime

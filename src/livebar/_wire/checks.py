@@ -3,7 +3,7 @@
 Each check takes the value and the name of the field it came from, and returns the value in the
 form it is stored in (``3.0`` becomes ``3`` for an integer, a list becomes a tuple) or raises
 ``ValidationError`` naming the field and the JSON Schema rule it broke. ``optional(check, value,
-field, ...)`` lets ``None`` through. Nothing here imports more than ``livebar._errors``: this
+field, ...)`` lets ``None`` through. Nothing here imports more than ``livebar._wire.errors``: this
 module sits under everything that validates and must stay cheap to import.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from livebar import _defaults
-from livebar._errors import ConfigurationError, ValidationError
+from livebar._wire.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from typing_extensions import Concatenate, ParamSpec

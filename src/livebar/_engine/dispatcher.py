@@ -26,9 +26,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
-from livebar import _defaults, _ledger
-from livebar._account import Account, account_for
-from livebar._config import (
+from livebar import _defaults
+from livebar._engine.pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
+from livebar._engine.ranks import mirrors_here
+from livebar._engine.reap import LostEnd, lost_end, lost_message
+from livebar._job.endings import Ending, Outcome
+from livebar._ledger import ledger as _ledger
+from livebar._ledger.ledger import AccountLedger, MemoryBackend
+from livebar._wire.account import Account, account_for
+from livebar._wire.config import (
     Config,
     disabled_setting,
     flush_timeout_setting,
@@ -36,8 +42,7 @@ from livebar._config import (
     requests_per_minute_setting,
     resolve_config,
 )
-from livebar._endings import Ending, Outcome
-from livebar._errors import (
+from livebar._wire.errors import (
     ConfigurationError,
     LivebarError,
     PermissionDeniedError,
@@ -46,15 +51,11 @@ from livebar._errors import (
     classify,
     detached,
 )
-from livebar._ledger import AccountLedger, MemoryBackend
-from livebar._pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
-from livebar._ranks import mirrors_here
-from livebar._reap import LostEnd, lost_end, lost_message
 
 if TYPE_CHECKING:
-    from livebar._client import Client
-    from livebar._payload import ContentState, PushNotification
-    from livebar._spec import ActivitySpec, Sample
+    from livebar._job.options import ActivitySpec, Sample
+    from livebar._wire.client import Client
+    from livebar._wire.payload import ContentState, PushNotification
 
 __all__ = [
     "ActivityStats",
@@ -487,7 +488,7 @@ class Dispatcher:
             self._settle(account, owner)
 
     def _request(self, record: Mirror | _Push | _Reaped, send: Send) -> Any:
-        from livebar._payload import (
+        from livebar._wire.payload import (
             EndActivity,
             StartActivity,
             StreamEnd,
@@ -927,7 +928,7 @@ never inherits a half-imported module."""
 
 def _connect(config: Config) -> Client:
     with _importing:
-        from livebar._client import Client
+        from livebar._wire.client import Client
 
     return Client(
         api_key=config.api_key, base_url=config.base_url, timeout=config.timeout, retry=False
@@ -954,7 +955,7 @@ def snapshot_of(state: ContentState) -> Snapshot:
 
 def outcome_push(mirror: Mirror) -> PushNotification:
     """ "Deploy failed" with the ending's text: for ``notify_on`` and when no activity started."""
-    from livebar._payload import PushNotification
+    from livebar._wire.payload import PushNotification
 
     ending = mirror.ending
     outcome = ending.outcome if ending is not None else Outcome.DONE
@@ -1148,8 +1149,8 @@ def push(
     **fields: Any,
 ) -> bool:
     """Queue a push notification, paced with the activities; False if mirroring is off."""
-    from livebar._payload import PushNotification
-    from livebar._spec import resolve_spec
+    from livebar._job.options import resolve_spec
+    from livebar._wire.payload import PushNotification
 
     where = {"client": client, "api_key": api_key, "base_url": base_url, "disable": disable}
     try:

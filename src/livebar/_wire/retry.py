@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from livebar import _checks as checks
 from livebar._defaults import (
     DEFAULT_RETRY_AFTER_CAP,
     DEFAULT_RETRY_INITIAL,
@@ -20,7 +19,8 @@ from livebar._defaults import (
     DEFAULT_RETRY_MAX_TOTAL,
     DEFAULT_RETRY_MULTIPLIER,
 )
-from livebar._errors import NOT_IDEMPOTENT, ConfigurationError, LivebarError, classify
+from livebar._wire import checks as checks
+from livebar._wire.errors import NOT_IDEMPOTENT, ConfigurationError, LivebarError, classify
 
 __all__ = ["NOT_IDEMPOTENT", "NO_RETRY", "RetryPolicy", "backoff"]
 

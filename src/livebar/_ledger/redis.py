@@ -28,8 +28,7 @@ from typing import Any
 
 import redis
 
-from livebar._account import Account
-from livebar._ledger_backend import (
+from livebar._ledger.backend import (
     Backend,
     LedgerUnavailable,
     Orphan,
@@ -37,7 +36,8 @@ from livebar._ledger_backend import (
     Tracked,
     _Grant,
 )
-from livebar._owner import Owner
+from livebar._ledger.owner import Owner
+from livebar._wire.account import Account
 
 __all__ = ["DEFAULT_REDIS_TIMEOUT", "RedisBackend"]
 

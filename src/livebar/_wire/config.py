@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from livebar import _checks as checks
 from livebar._defaults import (
     ACCOUNT_REQUESTS_PER_MINUTE,
     DEFAULT_BASE_URL,
@@ -25,7 +24,8 @@ from livebar._defaults import (
     ENV_REQUESTS_PER_MINUTE,
     ENV_TIMEOUT,
 )
-from livebar._errors import REDACTED, ConfigurationError, redact
+from livebar._wire import checks as checks
+from livebar._wire.errors import REDACTED, ConfigurationError, redact
 
 __all__ = [
     "REDACTED",

@@ -48,7 +48,7 @@ def _register(
 
     @functools.wraps(original)
     def progress(self: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
-        from livebar._tqdm import tqdm
+        from livebar._integrations.tqdm import tqdm
 
         settings = dict(options)
         if "title" not in settings and "desc" not in settings:

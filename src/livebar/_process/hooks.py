@@ -6,8 +6,9 @@
   deadline; Ctrl-C or SIGTERM during that wait stops it quietly.
 * ``sys.excepthook`` and ``threading.excepthook``: an exception that escapes corrects the
   ending of a bare loop it left (whose exception livebar could not see) before it is sent.
-* SIGTERM (``docker stop``, Kubernetes): taken by ``livebar._signals`` at import; ``on_sigterm``
-  decides how open jobs end. A handler the program installed itself is chained, never replaced.
+* SIGTERM (``docker stop``, Kubernetes): taken by ``livebar._process.signals`` at import;
+  ``on_sigterm`` decides how open jobs end. A handler the program installed itself is
+  chained, never replaced.
 * ``fork``: the child starts with no activities of its own.
 """
 
@@ -23,8 +24,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Callable, Protocol
 
-from livebar import _dispatch, _signals
-from livebar._endings import Outcome, Terminated
+from livebar._engine import dispatcher as _dispatch
+from livebar._job.endings import Outcome, Terminated
+from livebar._process import signals as _signals
 
 
 class LiveActivity(Protocol):
@@ -111,7 +113,7 @@ def install() -> None:
 
     threading.excepthook = thread_excepthook
     if "IPython" in sys.modules:  # IPython never calls sys.excepthook
-        from livebar._ipython import watch_running_shell
+        from livebar._integrations.ipython import watch_running_shell
 
         watch_running_shell(_activities)
     _signals.prepare()  # in case `import livebar` happened outside the main thread
@@ -137,7 +139,7 @@ def _activities() -> list[LiveActivity]:
 
 
 def on_sigterm(signum: int, frame: Any, previous: Any) -> bool:
-    """SIGTERM arrived (``livebar._signals`` took it): True when handled here.
+    """SIGTERM arrived (``livebar._process.signals`` took it): True when handled here.
 
     A handler the program installed before livebar decides what happens (livebar only noted
     that the job was asked to stop, so it ends ``cancelled``): False. Otherwise, when an

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from livebar import _defaults
-from livebar._endings import format_duration
-from livebar._errors import (
+from livebar._job.endings import format_duration
+from livebar._ledger.ledger import AccountLedger, Orphan
+from livebar._wire.errors import (
     APIError,
     AuthenticationError,
     LivebarError,
@@ -32,8 +33,7 @@ from livebar._errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from livebar._ledger import AccountLedger, Orphan
-from livebar._payload import ContentState, EndActivity, StreamEnd, state_fraction
+from livebar._wire.payload import ContentState, EndActivity, StreamEnd, state_fraction
 
 __all__ = ["LOST_COLOR", "LostEnd", "ReapReport", "lost_end", "lost_message", "reap"]
 

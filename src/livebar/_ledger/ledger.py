@@ -11,9 +11,9 @@ Backends, one interface:
 
 * ``MemoryBackend``: this process only (today's behaviour; ``LIVEBAR_LEDGER=off``, and the
   fallback whenever a shared backend cannot be used). Pure: it takes ``now`` and reads no clock;
-* ``SqliteBackend`` (``livebar._ledger_sqlite``): every process on one machine; a file per
+* ``SqliteBackend`` (``livebar._ledger.sqlite``): every process on one machine; a file per
   account under the user's runtime or cache directory, standard library only;
-* ``RedisBackend`` (``livebar._ledger_redis``, the ``redis`` extra): every machine pointed at
+* ``RedisBackend`` (``livebar._ledger.redis``, the ``redis`` extra): every machine pointed at
   one Redis, each operation one Lua script, on the server's clock.
 
 ``AccountLedger`` is what the engine holds: it wraps one backend and never raises. A call that
@@ -42,10 +42,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from livebar._account import Account
 from livebar._defaults import ENV_HOST_ID, ENV_LEDGER
-from livebar._errors import ConfigurationError
-from livebar._ledger_backend import (
+from livebar._ledger.backend import (
     Admission,
     Backend,
     LedgerUnavailable,
@@ -54,7 +52,9 @@ from livebar._ledger_backend import (
     Tracked,
     _Grant,
 )
-from livebar._owner import Owner
+from livebar._ledger.owner import Owner
+from livebar._wire.account import Account
+from livebar._wire.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_BUSY_RETRY",
@@ -622,12 +622,12 @@ def open_ledger(
     try:
         backend: Backend
         if resolved.kind == "redis":
-            from livebar._ledger_redis import RedisBackend
+            from livebar._ledger.redis import RedisBackend
 
             backend = RedisBackend(resolved.location, account=account, window=window, owner=owner)
             description = f"redis {_redact_url(resolved.location)}"
         else:
-            from livebar._ledger_sqlite import SqliteBackend
+            from livebar._ledger.sqlite import SqliteBackend
 
             path = Path(resolved.location) / f"{account.id}.sqlite3"
             backend = SqliteBackend(path, window=window, owner=owner)

@@ -1,0 +1,1 @@
+"""Delivery: the only part of livebar that talks to the network (through the client)."""

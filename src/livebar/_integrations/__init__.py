@@ -1,0 +1,1 @@
+"""Private helpers of the integrations (tqdm, handles, training callbacks, notebooks, pandas)."""

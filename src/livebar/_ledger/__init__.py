@@ -1,0 +1,1 @@
+"""One account's budgets across processes and machines. Knows no engine."""

@@ -1,0 +1,1 @@
+"""The host process's machinery: signals, exit and exception hooks, fork."""
