@@ -15,6 +15,7 @@ import pytest
 
 import ledger_support
 from livebar._engine.reap import lost_end, lost_message, reap
+from livebar._engine.requests import orphan_call
 from livebar._ledger.ledger import AccountLedger, LedgerSetting, Orphan, open_ledger
 from livebar._ledger.owner import Owner
 from livebar._wire.account import account_for
@@ -70,8 +71,9 @@ def test_the_lost_message_says_what_is_known(changes: dict[str, Any], message: s
 
 def test_the_lost_end_is_the_last_state_in_red(spec_validator: Any) -> None:
     """A manual activity ends with its last state, red, the message, 30 minutes to dismiss."""
-    end = lost_end(orphan())
-    body = end.request().to_json()
+    call = orphan_call(lost_end(orphan()))
+    assert ("end", None) == (call.operation, call.key)
+    body = call.body.to_json()
     spec_validator.validate_body("POST", "/live-activity/end", body)
     assert {
         "activity_id": "act-1",
@@ -95,9 +97,9 @@ def test_a_streams_lost_end_is_a_delete_with_red_steps(spec_validator: Any) -> N
         "current_step": 1,
         "step_colors": ["green"],
     }
-    end = lost_end(orphan(stream_key="dep-1", state=state))
-    assert ("dep-1", None) == (end.stream_key, end.activity_id)
-    body = end.request().to_json()
+    call = orphan_call(lost_end(orphan(stream_key="dep-1", state=state)))
+    assert ("end_stream", "dep-1") == (call.operation, call.key)
+    body = call.body.to_json()
     spec_validator.validate_body("DELETE", "/live-activity/stream/dep-1", body)
     assert ("red", "red", None) == (
         body["content_state"]["color"],

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
         live_activity,
         track,
     )
-    from livebar._engine.dispatcher import ActivityStats, configure, flush, push
+    from livebar._engine.dispatcher import configure, flush, push
+    from livebar._engine.jobs import ActivityStats
     from livebar._engine.pacing import Budgets
     from livebar._integrations.pandas import pandas
     from livebar._integrations.tqdm import tqdm, trange
@@ -92,7 +93,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "live_activity": "livebar._activity",
     "LiveActivity": "livebar._activity",
-    "ActivityStats": "livebar._engine.dispatcher",
+    "ActivityStats": "livebar._engine.jobs",
     "Outcome": "livebar._job.endings",
     "track": "livebar._activity",
     "atrack": "livebar._activity",

@@ -51,7 +51,7 @@ from livebar._wire.errors import LivebarError, ValidationError, detached
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from livebar._engine.dispatcher import ActivityStats, Mirror
+    from livebar._engine.jobs import ActivityJob, ActivityStats
     from livebar._integrations.handle import ProgressHandle
     from livebar._wire.payload import ContentState
 
@@ -125,7 +125,7 @@ class LiveActivity:
         self.started_at: float | None = None
         self.ended_at: float | None = None
         self._clock: Callable[[], float] = _engine_clock()
-        self._mirror: Mirror | None = None
+        self._mirror: ActivityJob | None = None
         self._ending: Ending | None = None
         self._sealed = False
         self._end_lock = threading.Lock()  # endings only: close, correct, seal
@@ -161,7 +161,7 @@ class LiveActivity:
         """What happened to this activity's requests (kept by the engine)."""
         mirror = self._mirror
         if mirror is None:
-            from livebar._engine.dispatcher import ActivityStats
+            from livebar._engine.jobs import ActivityStats
 
             return ActivityStats()
         return mirror.stats

@@ -57,6 +57,7 @@ from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, 
 from livebar.simulator._state import FaultDecision
 
 if TYPE_CHECKING:
+    from livebar._engine.jobs import ActivityJob
     from livebar._job.options import ActivitySpec
     from livebar._wire.account import Account
     from livebar._wire.client import Client
@@ -190,7 +191,7 @@ class VirtualTime:
             self.now = max(self.now, deadline)
         return done
 
-    def wait_for(self, mirror: _dispatch.Mirror, timeout: float) -> bool:
+    def wait_for(self, mirror: ActivityJob, timeout: float) -> bool:
         """``act.wait()`` on the virtual clock."""
         deadline = self.now + timeout
         if not self._run(mirror.done.is_set, deadline, waiting=True):

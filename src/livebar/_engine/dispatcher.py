@@ -9,7 +9,7 @@ nothing here raises into user code: trouble is logged once on ``logging.getLogge
 and counted in the activity's ``stats``.
 
 State flows one way. An activity hands the dispatcher a frozen ``ActivitySpec`` and its
-``sample`` function; the dispatcher keeps everything it learns in its own ``Mirror`` of the
+``sample`` function; the dispatcher keeps everything it learns in its own ``ActivityJob`` of the
 activity (stats, delivery, the event ``wait()`` waits on), which only the dispatcher writes.
 """
 
@@ -23,14 +23,22 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
 from livebar import _defaults
+from livebar._engine.jobs import (
+    ActivityJob,
+    ActivityStats,
+    Job,
+    OrphanJob,
+    PushJob,
+    Sampler,
+    new_stream_key,
+)
 from livebar._engine.pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
 from livebar._engine.ranks import mirrors_here
-from livebar._engine.reap import LostEnd, lost_end, lost_message
-from livebar._job.endings import Ending, Outcome
+from livebar._engine.reap import lost_end, lost_message
+from livebar._engine.requests import build, outcome_push, perform
 from livebar._ledger import ledger as _ledger
 from livebar._ledger.ledger import AccountLedger, MemoryBackend
 from livebar._wire.account import Account, account_for
@@ -60,7 +68,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ActivityStats",
     "Dispatcher",
-    "Mirror",
+    "ActivityJob",
     "clock",
     "configure",
     "flush",
@@ -73,111 +81,7 @@ __all__ = [
 
 log = logging.getLogger("livebar")
 
-Sampler = Callable[[float], "Sample"]
 Connect = Callable[[Config], "Client"]
-
-
-@dataclass
-class ActivityStats:
-    """What happened to an activity's requests; written by the engine, read by anyone."""
-
-    requests: int = 0
-    """Requests sent for this activity (start, updates, end, its pushes), retries included."""
-    updates: int = 0
-    """Updates the server accepted."""
-    coalesced: int = 0
-    """Sampled states replaced by a newer one before they were sent."""
-    retried: int = 0
-    """Requests that failed and were tried again."""
-    dropped: int = 0
-    """States that will never be delivered (counted, and logged once)."""
-    warnings: int = 0
-    """Server warnings about the iOS update budget."""
-    rotations: int = 0
-    """Times the activity was renewed to outlive iOS's 8 hours (by the server or by livebar)."""
-    ignored: int = 0
-    """Progress values the job set that could not be shown (NaN, infinite, out of range): clamped
-    or dropped, never raised into the job."""
-    end_delivered: bool = False
-    """True once the server confirmed the end (or the push standing in for it)."""
-    end_unconfirmed: bool = False
-    """True while the end was sent but its answer was lost (a timeout, a slow drip, a dropped
-    connection): it may well be on the phone, livebar cannot tell."""
-    delivered_by_push: bool = False
-    """True when the outcome went out as a push because no Live Activity could start."""
-    last_error: str | None = None
-    activity_id: str | None = None
-
-
-class Mirror:
-    """The engine's record of one activity; written only by the dispatcher."""
-
-    __slots__ = (
-        "account",
-        "client",
-        "config",
-        "done",
-        "ending",
-        "key",
-        "logged",
-        "plain",
-        "sample",
-        "snapshot",
-        "spec",
-        "state",
-        "stats",
-        "stream_key",
-    )
-
-    def __init__(self, key: int, spec: ActivitySpec, sample: Sampler, config: Config) -> None:
-        self.key = key
-        self.spec = spec
-        self.sample = sample
-        self.config = config
-        self.stats = ActivityStats()
-        self.done = threading.Event()
-        self.state: ContentState | None = None
-        self.snapshot: Snapshot | None = None
-        self.ending: Ending | None = None
-        self.account: _Account | None = None
-        self.client: Client | None = None
-        self.logged: set[tuple[Kind, type[BaseException]]] = set()
-        self.plain = False
-        """Send the end plainly (no buttons or decorations): the server refused it as it was."""
-        self.stream_key = spec.stream_key
-        if self.stream_key is None and spec.lifecycle == "stream":
-            # One key per activity: its PUTs are idempotent, so a lost answer is simply repeated.
-            self.stream_key = _new_stream_key()
-
-    @property
-    def title(self) -> str:
-        return self.spec.title
-
-
-@dataclass
-class _Push:
-    """A queued push notification: the user's own, or an activity's outcome."""
-
-    key: int
-    notification: PushNotification
-    config: Config
-    owner: Mirror | None = None
-    client: Client | None = None
-
-
-@dataclass
-class _Reaped:
-    """An activity whose owning process is gone, to be ended truthfully ("Lost: …")."""
-
-    key: int
-    end: LostEnd
-    config: Config
-    client: Client | None = None
-    owner: Mirror | None = None
-
-    @property
-    def title(self) -> str:
-        return f"lost {self.end.orphan.title!r}"
 
 
 class _Account:
@@ -188,8 +92,8 @@ class _Account:
         self.client = client
         self.policy = policy
         self.config = config
-        self.mirrors: dict[int, Mirror] = {}
-        self.pushes: dict[int, _Push | _Reaped] = {}
+        self.mirrors: dict[int, ActivityJob] = {}
+        self.pushes: dict[int, PushJob | OrphanJob] = {}
         self.refused = False
         self.blocked = False
         self.said_pushed = False
@@ -202,7 +106,7 @@ class _Close:
 
 
 _CLOSE = _Close()
-_Message = Union[Mirror, _Push, Budgets, _Close]
+_Message = Union[ActivityJob, PushJob, Budgets, _Close]
 
 
 class Dispatcher:
@@ -243,9 +147,9 @@ class Dispatcher:
 
     # -- called from user threads (never blocks on I/O) --------------------------------------
 
-    def open(self, spec: ActivitySpec, sample: Sampler, config: Config) -> Mirror:
+    def open(self, spec: ActivitySpec, sample: Sampler, config: Config) -> ActivityJob:
         """Take a starting activity; returns the record ``wait()`` and ``stats`` read."""
-        mirror = Mirror(next(self._keys), spec, sample, config)
+        mirror = ActivityJob(next(self._keys), spec, sample, config)
         if self.use_given_clients:
             mirror.client = spec.client
         self.handed_over += 1
@@ -259,7 +163,7 @@ class Dispatcher:
         """Queue a push notification, paced with the activities."""
         given = client if self.use_given_clients else None
         self.handed_over += 1
-        self._inbox.append(_Push(next(self._keys), notification, config, client=given))
+        self._inbox.append(PushJob(next(self._keys), notification, config, client=given))
         self.waker()
 
     def set_budgets(self, budgets: Budgets) -> None:
@@ -329,12 +233,12 @@ class Dispatcher:
                 continue
             account = self._account(item.config)
             if account is None:
-                if isinstance(item, Mirror):
+                if isinstance(item, ActivityJob):
                     self._give_up(item, item.stats.last_error or "no client")
                 continue
             if item.client is None:  # else the user's own Client object sends
                 item.client = account.client
-            if isinstance(item, _Push):
+            if isinstance(item, PushJob):
                 if account.refused:
                     continue  # the key was refused: said once already, nothing more to send
                 account.pushes[item.key] = item
@@ -343,7 +247,6 @@ class Dispatcher:
             if account.refused:
                 self._give_up(item, "the account refused our key earlier")
                 continue
-            item.account = account
             if self._take_sample(item, now) is None:
                 self._give_up(item, item.stats.last_error or "no state")
                 continue
@@ -395,7 +298,7 @@ class Dispatcher:
         if now >= account.next_claim and not account.refused:
             account.next_claim = now + _defaults.DEFAULT_REAP_INTERVAL
             for orphan in ledger.claim_orphans(now):
-                record = _Reaped(next(self._keys), lost_end(orphan), account.config)
+                record = OrphanJob(next(self._keys), lost_end(orphan), account.config)
                 record.client = account.client
                 account.pushes[record.key] = record
                 account.policy.push(record.key)
@@ -421,7 +324,7 @@ class Dispatcher:
                 policy.observe(mirror.key, mirror.snapshot)
         return any_open
 
-    def _take_sample(self, mirror: Mirror, now: float) -> Sample | None:
+    def _take_sample(self, mirror: ActivityJob, now: float) -> Sample | None:
         """One look at an activity; an ending found is kept on the mirror. None: unusable."""
         seal_before = now if self.flushing else now - self.stop_grace
         try:
@@ -458,15 +361,14 @@ class Dispatcher:
                 self._perform(account, send)
 
     def _perform(self, account: _Account, send: Send) -> None:
-        record: Mirror | _Push | _Reaped | None = account.mirrors.get(
-            send.key
-        ) or account.pushes.get(send.key)
+        record: Job | None = account.mirrors.get(send.key) or account.pushes.get(send.key)
         if record is None:  # forgotten while queued (the key was refused)
             account.policy.result(send, self.clock(), Trouble.REJECTED, arrived=False)
             return
-        owner = record if isinstance(record, Mirror) else record.owner
+        owner = record if isinstance(record, ActivityJob) else record.owner
         try:
-            result = self._request(record, send)
+            assert record.client is not None
+            result = perform(record.client, build(record, send.kind))
             if getattr(result, "success", True) is False:
                 raise UnsuccessfulError(status=200, operation=send.kind.value)
         except LivebarError as exc:
@@ -482,93 +384,18 @@ class Dispatcher:
                 owner.stats.requests += 1
             self._succeeded(account, send, record, result)
             account.policy.result(send, self.clock(), None)
-        if isinstance(record, Mirror):
+        if isinstance(record, ActivityJob):
             self._settle(account, record)
         elif send.key not in account.pushes and owner is not None:
             self._settle(account, owner)
 
-    def _request(self, record: Mirror | _Push | _Reaped, send: Send) -> Any:
-        from livebar._wire.payload import (
-            EndActivity,
-            StartActivity,
-            StreamEnd,
-            StreamUpdate,
-            UpdateActivity,
-        )
-
-        client = record.client
-        assert client is not None
-        if isinstance(record, _Push):
-            return client.push(record.notification, retry=False)
-        if isinstance(record, _Reaped):
-            return record.end.send(client)
-        mirror = record
-        spec = mirror.spec
-        if send.kind is Kind.PUSH:
-            return client.push(outcome_push(mirror), retry=False)
-        state = mirror.state
-        assert state is not None
-        action, secondary = spec.action, spec.secondary_action
-        dismiss = mirror.ending.dismiss_minutes if mirror.ending is not None else None
-        if send.kind is Kind.END and mirror.plain:  # refused as it was: only what must be said
-            state = state.replace(icon=None, badge=None, color=None, step_color=None)
-            state = state.replace(step_colors=None)
-            action = secondary = None
-        if send.kind is Kind.ROTATE:  # the old card goes at once; the new one follows
-            state = state.replace(subtitle=CONTINUES)
-            dismiss = 0
-        if mirror.stream_key is not None:
-            if send.kind is Kind.END:
-                end = StreamEnd(
-                    content_state=state,
-                    auto_dismiss_minutes=dismiss,
-                    action=action,
-                    secondary_action=secondary,
-                )
-                return client.end_stream(mirror.stream_key, end, retry=False)
-            put = StreamUpdate(
-                content_state=state,
-                channels=spec.channels,
-                action=action,
-                secondary_action=secondary,
-            )
-            return client.stream(mirror.stream_key, put, retry=False)
-        if send.kind is Kind.START:
-            start = StartActivity(
-                content_state=state,
-                channels=spec.channels,
-                action=action,
-                secondary_action=secondary,
-            )
-            return client.start(start, retry=False)
-        activity_id = mirror.stats.activity_id
-        assert activity_id is not None  # set by the start that made the policy send this
-        if send.kind is Kind.UPDATE:
-            update = UpdateActivity(
-                activity_id=activity_id,
-                content_state=state,
-                action=action,
-                secondary_action=secondary,
-            )
-            return client.update(update, retry=False)
-        ending = EndActivity(
-            activity_id=activity_id,
-            content_state=state,
-            auto_dismiss_minutes=dismiss,
-            action=action,
-            secondary_action=secondary,
-        )
-        return client.end(ending, retry=False)
-
-    def _succeeded(
-        self, account: _Account, send: Send, record: Mirror | _Push | _Reaped, result: Any
-    ) -> None:
-        if isinstance(record, _Reaped):
+    def _succeeded(self, account: _Account, send: Send, record: Job, result: Any) -> None:
+        if isinstance(record, OrphanJob):
             account.pushes.pop(record.key, None)
             account.policy.ledger.settle_orphan(record.end.orphan.id, self.clock(), ended=True)
             log.warning("livebar: ended %s: %s", record.title, lost_message(record.end.orphan))
             return
-        if isinstance(record, _Push):
+        if isinstance(record, PushJob):
             account.pushes.pop(record.key, None)
             return
         stats = record.stats
@@ -639,13 +466,13 @@ class Dispatcher:
         self,
         account: _Account,
         send: Send,
-        record: Mirror | _Push | _Reaped,
-        owner: Mirror | None,
+        record: Job,
+        owner: ActivityJob | None,
         exc: LivebarError,
     ) -> None:
         diagnosis = classify(exc)
         trouble = diagnosis.trouble
-        mirror = record if isinstance(record, Mirror) else None
+        mirror = record if isinstance(record, ActivityJob) else None
         stream = mirror is not None and mirror.stream_key is not None
         if trouble is Trouble.GARBLED and stream and send.kind is not Kind.PUSH:
             trouble = Trouble.TRANSIENT  # a stream PUT/DELETE is safe to repeat
@@ -691,7 +518,7 @@ class Dispatcher:
                 # A manual start cannot be repeated safely: this one may be on the phone
                 # already. The activity goes on as a stream, whose PUT is safe to repeat, so
                 # at most this one card is left behind however often the answers are lost.
-                mirror.stream_key = _new_stream_key()
+                mirror.stream_key = new_stream_key()
                 account.policy.as_stream(mirror.key)
                 self._say_once(
                     record,
@@ -704,7 +531,7 @@ class Dispatcher:
                     level=logging.WARNING,
                 )
             return
-        if isinstance(record, _Reaped) and trouble not in (Trouble.FORBIDDEN, Trouble.BLOCKED):
+        if isinstance(record, OrphanJob) and trouble not in (Trouble.FORBIDDEN, Trouble.BLOCKED):
             # Ended already (404), or never to be ended (refused): either way, not again.
             account.pushes.pop(record.key, None)
             account.policy.ledger.settle_orphan(record.end.orphan.id, self.clock(), ended=True)
@@ -728,11 +555,11 @@ class Dispatcher:
                 )
             return
         if trouble is Trouble.GARBLED:
-            if not isinstance(record, Mirror) or send.kind is not Kind.START:
+            if not isinstance(record, ActivityJob) or send.kind is not Kind.START:
                 # It arrived and probably worked; only its answer is lost.
                 self._succeeded(account, send, record, None)
                 return
-            if isinstance(record, Mirror) and send.kind is Kind.START:
+            if isinstance(record, ActivityJob) and send.kind is Kind.START:
                 account.policy.abandon(record.key, self.clock())
                 record.stats.dropped += 1
                 self._say_once(
@@ -749,7 +576,7 @@ class Dispatcher:
         # REJECTED: this request will never succeed.
         if owner is not None:
             owner.stats.dropped += 1
-        if isinstance(record, _Push):
+        if isinstance(record, PushJob):
             account.pushes.pop(record.key, None)
         elif isinstance(exc, PermissionDeniedError) and send.kind is not Kind.PUSH:
             account.policy.abandon(record.key, self.clock())  # not ours to update any more (403)
@@ -763,9 +590,7 @@ class Dispatcher:
             level=logging.WARNING,
         )
 
-    def _refused(
-        self, account: _Account, exc: LivebarError, record: Mirror | _Push | _Reaped
-    ) -> None:
+    def _refused(self, account: _Account, exc: LivebarError, record: Job) -> None:
         if not account.refused:
             account.refused = True
             log.error(
@@ -779,14 +604,12 @@ class Dispatcher:
             account.policy.abandon(mirror.key, self.clock())
             self._settle(account, mirror)
         for key, queued in list(account.pushes.items()):
-            if isinstance(queued, _Reaped):  # give the claim back: another key may end it
+            if isinstance(queued, OrphanJob):  # give the claim back: another key may end it
                 account.policy.ledger.settle_orphan(queued.end.orphan.id, self.clock(), ended=False)
             account.policy.forget(key, self.clock())
         account.pushes.clear()
 
-    def _blocked(
-        self, account: _Account, exc: LivebarError, record: Mirror | _Push | _Reaped
-    ) -> None:
+    def _blocked(self, account: _Account, exc: LivebarError, record: Job) -> None:
         """402: the account's billing refuses anything new; what runs is still ended."""
         if not account.blocked:
             account.blocked = account.refused = True
@@ -803,7 +626,7 @@ class Dispatcher:
                 policy.abandon(mirror.key, self.clock())
                 self._settle(account, mirror)
         for key, queued in list(account.pushes.items()):
-            if isinstance(queued, _Push):
+            if isinstance(queued, PushJob):
                 if queued.owner is not None:
                     queued.owner.stats.dropped += 1
                 del account.pushes[key]
@@ -811,7 +634,7 @@ class Dispatcher:
 
     def _say_once(
         self,
-        record: Mirror | _Push | _Reaped,
+        record: Job,
         send: Send,
         exc: BaseException,
         message: str,
@@ -819,7 +642,7 @@ class Dispatcher:
         level: int,
     ) -> None:
         """Log ``message`` once per activity and kind of trouble: never a flood."""
-        owner = record if isinstance(record, Mirror) else record.owner
+        owner = record if isinstance(record, ActivityJob) else record.owner
         said = (send.kind, type(exc))
         if owner is not None:
             if said in owner.logged:
@@ -827,13 +650,13 @@ class Dispatcher:
             owner.logged.add(said)
         log.log(level, message, *args)
 
-    def _notify(self, account: _Account, mirror: Mirror) -> None:
+    def _notify(self, account: _Account, mirror: ActivityJob) -> None:
         notification = outcome_push(mirror)
-        record = _Push(next(self._keys), notification, mirror.config, mirror, mirror.client)
+        record = PushJob(next(self._keys), notification, mirror.config, mirror, mirror.client)
         account.pushes[record.key] = record
         account.policy.push(record.key)
 
-    def _settle(self, account: _Account, mirror: Mirror) -> None:
+    def _settle(self, account: _Account, mirror: ActivityJob) -> None:
         """Forget an activity whose story is over, and wake whoever waits for it."""
         phase = account.policy.phase(mirror.key)
         if phase is not None and not phase.settled:
@@ -845,7 +668,7 @@ class Dispatcher:
         account.mirrors.pop(mirror.key, None)
         mirror.done.set()
 
-    def _give_up(self, mirror: Mirror, why: str) -> None:
+    def _give_up(self, mirror: ActivityJob, why: str) -> None:
         mirror.stats.dropped += 1
         mirror.stats.last_error = why
         mirror.done.set()
@@ -856,10 +679,10 @@ class Dispatcher:
         names: list[str] = []
         unconfirmed: list[str] = []
         for item in list(self._inbox):  # handed over, not yet looked at by the engine
-            if isinstance(item, Mirror):
+            if isinstance(item, ActivityJob):
                 item.stats.dropped += 1
                 names.append(item.title)
-            elif isinstance(item, _Push):
+            elif isinstance(item, PushJob):
                 names.append(f"push {item.notification.title!r}")
         for account in list(self._accounts.values()):
             for mirror in list(account.mirrors.values()):
@@ -871,7 +694,7 @@ class Dispatcher:
                     mirror.stats.dropped += 1
                     names.append(mirror.title)
             for record in list(account.pushes.values()):
-                if isinstance(record, _Push):
+                if isinstance(record, PushJob):
                     names.append(f"push {record.notification.title!r}")
                 else:
                     names.append(record.title)
@@ -896,21 +719,12 @@ class Dispatcher:
             account.next_claim = account.next_heartbeat = math.inf
 
 
-CONTINUES = "Continues on a new card\u2026"
-"""The last words of an activity livebar renews before iOS's 8 hours end it."""
-
-
 class _Paused(Exception):
     """Not raised: the kind of news a paused stream is, for logging it once."""
 
 
 class _Restarted(Exception):
     """Not raised: the kind of news a stream started afresh by an update is (logged once)."""
-
-
-def _new_stream_key() -> str:
-    """A stream key of livebar's own, unique to one activity of this process."""
-    return f"livebar-{os.getpid()}-{os.urandom(9).hex()}"
 
 
 def _shared_ledger(account: Account, window: float) -> AccountLedger:
@@ -935,7 +749,7 @@ def _connect(config: Config) -> Client:
     )
 
 
-def _describe(exc: BaseException, record: Mirror | _Push | _Reaped) -> str:
+def _describe(exc: BaseException, record: Job) -> str:
     return redact(f"{type(exc).__name__}: {exc}", record.config.api_key)
 
 
@@ -953,19 +767,6 @@ def snapshot_of(state: ContentState) -> Snapshot:
     )
 
 
-def outcome_push(mirror: Mirror) -> PushNotification:
-    """ "Deploy failed" with the ending's text: for ``notify_on`` and when no activity started."""
-    from livebar._wire.payload import PushNotification
-
-    ending = mirror.ending
-    outcome = ending.outcome if ending is not None else Outcome.DONE
-    return PushNotification(
-        title=f"{mirror.title} {outcome.verb}",
-        message=ending.subtitle if ending is not None else None,
-        channels=mirror.spec.channels,
-    )
-
-
 def _nothing() -> None:
     pass
 
@@ -980,7 +781,7 @@ class Driver(Protocol):
 
     def flush(self, timeout: float) -> bool: ...
 
-    def wait_for(self, mirror: Mirror, timeout: float) -> bool: ...
+    def wait_for(self, mirror: ActivityJob, timeout: float) -> bool: ...
 
     def resolve(self, spec: ActivitySpec) -> Config | None: ...
 
@@ -1019,7 +820,7 @@ class _Sender:
         finally:
             dispatcher.flushing -= 1
 
-    def wait_for(self, mirror: Mirror, timeout: float) -> bool:
+    def wait_for(self, mirror: ActivityJob, timeout: float) -> bool:
         mirror.done.wait(timeout)
         return mirror.stats.end_delivered
 
@@ -1074,7 +875,7 @@ def wake() -> None:
         driver.dispatcher.waker()
 
 
-def open_activity(spec: ActivitySpec, sample: Sampler) -> Mirror | None:
+def open_activity(spec: ActivitySpec, sample: Sampler) -> ActivityJob | None:
     """Hand a starting activity to the engine; None when it is not mirrored."""
     resolved = _resolve(spec)
     if resolved is None:
@@ -1094,7 +895,7 @@ def _resolve(spec: ActivitySpec) -> tuple[Driver, Config] | None:
     return (driver or _engine()), config
 
 
-def wait_for(mirror: Mirror, timeout: float | None) -> bool:
+def wait_for(mirror: ActivityJob, timeout: float | None) -> bool:
     """Wait until ``mirror``'s end is delivered or given up on; True if delivered."""
     driver = _driver
     if driver is None:

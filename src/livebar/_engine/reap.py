@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from livebar import _defaults
+from livebar._engine.requests import orphan_call, perform
 from livebar._job.endings import format_duration
 from livebar._ledger.ledger import AccountLedger, Orphan
 from livebar._wire.errors import (
@@ -33,7 +34,7 @@ from livebar._wire.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from livebar._wire.payload import ContentState, EndActivity, StreamEnd, state_fraction
+from livebar._wire.payload import ContentState, state_fraction
 
 __all__ = ["LOST_COLOR", "LostEnd", "ReapReport", "lost_end", "lost_message", "reap"]
 
@@ -61,35 +62,6 @@ class LostEnd:
     orphan: Orphan
     content_state: ContentState
     auto_dismiss_minutes: int
-
-    @property
-    def stream_key(self) -> str | None:
-        return self.orphan.stream_key
-
-    @property
-    def activity_id(self) -> str | None:
-        return self.orphan.activity_id if self.orphan.stream_key is None else None
-
-    def request(self) -> EndActivity | StreamEnd:
-        """The request body: a ``StreamEnd`` for a stream, else an ``EndActivity``."""
-        if self.stream_key is not None:
-            return StreamEnd(
-                content_state=self.content_state, auto_dismiss_minutes=self.auto_dismiss_minutes
-            )
-        assert self.orphan.activity_id is not None
-        return EndActivity(
-            activity_id=self.orphan.activity_id,
-            content_state=self.content_state,
-            auto_dismiss_minutes=self.auto_dismiss_minutes,
-        )
-
-    def send(self, client: Any) -> Any:
-        """Send it with ``client`` (a ``Client``), once, without the client's retries."""
-        request = self.request()
-        if isinstance(request, StreamEnd):
-            assert self.stream_key is not None
-            return client.end_stream(self.stream_key, request, retry=False)
-        return client.end(request, retry=False)
 
 
 def lost_end(
@@ -177,8 +149,9 @@ def reap(
                 ledger.settle_orphan(rest.id, clock(), ended=False)
                 report.failed.append((rest, "no room in the account's rate limit in time"))
             break
+        call = orphan_call(end)
         try:
-            result = end.send(client)
+            result = perform(client, call)
         except NotFoundError:
             ledger.settle_orphan(orphan.id, clock(), ended=True)
             report.already_ended.append(orphan)
@@ -188,7 +161,8 @@ def reap(
             if isinstance(exc, APIError) and exc.status == 400 and orphan.state is not None:
                 bare = dataclasses.replace(orphan, state=None)
                 try:
-                    lost_end(bare, auto_dismiss_minutes=auto_dismiss_minutes).send(client)
+                    again_end = lost_end(bare, auto_dismiss_minutes=auto_dismiss_minutes)
+                    perform(client, orphan_call(again_end))
                 except LivebarError as again:
                     exc = again
                 else:
@@ -203,7 +177,7 @@ def reap(
                     report.failed.append((rest, _reason(exc)))
                 break
             continue
-        if end.stream_key is not None and getattr(result, "activity_id", "") is None:
+        if call.key is not None and getattr(result, "activity_id", "") is None:
             report.already_ended.append(orphan)
         else:
             report.ended.append(orphan)

@@ -1,0 +1,181 @@
+"""What the engine sends for: an activity, a push, or a dead process's activity (an orphan).
+
+Each is a *job* of the engine's: its key (pacing's name for it), the account's ``Config``, the
+client that sends it and, for an activity, everything the engine learns about it (``stats``,
+the last state it sampled, the ending it sealed, the ``done`` event ``act.wait()`` waits on).
+Only the engine writes these records; the activity reads ``stats`` and ``done`` through them.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Union
+
+if TYPE_CHECKING:
+    from livebar._engine.pacing import Snapshot
+    from livebar._engine.reap import LostEnd
+    from livebar._job.endings import Ending
+    from livebar._job.options import ActivitySpec, Sample
+    from livebar._wire.client import Client
+    from livebar._wire.config import Config
+    from livebar._wire.payload import ContentState, PushNotification
+
+__all__ = [
+    "ActivityJob",
+    "ActivityStats",
+    "Job",
+    "JobKind",
+    "OrphanJob",
+    "PushJob",
+    "new_stream_key",
+]
+
+log = logging.getLogger("livebar")
+
+Sampler = Callable[[float], "Sample"]
+
+
+class JobKind(enum.Enum):
+    """What a job is; the verdict table is keyed by it."""
+
+    ACTIVITY = "activity"
+    PUSH = "push"
+    ORPHAN = "orphan"
+
+
+@dataclass
+class ActivityStats:
+    """What happened to an activity's requests; written by the engine, read by anyone."""
+
+    requests: int = 0
+    """Requests sent for this activity (start, updates, end, its pushes), retries included."""
+    updates: int = 0
+    """Updates the server accepted."""
+    coalesced: int = 0
+    """Sampled states replaced by a newer one before they were sent."""
+    retried: int = 0
+    """Requests that failed and were tried again."""
+    dropped: int = 0
+    """States that will never be delivered (counted, and logged once)."""
+    warnings: int = 0
+    """Server warnings about the iOS update budget."""
+    rotations: int = 0
+    """Times the activity was renewed to outlive iOS's 8 hours (by the server or by livebar)."""
+    ignored: int = 0
+    """Progress values the job set that could not be shown (NaN, infinite, out of range): clamped
+    or dropped, never raised into the job."""
+    end_delivered: bool = False
+    """True once the server confirmed the end (or the push standing in for it)."""
+    end_unconfirmed: bool = False
+    """True while the end was sent but its answer was lost (a timeout, a slow drip, a dropped
+    connection): it may well be on the phone, livebar cannot tell."""
+    delivered_by_push: bool = False
+    """True when the outcome went out as a push because no Live Activity could start."""
+    last_error: str | None = None
+    activity_id: str | None = None
+
+
+class ActivityJob:
+    """The engine's record of one activity; written only by the engine."""
+
+    kind = JobKind.ACTIVITY
+
+    __slots__ = (
+        "client",
+        "config",
+        "done",
+        "ending",
+        "key",
+        "logged",
+        "plain",
+        "sample",
+        "snapshot",
+        "spec",
+        "state",
+        "stats",
+        "stream_key",
+    )
+
+    def __init__(self, key: int, spec: ActivitySpec, sample: Sampler, config: Config) -> None:
+        self.key = key
+        self.spec = spec
+        self.sample = sample
+        self.config = config
+        self.client: Client | None = None
+        self.stats = ActivityStats()
+        self.done = threading.Event()
+        self.state: ContentState | None = None
+        self.snapshot: Snapshot | None = None
+        self.ending: Ending | None = None
+        """The ending the engine sealed: once set, what the phone is sent, whatever comes."""
+        self.logged: set[tuple[object, ...]] = set()
+        self.plain = False
+        """Send the end plainly (no buttons or decorations): the server refused it as it was."""
+        self.stream_key = spec.stream_key
+        if self.stream_key is None and spec.lifecycle == "stream":
+            # One key per activity: its PUTs are idempotent, so a lost answer is simply repeated.
+            self.stream_key = new_stream_key()
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+    @property
+    def owner(self) -> ActivityJob:
+        return self
+
+    def say_once(self, topic: tuple[object, ...], level: int, message: str, *args: object) -> None:
+        """Log ``message`` once per activity and topic: never a flood."""
+        if topic not in self.logged:
+            self.logged.add(topic)
+            log.log(level, message, *args)
+
+    def give_up(self, why: str) -> None:
+        """Nothing of this activity will be sent: say why in its stats, and wake its waiters."""
+        self.stats.dropped += 1
+        self.stats.last_error = why
+        self.done.set()
+
+
+@dataclass
+class PushJob:
+    """A queued push notification: the user's own, or an activity's outcome."""
+
+    key: int
+    notification: PushNotification
+    config: Config
+    owner: ActivityJob | None = None
+    client: Client | None = None
+    kind = JobKind.PUSH
+
+    @property
+    def title(self) -> str:
+        return f"push {self.notification.title!r}"
+
+
+@dataclass
+class OrphanJob:
+    """An activity whose owning process is gone, to be ended truthfully ("Lost: …")."""
+
+    key: int
+    end: LostEnd
+    config: Config
+    client: Client | None = None
+    owner: ActivityJob | None = None
+    kind = JobKind.ORPHAN
+
+    @property
+    def title(self) -> str:
+        return f"lost {self.end.orphan.title!r}"
+
+
+Job = Union[ActivityJob, PushJob, OrphanJob]
+
+
+def new_stream_key() -> str:
+    """A stream key of livebar's own, unique to one activity of this process."""
+    return f"livebar-{os.getpid()}-{os.urandom(9).hex()}"
