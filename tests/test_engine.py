@@ -15,7 +15,7 @@ from typing import Any, Union
 import pytest
 
 import livebar
-from livebar._engine import dispatcher as _dispatch
+from livebar._engine import runtime as _dispatch
 from livebar._engine.pacing import Budgets
 from livebar.simulator import SimulatorHandle
 from livebar.testing import VirtualTime, virtual_time

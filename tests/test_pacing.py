@@ -8,8 +8,21 @@ from typing import Callable
 
 import pytest
 
-from livebar._engine.pacing import Budgets, Kind, PacingPolicy, Phase, Send, Snapshot
-from livebar._wire.errors import ConfigurationError, Trouble
+from livebar._engine.outbox import admit, apply, ask
+from livebar._engine.pacing import (
+    Budgets,
+    Effect,
+    Heard,
+    Kind,
+    PacingPolicy,
+    Phase,
+    Question,
+    Room,
+    Send,
+    Snapshot,
+)
+from livebar._ledger.ledger import AccountLedger, MemoryBackend
+from livebar._wire.errors import ConfigurationError
 
 
 def snap(fraction: float | None, *, title: str = "job", subtitle: str = "") -> Snapshot:
@@ -21,29 +34,43 @@ PUSH = 1000
 
 
 class Run:
-    """Asks a policy for its sends and answers each with ``answer`` (None: it succeeded)."""
+    """Asks a policy for its sends (its questions answered by an in-memory ledger, as the
+    engine's shell does) and answers each with ``answer``."""
 
     def __init__(
         self,
         budgets: Budgets | None = None,
-        answer: Callable[[Send, float], Trouble | None] | None = None,
+        answer: Callable[[Send, float], Heard] | None = None,
     ) -> None:
-        self.policy = PacingPolicy(budgets or Budgets(), rng=random.Random(7))
-        self.answer = answer or (lambda send, now: None)
+        budgets = budgets or Budgets()
+        self.policy = PacingPolicy(budgets, rng=random.Random(7))
+        self.ledger = AccountLedger(MemoryBackend(window=budgets.window))
+        self.answer = answer or (lambda send, now: Heard.OK)
         self.log: list[tuple[float, int, Kind]] = []
+
+    def open(self, key: int, now: float, snapshot: Snapshot) -> None:
+        """A new activity, its slot asked for at once (as the shell does)."""
+        question = self.policy.open(key, now, snapshot)
+        self.policy.granted(key, bool(self.ask(question, now)))
+
+    def ask(self, question: Question, now: float) -> bool | Room:
+        return ask(self.ledger, question, now)
 
     def step(self, now: float) -> list[Send]:
         """Everything the policy sends at ``now``, each answered at once."""
         everything: list[Send] = []
         for _ in range(50):
-            sends = self.policy.next_sends(now)
+            sends = admit(self.policy, lambda question: self.ask(question, now), now)
             if not sends:
                 break
             for send in sends:
                 self.log.append((now, send.key, send.kind))
-                self.policy.result(send, now, self.answer(send, now))
+                self.apply(self.policy.result(send, now, self.answer(send, now)), now)
             everything.extend(sends)
         return everything
+
+    def apply(self, effects: list[Effect], now: float) -> None:
+        apply(self.ledger, effects, now)
 
     def kinds(self, key: int = A) -> list[Kind]:
         return [kind for _, k, kind in self.log if k == key]
@@ -53,7 +80,7 @@ class Run:
 
 
 def uniform_job(run: Run, key: int, duration: float, dt: float = 0.5) -> None:
-    run.policy.open(key, 0.0, snap(0.0))
+    run.open(key, 0.0, snap(0.0))
     t = 0.0
     while t < duration:
         run.policy.observe(key, snap(t / duration))
@@ -75,14 +102,14 @@ def server_would_warn(update_times: list[float], started: float, budgets: Budget
 def test_start_goes_out_at_once() -> None:
     """The first look at a new activity sends its start."""
     run = Run()
-    run.policy.open(A, 0.0, snap(0.0))
+    run.open(A, 0.0, snap(0.0))
     assert [Send(A, Kind.START)] == run.step(0.0)
 
 
 def test_equal_state_is_never_resent() -> None:
     """A state equal to the one shown costs no request."""
     run = Run()
-    run.policy.open(A, 0.0, snap(0.5))
+    run.open(A, 0.0, snap(0.5))
     run.step(0.0)
     for t in range(1, 200):
         run.policy.observe(A, snap(0.5))
@@ -93,7 +120,7 @@ def test_equal_state_is_never_resent() -> None:
 def test_sub_percent_moves_are_not_sent() -> None:
     """A change the phone cannot show is not worth an update."""
     run = Run()
-    run.policy.open(A, 0.0, snap(0.0))
+    run.open(A, 0.0, snap(0.0))
     run.step(0.0)
     run.policy.observe(A, snap(0.004))
     run.step(1000.0)
@@ -126,7 +153,7 @@ def test_fast_steps_do_not_burn_the_budget() -> None:
     """A hundred quick step changes still respect the iOS rule and the minimum gap."""
     budgets = Budgets()
     run = Run(budgets)
-    run.policy.open(A, 0.0, snap(0.0))
+    run.open(A, 0.0, snap(0.0))
     t = 0.0
     for step in range(1, 101):
         t += 0.3
@@ -141,7 +168,7 @@ def test_fast_steps_do_not_burn_the_budget() -> None:
 def test_structural_change_goes_out_as_soon_as_allowed() -> None:
     """A new title is shown at the next chance, however small the progress."""
     run = Run()
-    run.policy.open(A, 0.0, snap(0.0))
+    run.open(A, 0.0, snap(0.0))
     run.step(0.0)
     run.policy.observe(A, snap(0.0, title="renamed"))
     assert [Send(A, Kind.UPDATE)] == run.step(5.0)
@@ -150,7 +177,7 @@ def test_structural_change_goes_out_as_soon_as_allowed() -> None:
 def test_stall_then_jump_is_shown_promptly() -> None:
     """After a long stall, a jump to 90% is sent on the next look."""
     run = Run()
-    run.policy.open(A, 0.0, snap(0.0))
+    run.open(A, 0.0, snap(0.0))
     run.step(0.0)
     for t in range(1, 300):
         run.policy.observe(A, snap(0.0))
@@ -162,7 +189,7 @@ def test_stall_then_jump_is_shown_promptly() -> None:
 def test_states_between_sends_coalesce() -> None:
     """Only the latest state goes out; the ones it replaced are counted."""
     run = Run()
-    run.policy.open(A, 0.0, snap(0.0))
+    run.open(A, 0.0, snap(0.0))
     run.step(0.0)
     for i in range(1, 6):
         run.policy.observe(A, snap(i / 1000))
@@ -175,7 +202,7 @@ def test_account_window_is_never_exceeded_and_ends_are_not_starved() -> None:
     run = Run(budgets)
     keys = [A, B, C, D]
     for key in keys:
-        run.policy.open(key, 0.0, snap(0.0))
+        run.open(key, 0.0, snap(0.0))
     t = 0.0
     for tick in range(1, 400):
         t = tick * 0.25
@@ -201,11 +228,11 @@ def test_account_window_is_never_exceeded_and_ends_are_not_starved() -> None:
 def test_rate_limit_pauses_everyone_then_resends_latest() -> None:
     """A 429 stops all sending until Retry-After has passed; then the latest state goes out."""
     run = Run(Budgets(min_update_gap=0.0))
-    run.policy.open(A, 0.0, snap(0.0))
+    run.open(A, 0.0, snap(0.0))
     run.step(0.0)
     run.policy.observe(A, snap(0.5))
-    [send] = run.policy.next_sends(10.0)
-    run.policy.result(send, 10.0, Trouble.RATE_LIMITED, retry_after=30.0)
+    [send] = admit(run.policy, lambda question: run.ask(question, 10.0), 10.0)
+    run.apply(run.policy.result(send, 10.0, Heard.RATE_LIMITED, retry_after=30.0), 10.0)
     run.policy.observe(A, snap(0.6))
     assert [] == run.step(39.0)
     assert 40.0 == run.policy.next_wake(11.0)
@@ -214,8 +241,8 @@ def test_rate_limit_pauses_everyone_then_resends_latest() -> None:
 
 def test_transient_failures_back_off_exponentially() -> None:
     """Network trouble on a start retries later and later, never in a tight loop."""
-    run = Run(answer=lambda send, now: Trouble.TRANSIENT)
-    run.policy.open(A, 0.0, snap(0.0))
+    run = Run(answer=lambda send, now: Heard.RETRY)
+    run.open(A, 0.0, snap(0.0))
     t = 0.0
     while t < 120.0:
         run.step(t)
@@ -228,8 +255,8 @@ def test_transient_failures_back_off_exponentially() -> None:
 
 def test_activity_limit_falls_back_to_a_push_when_the_job_ends() -> None:
     """A start refused for the concurrency limit keeps retrying; the outcome goes out as a push."""
-    run = Run(answer=lambda send, now: Trouble.ACTIVITY_LIMIT if send.kind is Kind.START else None)
-    run.policy.open(A, 0.0, snap(0.0))
+    run = Run(answer=lambda send, now: Heard.SLOT_TAKEN if send.kind is Kind.START else Heard.OK)
+    run.open(A, 0.0, snap(0.0))
     for t in range(100):
         run.step(float(t))
     assert len(run.times(Kind.START)) >= 2
@@ -242,7 +269,7 @@ def test_local_concurrency_cap_queues_the_fifth_start() -> None:
     """A fifth activity waits for a free slot instead of spending a request on a sure 429."""
     run = Run()
     for key in (A, B, C, D, E):
-        run.policy.open(key, 0.0, snap(0.0))
+        run.open(key, 0.0, snap(0.0))
     run.step(0.0)
     assert [] == run.kinds(E)
     run.policy.close(A, snap(1.0))
@@ -252,10 +279,10 @@ def test_local_concurrency_cap_queues_the_fifth_start() -> None:
 
 def test_forbidden_stops_everything() -> None:
     """After a 401/403 nothing more is sent for the account."""
-    run = Run(answer=lambda send, now: Trouble.FORBIDDEN)
-    run.policy.open(A, 0.0, snap(0.0))
+    run = Run(answer=lambda send, now: Heard.FORBIDDEN)
+    run.open(A, 0.0, snap(0.0))
     run.step(0.0)
-    run.policy.open(B, 1.0, snap(0.0))
+    run.open(B, 1.0, snap(0.0))
     run.policy.push(PUSH)
     assert [] == run.step(2.0)
     assert run.policy.forbidden
@@ -265,7 +292,7 @@ def test_unknown_total_spreads_updates_in_time() -> None:
     """Without a total, updates are spaced further apart as the job ages."""
     budgets = Budgets()
     run = Run(budgets)
-    run.policy.open(A, 0.0, Snapshot(fraction=None, count=0.0))
+    run.open(A, 0.0, Snapshot(fraction=None, count=0.0))
     for t in range(1, 3600):
         run.policy.observe(A, Snapshot(fraction=None, count=float(t * 10)))
         run.step(float(t))
@@ -284,7 +311,7 @@ def test_budgets_reject_impossible_reserve(reserve: int) -> None:
 def test_a_small_gap_that_stays_is_shown_in_time() -> None:
     """A stall just under the threshold is sent once its stale area is worth an update."""
     run = Run()
-    run.policy.open(A, 0.0, snap(0.0))
+    run.open(A, 0.0, snap(0.0))
     run.step(0.0)
     t = 0.0
     while t < 54.0:  # 0 -> 27 % in 54 s (shown in ~7 % steps), then stuck at 27 % for ten minutes
@@ -306,7 +333,7 @@ def test_a_small_gap_that_stays_is_shown_in_time() -> None:
 def test_a_new_subtitle_alone_is_not_worth_an_update() -> None:
     """Text that changes on every sample does not spend the budget by itself."""
     run = Run()
-    run.policy.open(A, 0.0, snap(0.5))
+    run.open(A, 0.0, snap(0.5))
     run.step(0.0)
     for t in range(1, 600):
         run.policy.observe(A, snap(0.5, subtitle=f"loss {t}"))
@@ -318,7 +345,7 @@ def test_a_flood_of_pushes_never_holds_an_end_back() -> None:
     """Pushes stop short of the last requests of the window; those are for ends."""
     budgets = Budgets(requests_per_window=10, reserve=4, end_reserve=2)
     run = Run(budgets)
-    run.policy.open(A, 0.0, snap(0.0))
+    run.open(A, 0.0, snap(0.0))
     run.step(0.0)
     for i in range(40):
         run.policy.push(PUSH + i)
@@ -329,9 +356,9 @@ def test_a_flood_of_pushes_never_holds_an_end_back() -> None:
 
 def test_a_rate_limited_start_is_started_again_after_the_pause() -> None:
     """A start refused with the account 429 goes out again once the pause is over."""
-    answers = iter([Trouble.RATE_LIMITED])
-    run = Run(answer=lambda send, now: next(answers, None))
-    run.policy.open(A, 0.0, snap(0.0))
+    answers = iter([Heard.RATE_LIMITED])
+    run = Run(answer=lambda send, now: next(answers, Heard.OK))
+    run.open(A, 0.0, snap(0.0))
     run.step(0.0)
     assert [] == run.step(0.1)
     run.step(5.0)
@@ -341,8 +368,8 @@ def test_a_rate_limited_start_is_started_again_after_the_pause() -> None:
 
 def test_a_failed_push_is_retried_after_a_backoff_not_at_once() -> None:
     """A push that met network trouble waits before it is tried again, then goes out."""
-    answers = iter([Trouble.TRANSIENT])
-    run = Run(answer=lambda send, now: next(answers, None))
+    answers = iter([Heard.RETRY])
+    run = Run(answer=lambda send, now: next(answers, Heard.OK))
     run.policy.push(PUSH)
     run.step(0.0)
     assert [] == run.step(0.1)

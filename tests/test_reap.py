@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 import ledger_support
-from livebar._engine.reap import lost_end, lost_message, reap
+from livebar._engine.lost import lost_end, lost_message
+from livebar._engine.reap import reap
 from livebar._engine.requests import orphan_call
 from livebar._ledger.ledger import AccountLedger, LedgerSetting, Orphan, open_ledger
 from livebar._ledger.owner import Owner

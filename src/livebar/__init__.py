@@ -32,9 +32,9 @@ if TYPE_CHECKING:
         live_activity,
         track,
     )
-    from livebar._engine.dispatcher import configure, flush, push
     from livebar._engine.jobs import ActivityStats
     from livebar._engine.pacing import Budgets
+    from livebar._engine.runtime import configure, flush, push
     from livebar._integrations.pandas import pandas
     from livebar._integrations.tqdm import tqdm, trange
     from livebar._job.endings import Outcome
@@ -98,9 +98,9 @@ _EXPORTS = {
     "track": "livebar._activity",
     "atrack": "livebar._activity",
     "current_activity": "livebar._activity",
-    "configure": "livebar._engine.dispatcher",
-    "flush": "livebar._engine.dispatcher",
-    "push": "livebar._engine.dispatcher",
+    "configure": "livebar._engine.runtime",
+    "flush": "livebar._engine.runtime",
+    "push": "livebar._engine.runtime",
     "Budgets": "livebar._engine.pacing",
     "pandas": "livebar._integrations.pandas",
     "tqdm": "livebar._integrations.tqdm",

@@ -171,7 +171,7 @@ class LiveActivity:
         if self.started_at is not None:
             return self
         from livebar._engine import (
-            dispatcher as _dispatch,  # the engine loads with the first activity
+            runtime as _dispatch,  # the engine loads with the first activity
         )
         from livebar._process import hooks as _hooks
 
@@ -271,7 +271,7 @@ class LiveActivity:
             return False
         if timeout is None:
             timeout = self.spec.flush_timeout
-        from livebar._engine import dispatcher as _dispatch
+        from livebar._engine import runtime as _dispatch
 
         return _dispatch.wait_for(mirror, timeout)
 
@@ -971,12 +971,12 @@ def _refused(exc: LivebarError, options: Any) -> LivebarError:
 
 def _engine_clock() -> Callable[[], float]:
     """The engine's clock, without loading the engine before it is needed."""
-    dispatch = sys.modules.get("livebar._engine.dispatcher")
+    dispatch = sys.modules.get("livebar._engine.runtime")
     return time.monotonic if dispatch is None else dispatch.clock()
 
 
 def _wake_engine() -> None:
-    dispatch = sys.modules.get("livebar._engine.dispatcher")
+    dispatch = sys.modules.get("livebar._engine.runtime")
     if dispatch is not None:
         dispatch.wake()
 

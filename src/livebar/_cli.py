@@ -31,7 +31,7 @@ from typing import IO, Any, Callable
 
 from livebar._activity import LiveActivity, live_activity
 from livebar._defaults import ENV_API_KEY, ENV_BASE_URL, ENV_DISABLE, ENV_TIMEOUT
-from livebar._engine.dispatcher import flush as livebar_flush
+from livebar._engine.runtime import flush as livebar_flush
 from livebar._process.hooks import handling_sigterm
 from livebar._version import __version__
 from livebar._wire.config import Config, resolve_config

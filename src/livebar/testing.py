@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import httpx
 
 from livebar._defaults import DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
-from livebar._engine import dispatcher as _dispatch
+from livebar._engine import runtime as _dispatch
+from livebar._engine.dispatcher import Dispatcher
 from livebar._engine.pacing import Budgets
 from livebar._ledger.ledger import AccountLedger, MemoryBackend
 from livebar._process import hooks as _hooks
@@ -114,7 +115,7 @@ class VirtualTime:
         self.simulator = SimulatorHandle(self.state, VIRTUAL_URL.rsplit("/", 1)[0])
         """Inspect and fault the simulated account, as with ``serve()``."""
         self.timeout = timeout
-        self.dispatcher = _dispatch.Dispatcher(
+        self.dispatcher = Dispatcher(
             budgets=budgets or Budgets(),
             clock=self.clock,
             connect=self._connect,

@@ -15,9 +15,11 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Union
 
+from livebar._engine.pacing import snapshot_of
+
 if TYPE_CHECKING:
+    from livebar._engine.lost import LostEnd
     from livebar._engine.pacing import Snapshot
-    from livebar._engine.reap import LostEnd
     from livebar._job.endings import Ending
     from livebar._job.options import ActivitySpec, Sample
     from livebar._wire.client import Client
@@ -134,6 +136,31 @@ class ActivityJob:
             self.logged.add(topic)
             log.log(level, message, *args)
 
+    def look(self, seal_before: float) -> Sample | None:
+        """One look at the activity (``sample``); what it shows and an ending found are kept
+        here. ``None``: its state could not be built (said once; nothing more is sent)."""
+        try:
+            sample = self.sample(seal_before)
+        except Exception as exc:  # the state could not be built: say so once, never spin
+            self.stats.last_error = f"could not build the state: {exc}"
+            self.stats.dropped += 1
+            log.warning("livebar: %r cannot be shown: %s", self.title, exc)
+            return None
+        if sample.state is not self.state:
+            self.state = sample.state
+            self.snapshot = snapshot_of(sample.state)
+        if sample.ignored != self.stats.ignored:
+            if not self.stats.ignored:
+                log.warning(
+                    "livebar: %r was given a progress value it cannot show (NaN, infinite or out "
+                    "of range); it was clamped or dropped (counted in stats.ignored)",
+                    self.title,
+                )
+            self.stats.ignored = sample.ignored
+        if sample.ending is not None:
+            self.ending = sample.ending
+        return sample
+
     def give_up(self, why: str) -> None:
         """Nothing of this activity will be sent: say why in its stats, and wake its waiters."""
         self.stats.dropped += 1
@@ -166,6 +193,8 @@ class OrphanJob:
     config: Config
     client: Client | None = None
     owner: ActivityJob | None = None
+    plain: bool = False
+    """Send the end once more without the last state: the server refused it as it was."""
     kind = JobKind.ORPHAN
 
     @property

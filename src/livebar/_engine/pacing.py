@@ -30,22 +30,37 @@ import enum
 import math
 import random
 from collections import deque
+from collections.abc import Generator
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from livebar import _defaults
 from livebar._engine.share import ShareController
-from livebar._ledger.ledger import AccountLedger, Admission, MemoryBackend
 from livebar._wire import checks as checks
-from livebar._wire.errors import ConfigurationError, Trouble
+from livebar._wire.errors import ConfigurationError
 from livebar._wire.retry import backoff
 
+if TYPE_CHECKING:
+    from livebar._wire.payload import ContentState
+
 __all__ = [
+    "AskRoom",
+    "AskSlot",
     "Budgets",
+    "Effect",
+    "Heard",
     "Kind",
     "PacingPolicy",
     "Phase",
+    "Plan",
+    "Question",
+    "Refund",
+    "Release",
+    "Room",
     "Send",
     "Snapshot",
+    "YieldSlot",
+    "snapshot_of",
 ]
 
 
@@ -58,6 +73,25 @@ class Kind(str, enum.Enum):
     """End a manual-lifecycle activity before iOS does (8 hours) and start it afresh."""
     PUSH = "push"
     UPDATE = "update"
+
+
+class Heard(enum.Enum):
+    """What pacing is told of an answer."""
+
+    OK = "ok"
+    """It went through, or as good as: already gone, or it arrived and its answer was lost."""
+    RETRY = "retry"
+    """The same request may succeed after a backoff."""
+    RATE_LIMITED = "rate limited"
+    """The account's window is full: every request of the account waits."""
+    SLOT_TAKEN = "slot taken"
+    """The account's concurrent-activity limit: the start waits for a slot."""
+    NEVER = "never"
+    """This request will never go through."""
+    FORBIDDEN = "forbidden"
+    """The key was refused: nothing more is sent for it."""
+    BLOCKED = "blocked"
+    """The account's billing refuses anything new; the ends of what runs still go."""
 
 
 class Phase(enum.Enum):
@@ -183,31 +217,76 @@ class _Slot:
     stream_key: str | None = None
 
 
+class AskSlot(NamedTuple):
+    """A question for the account's ledger: may activity ``key`` hold a concurrent slot?
+    (It joins the account's queue of starts, first come first served across processes.)"""
+
+    key: int
+    max_active: int
+    title: str
+    stream_key: str | None
+
+
+class AskRoom(NamedTuple):
+    """A question for the account's ledger: is there room in the window for one request that
+    may not use its last ``floor`` of ``limit``? (Recorded there if so.)"""
+
+    limit: int
+    floor: int
+
+
+class Room(NamedTuple):
+    """The ledger's answer to ``AskRoom``: ``ticket`` to refund if the request never arrives,
+    ``retry_at`` when to ask again if refused, ``used`` what the window held."""
+
+    admitted: bool
+    used: int
+    retry_at: float
+    ticket: int | None = None
+
+
+class Refund(NamedTuple):
+    """Give request ``ticket`` back to the window: it certainly never reached the server."""
+
+    ticket: int
+
+
+class YieldSlot(NamedTuple):
+    """Activity ``key`` gives its concurrent slot back and keeps its place in the queue."""
+
+    key: int
+
+
+class Release(NamedTuple):
+    """Activity ``key`` is over for pacing: its slot and its record on the account go."""
+
+    key: int
+
+
+Question = Union[AskSlot, AskRoom]
+Effect = Union[Refund, YieldSlot, Release]
+Plan = Generator[Question, Union[bool, Room], list[Send]]
+
+
 class PacingPolicy:
     """The state machine the dispatcher drives. Not thread-safe: one dispatcher owns it.
 
-    The account's window and its concurrent slots are kept in ``ledger`` (an
-    ``AccountLedger``): in-process by default, or shared by every livebar process on the
-    account. Every request is recorded there when it is decided, before it is sent, and given
-    back if it certainly never arrived. livebar's share of the window is
-    ``budgets.requests_per_window``, lowered for a while (AIMD) after a 429 livebar's own
-    accounting did not predict: another tool on the same key is sending too.
+    It keeps no account state of its own: the account's window and its concurrent slots are
+    the ledger's, shared by every livebar process on the account. The policy asks the shell
+    to put its questions to the ledger (``AskSlot`` when an activity opens; ``plan`` yields
+    ``AskRoom`` for every request it wants to send, before it is sent) and returns what must be
+    written there afterwards as effects (``Refund``, ``YieldSlot``, ``Release``). livebar's
+    share of the window is ``budgets.requests_per_window``, lowered for a while (AIMD) after a
+    429 the ledger did not predict: another tool on the same key is sending too.
     """
 
-    def __init__(
-        self,
-        budgets: Budgets | None = None,
-        rng: random.Random | None = None,
-        *,
-        ledger: AccountLedger | None = None,
-    ) -> None:
+    def __init__(self, budgets: Budgets | None = None, rng: random.Random | None = None) -> None:
         self.rng = rng if rng is not None else random.Random()
         self._budgets = budgets if budgets is not None else Budgets()
-        self.ledger = ledger or AccountLedger(MemoryBackend(window=self._budgets.window))
         self._share = _share_for(self._budgets)
         self._slots: dict[int, _Slot] = {}
         self._pushes: deque[int] = deque()
-        self._tickets: dict[tuple[int, Kind], Admission] = {}
+        self._tickets: dict[tuple[int, Kind], Room] = {}
         self._refused: dict[int, float] = {}  # floor -> when the window frees for it (last look)
         self._paused_until = -math.inf
         self._rate_failures = 0
@@ -241,15 +320,22 @@ class PacingPolicy:
         rotates: bool = False,
         title: str = "",
         stream_key: str | None = None,
-    ) -> None:
+    ) -> AskSlot:
         """A new activity wants to start, showing ``snapshot``; ``rotates`` when pacing must
         renew it before iOS ends it (the manual lifecycle; the server renews streams). It joins
-        the account's queue of starts at once (``title`` and ``stream_key`` are what the ledger
+        the account's queue of starts at once: the shell puts the returned question to the
+        ledger and answers with ``granted`` (``title`` and ``stream_key`` are what the ledger
         keeps of it, so that it can be ended if this process dies)."""
         slot = _Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates)
         slot.title, slot.stream_key = title, stream_key
         self._slots[key] = slot
-        self._ask_for_slot(slot, now)
+        return self._slot_question(slot)
+
+    def granted(self, key: int, granted: bool) -> None:
+        """The ledger's answer to ``AskSlot`` for ``key``."""
+        slot = self._slots.get(key)
+        if slot is not None:
+            slot.granted = granted
 
     def renewed(self, key: int, now: float) -> None:
         """The server replaced the activity (a stream ``rotated``): iOS's budget starts afresh."""
@@ -297,13 +383,14 @@ class PacingPolicy:
         slot = self._slots.get(key)
         return slot.phase if slot is not None else None
 
-    def abandon(self, key: int, now: float = 0.0) -> None:
+    def abandon(self, key: int) -> list[Effect]:
         """Give up on an activity (its end will not be sent)."""
         slot = self._slots.get(key)
-        if slot is not None:
-            slot.phase = Phase.ABANDONED
-            slot.in_flight = None
-            self.ledger.close_activity(str(key), now)
+        if slot is None:
+            return []
+        slot.phase = Phase.ABANDONED
+        slot.in_flight = None
+        return [Release(key)]
 
     def as_stream(self, key: int) -> None:
         """The activity goes on as a stream (renewed by the server, not by pacing)."""
@@ -311,10 +398,9 @@ class PacingPolicy:
         if slot is not None:
             slot.rotates = False
 
-    def forget(self, key: int, now: float = 0.0) -> None:
+    def forget(self, key: int) -> list[Effect]:
         """Drop an activity that is ended or abandoned (its slot and record go too)."""
-        if self._slots.pop(key, None) is not None:
-            self.ledger.close_activity(str(key), now)
+        return [Release(key)] if self._slots.pop(key, None) is not None else []
 
     @property
     def forbidden(self) -> bool:
@@ -330,82 +416,98 @@ class PacingPolicy:
         self,
         send: Send,
         now: float,
-        trouble: Trouble | None,
+        heard: Heard,
         *,
         retry_after: float | None = None,
         arrived: bool | None = True,
-    ) -> None:
-        """Record how ``send`` went: ``trouble`` is ``None`` when it succeeded.
+    ) -> list[Effect]:
+        """Record how ``send`` went (``heard``: what its answer means, from the verdicts) and
+        return what the ledger must be told.
 
         ``arrived`` says whether the request reached the server (``None``: it may have, its
         answer was lost); one that may have counts against the account's window, whatever the
         answer.
         """
-        admission = self._tickets.pop((send.key, send.kind), None)
-        if arrived is False and admission is not None and admission.ticket is not None:
-            self.ledger.refund(admission.ticket, now)  # it never reached the server
-        if trouble in (None, Trouble.GONE, Trouble.GARBLED):
-            self._rate_failures = 0
-        elif trouble is Trouble.RATE_LIMITED:
-            self._pause_all(now, retry_after)  # the account is saturated: everyone waits
-            used = admission.used if admission is not None else None
-            self._share.on_rate_limited(now, used=used)  # someone else spends our window
-        elif trouble is Trouble.FORBIDDEN:
-            self._forbidden = True
-        elif trouble is Trouble.BLOCKED:
-            self._blocked = True
+        effects: list[Effect] = []
+        room = self._tickets.pop((send.key, send.kind), None)
+        if arrived is False and room is not None and room.ticket is not None:
+            effects.append(Refund(room.ticket))  # it never reached the server
+        self._account_heard(heard, now, retry_after, room)
         slot = self._slots.get(send.key)
-        retrying = trouble in (Trouble.RATE_LIMITED, Trouble.TRANSIENT, Trouble.ACTIVITY_LIMIT)
         if slot is None:  # a push of its own
-            if retrying:
-                self._pushes.appendleft(send.key)
-                self._push_failures += 1
-                self._push_retry_at = now + self._backoff(
-                    self._push_failures,
-                    self.budgets.backoff_initial,
-                    self.budgets.backoff_max,
-                    retry_after,
-                )
-            else:
-                self._push_failures = 0
-            return
+            self._push_heard(send, heard, now, retry_after)
+            return effects
         slot.in_flight = None
-        if trouble in (None, Trouble.GONE, Trouble.GARBLED):
+        if heard is Heard.OK:
             slot.failures = 0
             slot.retry_at = -math.inf
             self._on_success(slot, send.kind, now)
-        elif retrying:
-            if send.kind is Kind.START and trouble is Trouble.ACTIVITY_LIMIT:
-                self.ledger.yield_slot(str(slot.key), now)  # keep our place in the queue
-                slot.granted = False
-            if send.kind is Kind.UPDATE and arrived is not False and trouble is Trouble.TRANSIENT:
-                # A timed-out update may well have reached the phone: iOS counts it, so do we.
-                slot.updates_sent += 1
-                slot.last_update_at = now
-            self._retry_later(slot, now, retry_after, trouble is Trouble.ACTIVITY_LIMIT)
-            if send.kind is Kind.START and arrived is None and not slot.rotates:
-                self._maybe_started(slot, now)
-            elif send.kind is Kind.START:
-                slot.phase = Phase.WAITING  # to be started again once the backoff is over
-            if slot.closing and slot.phase is Phase.ACTIVE and send.kind is not Kind.END:
-                slot.retry_at = -math.inf  # the end's first try waits for nothing before it
-        elif trouble is Trouble.BLOCKED:
-            if send.kind is not Kind.UPDATE:  # what runs keeps running, and will be ended
-                slot.phase = Phase.ABANDONED
-        elif trouble is Trouble.REJECTED:
-            if send.kind is Kind.UPDATE:
-                # This state can never be shown; pretend it was so the next change goes out.
-                slot.shown = slot.latest
-            elif send.kind is Kind.START:
-                slot.phase = Phase.ABANDONED
-            elif send.kind is Kind.ROTATE:
-                slot.phase = Phase.WAITING  # the old card cannot be ended: start the new one
-            else:  # an end (or the push standing in for one) the server will never take
-                slot.phase = Phase.ENDED
+        elif heard in _RETRYING:
+            effects += self._retry(slot, send.kind, heard, now, retry_after, arrived)
         else:
-            slot.phase = Phase.ABANDONED
+            self._on_failure(slot, send.kind, heard)
         if slot.phase.settled:  # its slot (and record) on the account are free at once
-            self.ledger.close_activity(str(slot.key), now)
+            effects.append(Release(slot.key))
+        return effects
+
+    def _account_heard(
+        self, heard: Heard, now: float, retry_after: float | None, room: Room | None
+    ) -> None:
+        """What an answer means for the whole account."""
+        if heard is Heard.OK:
+            self._rate_failures = 0
+        elif heard is Heard.RATE_LIMITED:
+            self._pause_all(now, retry_after)  # the account is saturated: everyone waits
+            used = room.used if room is not None else None
+            self._share.on_rate_limited(now, used=used)  # someone else spends our window
+        elif heard is Heard.FORBIDDEN:
+            self._forbidden = True
+        elif heard is Heard.BLOCKED:
+            self._blocked = True
+
+    def _push_heard(self, send: Send, heard: Heard, now: float, retry_after: float | None) -> None:
+        if heard in _RETRYING:
+            self._pushes.appendleft(send.key)
+            self._push_failures += 1
+            b = self.budgets
+            self._push_retry_at = now + self._backoff(
+                self._push_failures, b.backoff_initial, b.backoff_max, retry_after
+            )
+        else:
+            self._push_failures = 0
+
+    def _retry(
+        self,
+        slot: _Slot,
+        kind: Kind,
+        heard: Heard,
+        now: float,
+        retry_after: float | None,
+        arrived: bool | None,
+    ) -> list[Effect]:
+        effects: list[Effect] = []
+        if kind is Kind.START and heard is Heard.SLOT_TAKEN:
+            effects.append(YieldSlot(slot.key))  # keep our place in the queue
+            slot.granted = False
+        if kind is Kind.UPDATE and arrived is not False and heard is Heard.RETRY:
+            # A timed-out update may well have reached the phone: iOS counts it, so do we.
+            slot.updates_sent += 1
+            slot.last_update_at = now
+        self._retry_later(slot, now, retry_after, heard is Heard.SLOT_TAKEN)
+        if kind is Kind.START and arrived is None and not slot.rotates:
+            self._maybe_started(slot, now)
+        elif kind is Kind.START:
+            slot.phase = Phase.WAITING  # to be started again once the backoff is over
+        if slot.closing and slot.phase is Phase.ACTIVE and kind is not Kind.END:
+            slot.retry_at = -math.inf  # the end's first try waits for nothing before it
+        return effects
+
+    def _on_failure(self, slot: _Slot, kind: Kind, heard: Heard) -> None:
+        """A request that will not succeed: where the activity stands now (``_FAILED``)."""
+        if heard is Heard.NEVER and kind is Kind.UPDATE:
+            # This state can never be shown; pretend it was so the next change goes out.
+            slot.shown = slot.latest
+        slot.phase = _FAILED.get((heard, kind), slot.phase)
 
     def _maybe_started(self, slot: _Slot, now: float) -> None:
         """A stream's start whose answer was lost probably reached the phone. A stream PUT both
@@ -434,16 +536,15 @@ class PacingPolicy:
     def _on_success(self, slot: _Slot, kind: Kind, now: float) -> None:
         slot.stale_area = 0.0
         slot.stale_since = now
+        slot.phase = _SUCCEEDED.get(kind, slot.phase)
         if kind is Kind.START:
-            slot.phase = Phase.ACTIVE
             slot.started_at = now
             slot.renew_at = now + self.budgets.rotate_after
             slot.updates_sent = 0
             slot.shown = slot.latest_sent
             slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
         elif kind is Kind.ROTATE:
-            slot.phase = Phase.WAITING  # the old card is gone: start the new one at once
-            slot.shown = None
+            slot.shown = None  # the old card is gone: start the new one at once
         elif kind is Kind.UPDATE:
             slot.updates_sent += 1
             slot.last_update_at = now
@@ -451,68 +552,33 @@ class PacingPolicy:
             if now >= slot.renew_at:  # asked the server to renew; it did not (yet): ask later
                 slot.renew_at = now + _defaults.DEFAULT_RENEW_RETRY
         else:
-            slot.phase = Phase.ENDED
             slot.shown = slot.latest_sent
 
     # -- what the policy tells the dispatcher -------------------------------------------------
 
-    def next_sends(self, now: float) -> list[Send]:
-        """The requests to make now, most urgent first, within every budget."""
+    def plan(self, now: float) -> Plan:
+        """The requests to make now, most urgent first, within every budget.
+
+        A generator: it yields each question for the ledger (``AskSlot``, ``AskRoom``), is sent
+        the answer (``bool``, ``Room``), and returns the sends once every request it wanted was
+        admitted or refused.
+        """
         if self._forbidden:
             return []
         self._refused = {}
         if now < self._paused_until:
             return []
-        b = self.budgets
-        limit = self.share(now)
         sends: list[Send] = []
-        floors = {
-            Kind.END: 0,
-            Kind.START: b.end_reserve,
-            Kind.ROTATE: b.end_reserve + 1,  # its start follows at once
-            Kind.PUSH: b.end_reserve,
-            Kind.UPDATE: b.reserve,
-        }
-
-        def take(send: Send) -> bool:
-            floor = floors[send.kind]
-            if any(refused <= floor for refused in self._refused):
-                return False  # a lower floor found the window full: so would this one
-            admission = self.ledger.acquire(now, limit=limit, floor=floor)
-            if not admission.admitted:
-                self._refused[floor] = admission.retry_at
-                return False
-            self._tickets[(send.key, send.kind)] = admission
-            sends.append(send)
-            return True
-
         slots = [s for s in self._slots.values() if s.in_flight is None and now >= s.retry_at]
         for slot in slots:
-            if not slot.closing:
-                continue
-            started = slot.phase is Phase.ACTIVE
-            never_started = not started and (
-                slot.phase is Phase.FALLBACK
-                or (
-                    slot.phase is Phase.WAITING
-                    and (slot.blocked or not self._ask_for_slot(slot, now))
-                )
-            )
-            if started and take(Send(slot.key, Kind.END)):
-                slot.in_flight = Kind.END
-                slot.latest_sent = slot.latest
-            elif never_started and not self._blocked and take(Send(slot.key, Kind.PUSH)):
-                # It never got a Live Activity and the job is over: say how it went in a push.
-                slot.in_flight = Kind.PUSH
-                slot.phase = Phase.FALLBACK
+            if slot.closing:
+                yield from self._plan_ending(slot, now, sends)
         if self._blocked:
             return sends  # the account's billing refuses anything new: only ends go out
         for slot in sorted(slots, key=lambda s: s.opened_at):
-            if slot.phase is not Phase.WAITING:
+            if slot.phase is not Phase.WAITING or not (yield from self._holds_slot(slot)):
                 continue
-            if not self._ask_for_slot(slot, now):
-                continue
-            if take(Send(slot.key, Kind.START)):
+            if (yield from self._take(Send(slot.key, Kind.START), now, sends)):
                 slot.in_flight = Kind.START
                 slot.phase = Phase.STARTING
                 slot.latest_sent = slot.latest
@@ -522,15 +588,44 @@ class PacingPolicy:
                 and slot.phase is Phase.ACTIVE
                 and not slot.closing
                 and slot.in_flight is None
-                and now >= slot.started_at + b.rotate_after
-                and take(Send(slot.key, Kind.ROTATE))
+                and now >= slot.started_at + self.budgets.rotate_after
+                and (yield from self._take(Send(slot.key, Kind.ROTATE), now, sends))
             ):
                 slot.in_flight = Kind.ROTATE
                 slot.latest_sent = slot.latest
         while (
-            self._pushes and now >= self._push_retry_at and take(Send(self._pushes[0], Kind.PUSH))
+            self._pushes
+            and now >= self._push_retry_at
+            and (yield from self._take(Send(self._pushes[0], Kind.PUSH), now, sends))
         ):
             self._pushes.popleft()
+        yield from self._plan_updates(slots, now, sends)
+        return sends
+
+    def _plan_ending(self, slot: _Slot, now: float, sends: list[Send]) -> Plan:
+        """An activity that is over: its end, or the push that stands in for it."""
+        started = slot.phase is Phase.ACTIVE
+        never_started = not started and (
+            slot.phase is Phase.FALLBACK
+            or (
+                slot.phase is Phase.WAITING
+                and (slot.blocked or not (yield from self._holds_slot(slot)))
+            )
+        )
+        if started and (yield from self._take(Send(slot.key, Kind.END), now, sends)):
+            slot.in_flight = Kind.END
+            slot.latest_sent = slot.latest
+        elif (
+            never_started
+            and not self._blocked
+            and (yield from self._take(Send(slot.key, Kind.PUSH), now, sends))
+        ):
+            # It never got a Live Activity and the job is over: say how it went in a push.
+            slot.in_flight = Kind.PUSH
+            slot.phase = Phase.FALLBACK
+        return sends
+
+    def _plan_updates(self, slots: list[_Slot], now: float, sends: list[Send]) -> Plan:
         ranked = []
         for slot in slots:
             if slot.phase is not Phase.ACTIVE or slot.closing or slot.in_flight is not None:
@@ -540,24 +635,44 @@ class PacingPolicy:
                 ranked.append((score, slot))
         ranked.sort(key=lambda pair: -pair[0])
         for _score, slot in ranked:
-            if not take(Send(slot.key, Kind.UPDATE)):
+            if not (yield from self._take(Send(slot.key, Kind.UPDATE), now, sends)):
                 break
             slot.in_flight = Kind.UPDATE
             slot.latest_sent = slot.latest
         return sends
 
-    def _ask_for_slot(self, slot: _Slot, now: float) -> bool:
+    def _take(self, send: Send, now: float, sends: list[Send]) -> Generator[Question, Any, bool]:
+        """Ask the ledger for room for ``send``; True (and ``send`` planned) when admitted."""
+        floor = self._floor(send.kind)
+        if any(refused <= floor for refused in self._refused):
+            return False  # a lower floor found the window full: so would this one
+        room: Room = yield AskRoom(limit=self.share(now), floor=floor)
+        if not room.admitted:
+            self._refused[floor] = room.retry_at
+            return False
+        self._tickets[(send.key, send.kind)] = room
+        sends.append(send)
+        return True
+
+    def _floor(self, kind: Kind) -> int:
+        """The part of the window a request of ``kind`` may not use (ends may use it all)."""
+        b = self.budgets
+        return {
+            Kind.END: 0,
+            Kind.START: b.end_reserve,
+            Kind.ROTATE: b.end_reserve + 1,  # its start follows at once
+            Kind.PUSH: b.end_reserve,
+            Kind.UPDATE: b.reserve,
+        }[kind]
+
+    def _holds_slot(self, slot: _Slot) -> Generator[Question, Any, bool]:
         """Whether ``slot`` holds one of the account's concurrent slots (asking if it does not)."""
         if not slot.granted:
-            grant = self.ledger.request_slot(
-                str(slot.key),
-                now,
-                max_active=self.budgets.max_activities,
-                title=slot.title,
-                stream_key=slot.stream_key,
-            )
-            slot.granted = grant.granted
+            slot.granted = yield self._slot_question(slot)
         return slot.granted
+
+    def _slot_question(self, slot: _Slot) -> AskSlot:
+        return AskSlot(slot.key, self.budgets.max_activities, slot.title, slot.stream_key)
 
     def next_wake(self, now: float) -> float:
         """The latest time the dispatcher should look again, even if nothing is sampled.
@@ -688,6 +803,45 @@ class PacingPolicy:
         # No hint, or "now" (0, negative, a date past): asking again at once only hammers a
         # server that just refused us; the usual backoff.
         return backoff(failures, initial=initial, cap=cap, rng=self.rng)
+
+
+_RETRYING = (Heard.RETRY, Heard.RATE_LIMITED, Heard.SLOT_TAKEN)
+
+_SUCCEEDED = {
+    Kind.START: Phase.ACTIVE,
+    Kind.ROTATE: Phase.WAITING,  # the old card is gone: the new one starts at once
+    Kind.END: Phase.ENDED,
+    Kind.PUSH: Phase.ENDED,
+}
+"""Where an activity stands after a request of each kind went through (an update: no change)."""
+
+_FAILED = {
+    (Heard.NEVER, Kind.START): Phase.ABANDONED,
+    (Heard.NEVER, Kind.ROTATE): Phase.WAITING,  # the old card cannot be ended: start the new one
+    (Heard.NEVER, Kind.END): Phase.ENDED,  # an end (or its push) the server will never take
+    (Heard.NEVER, Kind.PUSH): Phase.ENDED,
+    (Heard.BLOCKED, Kind.START): Phase.ABANDONED,  # what runs keeps running, and will be ended
+    (Heard.BLOCKED, Kind.ROTATE): Phase.ABANDONED,
+    (Heard.BLOCKED, Kind.END): Phase.ABANDONED,
+    (Heard.BLOCKED, Kind.PUSH): Phase.ABANDONED,
+    **{(Heard.FORBIDDEN, kind): Phase.ABANDONED for kind in Kind},
+}
+"""Where an activity stands after a request of each kind will not go through (else: no change;
+a request worth retrying is ``_retry``'s)."""
+
+
+def snapshot_of(state: ContentState) -> Snapshot:
+    """What pacing weighs of a content state."""
+    count = 0.0
+    if state.metrics:
+        first = state.metrics[0].value
+        count = float(first) if isinstance(first, (int, float)) else 0.0
+    return Snapshot(
+        fraction=state.fraction(),
+        count=count,
+        structure=(state.type, state.title, state.color, state.number_of_steps),
+        detail=(state.subtitle, state.step_color, state.step_colors),
+    )
 
 
 _UNKNOWN = Snapshot(structure=("unknown",))

@@ -6,7 +6,7 @@ key. The dispatcher sends it; ``livebar reap`` builds an orphan's end with the s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple, Union
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
 from livebar._engine.pacing import Kind
@@ -22,10 +22,9 @@ from livebar._wire.payload import (
 
 if TYPE_CHECKING:
     from livebar._engine.jobs import Job
-    from livebar._engine.reap import LostEnd
-    from livebar._wire.client import Client
+    from livebar._engine.lost import LostEnd
 
-__all__ = ["CONTINUES", "Body", "Call", "build", "orphan_call", "outcome_push", "perform"]
+__all__ = ["CONTINUES", "Body", "Call", "build", "orphan_call", "outcome_push"]
 
 CONTINUES = "Continues on a new card\u2026"
 """The last words of an activity livebar renews before iOS's 8 hours end it."""
@@ -46,7 +45,7 @@ def build(job: Job, kind: Kind) -> Call:
     if isinstance(job, PushJob):
         return Call("push", job.notification)
     if isinstance(job, OrphanJob):
-        return orphan_call(job.end)
+        return orphan_call(job.end.bare() if job.plain else job.end)
     if kind is Kind.PUSH:
         return Call("push", outcome_push(job))
     return _activity_call(job, kind)
@@ -118,14 +117,6 @@ def orphan_call(end: LostEnd) -> Call:
             auto_dismiss_minutes=dismiss,
         ),
     )
-
-
-def perform(client: Client, call: Call) -> Any:
-    """Send ``call`` with ``client``, once: pacing (or the reaper) decides about retries."""
-    if call.key is not None:
-        send = client.end_stream if call.operation == "end_stream" else client.stream
-        return send(call.key, call.body, retry=False)  # type: ignore[arg-type]
-    return getattr(client, call.operation)(call.body, retry=False)
 
 
 def outcome_push(job: ActivityJob) -> PushNotification:

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Callable, Protocol
 
-from livebar._engine import dispatcher as _dispatch
+from livebar._engine import runtime as _dispatch
 from livebar._job.endings import Outcome, Terminated
 from livebar._process import signals as _signals
 

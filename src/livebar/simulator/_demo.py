@@ -77,7 +77,7 @@ def run_demo(
     what your own jobs will do. ``fast`` (or ``LIVEBAR_DEMO_FAST=1``) runs it in about 3 s;
     ``keep_open`` keeps serving the lock screen after the job until Ctrl-C.
     """
-    from livebar._engine import dispatcher as _dispatch
+    from livebar._engine import runtime as _dispatch
 
     out = out or sys.stdout
     fast = fast or os.environ.get(ENV_DEMO_FAST, "").strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,95 @@
+"""What the phone is told about an activity whose process died: "Lost: …", pure.
+
+A job killed outright (SIGKILL, the OOM killer, a lost node) never sends its end: its activity
+stays on the phone as if the job were still running. Any livebar process on the account that
+finds it in the ledger (``AccountLedger.claim_orphans``) ends it with what is known: the last
+state the phone was sent, turned red, with a subtitle saying what happened::
+
+    Lost: process 4121 was killed after 2h 13m at 61%
+    Lost: process 4121 on build-7 went silent after 2h 13m at step 2 of 3
+
+and the failure dismiss time. ``lost_end`` builds that end; the engine sends it as one of its
+jobs (an ``OrphanJob``), and ``livebar reap`` (``_engine/reap.py``) sends it from the command
+line, both through ``requests.orphan_call``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from livebar import _defaults
+from livebar._job.endings import format_duration
+from livebar._wire.errors import ValidationError
+from livebar._wire.payload import ContentState, state_fraction
+
+if TYPE_CHECKING:
+    from livebar._ledger.backend import Orphan
+
+__all__ = ["LOST_COLOR", "LostEnd", "lost_end", "lost_message"]
+
+LOST_COLOR = "red"
+
+
+def lost_message(orphan: Orphan) -> str:
+    """What happened, in a subtitle: ``Lost: process 4121 was killed after 2h 13m at 61%``."""
+    who = f"process {orphan.owner.pid}" if orphan.owner.pid else "its process"
+    if orphan.same_host:
+        what = f"{who} was killed"
+    else:
+        where = f" on {orphan.owner.hostname}" if orphan.owner.hostname else " on another host"
+        what = f"{who}{where} went silent"
+    text = f"Lost: {what} after {format_duration(orphan.last_seen - orphan.started_at)}"
+    where_it_was = _progress(orphan.state)
+    return f"{text} at {where_it_was}" if where_it_was else text
+
+
+@dataclass(frozen=True)
+class LostEnd:
+    """The end that tells the phone the truth about an orphan: ``stream_key`` (a stream's
+    DELETE) or ``activity_id`` (``POST /live-activity/end``), with ``content_state``."""
+
+    orphan: Orphan
+    content_state: ContentState
+    auto_dismiss_minutes: int
+
+    def bare(self) -> LostEnd:
+        """The same end without the last state (the server refused the state as it was)."""
+        orphan = dataclasses.replace(self.orphan, state=None)
+        return lost_end(orphan, auto_dismiss_minutes=self.auto_dismiss_minutes)
+
+
+def lost_end(
+    orphan: Orphan,
+    *,
+    auto_dismiss_minutes: int = _defaults.DEFAULT_FAILURE_AUTO_DISMISS_MINUTES,
+) -> LostEnd:
+    """The truthful end of ``orphan``: its last state, red, with ``lost_message`` as subtitle."""
+    return LostEnd(orphan, _lost_state(orphan), auto_dismiss_minutes)
+
+
+def _lost_state(orphan: Orphan) -> ContentState:
+    message = lost_message(orphan)
+    if orphan.state is not None:
+        try:
+            last = ContentState.from_json(dict(orphan.state))
+            changes: dict[str, Any] = {"subtitle": message, "color": LOST_COLOR}
+            if last.type == "segmented_progress":
+                changes.update(step_color=LOST_COLOR, step_colors=None)
+            return last.replace(**changes)
+        except (ValidationError, TypeError, ValueError):
+            pass  # a state this version cannot read: say what happened without it
+    return ContentState(title=orphan.title or "Lost", subtitle=message, color=LOST_COLOR)
+
+
+def _progress(state: Any | None) -> str:
+    """``61%``, ``step 2 of 3``, or ``""`` when the state says nothing of progress."""
+    if not isinstance(state, dict):
+        return ""
+    step, steps = state.get("current_step"), state.get("number_of_steps")
+    if isinstance(step, int) and isinstance(steps, int) and steps > 0:
+        return f"step {min(step + 1, steps)} of {steps}"
+    fraction = state_fraction(state)
+    return "" if fraction is None else f"{math.floor(100 * fraction + 1e-9)}%"

@@ -1,0 +1,249 @@
+"""One account as the engine sends for it: its jobs, its budgets, its standing.
+
+An ``Outbox`` holds what one API key at one server has to send (its activities, and the pushes
+and orphans queued beside them), the pacing policy that decides when, the account's ledger that
+the policy's questions are put to, and the client that sends. It is the shell around the pure
+policy: ``admit`` runs the policy's plan against the ledger, ``apply`` writes the effects the
+policy returns. Only the engine's thread touches it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Callable
+
+from livebar import _defaults
+from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
+from livebar._engine.lost import lost_end
+from livebar._engine.pacing import (
+    AskSlot,
+    Effect,
+    PacingPolicy,
+    Phase,
+    Question,
+    Refund,
+    Room,
+    Send,
+    YieldSlot,
+)
+from livebar._ledger import ledger as _ledger
+from livebar._ledger.ledger import AccountLedger, MemoryBackend
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from livebar._engine.jobs import Job
+    from livebar._engine.requests import Call
+    from livebar._wire.client import Client
+    from livebar._wire.config import Config
+
+__all__ = ["Outbox", "admit", "apply", "ask", "perform"]
+
+log = logging.getLogger("livebar")
+
+
+class Outbox:
+    """One account's jobs, budgets (pacing policy and ledger), client and standing."""
+
+    def __init__(
+        self, client: Client, policy: PacingPolicy, ledger: AccountLedger, config: Config
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.ledger = ledger
+        self.config = config
+        self.activities: dict[int, ActivityJob] = {}
+        self.queued: dict[int, PushJob | OrphanJob] = {}
+        self.refused = False
+        """The key was refused (or its billing blocked): nothing new is taken in."""
+        self.blocked = False
+        self.said_pushed = False
+        self.next_claim = -math.inf
+        self.next_heartbeat = -math.inf
+
+    def job(self, key: int) -> Job | None:
+        return self.activities.get(key) or self.queued.get(key)
+
+    def jobs(self) -> Iterator[Job]:
+        yield from list(self.activities.values())
+        yield from list(self.queued.values())
+
+    @property
+    def settling(self) -> bool:
+        """Anything queued, or an activity over whose end is not settled yet."""
+        return bool(self.queued) or any(j.ending is not None for j in self.activities.values())
+
+    # -- the policy's questions and effects, answered by the ledger ----------------------------
+
+    def ask(self, question: Question, now: float) -> bool | Room:
+        """Put one of the policy's questions to the account's ledger."""
+        return ask(self.ledger, question, now)
+
+    def admit(self, now: float) -> list[Send]:
+        """What to send now: the policy's plan, its questions answered by the ledger."""
+        return admit(self.policy, lambda question: self.ask(question, now), now)
+
+    def apply(self, effects: list[Effect], now: float) -> None:
+        """Write what the policy says the ledger must be told."""
+        apply(self.ledger, effects, now)
+
+    # -- jobs coming and going ----------------------------------------------------------------
+
+    def open(self, job: ActivityJob, now: float) -> None:
+        """A new activity (sampled once): it joins the account's queue of starts at once."""
+        assert job.snapshot is not None
+        self.activities[job.key] = job
+        question = self.policy.open(
+            job.key,
+            now,
+            job.snapshot,
+            rotates=job.stream_key is None,
+            title=job.title,
+            stream_key=job.stream_key,
+        )
+        self.policy.granted(job.key, bool(self.ask(question, now)))
+        if job.ending is not None:  # over before the engine first saw it
+            self.policy.close(job.key, job.snapshot)
+
+    def queue(self, job: PushJob | OrphanJob) -> None:
+        self.queued[job.key] = job
+        self.policy.push(job.key)
+
+    def abandon(self, job: ActivityJob, now: float) -> None:
+        self.apply(self.policy.abandon(job.key), now)
+
+    def settle(self, job: ActivityJob, now: float) -> None:
+        """Forget an activity whose story is over, and wake whoever waits for it."""
+        phase = self.policy.phase(job.key)
+        if phase is not None and not phase.settled:
+            return
+        if any(queued.owner is job for queued in self.queued.values()):
+            return  # its outcome push is still on its way
+        job.stats.coalesced = self.policy.coalesced(job.key)
+        self.apply(self.policy.forget(job.key), now)
+        self.activities.pop(job.key, None)
+        job.done.set()
+
+    def settle_orphan(self, job: OrphanJob, now: float, *, ended: bool) -> None:
+        self.queued.pop(job.key, None)
+        self.ledger.settle_orphan(job.end.orphan.id, now, ended=ended)
+
+    # -- the account's standing -----------------------------------------------------------------
+
+    def refuse(self, why: str, now: float) -> None:
+        """401: nothing more is sent for this key; every job is given up (orphans handed back:
+        another key may end them)."""
+        if not self.refused:
+            self.refused = True
+            log.error(
+                "livebar: ActivitySmith refused the API key (%s); Live Activities are off "
+                "for this key until the process restarts",
+                why,
+            )
+        for job in list(self.activities.values()):
+            job.stats.dropped += 1
+            job.stats.last_error = why
+            self.abandon(job, now)
+            self.settle(job, now)
+        for key, queued in list(self.queued.items()):
+            if isinstance(queued, OrphanJob):
+                self.ledger.settle_orphan(queued.end.orphan.id, now, ended=False)
+            self.apply(self.policy.forget(key), now)
+        self.queued.clear()
+
+    def block(self, why: str, now: float) -> None:
+        """402: the account's billing refuses anything new; what runs is still ended."""
+        if not self.blocked:
+            self.blocked = self.refused = True
+            log.error(
+                "livebar: ActivitySmith's billing blocks new sends for this key (%s); livebar "
+                "still ends what is running and starts nothing new until the process restarts",
+                why,
+            )
+        for job in list(self.activities.values()):
+            if self.policy.phase(job.key) is not Phase.ACTIVE:  # never to start now
+                job.stats.dropped += 1
+                job.stats.last_error = why
+                self.abandon(job, now)
+                self.settle(job, now)
+        for key, queued in list(self.queued.items()):
+            if isinstance(queued, PushJob):
+                if queued.owner is not None:
+                    queued.owner.stats.dropped += 1
+                del self.queued[key]
+                self.apply(self.policy.forget(key), now)
+
+    # -- the account's other processes ----------------------------------------------------------
+
+    def tend(self, now: float, new_key: Callable[[], int]) -> None:
+        """Heartbeat, and take the activities of processes on the account that are gone."""
+        if now >= self.next_heartbeat:
+            self.next_heartbeat = now + _ledger.DEFAULT_HEARTBEAT_INTERVAL
+            for key in self.ledger.heartbeat(now):  # reaped by another host while we were paused
+                job = self.activities.get(int(key)) if key.isdigit() else None
+                if job is not None:
+                    job.stats.last_error = "ended by another livebar process (lost contact)"
+                    self.abandon(job, now)
+                    self.settle(job, now)
+        if now >= self.next_claim and not self.refused:
+            self.next_claim = now + _defaults.DEFAULT_REAP_INTERVAL
+            for orphan in self.ledger.claim_orphans(now):
+                self.queue(OrphanJob(new_key(), lost_end(orphan), self.config, client=self.client))
+
+    def close_ledger(self, now: float, window: float) -> None:
+        """A clean exit: the ledger drops this process's records (none is left to reap)."""
+        if self.activities or self.queued:
+            return  # still ours to end: another process may have to, if we never do
+        self.ledger.close(now)
+        # From now on this process paces alone: the shared ledger is closed.
+        self.ledger = AccountLedger(MemoryBackend(window=window))
+        self.next_claim = self.next_heartbeat = math.inf
+
+
+def ask(ledger: AccountLedger, question: Question, now: float) -> bool | Room:
+    """The ledger's answer to one of the policy's questions."""
+    if isinstance(question, AskSlot):
+        grant = ledger.request_slot(
+            str(question.key),
+            now,
+            max_active=question.max_active,
+            title=question.title,
+            stream_key=question.stream_key,
+        )
+        return grant.granted
+    admission = ledger.acquire(now, limit=question.limit, floor=question.floor)
+    return Room(admission.admitted, admission.used, admission.retry_at, admission.ticket)
+
+
+def apply(ledger: AccountLedger, effects: list[Effect], now: float) -> None:
+    """Write the policy's effects to the ledger."""
+    for effect in effects:
+        if isinstance(effect, Refund):
+            ledger.refund(effect.ticket, now)
+        elif isinstance(effect, YieldSlot):
+            ledger.yield_slot(str(effect.key), now)
+        else:
+            ledger.close_activity(str(effect.key), now)
+
+
+def admit(
+    policy: PacingPolicy, answer: Callable[[Question], bool | Room], now: float
+) -> list[Send]:
+    """Run ``policy``'s plan at ``now``, each of its questions answered by ``answer``."""
+    plan = policy.plan(now)
+    try:
+        question = next(plan)
+        while True:
+            question = plan.send(answer(question))
+    except StopIteration as done:
+        sends: list[Send] = done.value
+        return sends
+
+
+def perform(client: Client, call: Call) -> Any:
+    """Send ``call`` with ``client``, once: pacing (or the reaper) decides about retries."""
+    if call.key is not None:
+        send = client.end_stream if call.operation == "end_stream" else client.stream
+        return send(call.key, call.body, retry=False)  # type: ignore[arg-type]
+    return getattr(client, call.operation)(call.body, retry=False)
