@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
@@ -250,3 +251,27 @@ def test_a_connection_failure_is_a_failure(tmp_path: Path, fake_api: Any) -> Non
     with Client(api_key="ask_k", transport=api.transport, retry=False) as client:
         report = reap(ledger, client, clock=clock, sleep=clock.sleep)
     assert [("a", "ConnectError")] == [(o.title, r.split(":")[0]) for o, r in report.failed]
+
+
+def test_a_refused_last_state_is_ended_with_the_least_there_is(
+    tmp_path: Path, fake_api: Any
+) -> None:
+    """400 to the lost end: sent once more without the last state, and then it is ended."""
+    clock = FakeClock()
+    dead = ledger_support.dead_owner()
+    where = ledger_support.Where("sqlite", str(tmp_path / "l.sqlite3"))
+    gone = ledger_support.open_backend(where, window=60.0, clock=clock, owner=dead)
+    gone.request_slot("a", clock(), max_active=4, title="Backup", stream_key="backup-1")
+    state = {"title": "Backup", "type": "progress", "percentage": 61}
+    gone.record_state("a", clock(), activity_id=None, state=state)
+    ledger = AccountLedger(ledger_support.open_backend(where, window=60.0, clock=clock))
+    api = fake_api(
+        (400, {"error": "Bad Request", "message": "content_state.percentage"}),
+        (200, {"success": True, "operation": "ended", "activity_id": "x"}),
+    )
+    with Client(api_key="ask_k", transport=api.transport, retry=False) as client:
+        report = reap(ledger, client, clock=clock, sleep=clock.sleep)
+    assert (1, 0) == (len(report.ended), len(report.failed))
+    first, bare = (json.loads(r.content)["content_state"] for r in api.requests)
+    assert (61, None) == (first.get("percentage"), bare.get("percentage"))
+    assert bare["subtitle"].startswith("Lost: process")
