@@ -16,7 +16,7 @@ import pytest
 
 import livebar
 from livebar._engine import runtime as _dispatch
-from livebar._engine.pacing import Budgets
+from livebar._engine.budgets import Budgets
 from livebar.simulator import SimulatorHandle
 from livebar.testing import VirtualTime, virtual_time
 

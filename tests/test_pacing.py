@@ -8,19 +8,11 @@ from typing import Callable
 
 import pytest
 
+from livebar._engine.budgets import Budgets
+from livebar._engine.freshness import Snapshot
+from livebar._engine.messages import Effect, Heard, Kind, Question, Room, Send
 from livebar._engine.outbox import admit, apply, ask
-from livebar._engine.pacing import (
-    Budgets,
-    Effect,
-    Heard,
-    Kind,
-    PacingPolicy,
-    Phase,
-    Question,
-    Room,
-    Send,
-    Snapshot,
-)
+from livebar._engine.pacing import PacingPolicy, Phase
 from livebar._ledger.ledger import AccountLedger, MemoryBackend
 from livebar._wire.errors import ConfigurationError
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from livebar._engine.jobs import JobKind
-from livebar._engine.pacing import Heard, Kind
+from livebar._engine.messages import Heard, Kind
 from livebar._engine.verdicts import JobFacts, Note, Result, Standing, interpret
 from livebar._wire.errors import Diagnosis, Trouble
 

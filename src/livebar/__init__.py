@@ -32,8 +32,8 @@ if TYPE_CHECKING:
         live_activity,
         track,
     )
+    from livebar._engine.budgets import Budgets
     from livebar._engine.jobs import ActivityStats
-    from livebar._engine.pacing import Budgets
     from livebar._engine.runtime import configure, flush, push
     from livebar._integrations.pandas import pandas
     from livebar._integrations.tqdm import tqdm, trange
@@ -101,7 +101,7 @@ _EXPORTS = {
     "configure": "livebar._engine.runtime",
     "flush": "livebar._engine.runtime",
     "push": "livebar._engine.runtime",
-    "Budgets": "livebar._engine.pacing",
+    "Budgets": "livebar._engine.budgets",
     "pandas": "livebar._integrations.pandas",
     "tqdm": "livebar._integrations.tqdm",
     "trange": "livebar._integrations.tqdm",

@@ -49,8 +49,8 @@ import httpx
 
 from livebar._defaults import DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
 from livebar._engine import runtime as _dispatch
+from livebar._engine.budgets import Budgets
 from livebar._engine.dispatcher import Dispatcher
-from livebar._engine.pacing import Budgets
 from livebar._ledger.ledger import AccountLedger, MemoryBackend
 from livebar._process import hooks as _hooks
 from livebar._wire.config import Config

@@ -25,11 +25,13 @@ import time
 from typing import TYPE_CHECKING, Callable, Union
 
 from livebar import _defaults
+from livebar._engine.budgets import Budgets
 from livebar._engine.jobs import ActivityJob, Job, OrphanJob, PushJob, new_stream_key
 from livebar._engine.lost import lost_message
+from livebar._engine.messages import Heard, Kind, Send
 from livebar._engine.outbox import Outbox, perform
-from livebar._engine.pacing import Budgets, Heard, Kind, PacingPolicy, Send
-from livebar._engine.requests import build, outcome_push
+from livebar._engine.pacing import PacingPolicy
+from livebar._engine.requests import build
 from livebar._engine.verdicts import JobFacts, Note, Result, Standing, Verdict, interpret
 from livebar._wire.account import account_for
 from livebar._wire.config import redact
@@ -129,6 +131,7 @@ class Dispatcher:
         self._outboxes: dict[str, Outbox] = {}
         self._inbox: collections.deque[_Message] = collections.deque()
         self._keys = itertools.count(1)
+        self._new_key = self._keys.__next__
         self.flushing = 0
         """While above zero, endings seal at once: nobody waits for a late excepthook."""
         self.idle = idle or threading.Condition()
@@ -148,7 +151,9 @@ class Dispatcher:
         job = ActivityJob(next(self._keys), spec, sample, config)
         if self.use_given_clients:
             job.client = spec.client
-        self._hand_over(job)
+        self.handed_over += 1
+        self._inbox.append(job)
+        self.waker()
         return job
 
     def push(
@@ -156,7 +161,9 @@ class Dispatcher:
     ) -> None:
         """Queue a push notification, paced with the activities."""
         given = client if self.use_given_clients else None
-        self._hand_over(PushJob(next(self._keys), notification, config, client=given))
+        self.handed_over += 1
+        self._inbox.append(PushJob(next(self._keys), notification, config, client=given))
+        self.waker()
 
     def set_budgets(self, budgets: Budgets) -> None:
         """Use ``budgets`` from the next turn on, for every account (what was sent still counts)."""
@@ -175,11 +182,6 @@ class Dispatcher:
     def pending(self) -> bool:
         """Anything handed over or ending that is not settled yet, as of the last turn."""
         return bool(self._inbox) or self.pending_now
-
-    def _hand_over(self, job: ActivityJob | PushJob) -> None:
-        self.handed_over += 1
-        self._inbox.append(job)
-        self.waker()
 
     # -- one turn -----------------------------------------------------------------------------
 
@@ -219,9 +221,6 @@ class Dispatcher:
         if wake != math.inf:
             return max(0.0, min(wake - current, 1.0))
         return None
-
-    def _new_key(self) -> int:
-        return next(self._keys)
 
     def _intake(self, now: float) -> None:
         while self._inbox:
@@ -346,13 +345,13 @@ class Dispatcher:
             job.plain = True
         result = answer if isinstance(answer, Result) else Result()
         if verdict.delivered and exc is None:  # what the answer says, before pacing hears it
-            self._delivered(outbox, send, job, result, verdict, now)
+            outbox.delivered(send, job, result, verdict, now, new_key=self._new_key)
         heard = outbox.policy.result(
             send, now, verdict.heard, retry_after=verdict.retry_after, arrived=verdict.arrived
         )
         outbox.apply(heard, now)
         if verdict.delivered and exc is not None:  # it arrived; only its answer is lost
-            self._delivered(outbox, send, job, result, verdict, now)
+            outbox.delivered(send, job, result, verdict, now, new_key=self._new_key)
         if owner is not None:
             owner.stats.retried += verdict.retried
             owner.stats.dropped += verdict.dropped
@@ -373,67 +372,7 @@ class Dispatcher:
         elif verdict.standing is Standing.BLOCKED:
             outbox.block(_describe(exc, job), now)
         if verdict.note is not None:
-            self._say(send, job, verdict.note, exc)
-
-    def _delivered(
-        self, outbox: Outbox, send: Send, job: Job, result: Result, verdict: Verdict, now: float
-    ) -> None:
-        """A request that went through (or as good as): what it changes for its job."""
-        if not isinstance(job, ActivityJob):
-            outbox.queued.pop(job.key, None)
-            return
-        stats = job.stats
-        stats.warnings += verdict.warning
-        stats.rotations += verdict.rotated
-        if verdict.renewed:  # the server replaced the card: iOS's budget is fresh
-            outbox.policy.renewed(job.key, now)
-        if send.kind in (Kind.START, Kind.UPDATE):
-            stats.activity_id = result.activity_id or stats.activity_id
-            if job.state is not None:  # what a reaper would end it with if we die
-                state = job.state.to_json()
-                outbox.ledger.record_state(
-                    str(job.key), now, activity_id=stats.activity_id, state=state
-                )
-        if send.kind is Kind.ROTATE:
-            stats.rotations += 1
-        elif send.kind is Kind.UPDATE:
-            stats.updates += result.operation != "started"
-        elif send.kind is Kind.PUSH:
-            stats.delivered_by_push = stats.end_delivered = True
-            if not outbox.said_pushed:  # once: a churn of short jobs must not flood the log
-                outbox.said_pushed = True
-                log.warning(
-                    "livebar: %r was over before a Live Activity could start for it (the "
-                    "account's concurrent limit or its request budget); its outcome went out as "
-                    "a push notification instead (stats.delivered_by_push; said once)",
-                    job.title,
-                )
-        elif send.kind is Kind.END:
-            stats.end_delivered, stats.end_unconfirmed = True, False
-            ending = job.ending
-            if ending is not None and ending.outcome in job.spec.notify_on:
-                notification = outcome_push(job)
-                outbox.queue(PushJob(self._new_key(), notification, job.config, job, job.client))
-
-    def _say(self, send: Send, job: Job, note: Note, exc: LivebarError | None) -> None:
-        """Log what an answer means, once per activity, request kind and error."""
-        if note is Note.ORPHAN_ENDED:
-            assert isinstance(job, OrphanJob)
-            log.warning("livebar: ended %s: %s", job.title, lost_message(job.end.orphan))
-            return
-        owner = job.owner
-        if owner is None and note is Note.GONE:
-            return
-        why = _describe(exc, job) if exc is not None else ""
-        subject = send.kind.value if note is Note.DROPPED else (owner or job).title
-        level, message = _NOTES[note]
-        args = (subject, why) if exc is not None else (subject,)
-        if owner is None:
-            log.log(level, message, *args)
-        else:
-            owner.say_once(
-                (send.kind, type(exc) if exc is not None else note), level, message, *args
-            )
+            _say(send, job, verdict.note, exc)
 
     # -- after a flush gave up ----------------------------------------------------------------
 
@@ -460,6 +399,25 @@ class Dispatcher:
                     job.stats.dropped += 1
                     names.append(job.title)
         return names, unconfirmed
+
+
+def _say(send: Send, job: Job, note: Note, exc: LivebarError | None) -> None:
+    """Log what an answer means, once per activity, request kind and error."""
+    if note is Note.ORPHAN_ENDED:
+        assert isinstance(job, OrphanJob)
+        log.warning("livebar: ended %s: %s", job.title, lost_message(job.end.orphan))
+        return
+    owner = job.owner
+    if owner is None and note is Note.GONE:
+        return
+    why = _describe(exc, job) if exc is not None else ""
+    subject = send.kind.value if note is Note.DROPPED else (owner or job).title
+    level, message = _NOTES[note]
+    args = (subject, why) if exc is not None else (subject,)
+    if owner is None:
+        log.log(level, message, *args)
+    else:
+        owner.say_once((send.kind, type(exc) if exc is not None else note), level, message, *args)
 
 
 def _exchange(job: Job, send: Send) -> Result:

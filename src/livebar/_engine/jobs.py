@@ -15,11 +15,11 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Union
 
-from livebar._engine.pacing import snapshot_of
+from livebar._engine.freshness import snapshot_of
 
 if TYPE_CHECKING:
+    from livebar._engine.freshness import Snapshot
     from livebar._engine.lost import LostEnd
-    from livebar._engine.pacing import Snapshot
     from livebar._job.endings import Ending
     from livebar._job.options import ActivitySpec, Sample
     from livebar._wire.client import Client

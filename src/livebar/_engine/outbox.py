@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING, Any, Callable
 from livebar import _defaults
 from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
 from livebar._engine.lost import lost_end
-from livebar._engine.pacing import (
+from livebar._engine.messages import (
     AskSlot,
     Effect,
-    PacingPolicy,
-    Phase,
+    Kind,
     Question,
     Refund,
     Room,
     Send,
     YieldSlot,
 )
+from livebar._engine.pacing import PacingPolicy, Phase
+from livebar._engine.requests import outcome_push
 from livebar._ledger import ledger as _ledger
 from livebar._ledger.ledger import AccountLedger, MemoryBackend
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from livebar._engine.jobs import Job
     from livebar._engine.requests import Call
+    from livebar._engine.verdicts import Result, Verdict
     from livebar._wire.client import Client
     from livebar._wire.config import Config
 
@@ -128,6 +130,53 @@ class Outbox:
     def settle_orphan(self, job: OrphanJob, now: float, *, ended: bool) -> None:
         self.queued.pop(job.key, None)
         self.ledger.settle_orphan(job.end.orphan.id, now, ended=ended)
+
+    def delivered(
+        self,
+        send: Send,
+        job: Job,
+        result: Result,
+        verdict: Verdict,
+        now: float,
+        *,
+        new_key: Callable[[], int],
+    ) -> None:
+        """A request that went through (or as good as): what it changes for its job."""
+        if not isinstance(job, ActivityJob):
+            self.queued.pop(job.key, None)
+            return
+        stats = job.stats
+        stats.warnings += verdict.warning
+        stats.rotations += verdict.rotated
+        if verdict.renewed:  # the server replaced the card: iOS's budget is fresh
+            self.policy.renewed(job.key, now)
+        if send.kind in (Kind.START, Kind.UPDATE):
+            stats.activity_id = result.activity_id or stats.activity_id
+            if job.state is not None:  # what a reaper would end it with if we die
+                state = job.state.to_json()
+                self.ledger.record_state(
+                    str(job.key), now, activity_id=stats.activity_id, state=state
+                )
+        if send.kind is Kind.ROTATE:
+            stats.rotations += 1
+        elif send.kind is Kind.UPDATE:
+            stats.updates += result.operation != "started"
+        elif send.kind is Kind.PUSH:
+            stats.delivered_by_push = stats.end_delivered = True
+            if not self.said_pushed:  # once: a churn of short jobs must not flood the log
+                self.said_pushed = True
+                log.warning(
+                    "livebar: %r was over before a Live Activity could start for it (the "
+                    "account's concurrent limit or its request budget); its outcome went out as "
+                    "a push notification instead (stats.delivered_by_push; said once)",
+                    job.title,
+                )
+        elif send.kind is Kind.END:
+            stats.end_delivered, stats.end_unconfirmed = True, False
+            ending = job.ending
+            if ending is not None and ending.outcome in job.spec.notify_on:
+                notification = outcome_push(job)
+                self.queue(PushJob(new_key(), notification, job.config, job, job.client))
 
     # -- the account's standing -----------------------------------------------------------------
 

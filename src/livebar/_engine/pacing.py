@@ -1,29 +1,25 @@
 """The pacing policy: which request to send now, and when to look again.
 
-Pure and sans-I/O. It takes ``now`` as an argument, never reads a clock, never sleeps and never
-touches the network; the dispatcher feeds it samples and results and does what it says. That is
-what lets the tests and the benchmarks drive hours of a job on a virtual clock.
+Pure and sans-I/O. It takes ``now`` as an argument, never reads a clock, never sleeps, never
+touches the network and holds no ledger: the shell (``outbox.Outbox``) puts its questions to the
+account's ledger (``messages``) and writes the effects it returns. That is what lets the tests
+and the benchmarks drive hours of a job on a virtual clock.
 
-The budgets it keeps (see ``docs/design.md`` for the reasoning):
+The budgets it keeps (``budgets.Budgets``; see ``docs/design.md`` for the reasoning):
 
 * the account: at most ``requests_per_window`` requests in any sliding ``window``, shared by all
-  activities and pushes, with ``reserve`` of them kept for starts, ends and pushes so an end never
-  waits behind updates;
-* concurrency: at most ``max_activities`` activities started at once by this process;
+  activities and pushes of every livebar process on the account, with ``reserve`` of them kept
+  for starts, ends and pushes so an end never waits behind updates;
+* concurrency: at most ``max_activities`` activities started at once on the account;
 * iOS, per activity: the server warns (and iOS stops showing updates) once an activity has had
   more than ``ios_burst`` updates averaging more than one per ``ios_interval``; update number
   ``k > ios_burst`` is therefore only sent once ``ios_interval * k * ios_margin`` seconds have
   passed since the start.
 
-Within those budgets it spends updates where they tell the user most: each activity gets a
-progress threshold equal to the part of the bar still to show divided by the updates it can still
-afford before its estimated end, so updates are spread evenly over the job instead of burning the
-burst in the first seconds; a small gap that stays on the phone for long (a stall) is sent once
-the error it has shown (gap x seconds) is worth an update; structural changes (a title or
-colour) go out at the first chance, a moving subtitle only adds a little weight, and a change the
-phone cannot show (under ``min_visible_change``) is never sent.
+Within those budgets ``freshness.update_score`` decides where an activity's updates go. Where an
+activity stands after each answer is two tables at the end of this file (``_SUCCEEDED``,
+``_FAILED``) and ``_retrying``.
 """
-
 from __future__ import annotations
 
 import enum
@@ -31,67 +27,29 @@ import math
 import random
 from collections import deque
 from collections.abc import Generator
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, NamedTuple, Union
+from dataclasses import dataclass
+from typing import Any, Union
 
 from livebar import _defaults
+from livebar._engine.budgets import Budgets
+from livebar._engine.freshness import Snapshot, update_score
+from livebar._engine.messages import (
+    AskRoom,
+    AskSlot,
+    Effect,
+    Heard,
+    Kind,
+    Question,
+    Refund,
+    Release,
+    Room,
+    Send,
+    YieldSlot,
+)
 from livebar._engine.share import ShareController
-from livebar._wire import checks as checks
-from livebar._wire.errors import ConfigurationError
 from livebar._wire.retry import backoff
 
-if TYPE_CHECKING:
-    from livebar._wire.payload import ContentState
-
-__all__ = [
-    "AskRoom",
-    "AskSlot",
-    "Budgets",
-    "Effect",
-    "Heard",
-    "Kind",
-    "PacingPolicy",
-    "Phase",
-    "Plan",
-    "Question",
-    "Refund",
-    "Release",
-    "Room",
-    "Send",
-    "Snapshot",
-    "YieldSlot",
-    "snapshot_of",
-]
-
-
-class Kind(str, enum.Enum):
-    """What a request does; the order of the members is the priority order."""
-
-    END = "end"
-    START = "start"
-    ROTATE = "rotate"
-    """End a manual-lifecycle activity before iOS does (8 hours) and start it afresh."""
-    PUSH = "push"
-    UPDATE = "update"
-
-
-class Heard(enum.Enum):
-    """What pacing is told of an answer."""
-
-    OK = "ok"
-    """It went through, or as good as: already gone, or it arrived and its answer was lost."""
-    RETRY = "retry"
-    """The same request may succeed after a backoff."""
-    RATE_LIMITED = "rate limited"
-    """The account's window is full: every request of the account waits."""
-    SLOT_TAKEN = "slot taken"
-    """The account's concurrent-activity limit: the start waits for a slot."""
-    NEVER = "never"
-    """This request will never go through."""
-    FORBIDDEN = "forbidden"
-    """The key was refused: nothing more is sent for it."""
-    BLOCKED = "blocked"
-    """The account's billing refuses anything new; the ends of what runs still go."""
+__all__ = ["PacingPolicy", "Phase", "Plan"]
 
 
 class Phase(enum.Enum):
@@ -112,80 +70,6 @@ class Phase(enum.Enum):
     def settled(self) -> bool:
         """Nothing more will be sent for an activity in this phase."""
         return self in (Phase.ENDED, Phase.ABANDONED)
-
-
-@dataclass(frozen=True)
-class Budgets:
-    """The limits the policy keeps. Every number can be shrunk for tests."""
-
-    requests_per_window: int = _defaults.DEFAULT_REQUESTS_PER_MINUTE
-    window: float = _defaults.ACCOUNT_WINDOW
-    reserve: int = _defaults.DEFAULT_RESERVED_REQUESTS
-    end_reserve: int = _defaults.DEFAULT_END_RESERVE
-    max_activities: int = _defaults.DEFAULT_MAX_CONCURRENT_ACTIVITIES
-    ios_burst: int = _defaults.IOS_BUDGET_UPDATES
-    ios_interval: float = _defaults.IOS_BUDGET_INTERVAL
-    ios_margin: float = _defaults.DEFAULT_IOS_MARGIN
-    min_update_gap: float = _defaults.DEFAULT_MIN_UPDATE_GAP
-    min_visible_change: float = _defaults.DEFAULT_MIN_VISIBLE_CHANGE
-    detail_weight: float = _defaults.DEFAULT_DETAIL_WEIGHT
-    backoff_initial: float = _defaults.DEFAULT_BACKOFF_INITIAL
-    backoff_max: float = _defaults.DEFAULT_BACKOFF_MAX
-    activity_limit_initial: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_INITIAL
-    activity_limit_max: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_MAX
-    rotate_after: float = _defaults.DEFAULT_ROTATE_AFTER
-
-    def __post_init__(self) -> None:
-        whole = ("requests_per_window", "reserve", "end_reserve", "max_activities")
-        for item in fields(self):
-            check = checks.integer if item.name in whole else checks.number
-            checks.setting(check, getattr(self, item.name), item.name, minimum=0)
-            if item.name in whole and not isinstance(getattr(self, item.name), int):
-                raise ConfigurationError(item.name, "must be a whole number")
-        if self.requests_per_window < 1 or self.max_activities < 1:
-            raise ConfigurationError("requests_per_window", "must be at least 1")
-        if not self.reserve < self.requests_per_window:
-            raise ConfigurationError("reserve", "must be between 0 and requests_per_window - 1")
-        if not self.end_reserve <= self.reserve:
-            raise ConfigurationError("end_reserve", "must be between 0 and reserve")
-        if self.window <= 0 or self.ios_interval <= 0:
-            raise ConfigurationError("window", "window and ios_interval must be positive")
-
-    def ios_allowance(self, elapsed: float) -> int:
-        """How many updates an activity that started ``elapsed`` seconds ago may have had."""
-        spaced = int(elapsed / (self.ios_interval * self.ios_margin)) if elapsed > 0 else 0
-        return max(self.ios_burst, spaced)
-
-    def ios_ready_at(self, started_at: float, updates_sent: int) -> float:
-        """When update number ``updates_sent + 1`` fits in the iOS budget."""
-        k = updates_sent + 1
-        if k <= self.ios_burst:
-            return started_at
-        return started_at + k * self.ios_interval * self.ios_margin
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the phone would show for one state, reduced to what pacing weighs.
-
-    ``fraction`` is the share of the bar that is full (``None`` when the total is unknown);
-    ``count`` moves when work is done even without a total; ``structure`` holds what changes
-    rarely and matters (title, colour, number of steps); ``detail`` what changes often and matters
-    little (the subtitle).
-    """
-
-    fraction: float | None = None
-    count: float = 0.0
-    structure: tuple[object, ...] = ()
-    detail: tuple[object, ...] = ()
-
-
-@dataclass(frozen=True)
-class Send:
-    """One request the dispatcher should make now."""
-
-    key: int
-    kind: Kind
 
 
 @dataclass
@@ -217,54 +101,6 @@ class _Slot:
     stream_key: str | None = None
 
 
-class AskSlot(NamedTuple):
-    """A question for the account's ledger: may activity ``key`` hold a concurrent slot?
-    (It joins the account's queue of starts, first come first served across processes.)"""
-
-    key: int
-    max_active: int
-    title: str
-    stream_key: str | None
-
-
-class AskRoom(NamedTuple):
-    """A question for the account's ledger: is there room in the window for one request that
-    may not use its last ``floor`` of ``limit``? (Recorded there if so.)"""
-
-    limit: int
-    floor: int
-
-
-class Room(NamedTuple):
-    """The ledger's answer to ``AskRoom``: ``ticket`` to refund if the request never arrives,
-    ``retry_at`` when to ask again if refused, ``used`` what the window held."""
-
-    admitted: bool
-    used: int
-    retry_at: float
-    ticket: int | None = None
-
-
-class Refund(NamedTuple):
-    """Give request ``ticket`` back to the window: it certainly never reached the server."""
-
-    ticket: int
-
-
-class YieldSlot(NamedTuple):
-    """Activity ``key`` gives its concurrent slot back and keeps its place in the queue."""
-
-    key: int
-
-
-class Release(NamedTuple):
-    """Activity ``key`` is over for pacing: its slot and its record on the account go."""
-
-    key: int
-
-
-Question = Union[AskSlot, AskRoom]
-Effect = Union[Refund, YieldSlot, Release]
 Plan = Generator[Question, Union[bool, Room], list[Send]]
 
 
@@ -439,13 +275,18 @@ class PacingPolicy:
             return effects
         slot.in_flight = None
         if heard is Heard.OK:
-            slot.failures = 0
-            slot.retry_at = -math.inf
-            self._on_success(slot, send.kind, now)
+            _succeeded(slot, send.kind, now, self.budgets.rotate_after)
         elif heard in _RETRYING:
-            effects += self._retry(slot, send.kind, heard, now, retry_after, arrived)
+            slot.failures += 1
+            b = self.budgets
+            if heard is Heard.SLOT_TAKEN:  # only an ending activity frees a slot: be patient
+                initial, cap = b.activity_limit_initial, b.activity_limit_max
+            else:
+                initial, cap = b.backoff_initial, b.backoff_max
+            delay = self._backoff(slot.failures, initial, cap, retry_after)
+            effects += _retrying(slot, send.kind, heard, now, arrived, delay)
         else:
-            self._on_failure(slot, send.kind, heard)
+            _failed(slot, send.kind, heard)
         if slot.phase.settled:  # its slot (and record) on the account are free at once
             effects.append(Release(slot.key))
         return effects
@@ -475,84 +316,6 @@ class PacingPolicy:
             )
         else:
             self._push_failures = 0
-
-    def _retry(
-        self,
-        slot: _Slot,
-        kind: Kind,
-        heard: Heard,
-        now: float,
-        retry_after: float | None,
-        arrived: bool | None,
-    ) -> list[Effect]:
-        effects: list[Effect] = []
-        if kind is Kind.START and heard is Heard.SLOT_TAKEN:
-            effects.append(YieldSlot(slot.key))  # keep our place in the queue
-            slot.granted = False
-        if kind is Kind.UPDATE and arrived is not False and heard is Heard.RETRY:
-            # A timed-out update may well have reached the phone: iOS counts it, so do we.
-            slot.updates_sent += 1
-            slot.last_update_at = now
-        self._retry_later(slot, now, retry_after, heard is Heard.SLOT_TAKEN)
-        if kind is Kind.START and arrived is None and not slot.rotates:
-            self._maybe_started(slot, now)
-        elif kind is Kind.START:
-            slot.phase = Phase.WAITING  # to be started again once the backoff is over
-        if slot.closing and slot.phase is Phase.ACTIVE and kind is not Kind.END:
-            slot.retry_at = -math.inf  # the end's first try waits for nothing before it
-        return effects
-
-    def _on_failure(self, slot: _Slot, kind: Kind, heard: Heard) -> None:
-        """A request that will not succeed: where the activity stands now (``_FAILED``)."""
-        if heard is Heard.NEVER and kind is Kind.UPDATE:
-            # This state can never be shown; pretend it was so the next change goes out.
-            slot.shown = slot.latest
-        slot.phase = _FAILED.get((heard, kind), slot.phase)
-
-    def _maybe_started(self, slot: _Slot, now: float) -> None:
-        """A stream's start whose answer was lost probably reached the phone. A stream PUT both
-        starts and updates, so the activity goes on as started: its next PUTs are paced as
-        updates (iOS counts them, answered or not), and once the job is over its end goes out
-        (safe even if the start never arrived). What the phone shows is unknown, so the next
-        state is worth sending."""
-        slot.phase = Phase.ACTIVE
-        slot.started_at = now
-        slot.updates_sent = 0
-        slot.base_fraction = 0.0
-        slot.shown = _UNKNOWN
-
-    def _retry_later(
-        self, slot: _Slot, now: float, retry_after: float | None, activity_limit: bool
-    ) -> None:
-        b = self.budgets
-        slot.failures += 1
-        if activity_limit:  # only an ending activity frees a slot: be patient
-            slot.blocked = True
-            initial, cap = b.activity_limit_initial, b.activity_limit_max
-        else:
-            initial, cap = b.backoff_initial, b.backoff_max
-        slot.retry_at = now + self._backoff(slot.failures, initial, cap, retry_after)
-
-    def _on_success(self, slot: _Slot, kind: Kind, now: float) -> None:
-        slot.stale_area = 0.0
-        slot.stale_since = now
-        slot.phase = _SUCCEEDED.get(kind, slot.phase)
-        if kind is Kind.START:
-            slot.started_at = now
-            slot.renew_at = now + self.budgets.rotate_after
-            slot.updates_sent = 0
-            slot.shown = slot.latest_sent
-            slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
-        elif kind is Kind.ROTATE:
-            slot.shown = None  # the old card is gone: start the new one at once
-        elif kind is Kind.UPDATE:
-            slot.updates_sent += 1
-            slot.last_update_at = now
-            slot.shown = slot.latest_sent
-            if now >= slot.renew_at:  # asked the server to renew; it did not (yet): ask later
-                slot.renew_at = now + _defaults.DEFAULT_RENEW_RETRY
-        else:
-            slot.shown = slot.latest_sent
 
     # -- what the policy tells the dispatcher -------------------------------------------------
 
@@ -630,7 +393,7 @@ class PacingPolicy:
         for slot in slots:
             if slot.phase is not Phase.ACTIVE or slot.closing or slot.in_flight is not None:
                 continue
-            score = self._update_score(slot, now)
+            score = update_score(slot, self.budgets, now)
             if score >= 1.0:
                 ranked.append((score, slot))
         ranked.sort(key=lambda pair: -pair[0])
@@ -721,71 +484,6 @@ class PacingPolicy:
         known = [at for refused, at in self._refused.items() if refused <= floor]
         return max(known) if known else now
 
-    # -- the update decision ------------------------------------------------------------------
-
-    def _update_score(self, slot: _Slot, now: float) -> float:
-        """How much this update is worth against its threshold (send when at least 1).
-
-        Two measures, whichever is larger: how far the bar moved against the threshold, and how
-        much error the stale bar has shown since it last changed (gap times seconds) against what
-        a uniform job would show between two updates. The second catches a small gap that stays
-        for a long time, as when a job stalls just short of the threshold.
-        """
-        latest, shown = slot.latest, slot.shown
-        self._accumulate_staleness(slot, now)
-        b = self.budgets
-        if now < b.ios_ready_at(slot.started_at, slot.updates_sent):
-            return 0.0
-        if now < slot.last_update_at + b.min_update_gap:
-            return 0.0
-        if not slot.rotates and now >= slot.renew_at:
-            return math.inf  # a stream's PUT now lets the server renew it before iOS ends it
-        if latest is None or shown is None or latest == shown:
-            return 0.0
-        elapsed = max(now - slot.started_at, 1e-9)
-        if latest.structure != shown.structure:
-            return math.inf  # a new title, colour or step count: show it as soon as budgets allow
-        remaining = self._estimated_remaining(slot, latest, elapsed)
-        left = max(b.ios_allowance(elapsed + remaining) - slot.updates_sent, 1)
-        if latest.fraction is not None and shown.fraction is not None:
-            change = abs(latest.fraction - shown.fraction)
-            if change < b.min_visible_change and latest.detail == shown.detail:
-                return 0.0
-            span = max(1.0 - shown.fraction, change)
-            threshold = max(b.min_visible_change, span / (left + 1))
-            moved = change / threshold
-            if latest.detail != shown.detail:
-                moved += b.detail_weight  # new text helps, but is not worth an update on its own
-            interval = max(remaining / (left + 1), b.min_update_gap)
-            stale = slot.stale_area / max(threshold * interval / 2, 1e-9)
-            if change < b.min_visible_change:
-                return moved
-            return max(moved, stale)
-        # No total: nothing on the bar to weigh, so spread updates evenly in time.
-        interval = remaining / (left + 1)
-        return (now - max(slot.last_update_at, slot.started_at)) / max(interval, b.min_update_gap)
-
-    def _accumulate_staleness(self, slot: _Slot, now: float) -> None:
-        latest, shown = slot.latest, slot.shown
-        if (
-            latest is not None
-            and shown is not None
-            and latest.fraction is not None
-            and shown.fraction is not None
-            and now > slot.stale_since
-        ):
-            slot.stale_area += abs(latest.fraction - shown.fraction) * (now - slot.stale_since)
-        slot.stale_since = now
-
-    def _estimated_remaining(self, slot: _Slot, latest: Snapshot, elapsed: float) -> float:
-        """Seconds the job still needs, from its average rate; its age when that is unknown."""
-        floor = self.budgets.ios_interval / 2
-        if latest.fraction is not None:
-            done = latest.fraction - slot.base_fraction
-            if done > 0:
-                return max((1.0 - latest.fraction) * elapsed / done, 0.0)
-        return max(elapsed, floor)
-
     # -- bookkeeping --------------------------------------------------------------------------
 
     def _pause_all(self, now: float, retry_after: float | None) -> None:
@@ -804,6 +502,8 @@ class PacingPolicy:
         # server that just refused us; the usual backoff.
         return backoff(failures, initial=initial, cap=cap, rng=self.rng)
 
+
+# -- where an activity stands after an answer ----------------------------------------------------
 
 _RETRYING = (Heard.RETRY, Heard.RATE_LIMITED, Heard.SLOT_TAKEN)
 
@@ -827,21 +527,75 @@ _FAILED = {
     **{(Heard.FORBIDDEN, kind): Phase.ABANDONED for kind in Kind},
 }
 """Where an activity stands after a request of each kind will not go through (else: no change;
-a request worth retrying is ``_retry``'s)."""
+a request worth retrying is ``_retrying``'s)."""
 
 
-def snapshot_of(state: ContentState) -> Snapshot:
-    """What pacing weighs of a content state."""
-    count = 0.0
-    if state.metrics:
-        first = state.metrics[0].value
-        count = float(first) if isinstance(first, (int, float)) else 0.0
-    return Snapshot(
-        fraction=state.fraction(),
-        count=count,
-        structure=(state.type, state.title, state.color, state.number_of_steps),
-        detail=(state.subtitle, state.step_color, state.step_colors),
-    )
+def _succeeded(slot: _Slot, kind: Kind, now: float, rotate_after: float) -> None:
+    slot.failures = 0
+    slot.retry_at = -math.inf
+    slot.stale_area = 0.0
+    slot.stale_since = now
+    slot.phase = _SUCCEEDED.get(kind, slot.phase)
+    if kind is Kind.START:
+        slot.started_at = now
+        slot.renew_at = now + rotate_after
+        slot.updates_sent = 0
+        slot.shown = slot.latest_sent
+        slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
+    elif kind is Kind.ROTATE:
+        slot.shown = None  # the old card is gone: start the new one at once
+    elif kind is Kind.UPDATE:
+        slot.updates_sent += 1
+        slot.last_update_at = now
+        slot.shown = slot.latest_sent
+        if now >= slot.renew_at:  # asked the server to renew; it did not (yet): ask later
+            slot.renew_at = now + _defaults.DEFAULT_RENEW_RETRY
+    else:
+        slot.shown = slot.latest_sent
+
+
+def _retrying(
+    slot: _Slot, kind: Kind, heard: Heard, now: float, arrived: bool | None, delay: float
+) -> list[Effect]:
+    """A request worth trying again after ``delay`` (its failures already counted)."""
+    effects: list[Effect] = []
+    if kind is Kind.START and heard is Heard.SLOT_TAKEN:
+        effects.append(YieldSlot(slot.key))  # keep our place in the queue
+        slot.granted = False
+    if kind is Kind.UPDATE and arrived is not False and heard is Heard.RETRY:
+        # A timed-out update may well have reached the phone: iOS counts it, so do we.
+        slot.updates_sent += 1
+        slot.last_update_at = now
+    slot.blocked |= heard is Heard.SLOT_TAKEN
+    slot.retry_at = now + delay
+    if kind is Kind.START and arrived is None and not slot.rotates:
+        _maybe_started(slot, now)
+    elif kind is Kind.START:
+        slot.phase = Phase.WAITING  # to be started again once the backoff is over
+    if slot.closing and slot.phase is Phase.ACTIVE and kind is not Kind.END:
+        slot.retry_at = -math.inf  # the end's first try waits for nothing before it
+    return effects
+
+
+def _maybe_started(slot: _Slot, now: float) -> None:
+    """A stream's start whose answer was lost probably reached the phone. A stream PUT both
+    starts and updates, so the activity goes on as started: its next PUTs are paced as updates
+    (iOS counts them, answered or not), and once the job is over its end goes out (safe even if
+    the start never arrived). What the phone shows is unknown, so the next state is worth
+    sending."""
+    slot.phase = Phase.ACTIVE
+    slot.started_at = now
+    slot.updates_sent = 0
+    slot.base_fraction = 0.0
+    slot.shown = _UNKNOWN
+
+
+def _failed(slot: _Slot, kind: Kind, heard: Heard) -> None:
+    """A request that will not succeed: where the activity stands now (``_FAILED``)."""
+    if heard is Heard.NEVER and kind is Kind.UPDATE:
+        # This state can never be shown; pretend it was so the next change goes out.
+        slot.shown = slot.latest
+    slot.phase = _FAILED.get((heard, kind), slot.phase)
 
 
 _UNKNOWN = Snapshot(structure=("unknown",))

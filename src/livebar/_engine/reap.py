@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from livebar import _defaults
 from livebar._engine.jobs import JobKind
 from livebar._engine.lost import LostEnd, lost_end
+from livebar._engine.messages import Heard, Kind
 from livebar._engine.outbox import perform
-from livebar._engine.pacing import Heard, Kind
 from livebar._engine.requests import orphan_call
 from livebar._engine.verdicts import JobFacts, Result, Verdict, interpret
 from livebar._wire.errors import Diagnosis, LivebarError, PermissionDeniedError, Trouble, classify

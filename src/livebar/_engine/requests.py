@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple, Union
 
 from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
-from livebar._engine.pacing import Kind
+from livebar._engine.messages import Kind
 from livebar._job.endings import Outcome
 from livebar._wire.payload import (
     EndActivity,

@@ -16,8 +16,8 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from livebar import _defaults
+from livebar._engine.budgets import Budgets, budgets_for
 from livebar._engine.dispatcher import Dispatcher
-from livebar._engine.pacing import Budgets
 from livebar._engine.ranks import mirrors_here
 from livebar._ledger import ledger as _ledger
 from livebar._wire.config import (
@@ -360,15 +360,6 @@ def flush_timeout() -> float:
     except ConfigurationError as exc:
         _say_once("flush", "livebar: %s; using the default", exc)
         return _defaults.DEFAULT_FLUSH_TIMEOUT
-
-
-def budgets_for(requests_per_minute: int) -> Budgets:
-    """The default budgets for a share of ``requests_per_minute`` of the account."""
-    reserve = min(_defaults.DEFAULT_RESERVED_REQUESTS, requests_per_minute - 1)
-    end_reserve = min(_defaults.DEFAULT_END_RESERVE, reserve)
-    return Budgets(
-        requests_per_window=requests_per_minute, reserve=reserve, end_reserve=end_reserve
-    )
 
 
 def _default_budgets() -> Budgets:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple, Union
 
 from livebar._engine.jobs import JobKind
-from livebar._engine.pacing import Heard, Kind
+from livebar._engine.messages import Heard, Kind
 from livebar._wire.errors import Diagnosis, Trouble
 
 __all__ = ["Heard", "Note", "Standing", "Result", "Verdict", "interpret"]

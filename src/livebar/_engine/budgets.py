@@ -1,0 +1,74 @@
+"""The limits pacing keeps: the account's window, its concurrent slots, iOS's update budget.
+
+``Budgets`` is one frozen value (every number can be shrunk for tests); ``budgets_for`` gives the
+defaults for a share of the account's requests per minute. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from livebar import _defaults
+from livebar._wire import checks
+from livebar._wire.errors import ConfigurationError
+
+__all__ = ["Budgets", "budgets_for"]
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """The limits the policy keeps. Every number can be shrunk for tests."""
+
+    requests_per_window: int = _defaults.DEFAULT_REQUESTS_PER_MINUTE
+    window: float = _defaults.ACCOUNT_WINDOW
+    reserve: int = _defaults.DEFAULT_RESERVED_REQUESTS
+    end_reserve: int = _defaults.DEFAULT_END_RESERVE
+    max_activities: int = _defaults.DEFAULT_MAX_CONCURRENT_ACTIVITIES
+    ios_burst: int = _defaults.IOS_BUDGET_UPDATES
+    ios_interval: float = _defaults.IOS_BUDGET_INTERVAL
+    ios_margin: float = _defaults.DEFAULT_IOS_MARGIN
+    min_update_gap: float = _defaults.DEFAULT_MIN_UPDATE_GAP
+    min_visible_change: float = _defaults.DEFAULT_MIN_VISIBLE_CHANGE
+    detail_weight: float = _defaults.DEFAULT_DETAIL_WEIGHT
+    backoff_initial: float = _defaults.DEFAULT_BACKOFF_INITIAL
+    backoff_max: float = _defaults.DEFAULT_BACKOFF_MAX
+    activity_limit_initial: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_INITIAL
+    activity_limit_max: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_MAX
+    rotate_after: float = _defaults.DEFAULT_ROTATE_AFTER
+
+    def __post_init__(self) -> None:
+        whole = ("requests_per_window", "reserve", "end_reserve", "max_activities")
+        for item in fields(self):
+            check = checks.integer if item.name in whole else checks.number
+            checks.setting(check, getattr(self, item.name), item.name, minimum=0)
+            if item.name in whole and not isinstance(getattr(self, item.name), int):
+                raise ConfigurationError(item.name, "must be a whole number")
+        if self.requests_per_window < 1 or self.max_activities < 1:
+            raise ConfigurationError("requests_per_window", "must be at least 1")
+        if not self.reserve < self.requests_per_window:
+            raise ConfigurationError("reserve", "must be between 0 and requests_per_window - 1")
+        if not self.end_reserve <= self.reserve:
+            raise ConfigurationError("end_reserve", "must be between 0 and reserve")
+        if self.window <= 0 or self.ios_interval <= 0:
+            raise ConfigurationError("window", "window and ios_interval must be positive")
+
+    def ios_allowance(self, elapsed: float) -> int:
+        """How many updates an activity that started ``elapsed`` seconds ago may have had."""
+        spaced = int(elapsed / (self.ios_interval * self.ios_margin)) if elapsed > 0 else 0
+        return max(self.ios_burst, spaced)
+
+    def ios_ready_at(self, started_at: float, updates_sent: int) -> float:
+        """When update number ``updates_sent + 1`` fits in the iOS budget."""
+        k = updates_sent + 1
+        if k <= self.ios_burst:
+            return started_at
+        return started_at + k * self.ios_interval * self.ios_margin
+
+
+def budgets_for(requests_per_minute: int) -> Budgets:
+    """The default budgets for a share of ``requests_per_minute`` of the account."""
+    reserve = min(_defaults.DEFAULT_RESERVED_REQUESTS, requests_per_minute - 1)
+    end_reserve = min(_defaults.DEFAULT_END_RESERVE, reserve)
+    return Budgets(
+        requests_per_window=requests_per_minute, reserve=reserve, end_reserve=end_reserve
+    )
