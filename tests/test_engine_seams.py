@@ -14,6 +14,7 @@ import pytest
 
 import livebar
 from livebar._engine import runtime as _dispatch
+from livebar._engine.runtime import runtime
 from livebar._job.options import ActivityOptions, SharedOptions, option_names
 from livebar.simulator import SimulatorHandle
 from livebar.testing import VirtualTime, virtual_time
@@ -219,17 +220,17 @@ def test_a_bad_share_in_the_environment_logs_one_line_and_uses_the_default(
 ) -> None:
     """LIVEBAR_REQUESTS_PER_MINUTE=abc never fails a job: the engine logs it and uses 40."""
     monkeypatch.setenv("LIVEBAR_REQUESTS_PER_MINUTE", "abc")
-    monkeypatch.setattr(_dispatch, "_budgets", None)
-    monkeypatch.setattr(_dispatch, "_warned", set())
-    assert 40 == _dispatch._default_budgets().requests_per_window
-    assert 40 == _dispatch._default_budgets().requests_per_window
+    monkeypatch.setattr(runtime, "budgets", None)
+    monkeypatch.setattr(runtime, "warned", set())
+    assert 40 == runtime.default_budgets().requests_per_window
+    assert 40 == runtime.default_budgets().requests_per_window
     lines = [r for r in caplog.records if "LIVEBAR_REQUESTS_PER_MINUTE" in r.getMessage()]
     assert 1 == len(lines)
 
 
 FLUSH_PROBE = """
 import sys, livebar
-from livebar._engine import runtime as _dispatch
+from livebar._engine.runtime import runtime
 from livebar.simulator import serve
 with serve() as sim:
     where = {"api_key": sim.api_key, "base_url": sim.url}
@@ -239,7 +240,7 @@ with serve() as sim:
     sim.down()
     with livebar.live_activity("Stuck", **where):
         pass
-    dispatcher = _dispatch._engine().dispatcher
+    dispatcher = runtime.engine().dispatcher
     before = dispatcher.turns_started
     assert not livebar.flush(1.5)
     print(dispatcher.turns_started - before)

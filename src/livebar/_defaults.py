@@ -84,6 +84,9 @@ DEFAULT_SAMPLE_INTERVAL = 0.25
 """How often the dispatcher samples open activities."""
 DEFAULT_STOP_GRACE = 0.5
 """How long an early-stopped loop waits for an uncaught exception to mark it failed."""
+DEFAULT_SIGTERM_GRACE = 30.0
+"""A job that declared no work and ends this soon after a SIGTERM was cancelled by it (Kubernetes
+gives a pod 30 s between SIGTERM and SIGKILL); one that ends later survived it."""
 ENV_FLUSH_TIMEOUT = "LIVEBAR_FLUSH_TIMEOUT"
 ENV_LEDGER = "LIVEBAR_LEDGER"
 """Where processes share an account's budget: ``off``, a directory, or a ``redis://`` URL."""

@@ -48,11 +48,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import httpx
 
 from livebar._defaults import DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
-from livebar._engine import runtime as _dispatch
 from livebar._engine.budgets import Budgets
 from livebar._engine.dispatcher import Dispatcher
+from livebar._engine.runtime import FlushTicket, install, runtime
 from livebar._ledger.ledger import AccountLedger, MemoryBackend
-from livebar._process import hooks as _hooks
 from livebar._wire.config import Config
 from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, serve
 from livebar.simulator._state import FaultDecision
@@ -175,29 +174,23 @@ class VirtualTime:
         Like the real one it returns at the deadline at the latest, even while the engine is
         still waiting on a request (which then completes, on the engine's clock, after it).
         """
-        dispatcher = self.dispatcher
-        deadline = self.now + (_dispatch.flush_timeout() if timeout is None else timeout)
-        dispatcher.flushing += 1
+        deadline = self.now + (runtime.deadline() if timeout is None else timeout)
+        ticket = FlushTicket(self.dispatcher)
         try:
-            mark = dispatcher.turns_started
             self._wake()
-            done = self._run(
-                lambda: dispatcher.turns_completed > mark and not dispatcher.pending(),
-                deadline,
-                waiting=True,
-            )
+            done = self._run(ticket.done, deadline, waiting=True)
         finally:
-            dispatcher.flushing -= 1
+            ticket.close()
         if not done:
             self.now = max(self.now, deadline)
         return done
 
-    def wait_for(self, mirror: ActivityJob, timeout: float) -> bool:
+    def wait_for(self, job: ActivityJob, timeout: float) -> bool:
         """``act.wait()`` on the virtual clock."""
         deadline = self.now + timeout
-        if not self._run(mirror.done.is_set, deadline, waiting=True):
+        if not self._run(job.done.is_set, deadline, waiting=True):
             self.now = max(self.now, deadline)
-        return mirror.stats.end_delivered
+        return job.stats.end_delivered
 
     def _run(self, done: Callable[[], bool], deadline: float, *, waiting: bool = False) -> bool:
         """Run due turns (and ``call_later`` calls) until ``done()`` or until the next one falls
@@ -369,12 +362,12 @@ def virtual_time(
         sample_interval=sample_interval,
         ledgers=ledgers,
     )
-    previous = _dispatch.install(harness)
+    previous = install(harness)
     try:
         yield harness
     finally:
-        _dispatch.install(previous)
-        _hooks.forget_engine(harness.clock)
+        install(previous)
+        runtime.forget_engine(harness.clock)
         harness.close()
 
 

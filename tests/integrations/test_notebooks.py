@@ -10,8 +10,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from nbclient import NotebookClient
 
 import livebar
+from livebar._engine.runtime import runtime
 from livebar._integrations.ipython import watch
-from livebar._process import hooks as _hooks
 
 
 def by_title(sim: Any) -> dict[str, dict[str, Any]]:
@@ -25,8 +25,8 @@ def shell(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     for name, value in sim.env().items():
         monkeypatch.setenv(name, value)
     shell = InteractiveShell.instance()
-    assert watch(shell, _hooks._activities)
-    assert watch(shell, _hooks._activities)  # idempotent
+    assert watch(shell, runtime.open_activities)
+    assert watch(shell, runtime.open_activities)  # idempotent
     yield shell
     InteractiveShell.clear_instance()
 

@@ -493,7 +493,7 @@ def test_server_fault(fault: Fault, phase: str, lifecycle: str, job: str) -> Non
     with capture_logs() as logs, virtual_time(config=fault.config) as vt:
         outcome = _run(vt, fault, phase, lifecycle, job)
         exit_started = vt.now
-        _hooks._at_exit()  # what the interpreter's exit runs: flush, then say what is missing
+        _hooks.at_exit()  # what the interpreter's exit runs: flush, then say what is missing
         exited = vt.now
         log = vt.simulator.requests()
         expect = fault.expect(phase, lifecycle, log)

@@ -246,7 +246,7 @@ class Dispatcher:
                     outbox.queue(item)
             elif outbox.refused:
                 item.give_up("the account refused our key earlier")
-            elif item.look(self._seal_before(now)) is None:
+            elif item.look(self._seal_before(now), now) is None:
                 item.give_up(item.stats.last_error or "no state")
             else:
                 outbox.open(item, now)
@@ -280,7 +280,7 @@ class Dispatcher:
         for job in list(outbox.activities.values()):
             if job.ending is not None:
                 continue
-            sample = job.look(self._seal_before(now))
+            sample = job.look(self._seal_before(now), now)
             if sample is None:
                 outbox.abandon(job, now)
                 outbox.settle(job, now)

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Union
 
 from livebar._engine.freshness import snapshot_of
+from livebar._job.view import render
 
 if TYPE_CHECKING:
     from livebar._engine.freshness import Snapshot
     from livebar._engine.lost import LostEnd
     from livebar._job.endings import Ending
-    from livebar._job.options import ActivitySpec, Sample
+    from livebar._job.options import ActivitySpec
+    from livebar._job.view import Sample
     from livebar._wire.client import Client
     from livebar._wire.config import Config
     from livebar._wire.payload import ContentState, PushNotification
@@ -95,6 +97,7 @@ class ActivityJob:
         "logged",
         "plain",
         "sample",
+        "shown",
         "snapshot",
         "spec",
         "state",
@@ -114,6 +117,8 @@ class ActivityJob:
         self.snapshot: Snapshot | None = None
         self.ending: Ending | None = None
         """The ending the engine sealed: once set, what the phone is sent, whatever comes."""
+        self.shown: tuple[object, ...] | None = None
+        """What ``state`` was rendered from (the view and the ending)."""
         self.logged: set[tuple[object, ...]] = set()
         self.plain = False
         """Send the end plainly (no buttons or decorations): the server refused it as it was."""
@@ -136,27 +141,34 @@ class ActivityJob:
             self.logged.add(topic)
             log.log(level, message, *args)
 
-    def look(self, seal_before: float) -> Sample | None:
-        """One look at the activity (``sample``); what it shows and an ending found are kept
-        here. ``None``: its state could not be built (said once; nothing more is sent)."""
+    def look(self, seal_before: float, now: float) -> Sample | None:
+        """One look at the activity (``sample``), rendered (``view.render``) when it changed;
+        what it shows and an ending found are kept here: once kept, the ending is sealed.
+        ``None``: its state could not be built (said once; nothing more is sent)."""
         try:
             sample = self.sample(seal_before)
+            shown = (sample.view, sample.ending)
+            if shown != self.shown:
+                at = sample.ended_at if sample.ended_at is not None else now
+                self.state = render(
+                    self.spec, sample.view, sample.ending, started_at=sample.started_at, now=at
+                )
+                self.snapshot = snapshot_of(self.state)
+                self.shown = shown
         except Exception as exc:  # the state could not be built: say so once, never spin
             self.stats.last_error = f"could not build the state: {exc}"
             self.stats.dropped += 1
             log.warning("livebar: %r cannot be shown: %s", self.title, exc)
             return None
-        if sample.state is not self.state:
-            self.state = sample.state
-            self.snapshot = snapshot_of(sample.state)
-        if sample.ignored != self.stats.ignored:
+        ignored = sample.view.ignored
+        if ignored != self.stats.ignored:
             if not self.stats.ignored:
                 log.warning(
                     "livebar: %r was given a progress value it cannot show (NaN, infinite or out "
                     "of range); it was clamped or dropped (counted in stats.ignored)",
                     self.title,
                 )
-            self.stats.ignored = sample.ignored
+            self.stats.ignored = ignored
         if sample.ending is not None:
             self.ending = sample.ending
         return sample

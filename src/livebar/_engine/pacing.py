@@ -20,6 +20,7 @@ Within those budgets ``freshness.update_score`` decides where an activity's upda
 activity stands after each answer is two tables at the end of this file (``_SUCCEEDED``,
 ``_FAILED``) and ``_retrying``.
 """
+
 from __future__ import annotations
 
 import enum

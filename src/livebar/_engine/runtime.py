@@ -1,16 +1,16 @@
-"""The process's engine: the background thread that runs the dispatcher, and the settings,
-hooks and hand-overs every activity of the process shares.
+"""The process's engine: one ``Runtime`` object holds everything livebar keeps per process.
 
 ``open_activity`` and ``push`` hand work to the engine (created on first use, with its thread);
-``flush`` waits for it; ``configure`` sets the process-wide budgets and flush deadline;
-``install`` swaps the driver (``livebar.testing.virtual_time`` runs the same dispatcher on a
-virtual clock). The process-wide state of livebar lives here and nowhere else.
+``flush`` waits for it, once per deadline (the flush ticket); ``configure`` sets the
+process-wide budgets and flush deadline; ``install`` swaps the driver (``livebar.testing``'s
+``virtual_time`` runs the same dispatcher on a virtual clock). The runtime also keeps the
+registry of open activities the process hooks act on, the exception that escaped the program,
+and when SIGTERM last arrived. A forked child starts with a fresh runtime state.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Protocol
@@ -20,6 +20,7 @@ from livebar._engine.budgets import Budgets, budgets_for
 from livebar._engine.dispatcher import Dispatcher
 from livebar._engine.ranks import mirrors_here
 from livebar._ledger import ledger as _ledger
+from livebar._process import fork
 from livebar._wire.config import (
     Config,
     disabled_setting,
@@ -37,47 +38,22 @@ if TYPE_CHECKING:
     from livebar._wire.client import Client
 
 __all__ = [
-    "budgets_for",
+    "Driver",
+    "FlushTicket",
+    "Runtime",
     "clock",
-    "close",
     "configure",
     "flush",
     "flush_timeout",
     "install",
     "open_activity",
     "push",
-    "report_undelivered",
-    "running",
+    "runtime",
     "wait_for",
     "wake",
 ]
 
 log = logging.getLogger("livebar")
-
-
-def _shared_ledger(account: Account, window: float) -> AccountLedger:
-    """The account's ledger as ``LIVEBAR_LEDGER`` says: shared on this machine by default.
-
-    Opened for the engine alone (its thread is the only one that touches it), not taken from
-    ``ledger_for``'s cache, which other code in the process may close."""
-    return _ledger.open_ledger(account, window=window)
-
-
-_importing = threading.Lock()
-"""Held while the engine's thread imports the client (httpx): a fork waits for it, so a child
-never inherits a half-imported module."""
-
-
-def _connect(config: Config) -> Client:
-    with _importing:
-        from livebar._wire.client import Client
-
-    return Client(
-        api_key=config.api_key, base_url=config.base_url, timeout=config.timeout, retry=False
-    )
-
-
-# -- drivers: who runs the turns ----------------------------------------------------------------
 
 
 class Driver(Protocol):
@@ -87,12 +63,29 @@ class Driver(Protocol):
 
     def flush(self, timeout: float) -> bool: ...
 
-    def wait_for(self, mirror: ActivityJob, timeout: float) -> bool: ...
+    def wait_for(self, job: ActivityJob, timeout: float) -> bool: ...
 
     def resolve(self, spec: ActivitySpec) -> Config | None: ...
 
 
-class _Sender:
+class FlushTicket:
+    """One flush of a dispatcher: done when a turn that began after it leaves nothing pending.
+    While a ticket is out, endings seal at once (nobody waits for a late excepthook)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.mark = dispatcher.turns_started
+        dispatcher.flushing += 1
+
+    def done(self) -> bool:
+        dispatcher = self.dispatcher
+        return dispatcher.turns_completed > self.mark and not dispatcher.pending()
+
+    def close(self) -> None:
+        self.dispatcher.flushing -= 1
+
+
+class Sender:
     """The background thread: a short shell that calls ``turn`` when due or woken."""
 
     def __init__(self, dispatcher: Dispatcher) -> None:
@@ -109,75 +102,259 @@ class _Sender:
             self._event.wait(timeout)
 
     def flush(self, timeout: float) -> bool:
-        """Wait (no polling) until a turn that began after this call leaves nothing pending."""
+        """Wait (no polling) until the ticket is done, or the deadline passes."""
         dispatcher = self.dispatcher
         deadline = time.monotonic() + timeout
-        dispatcher.flushing += 1
-        try:
-            with dispatcher.idle:
-                mark = dispatcher.turns_started
+        with dispatcher.idle:
+            ticket = FlushTicket(dispatcher)
+            try:
                 self._event.set()
-                while dispatcher.turns_completed <= mark or dispatcher.pending():
+                while not ticket.done():
                     left = deadline - time.monotonic()
                     if left <= 0:
                         return False
                     dispatcher.idle.wait(left)
-            return True
-        finally:
-            dispatcher.flushing -= 1
+                return True
+            finally:
+                ticket.close()
 
-    def wait_for(self, mirror: ActivityJob, timeout: float) -> bool:
-        mirror.done.wait(timeout)
-        return mirror.stats.end_delivered
+    def wait_for(self, job: ActivityJob, timeout: float) -> bool:
+        job.done.wait(timeout)
+        return job.stats.end_delivered
 
     def resolve(self, spec: ActivitySpec) -> Config | None:
-        return _resolve_from_environment(spec)
+        return runtime.resolve(spec)
 
 
-# -- the process-wide engine --------------------------------------------------------------------
+class Runtime:
+    """This process's livebar: settings, the engine's driver, the open activities, the exit."""
 
-_lock = threading.Lock()
-_driver: Driver | None = None
-_budgets: Budgets | None = None
-_flush_timeout: float | None = None
-_warned: set[str] = set()
-_gave_up: int | None = None
-"""``Dispatcher.handed_over`` when a flush last gave up (see ``flush(again=False)``)."""
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """A fresh start (a forked child: the parent's thread does not exist here)."""
+        self.lock = threading.Lock()
+        self.importing = threading.Lock()
+        """Held while the engine's thread imports the client (httpx): a fork waits for it, so a
+        child never inherits a half-imported module."""
+        self.driver: Driver | None = None
+        self.budgets: Budgets | None = None
+        """``configure(budgets=…)``, else resolved from the environment when the engine starts."""
+        self.flush_timeout: float | None = None
+        self.warned: set[str] = set()
+        self.gave_up: int | None = None
+        """``Dispatcher.handed_over`` when a flush last gave up (see ``flush(again=False)``)."""
+        self.open: dict[int, tuple[Any, int]] = {}
+        """id(activity) -> (activity, the thread that started it), until its ending is sealed."""
+        self.uncaught: BaseException | None = None
+        """What escaped the program (``sys.excepthook``), for the exit's endings."""
+        self.exiting = False
+        """True while the exit waits for the last deliveries (a signal then stops the wait)."""
+        self.signal_at: float | None = None
+        """When SIGTERM last arrived, on the engine's clock."""
+        self.hooks_installed = False
+
+    # -- the engine -----------------------------------------------------------------------------
+
+    def engine(self) -> Driver:
+        """The driver, created (with its thread) on first use."""
+        with self.lock:
+            if self.driver is None:
+                dispatcher = Dispatcher(
+                    connect=self.connect, ledgers=_shared_ledger, budgets=self.default_budgets()
+                )
+                self.driver = Sender(dispatcher)
+            return self.driver
+
+    def connect(self, config: Config) -> Client:
+        with self.importing:
+            from livebar._wire.client import Client
+
+        return Client(
+            api_key=config.api_key, base_url=config.base_url, timeout=config.timeout, retry=False
+        )
+
+    def clock(self) -> Callable[[], float]:
+        driver = self.driver
+        return time.monotonic if driver is None else driver.dispatcher.clock
+
+    def resolve(self, spec: ActivitySpec) -> Config | None:
+        """The account of an activity, from its options and the environment; None when off.
+
+        Mirroring is off when disabled (argument or ``LIVEBAR_DISABLE``, silently), when there
+        is no API key (one warning per process), or when the environment holds an unusable
+        setting (one error line): a phone that is not paired must never fail the job.
+        """
+        try:
+            if spec.client is not None:  # the client holds the account: only the switch matters
+                return None if disabled_setting(spec.disable) else spec.client.config
+            config = resolve_config(
+                api_key=spec.api_key, base_url=spec.base_url, disable=spec.disable
+            )
+        except ConfigurationError as exc:
+            self.say_once("config", "livebar: %s; running with Live Activities off", exc)
+            return None
+        if config.disabled:
+            return None
+        if not config.api_key:
+            self.say_once(
+                "no key",
+                "livebar: no API key (set %s or pass api_key=); running with Live Activities "
+                "off. Set %s=1 to silence this.",
+                _defaults.ENV_API_KEY,
+                _defaults.ENV_DISABLE,
+                level=logging.WARNING,
+            )
+            return None
+        return config
+
+    def mirror(self, spec: ActivitySpec) -> tuple[Driver, Config] | None:
+        """The engine and the account for ``spec``; the engine is created only when needed."""
+        if not mirrors_here(spec.ranks):  # only a distributed job's main process mirrors
+            return None
+        driver = self.driver
+        config = self.resolve(spec) if driver is None else driver.resolve(spec)
+        if config is None:
+            return None
+        return (driver or self.engine()), config
+
+    # -- settings, resolved once ----------------------------------------------------------------
+
+    def default_budgets(self) -> Budgets:
+        if self.budgets is not None:
+            return self.budgets
+        try:
+            share = requests_per_minute_setting()
+        except ConfigurationError as exc:
+            self.say_once("share", "livebar: %s; using the default", exc)
+            share = _defaults.DEFAULT_REQUESTS_PER_MINUTE
+        return budgets_for(share)
+
+    def deadline(self) -> float:
+        """The flush deadline in force: ``configure()``, else ``LIVEBAR_FLUSH_TIMEOUT``, else
+        5 s."""
+        if self.flush_timeout is not None:
+            return self.flush_timeout
+        try:
+            return flush_timeout_setting()
+        except ConfigurationError as exc:
+            self.say_once("flush", "livebar: %s; using the default", exc)
+            return _defaults.DEFAULT_FLUSH_TIMEOUT
+
+    def say_once(self, topic: str, message: str, *args: object, level: int = logging.ERROR) -> None:
+        if topic not in self.warned:
+            self.warned.add(topic)
+            log.log(level, message, *args)
+
+    # -- flushing, once per deadline ------------------------------------------------------------
+
+    def flush(self, timeout: float | None, *, again: bool) -> bool:
+        driver = self.driver
+        if driver is None:
+            return True
+        dispatcher = driver.dispatcher
+        if not again and self.gave_up == dispatcher.handed_over and dispatcher.pending():
+            return False
+        delivered = driver.flush(self.deadline() if timeout is None else timeout)
+        self.gave_up = None if delivered else dispatcher.handed_over
+        return delivered
+
+    def report_undelivered(self, waited: float) -> None:
+        """After a flush gave up: count what never arrived and name it in one log line (an end
+        that was sent but never answered is named apart: it may well be on the phone).
+
+        Built by the exiting thread: the engine's may be blocked on a request that will not
+        answer in time, which is why the flush gave up."""
+        driver = self.driver
+        if driver is None:
+            return
+        undelivered, unconfirmed = driver.dispatcher.undelivered()
+        parts = []
+        if undelivered:
+            parts.append("not delivered: " + ", ".join(undelivered))
+        if unconfirmed:
+            parts.append(
+                "sent but unconfirmed (no answer in time; it may have arrived): "
+                + ", ".join(unconfirmed)
+            )
+        if parts:
+            log.warning("livebar: gave up after %.1fs; %s", waited, "; ".join(parts))
+
+    # -- the open activities ----------------------------------------------------------------------
+
+    def track_open(self, activity: Any) -> None:
+        """Register a mirrored activity that has started (sealed ones are dropped)."""
+        with self.lock:
+            for key, (other, _thread) in list(self.open.items()):
+                if other.settled:  # its story is over: the engine has its ending
+                    del self.open[key]
+            self.open[id(activity)] = (activity, threading.get_ident())
+
+    def open_activities(self) -> list[Any]:
+        with self.lock:
+            return [activity for activity, _thread in self.open.values()]
+
+    def open_threads(self) -> list[tuple[Any, int]]:
+        with self.lock:
+            return [(a, thread) for a, thread in self.open.values() if not a.closed]
+
+    def forget_engine(self, clock: Callable[[], float]) -> None:
+        """Drop the activities of an engine that is going away (``virtual_time()`` leaving)."""
+        with self.lock:
+            for key, (activity, _thread) in list(self.open.items()):
+                if activity._clock == clock:
+                    del self.open[key]
+
+    def note_signal(self) -> None:
+        """SIGTERM arrived (whoever handles it)."""
+        self.signal_at = self.clock()()
+
+    def signal_since(self, started_at: float | None) -> float | None:
+        """When SIGTERM arrived after ``started_at``, if it did."""
+        at = self.signal_at
+        if at is None or started_at is None or at < started_at:
+            return None
+        return at
+
+
+runtime = Runtime()
+"""This process's runtime: the one place livebar keeps process-wide state."""
+
+fork.at_fork(
+    before=lambda: runtime.importing.acquire(),
+    after_in_parent=lambda: runtime.importing.release(),
+    after_in_child=runtime.reset,
+)
+
+
+def _shared_ledger(account: Account, window: float) -> AccountLedger:
+    """The account's ledger as ``LIVEBAR_LEDGER`` says: shared on this machine by default.
+
+    Opened for the engine alone (its thread is the only one that touches it), not taken from
+    ``ledger_for``'s cache, which other code in the process may close."""
+    return _ledger.open_ledger(account, window=window)
+
+
+# -- what the rest of livebar calls -------------------------------------------------------------
 
 
 def install(driver: Driver | None) -> Driver | None:
     """Make ``driver`` this process's engine (``None``: the background thread, on first use);
     returns the one it replaces. ``livebar.testing.virtual_time`` uses it."""
-    global _driver
-    with _lock:
-        previous, _driver = _driver, driver
+    with runtime.lock:
+        previous, runtime.driver = runtime.driver, driver
     return previous
-
-
-def _engine() -> Driver:
-    global _driver
-    with _lock:
-        if _driver is None:
-            _driver = _Sender(
-                Dispatcher(connect=_connect, ledgers=_shared_ledger, budgets=_default_budgets())
-            )
-        return _driver
-
-
-def running() -> bool:
-    """True once this process has an engine (an activity or a push was mirrored)."""
-    return _driver is not None
 
 
 def clock() -> Callable[[], float]:
     """The engine's clock (``time.monotonic`` unless a virtual clock is installed)."""
-    driver = _driver
-    return time.monotonic if driver is None else driver.dispatcher.clock
+    return runtime.clock()
 
 
 def wake() -> None:
     """Something changed that the engine should see now (an ending)."""
-    driver = _driver
+    driver = runtime.driver
     if driver is not None:
         driver.dispatcher.handed_over += 1
         driver.dispatcher.waker()
@@ -185,65 +362,19 @@ def wake() -> None:
 
 def open_activity(spec: ActivitySpec, sample: Sampler) -> ActivityJob | None:
     """Hand a starting activity to the engine; None when it is not mirrored."""
-    resolved = _resolve(spec)
-    if resolved is None:
+    mirrored = runtime.mirror(spec)
+    if mirrored is None:
         return None
-    driver, config = resolved
+    driver, config = mirrored
     return driver.dispatcher.open(spec, sample, config)
 
 
-def _resolve(spec: ActivitySpec) -> tuple[Driver, Config] | None:
-    """The engine and the account for ``spec``; the engine is created only when needed."""
-    if not mirrors_here(spec.ranks):  # only a distributed job's main process mirrors
-        return None
-    driver = _driver
-    config = _resolve_from_environment(spec) if driver is None else driver.resolve(spec)
-    if config is None:
-        return None
-    return (driver or _engine()), config
-
-
-def wait_for(mirror: ActivityJob, timeout: float | None) -> bool:
-    """Wait until ``mirror``'s end is delivered or given up on; True if delivered."""
-    driver = _driver
+def wait_for(job: ActivityJob, timeout: float | None) -> bool:
+    """Wait until ``job``'s end is delivered or given up on; True if delivered."""
+    driver = runtime.driver
     if driver is None:
-        return mirror.stats.end_delivered
-    return driver.wait_for(mirror, flush_timeout() if timeout is None else timeout)
-
-
-def _resolve_from_environment(spec: ActivitySpec) -> Config | None:
-    """The account of an activity, from its options and the environment; None when off.
-
-    Mirroring is off when disabled (argument or ``LIVEBAR_DISABLE``, silently), when there is
-    no API key (one warning per process), or when the environment holds an unusable setting
-    (one error line): a phone that is not paired must never fail the job.
-    """
-    try:
-        if spec.client is not None:  # the client holds the account: only the switch matters
-            return None if disabled_setting(spec.disable) else spec.client.config
-        config = resolve_config(api_key=spec.api_key, base_url=spec.base_url, disable=spec.disable)
-    except ConfigurationError as exc:
-        _say_once("config", "livebar: %s; running with Live Activities off", exc)
-        return None
-    if config.disabled:
-        return None
-    if not config.api_key:
-        _say_once(
-            "no key",
-            "livebar: no API key (set %s or pass api_key=); running with Live Activities off. "
-            "Set %s=1 to silence this.",
-            _defaults.ENV_API_KEY,
-            _defaults.ENV_DISABLE,
-            level=logging.WARNING,
-        )
-        return None
-    return config
-
-
-def _say_once(topic: str, message: str, *args: object, level: int = logging.ERROR) -> None:
-    if topic not in _warned:
-        _warned.add(topic)
-        log.log(level, message, *args)
+        return job.stats.end_delivered
+    return driver.wait_for(job, runtime.deadline() if timeout is None else timeout)
 
 
 def push(
@@ -269,10 +400,10 @@ def push(
         api_key = None  # a refusal at the call: the key must not stay in this frame's locals
         where.clear()
         raise detached(exc) from None
-    resolved = _resolve(spec)
-    if resolved is None:
+    mirrored = runtime.mirror(spec)
+    if mirrored is None:
         return False
-    driver, config = resolved
+    driver, config = mirrored
     driver.dispatcher.push(notification, config, client)
     return True
 
@@ -283,44 +414,7 @@ def flush(timeout: float | None = None, *, again: bool = True) -> bool:
     ``again=False`` (the exit) does not wait a second time for what an earlier flush already
     gave up on: a job that waited its deadline at its end is not held for another at exit.
     """
-    global _gave_up
-    driver = _driver
-    if driver is None:
-        return True
-    dispatcher = driver.dispatcher
-    if not again and _gave_up == dispatcher.handed_over and dispatcher.pending():
-        return False
-    delivered = driver.flush(flush_timeout() if timeout is None else timeout)
-    _gave_up = None if delivered else dispatcher.handed_over
-    return delivered
-
-
-def close(timeout: float = 1.0) -> None:
-    """A clean exit: the ledgers forget this process's settled activities (the engine's thread
-    does it; this waits at most ``timeout`` for it)."""
-    driver = _driver
-    if driver is not None:
-        driver.dispatcher.close()
-        driver.flush(timeout)
-
-
-def report_undelivered(timeout: float) -> None:
-    """After a flush gave up: count what never arrived and name it in one log line (an end
-    that was sent but never answered is named apart: it may well be on the phone)."""
-    driver = _driver
-    if driver is None:
-        return
-    undelivered, unconfirmed = driver.dispatcher.undelivered()
-    parts = []
-    if undelivered:
-        parts.append("not delivered: " + ", ".join(undelivered))
-    if unconfirmed:
-        parts.append(
-            "sent but unconfirmed (no answer in time; it may have arrived): "
-            + ", ".join(unconfirmed)
-        )
-    if parts:
-        log.warning("livebar: gave up after %.1fs; %s", timeout, "; ".join(parts))
+    return runtime.flush(timeout, again=again)
 
 
 def configure(
@@ -336,53 +430,20 @@ def configure(
     Only what is given is resolved; bad values raise ``ConfigurationError``. The running
     engine takes new budgets at once (what it already sent still counts).
     """
-    global _budgets, _flush_timeout
     if budgets is not None and not isinstance(budgets, Budgets):
         raise ConfigurationError("budgets", "must be a livebar.Budgets")
     if budgets is None and requests_per_minute is not None:
         budgets = budgets_for(requests_per_minute_setting(requests_per_minute, environ={}))
     seconds = None if flush_timeout is None else flush_timeout_setting(flush_timeout, environ={})
-    with _lock:
+    with runtime.lock:
         if budgets is not None:
-            _budgets = budgets
-            if _driver is not None:
-                _driver.dispatcher.set_budgets(budgets)  # open activities keep their sender
+            runtime.budgets = budgets
+            if runtime.driver is not None:
+                runtime.driver.dispatcher.set_budgets(budgets)  # open activities keep their sender
         if seconds is not None:
-            _flush_timeout = seconds
+            runtime.flush_timeout = seconds
 
 
 def flush_timeout() -> float:
     """The flush deadline in force: ``configure()``, else ``LIVEBAR_FLUSH_TIMEOUT``, else 5 s."""
-    if _flush_timeout is not None:
-        return _flush_timeout
-    try:
-        return flush_timeout_setting()
-    except ConfigurationError as exc:
-        _say_once("flush", "livebar: %s; using the default", exc)
-        return _defaults.DEFAULT_FLUSH_TIMEOUT
-
-
-def _default_budgets() -> Budgets:
-    if _budgets is not None:
-        return _budgets
-    try:
-        share = requests_per_minute_setting()
-    except ConfigurationError as exc:
-        _say_once("share", "livebar: %s; using the default", exc)
-        share = _defaults.DEFAULT_REQUESTS_PER_MINUTE
-    return budgets_for(share)
-
-
-def _after_fork_in_child() -> None:
-    global _driver, _lock, _importing
-    _driver = None  # the parent's thread does not exist here; start afresh on first use
-    _lock = threading.Lock()
-    _importing = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=lambda: _importing.acquire(),
-        after_in_parent=lambda: _importing.release(),
-        after_in_child=_after_fork_in_child,
-    )
+    return runtime.deadline()

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm as _tqdm_auto  # type: ignore[import-untyped]
 
 from livebar._activity import LiveActivity
 from livebar._defaults import COLORS
+from livebar._job.endings import Facts
 from livebar._job.loops import LoopExit, LoopSite, how_left, loop_site
 from livebar._job.options import SharedOptions, option_names
 
@@ -351,11 +352,13 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
             live.update(n)
         exc = self._exit_exc or self._loop_exc
         if exc is not None:
-            live.close(exc)
+            facts = Facts(exception=exc)
         elif self._stopped_early and self._exit_exc is None and not self._exited:
-            live.left_early(self._left)  # a bare loop: was it a break, or an exception?
+            # A bare loop: was it a break, or an exception?
+            facts = Facts(left=self._left or LoopExit.UNKNOWN)
         else:
-            live.close(outcome="stopped" if self._stopped_early else "done")
+            facts = Facts(stopped_early=self._stopped_early)
+        live.finish(facts)
 
     def _forget(self) -> None:
         with _mirroring_lock:

@@ -1,20 +1,29 @@
-"""How a job ends, in words the phone shows: the vocabulary the activity and the engine share.
+"""How a job ends: the one decision, and the words the phone shows for it. Pure.
 
 An ``Outcome`` is what happened (``done``, ``failed``, ``cancelled``, ``stopped``); an ``Ending``
 is how the phone should show it (subtitle, colour, whether the bar fills, how long the card stays
-on the lock screen). ``outcome_of(exc)`` is the one mapping from an exception to an outcome, and
-``Terminated`` is what SIGTERM raises. Pure: no I/O, no clock.
+on the lock screen). ``decide(Facts)`` is the one place an outcome is decided: every path that
+ends a job (``with``, the decorator, bare loops, ``livebar.tqdm``, the training callbacks, the
+exit and signal hooks) only gathers the facts. ``outcome_of(exc)`` is the one mapping from an
+exception to an outcome, and ``Terminated`` is what SIGTERM raises. No I/O, no clock.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
+
+from livebar._defaults import DEFAULT_SIGTERM_GRACE
+from livebar._job.loops import LoopExit
 
 __all__ = [
+    "Decision",
     "Ending",
+    "Facts",
     "Outcome",
     "Terminated",
+    "decide",
+    "ending_for",
     "describe_exception",
     "format_duration",
     "format_rate",
@@ -93,6 +102,126 @@ def outcome_of(exc: BaseException | None) -> Outcome:
     if isinstance(exc, SystemExit):  # sys.exit(): the job chose its own status
         return Outcome.DONE if exc.code in (None, 0) else Outcome.FAILED
     return Outcome.FAILED
+
+
+class Looks(Protocol):
+    """What an ending reads of the job's progress (``progress.ProgressView``)."""
+
+    @property
+    def stage(self) -> str | None: ...
+
+    @property
+    def segmented(self) -> bool: ...
+
+    @property
+    def fraction(self) -> float | None: ...
+
+    @property
+    def reached_the_end(self) -> bool: ...
+
+
+class Facts(NamedTuple):
+    """Everything known about how a job ended; ``decide`` turns it into an outcome."""
+
+    exception: BaseException | None = None
+    """What left the job (its own exception, or the one that escaped the program at exit)."""
+    asked: Outcome | None = None
+    """The job said how it ended (``close(outcome=...)``, ``cancel()``, a framework's hook)."""
+    left: LoopExit | None = None
+    """A bare loop owning the activity was left before its end, and how."""
+    stopped_early: bool = False
+    """A tracked loop inside the job was left before its end."""
+    signal_at: float | None = None
+    """When SIGTERM arrived while the job ran (the engine's clock), if it did."""
+    ended_at: float = 0.0
+    complete: bool | None = None
+    """Whether the work the job declared is all done (None: it declared none)."""
+    at_exit: bool = False
+    """The interpreter is exiting with the job still open."""
+
+
+class Decision(NamedTuple):
+    outcome: Outcome
+    provisional: bool = False
+    """A later, better-informed event may still correct it (a bare loop left by an exception
+    whose type is not known yet: ``sys.excepthook`` tells)."""
+
+
+def decide(facts: Facts) -> Decision:
+    """How a job ended, from what is known. The rows of ``docs/design.md``'s "Endings":
+
+    * the job said so (``outcome=``): that; an exception: ``outcome_of`` it;
+    * a bare loop left by ``break``: stopped; left by an exception livebar cannot see yet:
+      failed, provisionally (stopped when it cannot tell at all);
+    * still open at exit: done when its work is done (or it declared none), else stopped;
+    * otherwise done; a tracked loop inside it left early makes done stopped;
+    * and a SIGTERM that arrived while it ran and that it did not survive makes done or stopped
+      cancelled: it stopped with its work not done, or (declaring no work) within
+      ``DEFAULT_SIGTERM_GRACE`` of the signal. A job whose own handler absorbed the signal and
+      that went on to finish is not cancelled, nor is any job that started after the signal.
+    """
+    signalled = facts.signal_at is not None and (
+        facts.complete is False
+        or (facts.complete is None and facts.ended_at - facts.signal_at <= DEFAULT_SIGTERM_GRACE)
+    )
+    provisional = False
+    if facts.asked is not None:
+        outcome = facts.asked
+    elif facts.exception is not None:
+        outcome = outcome_of(facts.exception)
+    elif facts.left is LoopExit.DELIBERATE:
+        outcome = Outcome.STOPPED
+    elif facts.left is not None:
+        if facts.signal_at is not None:  # SIGTERM is unwinding the loop: nothing to wait for
+            return Decision(Outcome.CANCELLED)
+        outcome = Outcome.FAILED if facts.left is LoopExit.EXCEPTION else Outcome.STOPPED
+        provisional = True
+    elif facts.at_exit:
+        outcome = Outcome.STOPPED if facts.complete is False else Outcome.DONE
+    else:
+        outcome = Outcome.DONE
+    if outcome is Outcome.DONE and facts.stopped_early:
+        outcome = Outcome.STOPPED
+    if outcome in (Outcome.DONE, Outcome.STOPPED) and signalled:
+        return Decision(Outcome.CANCELLED)
+    return Decision(outcome, provisional)
+
+
+def ending_for(
+    decision: Decision,
+    exc: BaseException | None,
+    view: Looks,
+    *,
+    dismiss_minutes: int,
+    took: float,
+    at: float,
+) -> Ending:
+    """How the phone shows ``decision`` for a job that looked like ``view`` when it ended
+    ``took`` seconds after it started: "Done in 4m 12s", "Failed at upload: OSError: …"."""
+    outcome, provisional = decision
+    duration = format_duration(took)
+    where = view.stage
+    fraction = view.fraction
+    if outcome is Outcome.DONE:
+        return Ending(
+            outcome, f"Done in {duration}", dismiss_minutes, at, complete=view.reached_the_end
+        )
+    if outcome is Outcome.FAILED:
+        text = "Failed"
+        if where:
+            text += f" at {where}"
+        if exc is not None:
+            text += f": {describe_exception(exc)}"
+        elif fraction is not None and not view.segmented:
+            text += f" at {fraction * 100:.0f}% after {duration}"
+        text = truncate(text, MAX_FAILURE_TEXT)
+        return Ending(outcome, text, dismiss_minutes, at, color="red", provisional=provisional)
+    if outcome is Outcome.CANCELLED:
+        text = "Cancelled" + (f" at {where}" if where else "") + f" after {duration}"
+        return Ending(outcome, text, dismiss_minutes, at, color="gray", provisional=provisional)
+    at_text = f" at {fraction * 100:.0f}%" if fraction is not None else ""
+    text = f"Stopped{at_text} after {duration}"
+    return Ending(outcome, text, dismiss_minutes, at, provisional=provisional)
 
 
 def _is_cancellation(exc: BaseException) -> bool:

@@ -23,33 +23,16 @@ from livebar._wire import checks as checks
 from livebar._wire.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
-    from livebar._job.endings import Ending
     from livebar._wire.client import Client
-    from livebar._wire.payload import Action, Badge, ContentState, Icon
+    from livebar._wire.payload import Action, Badge, Icon
 
 __all__ = [
     "ActivityOptions",
     "ActivitySpec",
-    "Sample",
     "SharedOptions",
     "option_names",
     "resolve_spec",
 ]
-
-
-class Sample(NamedTuple):
-    """What the engine reads of an activity in one look.
-
-    ``ending`` is set once the activity is over and its ending can no longer change; ``pending``
-    is True while it is over but its ending may still be corrected (a bare loop left by an
-    exception whose type is not known yet).
-    """
-
-    state: ContentState
-    ending: Ending | None = None
-    pending: bool = False
-    ignored: int = 0
-    """Progress values refused so far (NaN, infinite, out of range)."""
 
 
 class SharedOptions(TypedDict, total=False):

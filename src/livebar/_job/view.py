@@ -1,0 +1,123 @@
+"""How a job reads on the phone: ``render(spec, view, ending, …) -> ContentState``, pure.
+
+The activity's recorder (``progress.Progress``) hands out a ``ProgressView`` — a frozen copy of
+everything the phone could show — and the engine renders it here, on its own thread, with the
+ending once there is one. Nothing here reads a clock or an activity: the same view and ending
+always render the same content state.
+
+What the phone shows for a progress activity: a percentage; ``value``/``upper_limit`` when the
+user gave them or ``show_count=True``; with no total, a ``metrics`` card (count and rate) once
+something was counted, and before that a one-step segmented bar that fills when it is done.
+Titles are cut to 64 characters and subtitles to 120 (what a card shows).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from livebar._job.endings import (
+    MAX_SUBTITLE,
+    MAX_TITLE,
+    Ending,
+    Outcome,
+    format_rate,
+    truncate,
+)
+
+if TYPE_CHECKING:
+    from livebar._job.options import ActivitySpec
+    from livebar._job.progress import ProgressView
+    from livebar._wire.payload import ContentState
+
+__all__ = ["Sample", "render"]
+
+
+class Sample(NamedTuple):
+    """What the engine reads of an activity in one look.
+
+    ``ending`` is set once the activity is over and its ending can no longer change; ``pending``
+    is True while it is over but its ending may still be corrected (a bare loop left by an
+    exception whose type is not known yet).
+    """
+
+    view: ProgressView
+    started_at: float | None
+    ended_at: float | None
+    ending: Ending | None = None
+    pending: bool = False
+
+
+def render(
+    spec: ActivitySpec,
+    view: ProgressView,
+    ending: Ending | None,
+    *,
+    started_at: float | None,
+    now: float,
+) -> ContentState:
+    """The content state the phone should show for ``view`` (and ``ending``, once over);
+    ``now`` (or the end) against ``started_at`` gives a count its rate."""
+    from livebar._wire.payload import ContentState, Metric
+
+    subtitle = truncate(view.subtitle, MAX_SUBTITLE) if view.subtitle else None
+    title = truncate(view.title, MAX_TITLE)
+    color, step_color = view.color, spec.step_color
+    if ending is not None:
+        subtitle = ending.subtitle
+        color = ending.color or color
+        if ending.outcome is Outcome.FAILED and view.segmented:
+            step_color = "red"
+    common: dict[str, Any] = {
+        "subtitle": subtitle or None,
+        "color": color,
+        "icon": spec.icon,
+        "badge": spec.badge,
+    }
+    complete = ending is not None and ending.complete
+    count, fraction = view.items, view.fraction
+    if view.segmented:
+        current = view.number_of_steps if complete else view.current_step
+        step_colors = spec.step_colors
+        if step_colors is not None:
+            step_colors = tuple(step_colors[:current])
+        return ContentState.segmented_progress(
+            title,
+            number_of_steps=view.number_of_steps,
+            current_step=current,
+            step_color=step_color,
+            step_colors=step_colors or None,
+            **common,
+        )
+    if fraction is None and not count:
+        # Nothing counted and no total: a one-step job, full when it is done.
+        return ContentState.segmented_progress(
+            title, number_of_steps=1, current_step=int(complete), **common
+        )
+    if fraction is None:
+        # Counting without a total: the count and the rate, no bar that would lie.
+        metrics = [Metric(label="Done", value=plain_number(max(count, 0.0)))]
+        if started_at is not None:
+            elapsed = now - started_at
+            if elapsed > 0 and count > 0:
+                metrics.append(Metric(label="Rate", value=format_rate(count / elapsed)))
+        common.pop("badge")  # the metrics type has no badge
+        return ContentState.for_metrics(title, metrics=metrics, **common)
+    if complete:
+        fraction = 1.0
+    if view.value is not None and view.upper_limit is not None and fraction < 1.0:
+        return ContentState.progress(
+            title, value=view.value, upper_limit=view.upper_limit, **common
+        )
+    if view.show_count and view.total and view.percentage is None:
+        shown = view.total if complete else min(max(count, 0.0), view.total)
+        return ContentState.progress(
+            title,
+            value=plain_number(shown),
+            upper_limit=plain_number(view.total),
+            **common,
+        )
+    return ContentState.progress(title, percentage=round(fraction * 100, 1), **common)
+
+
+def plain_number(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else round(x, 2)
