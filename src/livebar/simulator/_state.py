@@ -105,11 +105,11 @@ from livebar._defaults import (
     IOS_BUDGET_UPDATES,
 )
 from livebar._wire.errors import ConfigurationError, ValidationError
+from livebar._wire.model import Model
 from livebar._wire.payload import (
     BadgeCount,
     EndActivity,
     MetricValue,
-    Model,
     PushNotification,
     PushReplace,
     StartActivity,
