@@ -8,9 +8,9 @@ injected sleep and clock; ``call(operation, body, **path)`` sends any operation 
 ``httpx`` exception escapes: connection failures become ``ConnectError``, timeouts
 ``RequestTimeout`` and anything else in transit ``TransportError`` (always chained).
 
-The key never shows: it travels only in a redacted ``httpx.Auth``; an answer's bytes and headers
-live only in the shells' ``_exchange`` frame, gone before an error is raised; ``result`` keeps
-only the parsed body with the key cut out; and a logging filter cuts it out of httpx's records.
+The key never shows: it travels only in ``auth.BearerAuth``; an answer's bytes and headers live
+only in the shells' ``_exchange`` frame, gone before an error is raised; ``result`` keeps only
+the parsed body with the key cut out; and ``auth`` cuts it out of httpx's log records.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, Generic, TypeVar
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
 from livebar._version import __version__
-from livebar._wire.config import Config, is_loopback, resolve_config
+from livebar._wire.auth import BearerAuth, direct, hide_in_library_logs
+from livebar._wire.config import Config, resolve_config
 from livebar._wire.errors import (
     ConfigurationError,
     ConnectError,
@@ -42,7 +42,6 @@ from livebar._wire.errors import (
     ValidationError,
     detached,
     error_from_response,
-    redact,
     scrub,
 )
 from livebar._wire.model import Model
@@ -167,19 +166,21 @@ class _ClientCore:
     def http_options(self) -> dict[str, Any]:
         """How the shells build their ``httpx`` client.
 
-        The key travels only through ``_BearerAuth`` (redacted in every ``repr``). Plain
+        The key travels only through ``BearerAuth`` (redacted in every ``repr``). Plain
         ``http://`` (allowed only for loopback) and any loopback server are reached directly:
         no proxy from the environment ever sees a request, so the key is never sent in clear
         to one. TLS verification is httpx's default, on.
         """
         return {
             "timeout": httpx.Timeout(self.config.timeout),
-            "auth": _BearerAuth(self.config.api_key),
-            "trust_env": not _direct(self.config.base_url),
+            "auth": BearerAuth(self.config.api_key),
+            "trust_env": not direct(self.config.base_url),
         }
 
     def url(self, request: _Request[Any]) -> str:
         return self.config.base_url + request.path
+
+    # Requests.
 
     def request(self, endpoint: Endpoint[_B, _R], body: _B | None, **path: object) -> _Request[_R]:
         """The request of ``endpoint`` for ``body`` (``None``: none, where the operation allows
@@ -277,68 +278,6 @@ class _ClientCore:
         return delay
 
 
-class _BearerAuth(httpx.Auth):
-    """Adds ``Authorization: Bearer <key>``; the key never shows in a ``repr`` or a local."""
-
-    def __init__(self, key: str | None) -> None:
-        self._key = key
-
-    def __repr__(self) -> str:
-        return "<BearerAuth ***>"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._key is not None:
-            request.headers["Authorization"] = "Bearer " + self._key
-        yield request
-
-
-def _direct(base_url: str) -> bool:
-    """Whether requests to ``base_url`` must bypass any proxy (plain HTTP, or loopback)."""
-    parts = urlsplit(base_url)
-    return parts.scheme == "http" or is_loopback(parts.hostname or "")
-
-
-class _HideKeys(logging.Filter):
-    """Cuts the keys of livebar's clients out of httpx's and httpcore's log records (their
-    DEBUG lines show an answer's headers, and a server may echo a key in them)."""
-
-    def __init__(self) -> None:
-        super().__init__("livebar")
-        self.keys: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        hidden = message
-        for key in self.keys:
-            hidden = redact(hidden, key)
-        if hidden != message:
-            record.msg, record.args = hidden, None
-        return True
-
-
-_hide_keys = _HideKeys()
-_LIBRARY_LOGGERS = (
-    "httpx",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
-)
-"""Where httpx and httpcore log (a filter applies only to the logger a record is made on)."""
-
-
-def _hide_in_library_logs(key: str | None) -> None:
-    """Keep ``key`` out of what httpx and httpcore log (installed with the first client)."""
-    if not key or key in _hide_keys.keys:
-        return
-    _hide_keys.keys.add(key)
-    for name in _LIBRARY_LOGGERS:
-        library = logging.getLogger(name)
-        if _hide_keys not in library.filters:
-            library.addFilter(_hide_keys)
-
-
 # httpx raises these for trouble in transit; InvalidURL and StreamError sit outside HTTPError.
 _HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
 
@@ -369,7 +308,7 @@ class Client:
         except LivebarError as exc:
             api_key = None  # the key given must not stay in this frame's locals
             raise detached(exc) from None
-        _hide_in_library_logs(config.api_key)
+        hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
         self._http = httpx.Client(transport=transport, **self._core.http_options())
         self._sleep = sleep
@@ -549,7 +488,7 @@ class AsyncClient:
         except LivebarError as exc:
             api_key = None  # the key given must not stay in this frame's locals
             raise detached(exc) from None
-        _hide_in_library_logs(config.api_key)
+        hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
         self._http = httpx.AsyncClient(transport=transport, **self._core.http_options())
         self._sleep = sleep
