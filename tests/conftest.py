@@ -313,7 +313,10 @@ class ModelValidator(SpecValidator):
                 "parameters": [
                     {"name": name, "in": "path", "required": True} for name in endpoint.parameters
                 ],
-                "requestBody": {"required": endpoint.body_required},
+                "requestBody": {
+                    "required": endpoint.body_required,
+                    "content": {"application/json": {"schema": {"$ref": f"#{component}"}}},
+                },
                 "responses": responses,
             }
         schemas = {name: {} for name in SPEC_COMPONENTS.values()}

@@ -393,16 +393,17 @@ class Client:
 
     def call(
         self,
-        operation: Operation,
+        operation: Operation | str,
         body: Model | None = None,
         *,
         retry: RetryPolicy | bool | None = None,
         **path: str,
     ) -> Result:
-        """Send any operation by name (see ``livebar._wire.operations``): ``body`` is its
+        """Send any operation by its name (a method's name above: ``"stream"``): ``body`` is its
         request, ``path`` its path parameters (``stream_key=``, ``key=``, ``notification_id=``).
-        The methods above are this, typed."""
-        result: Result = self._send(self._core.request(OPERATIONS[operation], body, **path), retry)
+        The methods above are this, typed; ``ValueError`` for a name the API does not have."""
+        endpoint = OPERATIONS[Operation(operation)]
+        result: Result = self._send(self._core.request(endpoint, body, **path), retry)
         return result
 
     def _send(self, request: _Request[_R], retry: RetryPolicy | bool | None) -> _R:
@@ -568,14 +569,14 @@ class AsyncClient:
 
     async def call(
         self,
-        operation: Operation,
+        operation: Operation | str,
         body: Model | None = None,
         *,
         retry: RetryPolicy | bool | None = None,
         **path: str,
     ) -> Result:
         """``Client.call``, awaited."""
-        request = self._core.request(OPERATIONS[operation], body, **path)
+        request = self._core.request(OPERATIONS[Operation(operation)], body, **path)
         result: Result = await self._send(request, retry)
         return result
 
