@@ -10,17 +10,7 @@ import httpx
 import pytest
 
 from livebar._version import __version__
-from livebar._wire.client import (
-    BadgeResult,
-    Client,
-    EndResult,
-    MetricResult,
-    PushResult,
-    StartResult,
-    StreamEndResult,
-    StreamResult,
-    UpdateResult,
-)
+from livebar._wire.client import Client
 from livebar._wire.errors import (
     ActivityLimitError,
     APIError,
@@ -50,6 +40,16 @@ from livebar._wire.payload import (
     StreamEnd,
     StreamUpdate,
     UpdateActivity,
+)
+from livebar._wire.results import (
+    BadgeResult,
+    EndResult,
+    MetricResult,
+    PushResult,
+    StartResult,
+    StreamEndResult,
+    StreamResult,
+    UpdateResult,
 )
 from livebar._wire.retry import RetryPolicy
 

@@ -84,21 +84,7 @@ from livebar._wire.results import (
 )
 from livebar._wire.retry import NO_RETRY, RetryPolicy
 
-__all__ = [
-    "USER_AGENT",
-    "AsyncClient",
-    "BadgeResult",
-    "Client",
-    "EndResult",
-    "MetricResult",
-    "PushReplaceResult",
-    "PushResult",
-    "Result",
-    "StartResult",
-    "StreamEndResult",
-    "StreamResult",
-    "UpdateResult",
-]
+__all__ = ["USER_AGENT", "AsyncClient", "Client"]
 
 logger = logging.getLogger("livebar")
 

@@ -109,12 +109,9 @@ class _Endpoints:
             elif step is Step.RECORD:
                 self.state.record_fault(request.method, path, body, decision)
             elif step is Step.HANDLE:
+                key = request.headers.get("authorization")
                 reply = self.state.handle(
-                    request.method,
-                    path,
-                    authorization=request.headers.get("authorization"),
-                    body=body,
-                    fault=decision,
+                    request.method, path, authorization=key, body=body, fault=decision
                 )
             elif step is Step.DROP:
                 if self.drop_connection is not None and await self.drop_connection(request.scope):

@@ -97,9 +97,8 @@ class Notifications:
 
     def badge(self, now: float, scope: KeyScope, data: JSON) -> Reply:
         """``POST /badge``: scoped and targeted like a push."""
-        account = self._account
-        request = account.parse(BadgeCount, data)
-        resolved = account.recipients(scope, request.channels, what="devices")
+        request = self._account.parse(BadgeCount, data)
+        resolved = self._account.recipients(scope, request.channels, what="devices")
         if isinstance(resolved, Reply):
             return resolved
         effective, devices = resolved
@@ -113,7 +112,7 @@ class Notifications:
             "effective_channel_slugs": effective,
             "timestamp": iso(now),
         }
-        if not account.config.strict:  # SDK 1.14 needs these names, and a list
+        if not self._account.config.strict:  # SDK 1.14 needs these names, and a list
             body.update(
                 devices_updated=len(devices),
                 users_updated=1,
