@@ -13,6 +13,7 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -122,12 +123,17 @@ class Endpoint(Generic[_B, _R]):
     def match(self, path: str) -> dict[str, str] | None:
         """The raw path parameters if ``path`` has this template's shape (each one non-empty,
         without ``/``), else None; values are not checked."""
-        pattern = "".join(
-            f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part)
-            for i, part in enumerate(_PARAMETER.split(self.path))
-        )
-        found = re.fullmatch(pattern, path)
+        found = self._pattern.fullmatch(path)
         return None if found is None else found.groupdict()
+
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        return re.compile(
+            "".join(
+                f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part)
+                for i, part in enumerate(_PARAMETER.split(self.path))
+            )
+        )
 
 
 PUSH = Endpoint(Operation.PUSH, "POST", "/push-notification", PushNotification, PushResult)
