@@ -240,47 +240,35 @@ class ModelCheck:
         return iter(self._errors(instance))
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelOperation:
-    """One operation of the API as livebar models it."""
-
-    method: str
-    template: str
-    name: str
-    """The client method (and ``APIError.operation``) of this operation."""
-    request: str
-    """The component name of its request body (the spec's name, so tests can use either)."""
-    body_required: bool = True
-
-
-MODEL_OPERATIONS = (
-    ModelOperation("POST", "/push-notification", "push", "PushNotificationRequest"),
-    ModelOperation("POST", "/live-activity/start", "start", "LiveActivityStartRequest"),
-    ModelOperation("POST", "/live-activity/update", "update", "LiveActivityUpdateRequest"),
-    ModelOperation("POST", "/live-activity/end", "end", "LiveActivityEndRequest"),
-    ModelOperation(
-        "PUT", "/live-activity/stream/{stream_key}", "stream", "LiveActivityStreamRequest"
-    ),
-    ModelOperation(
-        "DELETE",
-        "/live-activity/stream/{stream_key}",
-        "end_stream",
-        "LiveActivityStreamDeleteRequest",
-        body_required=False,
-    ),
-    ModelOperation("POST", "/badge", "set_badge", "AppIconBadgeCountUpdateRequest"),
-    ModelOperation("POST", "/metrics/{key}/value", "set_metric", "MetricValueUpdateRequest"),
-)
+SPEC_COMPONENTS = {
+    "PushNotification": "PushNotificationRequest",
+    "StartActivity": "LiveActivityStartRequest",
+    "UpdateActivity": "LiveActivityUpdateRequest",
+    "EndActivity": "LiveActivityEndRequest",
+    "StreamUpdate": "LiveActivityStreamRequest",
+    "StreamEnd": "LiveActivityStreamDeleteRequest",
+    "BadgeCount": "AppIconBadgeCountUpdateRequest",
+    "MetricValue": "MetricValueUpdateRequest",
+}
+"""The spec's component name of each request body class (so tests can use either)."""
 MODEL_ERROR_STATUSES = (400, 401, 402, 403, 404, 422, 429)
 """Error answers livebar's error model reads as something specific (anything else: ServerError)."""
+
+
+def published_operations() -> list[Any]:
+    """The rows of livebar's operations table that the published spec has (``Endpoint``s)."""
+    from livebar._wire.operations import OPERATIONS
+
+    return [endpoint for endpoint in OPERATIONS.values() if not endpoint.newer]
 
 
 class ModelValidator(SpecValidator):
     """livebar's own model of the API, for machines without the spec.
 
-    Bodies go through the payload classes' ``from_json`` (keyed by method and path), path
-    parameters through ``validate_stream_key`` / ``validate_metric_key``, and answers must carry
-    what the client's result classes and ``error_from_response`` read, with the types they read.
+    The operations are the rows of livebar's operations table the published spec has: bodies
+    go through each row's body class's ``from_json``, path parameters through the table's
+    ``PATH_PARAMETERS``, and answers must carry what the row's result class and
+    ``error_from_response`` read, with the types they read.
     Weaker than the spec where livebar's model and the spec could disagree, which is why CI
     requires the spec.
     """
@@ -299,47 +287,40 @@ class ModelValidator(SpecValidator):
         return check
 
     def _describe(self) -> dict[str, Any]:
-        from livebar._wire import payload as _payload
+        from livebar._wire.operations import PATH_PARAMETERS
 
-        components = {
-            "PushNotificationRequest": _payload.PushNotification,
-            "LiveActivityStartRequest": _payload.StartActivity,
-            "LiveActivityUpdateRequest": _payload.UpdateActivity,
-            "LiveActivityEndRequest": _payload.EndActivity,
-            "LiveActivityStreamRequest": _payload.StreamUpdate,
-            "LiveActivityStreamDeleteRequest": _payload.StreamEnd,
-            "AppIconBadgeCountUpdateRequest": _payload.BadgeCount,
-            "MetricValueUpdateRequest": _payload.MetricValue,
-        }
-        parameters = {
-            "stream_key": _payload.validate_stream_key,
-            "key": _payload.validate_metric_key,
-        }
-        for name, cls in components.items():
-            self._checks[f"/components/schemas/{name}"] = ModelCheck(_parses(cls.from_json))
         paths: dict[str, dict[str, Any]] = {}
-        for op in MODEL_OPERATIONS:
-            pointer = f"/paths/{_escape(op.template)}/{op.method.lower()}"
-            self._checks[f"{pointer}/requestBody/{JSON_SCHEMA}"] = self._checks[
-                f"/components/schemas/{op.request}"
-            ]
-            names = re.findall(r"\{(\w+)\}", op.template)
-            for i, name in enumerate(names):
+        for endpoint in published_operations():
+            component = f"/components/schemas/{SPEC_COMPONENTS[endpoint.body.__name__]}"
+            self._checks[component] = ModelCheck(_parses(endpoint.body.from_json))
+            pointer = f"/paths/{_escape(endpoint.path)}/{endpoint.method.lower()}"
+            self._checks[f"{pointer}/requestBody/{JSON_SCHEMA}"] = self._checks[component]
+            for i, name in enumerate(endpoint.parameters):
                 self._checks[f"{pointer}/parameters/{i}/schema"] = ModelCheck(
-                    _parses(parameters[name])
+                    _parses(PATH_PARAMETERS[name])
                 )
             responses: dict[str, Any] = {}
             for status in (200, *MODEL_ERROR_STATUSES):
                 responses[str(status)] = {"content": {"application/json": {"schema": {}}}}
-                check = _result_errors(op.name) if status == 200 else _error_errors(op, status)
+                check = (
+                    _result_errors(endpoint.result)
+                    if status == 200
+                    else _error_errors(endpoint.name, status)
+                )
                 self._checks[f"{pointer}/responses/{status}/{JSON_SCHEMA}"] = ModelCheck(check)
-            paths.setdefault(op.template, {})[op.method.lower()] = {
-                "operationId": op.name,
-                "parameters": [{"name": name, "in": "path", "required": True} for name in names],
-                "requestBody": {"required": op.body_required},
+            paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = {
+                "operationId": str(endpoint.name),
+                "parameters": [
+                    {"name": name, "in": "path", "required": True} for name in endpoint.parameters
+                ],
+                "requestBody": {
+                    "required": endpoint.body_required,
+                    "content": {"application/json": {"schema": {"$ref": f"#{component}"}}},
+                },
                 "responses": responses,
             }
-        return {"paths": paths, "components": {"schemas": {name: {} for name in components}}}
+        schemas = {name: {} for name in SPEC_COMPONENTS.values()}
+        return {"paths": paths, "components": {"schemas": schemas}}
 
 
 def _escape(template: str) -> str:
@@ -361,21 +342,8 @@ def _parses(parse: Callable[[Any], object]) -> Callable[[object], list[ModelErro
     return errors
 
 
-def _result_errors(operation: str) -> Callable[[object], list[ModelError]]:
+def _result_errors(result: type[Any]) -> Callable[[object], list[ModelError]]:
     """A 200 answer must hold each field of the client's result class with the type it reads."""
-    from livebar._wire import client as _client
-
-    names = {
-        "push": "PushResult",
-        "start": "StartResult",
-        "update": "UpdateResult",
-        "end": "EndResult",
-        "stream": "StreamResult",
-        "end_stream": "StreamEndResult",
-        "set_badge": "BadgeResult",
-        "set_metric": "MetricResult",
-    }
-    result = getattr(_client, names[operation])
     fields = [f for f in dataclasses.fields(result) if f.name != "raw"]
 
     def errors(body: object) -> list[ModelError]:
@@ -412,7 +380,7 @@ def _has_type(value: object, annotation: str) -> bool:
     return any(JSON_TYPES[arm.strip()](value) for arm in annotation.split("|"))
 
 
-def _error_errors(op: ModelOperation, status: int) -> Callable[[object], list[ModelError]]:
+def _error_errors(operation: str, status: int) -> Callable[[object], list[ModelError]]:
     """An error answer must say ``error`` (a string) and map to livebar's error for ``status``."""
     from livebar._wire.errors import ActivityLimitError, ServerError, error_from_response
 
@@ -425,9 +393,9 @@ def _error_errors(op: ModelOperation, status: int) -> Callable[[object], list[Mo
                 found.append(ModelError(f"{body[name]!r} is not a string", (name,)))
         if not isinstance(body.get("error"), str):
             found.append(ModelError("'error' is a required property"))
-        mapped = error_from_response(status, body, {}, operation=op.name)
+        mapped = error_from_response(status, body, {}, operation=operation)
         if isinstance(mapped, ServerError):
-            found.append(ModelError(f"livebar cannot read a {status} answer to {op.name}"))
+            found.append(ModelError(f"livebar cannot read a {status} answer to {operation}"))
         if isinstance(mapped, ActivityLimitError):
             for name in ("limit", "active"):
                 if not _has_type(body.get(name), "int"):

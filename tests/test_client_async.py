@@ -9,18 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import httpx
 import pytest
 
-from livebar._wire.client import (
-    AsyncClient,
-    BadgeResult,
-    Client,
-    EndResult,
-    MetricResult,
-    PushResult,
-    StartResult,
-    StreamEndResult,
-    StreamResult,
-    UpdateResult,
-)
+from livebar._wire.client import AsyncClient, Client
 from livebar._wire.errors import (
     ActivityLimitError,
     APIError,
@@ -45,6 +34,16 @@ from livebar._wire.payload import (
     StreamEnd,
     StreamUpdate,
     UpdateActivity,
+)
+from livebar._wire.results import (
+    BadgeResult,
+    EndResult,
+    MetricResult,
+    PushResult,
+    StartResult,
+    StreamEndResult,
+    StreamResult,
+    UpdateResult,
 )
 from livebar._wire.retry import RetryPolicy
 

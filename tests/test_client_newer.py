@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from livebar._wire.client import AsyncClient, Client, PushReplaceResult, PushResult
+from livebar._wire.client import AsyncClient, Client
 from livebar._wire.errors import NotFoundError, ValidationError
 from livebar._wire.payload import (
     Action,
@@ -25,6 +25,7 @@ from livebar._wire.payload import (
     StreamEnd,
     StreamUpdate,
 )
+from livebar._wire.results import PushReplaceResult, PushResult
 from livebar.simulator import SimulatorHandle, serve
 
 KEY = "ask_test_secret_key_123"

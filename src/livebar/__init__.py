@@ -38,19 +38,7 @@ if TYPE_CHECKING:
     from livebar._integrations.pandas import pandas
     from livebar._integrations.tqdm import tqdm, trange
     from livebar._job.endings import Outcome
-    from livebar._wire.client import (
-        AsyncClient,
-        BadgeResult,
-        Client,
-        EndResult,
-        MetricResult,
-        PushReplaceResult,
-        PushResult,
-        StartResult,
-        StreamEndResult,
-        StreamResult,
-        UpdateResult,
-    )
+    from livebar._wire.client import AsyncClient, Client
     from livebar._wire.config import Config, resolve_config
     from livebar._wire.errors import (
         ActivityLimitError,
@@ -88,6 +76,17 @@ if TYPE_CHECKING:
         StreamUpdate,
         UpdateActivity,
     )
+    from livebar._wire.results import (
+        BadgeResult,
+        EndResult,
+        MetricResult,
+        PushReplaceResult,
+        PushResult,
+        StartResult,
+        StreamEndResult,
+        StreamResult,
+        UpdateResult,
+    )
     from livebar._wire.retry import RetryPolicy
 
 _EXPORTS = {
@@ -107,15 +106,15 @@ _EXPORTS = {
     "trange": "livebar._integrations.tqdm",
     "Client": "livebar._wire.client",
     "AsyncClient": "livebar._wire.client",
-    "PushResult": "livebar._wire.client",
-    "PushReplaceResult": "livebar._wire.client",
-    "StartResult": "livebar._wire.client",
-    "UpdateResult": "livebar._wire.client",
-    "EndResult": "livebar._wire.client",
-    "StreamResult": "livebar._wire.client",
-    "StreamEndResult": "livebar._wire.client",
-    "BadgeResult": "livebar._wire.client",
-    "MetricResult": "livebar._wire.client",
+    "PushResult": "livebar._wire.results",
+    "PushReplaceResult": "livebar._wire.results",
+    "StartResult": "livebar._wire.results",
+    "UpdateResult": "livebar._wire.results",
+    "EndResult": "livebar._wire.results",
+    "StreamResult": "livebar._wire.results",
+    "StreamEndResult": "livebar._wire.results",
+    "BadgeResult": "livebar._wire.results",
+    "MetricResult": "livebar._wire.results",
     "Config": "livebar._wire.config",
     "resolve_config": "livebar._wire.config",
     "RetryPolicy": "livebar._wire.retry",

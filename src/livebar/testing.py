@@ -54,7 +54,7 @@ from livebar._engine.runtime import FlushTicket, install, runtime
 from livebar._ledger.ledger import AccountLedger, MemoryBackend
 from livebar._wire.config import Config
 from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, serve
-from livebar.simulator._state import FaultDecision
+from livebar.simulator._faults import Exchange, FaultDecision, RawAnswer, Step, exchange
 
 if TYPE_CHECKING:
     from livebar._engine.jobs import ActivityJob
@@ -249,44 +249,42 @@ class VirtualTime:
         return client
 
     def _serve(self, request: httpx.Request) -> httpx.Response:
-        """The simulator's HTTP shell, in-process: faults, then the simulated account."""
+        """The simulator's HTTP shell, in-process: it performs the exchange the faults plan."""
         state = self.state
         path = request.url.path.removeprefix("/api")
         body = request.read()
         decision = state.take_fault()
         timeout = (request.extensions.get("timeout") or {}).get("read") or self.timeout
-        if decision.drop and state.faults.down:
-            state.record_fault(request.method, path, body, decision)
-            raise httpx.ConnectError("the simulated server is down", request=request)
-        if decision.delay >= timeout:
-            # The server handles it as it arrives; its answer comes after the client gave up.
-            if decision.answered:
+        plan = exchange(decision, timeout=timeout, can_refuse=True)
+        response = None
+        for step in plan.steps:
+            if step in _BROKEN:
+                error, text = _BROKEN[step]
+                raise error(text, request=request)
+            if step is Step.WAIT:
+                self._elapse(plan.wait)
+            elif step is Step.RECORD:
                 state.record_fault(request.method, path, body, decision)
+            elif step is Step.HANDLE:
+                response = self._reply(request, path, body, decision)
             else:
-                self._reply(request, path, body, decision)
-            self._elapse(timeout)
-            raise httpx.ReadTimeout("the simulated server is slower than the timeout")
-        self._elapse(decision.delay)
-        if decision.answered:
-            state.record_fault(request.method, path, body, decision)
-        if decision.drop:
-            raise httpx.RemoteProtocolError("the simulated server closed the connection")
-        if decision.reply is not None:
-            response = decision_response(decision.reply)
-            assert response is not None
-        elif decision.answered:
-            response = None
-        else:
-            response = self._reply(request, path, body, decision)
-        raw = decision.raw
-        if raw is not None:
-            response = httpx.Response(raw.status, content=raw.body, headers=dict(raw.headers))
+                return self._answer(plan, response)
+        raise AssertionError(f"an exchange ends in an answer or an error: {plan}")
+
+    def _answer(self, plan: Exchange, response: httpx.Response | None) -> httpx.Response:
+        answer = plan.answer
+        if isinstance(answer, RawAnswer):
+            response = httpx.Response(
+                answer.status, content=answer.body, headers=dict(answer.headers)
+            )
+        elif answer is not None:
+            response = decision_response(answer)
         assert response is not None
-        if decision.drip > 0:
+        if plan.drip > 0:
             return httpx.Response(
                 response.status_code,
                 headers=response.headers,
-                stream=_Drip(response.content, decision.drip, self),
+                stream=_Drip(response.content, plan.drip, self),
             )
         return response
 
@@ -309,6 +307,14 @@ class VirtualTime:
 
 def _memory_ledger(account: Account, window: float) -> AccountLedger:
     return AccountLedger(MemoryBackend(window=window))
+
+
+_BROKEN: dict[Step, tuple[type[httpx.TransportError], str]] = {
+    Step.REFUSE: (httpx.ConnectError, "the simulated server is down"),
+    Step.DROP: (httpx.RemoteProtocolError, "the simulated server closed the connection"),
+    Step.TIME_OUT: (httpx.ReadTimeout, "the simulated server is slower than the timeout"),
+}
+"""The steps of an exchange that end it without an answer, as httpx raises each."""
 
 
 class _Drip(httpx.SyncByteStream):

@@ -1,10 +1,16 @@
-"""The ActivitySmith HTTP client: one method per endpoint, sync and async.
+"""The ActivitySmith HTTP client: one method per operation, sync and async.
 
-``_ClientCore`` holds every decision and does no I/O: it builds requests from payloads and maps
-responses to results or errors. ``Client`` and ``AsyncClient`` are thin shells with identical
-method names that send, and retry according to a ``RetryPolicy`` with an injected sleep and
-clock. No ``httpx`` exception escapes: connection failures become ``ConnectError``, timeouts
+``_ClientCore`` holds every decision and does no I/O: it builds the request of any operation
+from the one table of ``operations`` (method, path, body class) and maps the answer to the
+operation's result (``Result.from_raw``) or to an error. ``Client`` and ``AsyncClient`` are thin
+shells with identical method names that send, and retry according to a ``RetryPolicy`` with an
+injected sleep and clock; ``call(operation, body, **path)`` sends any operation by name. No
+``httpx`` exception escapes: connection failures become ``ConnectError``, timeouts
 ``RequestTimeout`` and anything else in transit ``TransportError`` (always chained).
+
+The key never shows: it travels only in ``auth.BearerAuth``; an answer's bytes and headers live
+only in the shells' ``_exchange`` frame, gone before an error is raised; ``result`` keeps only
+the parsed body with the key cut out; and ``auth`` cuts it out of httpx's log records.
 """
 
 from __future__ import annotations
@@ -13,21 +19,22 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Generator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Callable, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, Callable, Generic, TypeVar
 
 import anyio
 import httpx
 
 from livebar._version import __version__
-from livebar._wire.config import Config, is_loopback, resolve_config
+from livebar._wire.auth import BearerAuth, direct, hide_in_library_logs
+from livebar._wire.config import Config, resolve_config
 from livebar._wire.errors import (
     ConfigurationError,
     ConnectError,
     LivebarError,
+    Operation,
     RequestTimeout,
     ServerError,
     TransportError,
@@ -35,8 +42,21 @@ from livebar._wire.errors import (
     ValidationError,
     detached,
     error_from_response,
-    redact,
     scrub,
+)
+from livebar._wire.model import Model
+from livebar._wire.operations import (
+    END,
+    END_STREAM,
+    OPERATIONS,
+    PUSH,
+    REPLACE_PUSH,
+    SET_BADGE,
+    SET_METRIC,
+    START,
+    STREAM,
+    UPDATE,
+    Endpoint,
 )
 from livebar._wire.payload import (
     BadgeCount,
@@ -48,205 +68,50 @@ from livebar._wire.payload import (
     StreamEnd,
     StreamUpdate,
     UpdateActivity,
-    validate_metric_key,
-    validate_notification_id,
-    validate_stream_key,
+)
+from livebar._wire.results import (
+    BadgeResult,
+    EndResult,
+    MetricResult,
+    MissingField,
+    PushReplaceResult,
+    PushResult,
+    Result,
+    StartResult,
+    StreamEndResult,
+    StreamResult,
+    UpdateResult,
 )
 from livebar._wire.retry import NO_RETRY, RetryPolicy
+
+__all__ = ["USER_AGENT", "AsyncClient", "Client"]
 
 logger = logging.getLogger("livebar")
 
 USER_AGENT = f"livebar/{__version__}"
 
-_R = TypeVar("_R")
-
-
-# Results. Each keeps the whole answer in ``raw``; fields the server adds later are never an error.
-
-
-@dataclass(frozen=True)
-class PushResult:
-    """Answer to ``push``. Newer servers send ``notification_id`` (for ``replace_push``) and
-    echo ``tags``."""
-
-    success: bool
-    devices_notified: int | None = None
-    users_notified: int | None = None
-    effective_channel_slugs: tuple[str, ...] | None = None
-    timestamp: str | None = None
-    warning: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    notification_id: str | None = None
-    tags: tuple[str, ...] | None = None
+_B = TypeVar("_B", bound=Model)
+_R = TypeVar("_R", bound=Result)
 
 
 @dataclass(frozen=True)
-class PushReplaceResult:
-    """Answer to ``replace_push``: the replaced push keeps its ``notification_id``."""
+class _Request(Generic[_R]):
+    """One request, ready to send: its operation's endpoint, path and JSON body."""
 
-    success: bool
-    notification_id: str | None = None
-    devices_notified: int | None = None
-    users_notified: int | None = None
-    effective_channel_slugs: tuple[str, ...] | None = None
-    tags: tuple[str, ...] | None = None
-    timestamp: str | None = None
-    warning: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class StartResult:
-    """Answer to ``start``: keep ``activity_id`` for ``update`` and ``end``.
-
-    ``ended_activity_id`` is set by servers that end the oldest activity to make room.
-    """
-
-    success: bool
-    activity_id: str
-    devices_notified: int | None = None
-    users_notified: int | None = None
-    effective_channel_slugs: tuple[str, ...] | None = None
-    ended_activity_id: str | None = None
-    timestamp: str | None = None
-    warning: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    tags: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class UpdateResult:
-    """Answer to ``update``. A ``warning`` here usually means iOS is about to throttle."""
-
-    success: bool
-    activity_id: str | None = None
-    devices_notified: int | None = None
-    devices_queued: int | None = None
-    timestamp: str | None = None
-    warning: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    tags: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class EndResult:
-    """Answer to ``end``; newer servers say ``ignored=True`` when it had already ended."""
-
-    success: bool
-    activity_id: str | None = None
-    devices_notified: int | None = None
-    devices_queued: int | None = None
-    timestamp: str | None = None
-    warning: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    ignored: bool | None = None
-
-
-@dataclass(frozen=True)
-class StreamResult:
-    """Answer to ``stream``: ``operation`` is ``started``, ``updated``, ``rotated``, ``noop`` or
-    ``paused`` (``activity_id`` is ``None`` when paused); a value unknown today is kept as is."""
-
-    success: bool
-    operation: str | None = None
-    stream_key: str | None = None
-    activity_id: str | None = None
-    previous_activity_id: str | None = None
-    devices_notified: int | None = None
-    devices_queued: int | None = None
-    users_notified: int | None = None
-    effective_channel_slugs: tuple[str, ...] | None = None
-    timestamp: str | None = None
-    warning: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    tags: tuple[str, ...] | None = None
-    ignored: bool | None = None
-
-
-@dataclass(frozen=True)
-class StreamEndResult:
-    """Answer to ``end_stream``; ``activity_id`` is ``None`` when the stream had already ended."""
-
-    success: bool
-    operation: str | None = None
-    stream_key: str | None = None
-    activity_id: str | None = None
-    devices_notified: int | None = None
-    devices_queued: int | None = None
-    timestamp: str | None = None
-    warning: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    ignored: bool | None = None
-
-
-@dataclass(frozen=True)
-class BadgeResult:
-    """Answer to ``set_badge``: the count set and who was notified (newer servers also name
-    them ``devices_updated`` / ``users_updated``)."""
-
-    success: bool
-    badge: int | None = None
-    devices_notified: int | None = None
-    users_notified: int | None = None
-    effective_channel_slugs: tuple[str, ...] | None = None
-    timestamp: str | None = None
-    warning: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    devices_updated: int | None = None
-    users_updated: int | None = None
-
-
-@dataclass(frozen=True)
-class MetricResult:
-    """Answer to ``set_metric`` (today the server sends only ``success``)."""
-
-    success: bool
-    timestamp: str | None = None
-    warning: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class _Request:
-    operation: str
-    method: str
+    endpoint: Endpoint[Any, _R]
     path: str
     body: dict[str, Any] | None
 
+    @property
+    def operation(self) -> Operation:
+        return self.endpoint.name
 
-def _text(raw: Mapping[str, Any], key: str) -> str | None:
-    value = raw.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _count(raw: Mapping[str, Any], key: str) -> int | None:
-    value = raw.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    @property
+    def method(self) -> str:
+        return self.endpoint.method
 
 
-def _slugs(raw: Mapping[str, Any], key: str = "effective_channel_slugs") -> tuple[str, ...] | None:
-    value = raw.get(key)
-    if not isinstance(value, list):
-        return None
-    return tuple(slug for slug in value if isinstance(slug, str))
-
-
-def _flag(raw: Mapping[str, Any], key: str) -> bool | None:
-    value = raw.get(key)
-    return value if isinstance(value, bool) else None
-
-
-def _common(raw: Mapping[str, Any]) -> dict[str, Any]:
-    success = raw.get("success")
-    return {
-        "success": success if isinstance(success, bool) else True,
-        "timestamp": _text(raw, "timestamp"),
-        "warning": _text(raw, "warning"),
-        "raw": dict(raw),
-    }
-
-
-def _payload(value: object, cls: type[_R], operation: str) -> _R:
+def _payload(value: object, cls: type[_B], operation: Operation) -> _B:
     if not isinstance(value, cls):
         raise ValidationError("", "type", f"{operation}() takes a {cls.__name__}")
     return value
@@ -260,7 +125,7 @@ class _ClientCore:
         self.retry = self._policy(retry, RetryPolicy())
         # What ``retry=True`` on one call means: the client's policy if it retries at all.
         self._retrying = self.retry if self.retry.max_attempts > 1 else RetryPolicy()
-        self._warned: set[str] = set()
+        self._warned: set[Operation] = set()
         """The operations a server ``warning`` was logged for (once each)."""
 
     @staticmethod
@@ -287,65 +152,35 @@ class _ClientCore:
     def http_options(self) -> dict[str, Any]:
         """How the shells build their ``httpx`` client.
 
-        The key travels only through ``_BearerAuth`` (redacted in every ``repr``). Plain
+        The key travels only through ``BearerAuth`` (redacted in every ``repr``). Plain
         ``http://`` (allowed only for loopback) and any loopback server are reached directly:
         no proxy from the environment ever sees a request, so the key is never sent in clear
         to one. TLS verification is httpx's default, on.
         """
         return {
             "timeout": httpx.Timeout(self.config.timeout),
-            "auth": _BearerAuth(self.config.api_key),
-            "trust_env": not _direct(self.config.base_url),
+            "auth": BearerAuth(self.config.api_key),
+            "trust_env": not direct(self.config.base_url),
         }
 
-    def url(self, request: _Request) -> str:
+    def url(self, request: _Request[Any]) -> str:
         return self.config.base_url + request.path
 
     # Requests.
 
-    def push(self, notification: PushNotification) -> _Request:
-        body = _payload(notification, PushNotification, "push").to_json()
-        return _Request("push", "POST", "/push-notification", body)
-
-    def start(self, request: StartActivity) -> _Request:
-        body = _payload(request, StartActivity, "start").to_json()
-        return _Request("start", "POST", "/live-activity/start", body)
-
-    def update(self, request: UpdateActivity) -> _Request:
-        body = _payload(request, UpdateActivity, "update").to_json()
-        return _Request("update", "POST", "/live-activity/update", body)
-
-    def end(self, request: EndActivity) -> _Request:
-        body = _payload(request, EndActivity, "end").to_json()
-        return _Request("end", "POST", "/live-activity/end", body)
-
-    def stream(self, key: str, request: StreamUpdate) -> _Request:
-        path = f"/live-activity/stream/{validate_stream_key(key)}"
-        body = _payload(request, StreamUpdate, "stream").to_json()
-        return _Request("stream", "PUT", path, body)
-
-    def end_stream(self, key: str, request: StreamEnd | None) -> _Request:
-        path = f"/live-activity/stream/{validate_stream_key(key)}"
-        body = None if request is None else _payload(request, StreamEnd, "end_stream").to_json()
-        return _Request("end_stream", "DELETE", path, body)
-
-    def replace_push(self, notification_id: str, replacement: PushReplace) -> _Request:
-        path = f"/push-notification/{validate_notification_id(notification_id)}"
-        body = _payload(replacement, PushReplace, "replace_push").to_json()
-        return _Request("replace_push", "PUT", path, body)
-
-    def set_badge(self, request: BadgeCount) -> _Request:
-        body = _payload(request, BadgeCount, "set_badge").to_json()
-        return _Request("set_badge", "POST", "/badge", body)
-
-    def set_metric(self, key: str, request: MetricValue) -> _Request:
-        path = f"/metrics/{validate_metric_key(key)}/value"
-        body = _payload(request, MetricValue, "set_metric").to_json()
-        return _Request("set_metric", "POST", path, body)
+    def request(self, endpoint: Endpoint[_B, _R], body: _B | None, **path: object) -> _Request[_R]:
+        """The request of ``endpoint`` for ``body`` (``None``: none, where the operation allows
+        it); the path parameters are checked first, then the body's class."""
+        where = endpoint.path_for(path)
+        if body is None and not endpoint.body_required:
+            return _Request(endpoint, where, None)
+        return _Request(endpoint, where, _payload(body, endpoint.body, endpoint.name).to_json())
 
     # Responses.
 
-    def result(self, request: _Request, status: int, headers: httpx.Headers, content: bytes) -> Any:
+    def result(
+        self, request: _Request[_R], status: int, headers: httpx.Headers, content: bytes
+    ) -> _R:
         """The result of a response, or raise the ``APIError`` it stands for.
 
         Only the parsed body, with the key cut out of it, stays in this frame: a server that
@@ -368,111 +203,38 @@ class _ClientCore:
                 message="the response body is not a JSON object",
                 operation=request.operation,
             )
-        result = self._build(request.operation, body, status)
-        warning: str | None = result.warning
+        result = self._read(request, body, status)
+        warning = result.warning
         if warning is not None and request.operation not in self._warned:
             self._warned.add(request.operation)  # once per kind of request: never a flood
             logger.warning("ActivitySmith warning on %s: %s", request.operation, warning)
         return result
 
-    def _build(self, operation: str, raw: dict[str, Any], status: int) -> Any:
-        common = _common(raw)
-        if operation == "push":
-            return PushResult(
-                devices_notified=_count(raw, "devices_notified"),
-                users_notified=_count(raw, "users_notified"),
-                effective_channel_slugs=_slugs(raw),
-                notification_id=_text(raw, "notification_id"),
-                tags=_slugs(raw, "tags"),
-                **common,
-            )
-        if operation == "replace_push":
-            return PushReplaceResult(
-                notification_id=_text(raw, "notification_id"),
-                devices_notified=_count(raw, "devices_notified"),
-                users_notified=_count(raw, "users_notified"),
-                effective_channel_slugs=_slugs(raw),
-                tags=_slugs(raw, "tags"),
-                **common,
-            )
-        if operation == "start":
-            activity_id = _text(raw, "activity_id")
-            if activity_id is None and raw.get("success") is False:
-                raise UnsuccessfulError(status=status, body=raw, operation=operation)
-            if activity_id is None:
-                raise ServerError(
-                    status=status,
-                    message="the response has no activity_id",
-                    body=raw,
-                    operation=operation,
-                )
-            return StartResult(
-                activity_id=activity_id,
-                devices_notified=_count(raw, "devices_notified"),
-                users_notified=_count(raw, "users_notified"),
-                effective_channel_slugs=_slugs(raw),
-                ended_activity_id=_text(raw, "ended_activity_id"),
-                tags=_slugs(raw, "tags"),
-                **common,
-            )
-        if operation in ("update", "end"):
-            result_class = UpdateResult if operation == "update" else EndResult
-            newer = (
-                {"tags": _slugs(raw, "tags")}
-                if operation == "update"
-                else {"ignored": _flag(raw, "ignored")}
-            )
-            return result_class(
-                activity_id=_text(raw, "activity_id"),
-                devices_notified=_count(raw, "devices_notified"),
-                devices_queued=_count(raw, "devices_queued"),
-                **newer,
-                **common,
-            )
-        if operation == "stream":
-            return StreamResult(
-                operation=_text(raw, "operation"),
-                stream_key=_text(raw, "stream_key"),
-                activity_id=_text(raw, "activity_id"),
-                previous_activity_id=_text(raw, "previous_activity_id"),
-                devices_notified=_count(raw, "devices_notified"),
-                devices_queued=_count(raw, "devices_queued"),
-                users_notified=_count(raw, "users_notified"),
-                effective_channel_slugs=_slugs(raw),
-                tags=_slugs(raw, "tags"),
-                ignored=_flag(raw, "ignored"),
-                **common,
-            )
-        if operation == "set_badge":
-            return BadgeResult(
-                badge=_count(raw, "badge"),
-                devices_notified=_count(raw, "devices_notified"),
-                users_notified=_count(raw, "users_notified"),
-                effective_channel_slugs=_slugs(raw),
-                devices_updated=_count(raw, "devices_updated"),
-                users_updated=_count(raw, "users_updated"),
-                **common,
-            )
-        if operation == "set_metric":
-            return MetricResult(**common)
-        return StreamEndResult(
-            operation=_text(raw, "operation"),
-            stream_key=_text(raw, "stream_key"),
-            activity_id=_text(raw, "activity_id"),
-            devices_notified=_count(raw, "devices_notified"),
-            devices_queued=_count(raw, "devices_queued"),
-            ignored=_flag(raw, "ignored"),
-            **common,
+    @staticmethod
+    def _read(request: _Request[_R], raw: dict[str, Any], status: int) -> _R:
+        """``raw`` read as the operation's result, or the error an answer without a field the
+        result needs stands for (``success: false`` said why; else it is garbled)."""
+        try:
+            return request.endpoint.result.from_raw(raw)
+        except MissingField as exc:
+            missing = exc.name  # raised below, outside the handler: nothing chained
+        if raw.get("success") is False:
+            raise UnsuccessfulError(status=status, body=raw, operation=request.operation)
+        raise ServerError(
+            status=status,
+            message=f"the response has no {missing}",
+            body=raw,
+            operation=request.operation,
         )
 
-    def too_slow(self, request: _Request) -> RequestTimeout:
+    def too_slow(self, request: _Request[Any]) -> RequestTimeout:
         """A response still arriving when the request's whole time is up (a slow drip)."""
         return RequestTimeout(
             f"{request.operation}: the answer took longer than {self.config.timeout:g}s",
             operation=request.operation,
         )
 
-    def transport_error(self, exc: Exception, request: _Request) -> TransportError:
+    def transport_error(self, exc: Exception, request: _Request[Any]) -> TransportError:
         """The livebar error for an ``httpx`` failure in transit (the caller chains it)."""
         operation = request.operation
         # Timed out before a connection existed, so the request certainly never left.
@@ -487,7 +249,7 @@ class _ClientCore:
     def next_delay(
         self,
         policy: RetryPolicy,
-        request: _Request,
+        request: _Request[Any],
         error: LivebarError,
         *,
         attempt: int,
@@ -500,68 +262,6 @@ class _ClientCore:
         if delay is not None:
             logger.info("retrying %s in %.2fs after: %s", request.operation, delay, error)
         return delay
-
-
-class _BearerAuth(httpx.Auth):
-    """Adds ``Authorization: Bearer <key>``; the key never shows in a ``repr`` or a local."""
-
-    def __init__(self, key: str | None) -> None:
-        self._key = key
-
-    def __repr__(self) -> str:
-        return "<BearerAuth ***>"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._key is not None:
-            request.headers["Authorization"] = "Bearer " + self._key
-        yield request
-
-
-def _direct(base_url: str) -> bool:
-    """Whether requests to ``base_url`` must bypass any proxy (plain HTTP, or loopback)."""
-    parts = urlsplit(base_url)
-    return parts.scheme == "http" or is_loopback(parts.hostname or "")
-
-
-class _HideKeys(logging.Filter):
-    """Cuts the keys of livebar's clients out of httpx's and httpcore's log records (their
-    DEBUG lines show an answer's headers, and a server may echo a key in them)."""
-
-    def __init__(self) -> None:
-        super().__init__("livebar")
-        self.keys: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        hidden = message
-        for key in self.keys:
-            hidden = redact(hidden, key)
-        if hidden != message:
-            record.msg, record.args = hidden, None
-        return True
-
-
-_hide_keys = _HideKeys()
-_LIBRARY_LOGGERS = (
-    "httpx",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
-)
-"""Where httpx and httpcore log (a filter applies only to the logger a record is made on)."""
-
-
-def _hide_in_library_logs(key: str | None) -> None:
-    """Keep ``key`` out of what httpx and httpcore log (installed with the first client)."""
-    if not key or key in _hide_keys.keys:
-        return
-    _hide_keys.keys.add(key)
-    for name in _LIBRARY_LOGGERS:
-        library = logging.getLogger(name)
-        if _hide_keys not in library.filters:
-            library.addFilter(_hide_keys)
 
 
 # httpx raises these for trouble in transit; InvalidURL and StreamError sit outside HTTPError.
@@ -594,7 +294,7 @@ class Client:
         except LivebarError as exc:
             api_key = None  # the key given must not stay in this frame's locals
             raise detached(exc) from None
-        _hide_in_library_logs(config.api_key)
+        hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
         self._http = httpx.Client(transport=transport, **self._core.http_options())
         self._sleep = sleep
@@ -613,8 +313,7 @@ class Client:
         self, notification: PushNotification, *, retry: RetryPolicy | bool | None = None
     ) -> PushResult:
         """Send a push notification."""
-        result: PushResult = self._send(self._core.push(notification), retry)
-        return result
+        return self._send(self._core.request(PUSH, notification), retry)
 
     def start(
         self, request: StartActivity, *, retry: RetryPolicy | bool | None = None
@@ -624,27 +323,23 @@ class Client:
         Not idempotent: it is retried only after a ``ConnectError``, when the request certainly
         never reached the server; a start whose answer was lost is not repeated.
         """
-        result: StartResult = self._send(self._core.start(request), retry)
-        return result
+        return self._send(self._core.request(START, request), retry)
 
     def update(
         self, request: UpdateActivity, *, retry: RetryPolicy | bool | None = None
     ) -> UpdateResult:
         """Update a Live Activity started with ``start``."""
-        result: UpdateResult = self._send(self._core.update(request), retry)
-        return result
+        return self._send(self._core.request(UPDATE, request), retry)
 
     def end(self, request: EndActivity, *, retry: RetryPolicy | bool | None = None) -> EndResult:
         """End a Live Activity started with ``start``."""
-        result: EndResult = self._send(self._core.end(request), retry)
-        return result
+        return self._send(self._core.request(END, request), retry)
 
     def stream(
         self, key: str, request: StreamUpdate, *, retry: RetryPolicy | bool | None = None
     ) -> StreamResult:
         """Start or update the Live Activity of stream ``key`` (idempotent)."""
-        result: StreamResult = self._send(self._core.stream(key, request), retry)
-        return result
+        return self._send(self._core.request(STREAM, request, stream_key=key), retry)
 
     def end_stream(
         self,
@@ -654,8 +349,7 @@ class Client:
         retry: RetryPolicy | bool | None = None,
     ) -> StreamEndResult:
         """End the Live Activity of stream ``key``; ``StreamNotFoundError`` if already gone."""
-        result: StreamEndResult = self._send(self._core.end_stream(key, request), retry)
-        return result
+        return self._send(self._core.request(END_STREAM, request, stream_key=key), retry)
 
     def replace_push(
         self,
@@ -668,25 +362,37 @@ class Client:
 
         ``NotFoundError`` if the server knows no such push.
         """
-        request = self._core.replace_push(notification_id, replacement)
-        result: PushReplaceResult = self._send(request, retry)
-        return result
+        request = self._core.request(REPLACE_PUSH, replacement, notification_id=notification_id)
+        return self._send(request, retry)
 
     def set_badge(
         self, request: BadgeCount, *, retry: RetryPolicy | bool | None = None
     ) -> BadgeResult:
         """Set the number on the ActivitySmith app icon (0 clears it)."""
-        result: BadgeResult = self._send(self._core.set_badge(request), retry)
-        return result
+        return self._send(self._core.request(SET_BADGE, request), retry)
 
     def set_metric(
         self, key: str, request: MetricValue, *, retry: RetryPolicy | bool | None = None
     ) -> MetricResult:
         """Set the latest value of widget metric ``key``; ``NotFoundError`` if no such metric."""
-        result: MetricResult = self._send(self._core.set_metric(key, request), retry)
+        return self._send(self._core.request(SET_METRIC, request, key=key), retry)
+
+    def call(
+        self,
+        operation: Operation | str,
+        body: Model | None = None,
+        *,
+        retry: RetryPolicy | bool | None = None,
+        **path: str,
+    ) -> Result:
+        """Send any operation by its name (a method's name above: ``"stream"``): ``body`` is its
+        request, ``path`` its path parameters (``stream_key=``, ``key=``, ``notification_id=``).
+        The methods above are this, typed; ``ValueError`` for a name the API does not have."""
+        endpoint = OPERATIONS[Operation(operation)]
+        result: Result = self._send(self._core.request(endpoint, body, **path), retry)
         return result
 
-    def _send(self, request: _Request, retry: RetryPolicy | bool | None) -> Any:
+    def _send(self, request: _Request[_R], retry: RetryPolicy | bool | None) -> _R:
         core = self._core
         policy = core.policy(retry)
         headers = core.headers()
@@ -706,7 +412,7 @@ class Client:
             self._sleep(delay)
 
     def _exchange(
-        self, request: _Request, headers: dict[str, str]
+        self, request: _Request[Any], headers: dict[str, str]
     ) -> tuple[int, httpx.Headers, bytes]:
         """Send ``request``; its status, headers and whole body, within the timeout in total.
 
@@ -769,7 +475,7 @@ class AsyncClient:
         except LivebarError as exc:
             api_key = None  # the key given must not stay in this frame's locals
             raise detached(exc) from None
-        _hide_in_library_logs(config.api_key)
+        hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
         self._http = httpx.AsyncClient(transport=transport, **self._core.http_options())
         self._sleep = sleep
@@ -788,36 +494,31 @@ class AsyncClient:
         self, notification: PushNotification, *, retry: RetryPolicy | bool | None = None
     ) -> PushResult:
         """Send a push notification."""
-        result: PushResult = await self._send(self._core.push(notification), retry)
-        return result
+        return await self._send(self._core.request(PUSH, notification), retry)
 
     async def start(
         self, request: StartActivity, *, retry: RetryPolicy | bool | None = None
     ) -> StartResult:
         """Start a Live Activity (manual lifecycle); retried only after a ``ConnectError``."""
-        result: StartResult = await self._send(self._core.start(request), retry)
-        return result
+        return await self._send(self._core.request(START, request), retry)
 
     async def update(
         self, request: UpdateActivity, *, retry: RetryPolicy | bool | None = None
     ) -> UpdateResult:
         """Update a Live Activity started with ``start``."""
-        result: UpdateResult = await self._send(self._core.update(request), retry)
-        return result
+        return await self._send(self._core.request(UPDATE, request), retry)
 
     async def end(
         self, request: EndActivity, *, retry: RetryPolicy | bool | None = None
     ) -> EndResult:
         """End a Live Activity started with ``start``."""
-        result: EndResult = await self._send(self._core.end(request), retry)
-        return result
+        return await self._send(self._core.request(END, request), retry)
 
     async def stream(
         self, key: str, request: StreamUpdate, *, retry: RetryPolicy | bool | None = None
     ) -> StreamResult:
         """Start or update the Live Activity of stream ``key`` (idempotent)."""
-        result: StreamResult = await self._send(self._core.stream(key, request), retry)
-        return result
+        return await self._send(self._core.request(STREAM, request, stream_key=key), retry)
 
     async def end_stream(
         self,
@@ -827,8 +528,7 @@ class AsyncClient:
         retry: RetryPolicy | bool | None = None,
     ) -> StreamEndResult:
         """End the Live Activity of stream ``key``; ``StreamNotFoundError`` if already gone."""
-        result: StreamEndResult = await self._send(self._core.end_stream(key, request), retry)
-        return result
+        return await self._send(self._core.request(END_STREAM, request, stream_key=key), retry)
 
     async def replace_push(
         self,
@@ -838,25 +538,35 @@ class AsyncClient:
         retry: RetryPolicy | bool | None = None,
     ) -> PushReplaceResult:
         """Silently replace a sent push (its ``PushResult.notification_id``); newer servers only."""
-        request = self._core.replace_push(notification_id, replacement)
-        result: PushReplaceResult = await self._send(request, retry)
-        return result
+        request = self._core.request(REPLACE_PUSH, replacement, notification_id=notification_id)
+        return await self._send(request, retry)
 
     async def set_badge(
         self, request: BadgeCount, *, retry: RetryPolicy | bool | None = None
     ) -> BadgeResult:
         """Set the number on the ActivitySmith app icon (0 clears it)."""
-        result: BadgeResult = await self._send(self._core.set_badge(request), retry)
-        return result
+        return await self._send(self._core.request(SET_BADGE, request), retry)
 
     async def set_metric(
         self, key: str, request: MetricValue, *, retry: RetryPolicy | bool | None = None
     ) -> MetricResult:
         """Set the latest value of widget metric ``key``; ``NotFoundError`` if no such metric."""
-        result: MetricResult = await self._send(self._core.set_metric(key, request), retry)
+        return await self._send(self._core.request(SET_METRIC, request, key=key), retry)
+
+    async def call(
+        self,
+        operation: Operation | str,
+        body: Model | None = None,
+        *,
+        retry: RetryPolicy | bool | None = None,
+        **path: str,
+    ) -> Result:
+        """``Client.call``, awaited."""
+        request = self._core.request(OPERATIONS[Operation(operation)], body, **path)
+        result: Result = await self._send(request, retry)
         return result
 
-    async def _send(self, request: _Request, retry: RetryPolicy | bool | None) -> Any:
+    async def _send(self, request: _Request[_R], retry: RetryPolicy | bool | None) -> _R:
         core = self._core
         policy = core.policy(retry)
         headers = core.headers()
@@ -876,7 +586,7 @@ class AsyncClient:
             await self._sleep(delay)
 
     async def _exchange(
-        self, request: _Request, headers: dict[str, str]
+        self, request: _Request[Any], headers: dict[str, str]
     ) -> tuple[int, httpx.Headers, bytes]:
         """``Client._exchange``, awaited."""
         core = self._core

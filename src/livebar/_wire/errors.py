@@ -38,11 +38,38 @@ from typing import Any, NamedTuple, TypeVar
 
 from livebar._defaults import DEFAULT_RETRY_AFTER_CAP
 
-STREAM_OPERATIONS = frozenset({"stream", "end_stream"})
-"""Client operations addressed to ``/live-activity/stream/{stream_key}``."""
 
-NOT_IDEMPOTENT = frozenset({"start"})
+class Operation(str, enum.Enum):
+    """The API's operations, each named after the client method that sends it.
+
+    ``APIError.operation`` and ``TransportError.operation`` hold one. It is a ``str``
+    (``Operation.START == "start"``, and ``"start"`` in messages and logs), so a name given as
+    text finds its operation too. How each operation travels (method, path, body, result) is the
+    table in ``livebar._wire.operations``; what it means when one fails is stated here, below the
+    payloads, so that the errors need not import that table.
+    """
+
+    PUSH = "push"
+    REPLACE_PUSH = "replace_push"
+    START = "start"
+    UPDATE = "update"
+    END = "end"
+    STREAM = "stream"
+    END_STREAM = "end_stream"
+    SET_BADGE = "set_badge"
+    SET_METRIC = "set_metric"
+
+    __str__ = str.__str__  # the name itself in str() and f-strings, on every Python
+
+
+STREAM_OPERATIONS = frozenset({Operation.STREAM, Operation.END_STREAM})
+"""Operations addressed to ``/live-activity/stream/{stream_key}`` (a 404 is the stream's)."""
+
+NOT_IDEMPOTENT = frozenset({Operation.START})
 """Operations that may act twice if repeated after the server got the first request."""
+
+ENDING_OPERATIONS = frozenset({Operation.END, Operation.END_STREAM})
+"""Operations that end an activity: a 404 to one means it is already gone."""
 
 NO_RECIPIENTS = "No recipients found"
 
@@ -348,7 +375,7 @@ def classify(exc: LivebarError) -> Diagnosis:
         return Diagnosis(Trouble.BLOCKED, arrived=True)
     if isinstance(exc, UnsuccessfulError):
         return Diagnosis(Trouble.TRANSIENT, arrived=True)
-    if isinstance(exc, NotFoundError) and exc.operation in ("end", "end_stream"):
+    if isinstance(exc, NotFoundError) and exc.operation in ENDING_OPERATIONS:
         return Diagnosis(Trouble.GONE, arrived=True)
     if isinstance(exc, ServerError):
         if exc.status >= 500:

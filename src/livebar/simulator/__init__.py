@@ -22,7 +22,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from livebar.simulator._state import DEFAULT_API_KEY, Reply, SimulatorConfig, SimulatorState
+from livebar.simulator._answers import Reply
+from livebar.simulator._config import DEFAULT_API_KEY, SimulatorConfig
+from livebar.simulator._state import SimulatorState
 
 if TYPE_CHECKING:
     from livebar.simulator._app import create_app

@@ -50,7 +50,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from livebar._wire.errors import ConfigurationError, ValidationError
-from livebar.simulator._state import Reply, SimulatorState
+from livebar.simulator._answers import Reply
+from livebar.simulator._faults import Exchange, RawAnswer, Step, exchange
+from livebar.simulator._state import SimulatorState
 
 Scope = MutableMapping[str, Any]
 DropConnection = Callable[[Scope], Awaitable[bool]]
@@ -83,51 +85,53 @@ def create_app(
     state: SimulatorState, *, drop_connection: DropConnection | None = None
 ) -> Starlette:
     """The ASGI app serving ``state``; ``drop_connection`` implements dropped requests."""
+    return Starlette(routes=_Endpoints(state, drop_connection).routes())
 
-    async def api(request: Request) -> Response:
+
+class _Endpoints:
+    """The app's endpoints over one ``SimulatorState``."""
+
+    def __init__(self, state: SimulatorState, drop_connection: DropConnection | None) -> None:
+        self.state = state
+        self.drop_connection = drop_connection
+
+    async def api(self, request: Request) -> Response:
+        """An API request: the exchange its faults plan (``_faults.exchange``), performed."""
         path = "/" + request.path_params["path"]
         body = await request.body()
-        decision = state.take_fault()
-        if decision.delay > 0:
-            await anyio.sleep(decision.delay)
-        if decision.answered:
-            state.record_fault(request.method, path, body, decision)
-        if decision.drop:
-            if drop_connection is not None and await drop_connection(request.scope):
-                return Response(status_code=503)  # the connection is gone; nobody reads this
-            return Response(status_code=502)
-        reply = decision.reply
-        if reply is None and not decision.answered:
-            reply = state.handle(
-                request.method,
-                path,
-                authorization=request.headers.get("authorization"),
-                body=body,
-                fault=decision,
-            )
-        if decision.raw is not None:  # garbled on its way back, or never handled at all
-            raw = decision.raw
-            status, content, headers = raw.status, raw.body, dict(raw.headers)
-        else:
-            assert reply is not None
-            status, content, headers = _encoded(reply)
-        if decision.drip > 0:
-            return StreamingResponse(
-                _dripping(content, decision.drip), status_code=status, headers=headers
-            )
-        return Response(content, status_code=status, headers=headers)
+        decision = self.state.take_fault()
+        # A served app cannot refuse a connection it accepted, nor knows the client's timeout.
+        plan = exchange(decision)
+        reply = None
+        for step in plan.steps:
+            if step is Step.WAIT:
+                await anyio.sleep(plan.wait)
+            elif step is Step.RECORD:
+                self.state.record_fault(request.method, path, body, decision)
+            elif step is Step.HANDLE:
+                key = request.headers.get("authorization")
+                reply = self.state.handle(
+                    request.method, path, authorization=key, body=body, fault=decision
+                )
+            elif step is Step.DROP:
+                if self.drop_connection is not None and await self.drop_connection(request.scope):
+                    return Response(status_code=503)  # the connection is gone; nobody reads this
+                return Response(status_code=502)
+            else:
+                return _answered(plan, reply)
+        raise AssertionError(f"a served exchange ends in an answer or a drop: {plan}")
 
-    async def page(request: Request) -> Response:
+    async def page(self, request: Request) -> Response:
         refused = _foreign_host(request)
         if refused is not None:
             return refused
         html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-        initial = json.dumps(state.snapshot()).replace("<", "\\u003c")
+        initial = json.dumps(self.state.snapshot()).replace("<", "\\u003c")
         return Response(
             html.replace(INITIAL_STATE_MARK, initial), media_type="text/html", headers=NO_STORE
         )
 
-    async def static(request: Request) -> Response:
+    async def static(self, request: Request) -> Response:
         refused = _foreign_host(request)
         if refused is not None:
             return refused
@@ -137,7 +141,7 @@ def create_app(
             return JSONResponse({"error": "Not Found", "message": name}, status_code=404)
         return Response((STATIC_DIR / name).read_bytes(), media_type=media_type, headers=NO_STORE)
 
-    def inspect(read: Callable[[], Any]) -> Callable[[Request], Awaitable[Response]]:
+    def inspect(self, read: Callable[[], Any]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             refused = _cross_site(request)
             if refused is not None:
@@ -146,33 +150,33 @@ def create_app(
 
         return endpoint
 
-    async def faults(request: Request) -> Response:
+    async def faults(self, request: Request) -> Response:
         refused = _cross_site(request)
         if refused is not None:
             return refused
         if request.method == "GET":
-            return JSONResponse(state.faults.to_json())
+            return JSONResponse(self.state.faults.to_json())
         if request.method == "DELETE":
-            return JSONResponse(state.clear_faults())
+            return JSONResponse(self.state.clear_faults())
         try:
             changes = _fault_changes(await request.body())
-            return JSONResponse(state.set_faults(**changes))
+            return JSONResponse(self.state.set_faults(**changes))
         except ValidationError as exc:
             return JSONResponse(
                 {"error": "Bad Request", "message": str(exc), "field": exc.field}, status_code=400
             )
 
-    def control(action: Callable[[], object]) -> Callable[[Request], Awaitable[Response]]:
+    def control(self, action: Callable[[], object]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             refused = _cross_site(request)
             if refused is not None:
                 return refused
             action()
-            return JSONResponse({"success": True, "faults": state.faults.to_json()})
+            return JSONResponse({"success": True, "faults": self.state.faults.to_json()})
 
         return endpoint
 
-    async def billing(request: Request) -> Response:
+    async def billing(self, request: Request) -> Response:
         refused = _cross_site(request)
         if refused is not None:
             return refused
@@ -181,31 +185,49 @@ def create_app(
             blocked = data.get("blocked")
             if set(data) - {"blocked"} or not (blocked is None or isinstance(blocked, str)):
                 raise ValidationError("blocked", "type", "must be a billing block reason or null")
-            state.set_billing(blocked)
+            self.state.set_billing(blocked)
         except (ValidationError, ConfigurationError) as exc:
             return JSONResponse(
                 {"error": "Bad Request", "message": str(exc), "field": "blocked"}, status_code=400
             )
         return JSONResponse({"success": True, "billing_blocked": blocked})
 
-    routes = [
-        Route("/", page, methods=["GET"]),
-        Route("/static/{name}", static, methods=["GET"]),
-        Route("/api/{path:path}", api, methods=API_METHODS),
-        Route("/_sim/state", inspect(state.snapshot), methods=["GET"]),
-        Route("/_sim/requests", inspect(state.requests), methods=["GET"]),
-        Route("/_sim/activities", inspect(state.activities), methods=["GET"]),
-        Route("/_sim/pushes", inspect(state.pushes), methods=["GET"]),
-        Route("/_sim/badges", inspect(state.badges), methods=["GET"]),
-        Route("/_sim/metrics", inspect(state.metrics), methods=["GET"]),
-        Route("/_sim/phone", inspect(state.phone), methods=["GET"]),
-        Route("/_sim/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/_sim/down", control(lambda: state.set_faults(down=True)), methods=["POST"]),
-        Route("/_sim/up", control(lambda: state.set_faults(down=False)), methods=["POST"]),
-        Route("/_sim/reset", control(state.reset), methods=["POST"]),
-        Route("/_sim/billing", billing, methods=["POST"]),
-    ]
-    return Starlette(routes=routes)
+    def routes(self) -> list[Route]:
+        """The app's routes (see the module docstring)."""
+        state = self.state
+        return [
+            Route("/", self.page, methods=["GET"]),
+            Route("/static/{name}", self.static, methods=["GET"]),
+            Route("/api/{path:path}", self.api, methods=API_METHODS),
+            Route("/_sim/state", self.inspect(state.snapshot), methods=["GET"]),
+            Route("/_sim/requests", self.inspect(state.requests), methods=["GET"]),
+            Route("/_sim/activities", self.inspect(state.activities), methods=["GET"]),
+            Route("/_sim/pushes", self.inspect(state.pushes), methods=["GET"]),
+            Route("/_sim/badges", self.inspect(state.badges), methods=["GET"]),
+            Route("/_sim/metrics", self.inspect(state.metrics), methods=["GET"]),
+            Route("/_sim/phone", self.inspect(state.phone), methods=["GET"]),
+            Route("/_sim/faults", self.faults, methods=["GET", "POST", "DELETE"]),
+            Route(
+                "/_sim/down", self.control(lambda: state.set_faults(down=True)), methods=["POST"]
+            ),
+            Route("/_sim/up", self.control(lambda: state.set_faults(down=False)), methods=["POST"]),
+            Route("/_sim/reset", self.control(state.reset), methods=["POST"]),
+            Route("/_sim/billing", self.billing, methods=["POST"]),
+        ]
+
+
+def _answered(plan: Exchange, reply: Reply | None) -> Response:
+    """The answer ``plan`` gives: the fault's (a reply, or raw bytes) or else the account's
+    ``reply``; dripped byte by byte when the plan says so."""
+    answer = plan.answer if plan.answer is not None else reply
+    if isinstance(answer, RawAnswer):
+        status, content, headers = answer.status, answer.body, dict(answer.headers)
+    else:
+        assert answer is not None
+        status, content, headers = _encoded(answer)
+    if plan.drip > 0:
+        return StreamingResponse(_dripping(content, plan.drip), status_code=status, headers=headers)
+    return Response(content, status_code=status, headers=headers)
 
 
 def _encoded(reply: Reply) -> tuple[int, bytes, dict[str, str]]:

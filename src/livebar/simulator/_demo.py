@@ -20,8 +20,8 @@ from livebar._wire.payload import (
     Badge,
     Icon,
 )
+from livebar.simulator._config import DEFAULT_API_KEY, SimulatorConfig
 from livebar.simulator._server import SimulatorHandle, SimulatorServer
-from livebar.simulator._state import DEFAULT_API_KEY, SimulatorConfig
 
 EXIT_USAGE = 2
 ENV_DEMO_FAST = "LIVEBAR_DEMO_FAST"

@@ -12,8 +12,10 @@ from typing import Any
 import anyio
 import uvicorn
 
+from livebar.simulator._answers import JSON
 from livebar.simulator._app import Scope, create_app
-from livebar.simulator._state import JSON, SimulatorConfig, SimulatorState
+from livebar.simulator._config import SimulatorConfig
+from livebar.simulator._state import SimulatorState
 
 STARTUP_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 10.0
