@@ -111,8 +111,8 @@ def test_bad_environment_logs_once_and_mirrors_the_main_process() -> None:
     """LIVEBAR_RANKS=every: one error line, then the main-process rule."""
     script = (
         "import logging; logging.basicConfig()\n"
-        "from livebar._engine import ranks as _ranks\n"
-        "print(_ranks.mirrors_here(), _ranks.mirrors_here())\n"
+        "from livebar._engine.runtime import runtime\n"
+        "print(runtime.mirrors_here(), runtime.mirrors_here())\n"
     )
     env = {**os.environ, "LIVEBAR_RANKS": "every", "RANK": "1"}
     proc = subprocess.run(

@@ -8,7 +8,7 @@ import pytest
 
 from livebar._engine.jobs import JobKind
 from livebar._engine.messages import Heard, Kind
-from livebar._engine.verdicts import JobFacts, Note, Result, Standing, interpret
+from livebar._engine.verdicts import Answered, JobFacts, Note, Standing, interpret
 from livebar._wire.errors import Diagnosis, Trouble
 
 ACTIVITY_STREAM = JobFacts(JobKind.ACTIVITY, stream=True)
@@ -308,24 +308,24 @@ _RETRY = (Heard.RETRY, Heard.RATE_LIMITED, Heard.SLOT_TAKEN)
 @pytest.mark.parametrize(
     ("job", "kind", "result", "expected"),
     [
-        (ACTIVITY_STREAM, Kind.UPDATE, Result("updated"), {"delivered": True, "renewed": False}),
-        (ACTIVITY_STREAM, Kind.UPDATE, Result("rotated"), {"renewed": True, "rotated": True}),
-        (ACTIVITY_STREAM, Kind.UPDATE, Result("started"), {"renewed": True, "note": None}),
+        (ACTIVITY_STREAM, Kind.UPDATE, Answered("updated"), {"delivered": True, "renewed": False}),
+        (ACTIVITY_STREAM, Kind.UPDATE, Answered("rotated"), {"renewed": True, "rotated": True}),
+        (ACTIVITY_STREAM, Kind.UPDATE, Answered("started"), {"renewed": True, "note": None}),
         (
             JobFacts(JobKind.ACTIVITY, stream=True, had_id=True),
             Kind.UPDATE,
-            Result("started"),
+            Answered("started"),
             {"renewed": True, "note": Note.RESTARTED},
         ),
-        (ACTIVITY_STREAM, Kind.START, Result("started"), {"renewed": False}),
-        (ACTIVITY_STREAM, Kind.UPDATE, Result("paused"), {"note": Note.PAUSED}),
-        (ACTIVITY_MANUAL, Kind.UPDATE, Result("updated", warning=True), {"warning": True}),
-        (PUSH, Kind.PUSH, Result(), {"delivered": True, "settle_orphan": False}),
-        (ORPHAN, Kind.END, Result("ended"), {"settle_orphan": True, "note": Note.ORPHAN_ENDED}),
+        (ACTIVITY_STREAM, Kind.START, Answered("started"), {"renewed": False}),
+        (ACTIVITY_STREAM, Kind.UPDATE, Answered("paused"), {"note": Note.PAUSED}),
+        (ACTIVITY_MANUAL, Kind.UPDATE, Answered("updated", warning=True), {"warning": True}),
+        (PUSH, Kind.PUSH, Answered(), {"delivered": True, "settle_orphan": False}),
+        (ORPHAN, Kind.END, Answered("ended"), {"settle_orphan": True, "note": Note.ORPHAN_ENDED}),
     ],
 )
 def test_what_a_result_means(
-    job: JobFacts, kind: Kind, result: Result, expected: dict[str, Any]
+    job: JobFacts, kind: Kind, result: Answered, expected: dict[str, Any]
 ) -> None:
     """A result the client could read: delivered, and what its operation says beyond that."""
     verdict = interpret(job, kind, result)

@@ -53,6 +53,8 @@ DEFAULT_ROTATE_AFTER = 7.5 * 3600
 DEFAULT_RENEW_RETRY = 600.0
 """A stream whose PUT at ``DEFAULT_ROTATE_AFTER`` was not renewed by the server asks again this
 much later (still well before iOS's limit)."""
+RANK_MODES = ("main", "all")
+"""``ranks=``: mirror only a distributed job's main process, or every process."""
 LIFECYCLES = ("stream", "manual")
 """``stream`` (the default): ``PUT``/``DELETE /live-activity/stream/{key}``, idempotent and
 renewed by the server; ``manual``: ``start``/``update``/``end``, renewed by livebar."""

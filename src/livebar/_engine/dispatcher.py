@@ -32,7 +32,7 @@ from livebar._engine.messages import Heard, Kind, Send
 from livebar._engine.outbox import Outbox, perform
 from livebar._engine.pacing import PacingPolicy
 from livebar._engine.requests import build
-from livebar._engine.verdicts import JobFacts, Note, Result, Standing, Verdict, interpret
+from livebar._engine.verdicts import Answered, JobFacts, Note, Standing, Verdict, interpret
 from livebar._wire.account import account_for
 from livebar._wire.config import redact
 from livebar._wire.errors import (
@@ -303,7 +303,7 @@ class Dispatcher:
             outbox.apply(outbox.policy.result(send, now, Heard.NEVER, arrived=False), now)
             return
         exc: LivebarError | None = None
-        answer: Result | Diagnosis | None = None
+        answer: Answered | Diagnosis | None = None
         try:
             answer = _exchange(job, send)
         except LivebarError as error:
@@ -330,7 +330,7 @@ class Dispatcher:
         send: Send,
         job: Job,
         verdict: Verdict,
-        answer: Result | Diagnosis,
+        answer: Answered | Diagnosis,
         exc: LivebarError | None,
     ) -> None:
         """Do what ``verdict`` says about ``job``'s request ``send``."""
@@ -343,7 +343,7 @@ class Dispatcher:
                 owner.stats.end_unconfirmed |= send.kind is Kind.END and verdict.unconfirmed
         if verdict.plain and not isinstance(job, PushJob):
             job.plain = True
-        result = answer if isinstance(answer, Result) else Result()
+        result = answer if isinstance(answer, Answered) else Answered()
         if verdict.delivered and exc is None:  # what the answer says, before pacing hears it
             outbox.delivered(send, job, result, verdict, now, new_key=self._new_key)
         heard = outbox.policy.result(
@@ -420,13 +420,13 @@ def _say(send: Send, job: Job, note: Note, exc: LivebarError | None) -> None:
         owner.say_once((send.kind, type(exc) if exc is not None else note), level, message, *args)
 
 
-def _exchange(job: Job, send: Send) -> Result:
+def _exchange(job: Job, send: Send) -> Answered:
     """Send ``job``'s request for ``send``; what the engine reads of the answer."""
     assert job.client is not None
     result = perform(job.client, build(job, send.kind))
     if getattr(result, "success", True) is False:
         raise UnsuccessfulError(status=200, operation=send.kind.value)
-    return Result.of(result)
+    return Answered.of(result)
 
 
 def _facts(job: Job) -> JobFacts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
 from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
@@ -36,9 +36,10 @@ if TYPE_CHECKING:
 
     from livebar._engine.jobs import Job
     from livebar._engine.requests import Call
-    from livebar._engine.verdicts import Result, Verdict
+    from livebar._engine.verdicts import Answered, Verdict
     from livebar._wire.client import Client
     from livebar._wire.config import Config
+    from livebar._wire.results import Result
 
 __all__ = ["Outbox", "admit", "apply", "ask", "perform"]
 
@@ -135,7 +136,7 @@ class Outbox:
         self,
         send: Send,
         job: Job,
-        result: Result,
+        result: Answered,
         verdict: Verdict,
         now: float,
         *,
@@ -290,9 +291,7 @@ def admit(
         return sends
 
 
-def perform(client: Client, call: Call) -> Any:
+def perform(client: Client, call: Call) -> Result:
     """Send ``call`` with ``client``, once: pacing (or the reaper) decides about retries."""
-    if call.key is not None:
-        send = client.end_stream if call.operation == "end_stream" else client.stream
-        return send(call.key, call.body, retry=False)  # type: ignore[arg-type]
-    return getattr(client, call.operation)(call.body, retry=False)
+    path = {} if call.key is None else {"stream_key": call.key}
+    return client.call(call.operation, call.body, retry=False, **path)

@@ -18,26 +18,16 @@ Pure apart from reading ``sys.modules`` and the environment (both injectable for
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Mapping
 from types import ModuleType
 
-from livebar._defaults import ENV_RANKS
-from livebar._wire.errors import ConfigurationError, ValidationError
+from livebar._defaults import ENV_RANKS, RANK_MODES
+from livebar._job.options import check_ranks
+from livebar._wire.errors import ConfigurationError
 
-__all__ = [
-    "RANK_MODES",
-    "RANK_VARIABLES",
-    "check_ranks",
-    "decide",
-    "is_main_process",
-    "mirrors_here",
-    "process_rank",
-]
-
-RANK_MODES = ("main", "all")
+__all__ = ["RANK_VARIABLES", "decide", "is_main_process", "process_rank"]
 
 RANK_VARIABLES = (
     "RANK",
@@ -50,13 +40,6 @@ RANK_VARIABLES = (
     "JSM_NAMESPACE_RANK",
 )
 """Set by torchrun / Lightning / accelerate, SLURM, Open MPI, MPICH / Intel MPI, IBM LSF."""
-
-
-def check_ranks(ranks: str | None, name: str = "ranks") -> str | None:
-    """``ranks`` if it is a known mode (or None); a ``ValidationError`` naming ``name`` if not."""
-    if ranks is not None and ranks not in RANK_MODES:
-        raise ValidationError(name, "enum", f"must be one of {RANK_MODES}, not {ranks!r}")
-    return ranks
 
 
 def process_rank(
@@ -118,18 +101,3 @@ def decide(
     if mode == "all":
         return True
     return is_main_process(environ=env, modules=modules)
-
-
-_warned = False
-
-
-def mirrors_here(ranks: str | None = None) -> bool:
-    """``decide()`` for this process; a bad ``LIVEBAR_RANKS`` is logged once and means main."""
-    global _warned
-    try:
-        return decide(ranks)
-    except ConfigurationError as exc:
-        if not _warned:
-            _warned = True
-            logging.getLogger("livebar").error("livebar: %s; mirroring the main process only", exc)
-        return is_main_process()

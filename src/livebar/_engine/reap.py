@@ -19,7 +19,7 @@ from livebar._engine.lost import LostEnd, lost_end
 from livebar._engine.messages import Heard, Kind
 from livebar._engine.outbox import perform
 from livebar._engine.requests import orphan_call
-from livebar._engine.verdicts import JobFacts, Result, Verdict, interpret
+from livebar._engine.verdicts import Answered, JobFacts, Verdict, interpret
 from livebar._wire.errors import Diagnosis, LivebarError, PermissionDeniedError, Trouble, classify
 
 if TYPE_CHECKING:
@@ -87,7 +87,9 @@ def reap(
         elif verdict.heard is not Heard.OK:
             report.failed.append((orphan, why))
         elif (
-            orphan.stream_key is not None and isinstance(answer, Result) and not answer.activity_id
+            orphan.stream_key is not None
+            and isinstance(answer, Answered)
+            and not answer.activity_id
         ):
             report.already_ended.append(orphan)  # a DELETE of a stream that had ended
         else:
@@ -96,7 +98,7 @@ def reap(
     return report
 
 
-def _end(client: Any, end: LostEnd) -> tuple[Verdict, Result | Diagnosis, str]:
+def _end(client: Any, end: LostEnd) -> tuple[Verdict, Answered | Diagnosis, str]:
     """Send ``end`` (once more without its last state if the server refuses that state)."""
     plain = False
     while True:
@@ -104,11 +106,11 @@ def _end(client: Any, end: LostEnd) -> tuple[Verdict, Result | Diagnosis, str]:
         try:
             result = perform(client, call)
         except LivebarError as exc:
-            answer: Result | Diagnosis = classify(exc)
+            answer: Answered | Diagnosis = classify(exc)
             why = f"{type(exc).__name__}: {exc}"
             mine = isinstance(exc, PermissionDeniedError)
         else:
-            answer, why, mine = Result.of(result), "", False
+            answer, why, mine = Answered.of(result), "", False
         facts = JobFacts(JobKind.ORPHAN, plain=plain)
         verdict = interpret(facts, Kind.END, answer, own_request=mine)
         if not verdict.plain:

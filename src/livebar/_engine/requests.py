@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple, Union
 from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
 from livebar._engine.messages import Kind
 from livebar._job.endings import Outcome
+from livebar._wire.errors import Operation
 from livebar._wire.payload import (
     EndActivity,
     PushNotification,
@@ -33,9 +34,9 @@ Body = Union[PushNotification, StartActivity, UpdateActivity, EndActivity, Strea
 
 
 class Call(NamedTuple):
-    """One request: the client's ``operation`` with ``body`` (and the stream ``key``)."""
+    """One request: the API's ``operation`` with ``body`` (and the stream ``key``)."""
 
-    operation: str
+    operation: Operation
     body: Body
     key: str | None = None
 
@@ -43,11 +44,11 @@ class Call(NamedTuple):
 def build(job: Job, kind: Kind) -> Call:
     """The request ``job`` sends for ``kind`` (its current state, as the engine sampled it)."""
     if isinstance(job, PushJob):
-        return Call("push", job.notification)
+        return Call(Operation.PUSH, job.notification)
     if isinstance(job, OrphanJob):
         return orphan_call(job.end.bare() if job.plain else job.end)
     if kind is Kind.PUSH:
-        return Call("push", outcome_push(job))
+        return Call(Operation.PUSH, outcome_push(job))
     return _activity_call(job, kind)
 
 
@@ -71,16 +72,16 @@ def _activity_call(job: ActivityJob, kind: Kind) -> Call:
                 action=action,
                 secondary_action=secondary,
             )
-            return Call("end_stream", end, job.stream_key)
+            return Call(Operation.END_STREAM, end, job.stream_key)
         put = StreamUpdate(
             content_state=state, channels=spec.channels, action=action, secondary_action=secondary
         )
-        return Call("stream", put, job.stream_key)
+        return Call(Operation.STREAM, put, job.stream_key)
     if kind is Kind.START:
         start = StartActivity(
             content_state=state, channels=spec.channels, action=action, secondary_action=secondary
         )
-        return Call("start", start)
+        return Call(Operation.START, start)
     activity_id = job.stats.activity_id
     assert activity_id is not None  # set by the start that made pacing send this
     if kind is Kind.UPDATE:
@@ -90,7 +91,7 @@ def _activity_call(job: ActivityJob, kind: Kind) -> Call:
             action=action,
             secondary_action=secondary,
         )
-        return Call("update", update)
+        return Call(Operation.UPDATE, update)
     ending = EndActivity(
         activity_id=activity_id,
         content_state=state,
@@ -98,7 +99,7 @@ def _activity_call(job: ActivityJob, kind: Kind) -> Call:
         action=action,
         secondary_action=secondary,
     )
-    return Call("end", ending)
+    return Call(Operation.END, ending)
 
 
 def orphan_call(end: LostEnd) -> Call:
@@ -107,10 +108,10 @@ def orphan_call(end: LostEnd) -> Call:
     dismiss = end.auto_dismiss_minutes
     if orphan.stream_key is not None:
         body = StreamEnd(content_state=end.content_state, auto_dismiss_minutes=dismiss)
-        return Call("end_stream", body, orphan.stream_key)
+        return Call(Operation.END_STREAM, body, orphan.stream_key)
     assert orphan.activity_id is not None
     return Call(
-        "end",
+        Operation.END,
         EndActivity(
             activity_id=orphan.activity_id,
             content_state=end.content_state,

@@ -16,9 +16,9 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from livebar import _defaults
+from livebar._engine import ranks
 from livebar._engine.budgets import Budgets, budgets_for
 from livebar._engine.dispatcher import Dispatcher
-from livebar._engine.ranks import mirrors_here
 from livebar._ledger import ledger as _ledger
 from livebar._process import fork
 from livebar._wire.config import (
@@ -211,13 +211,22 @@ class Runtime:
 
     def mirror(self, spec: ActivitySpec) -> tuple[Driver, Config] | None:
         """The engine and the account for ``spec``; the engine is created only when needed."""
-        if not mirrors_here(spec.ranks):  # only a distributed job's main process mirrors
+        if not self.mirrors_here(spec.ranks):  # only a distributed job's main process mirrors
             return None
         driver = self.driver
         config = self.resolve(spec) if driver is None else driver.resolve(spec)
         if config is None:
             return None
         return (driver or self.engine()), config
+
+    def mirrors_here(self, option: str | None = None) -> bool:
+        """``ranks.decide()`` for this process; a bad ``LIVEBAR_RANKS`` is logged once and
+        means the main process only."""
+        try:
+            return ranks.decide(option)
+        except ConfigurationError as exc:
+            self.say_once("ranks", "livebar: %s; mirroring the main process only", exc)
+            return ranks.is_main_process()
 
     # -- settings, resolved once ----------------------------------------------------------------
 

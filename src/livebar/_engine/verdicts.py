@@ -19,7 +19,7 @@ from livebar._engine.jobs import JobKind
 from livebar._engine.messages import Heard, Kind
 from livebar._wire.errors import Diagnosis, Trouble
 
-__all__ = ["Heard", "Note", "Standing", "Result", "Verdict", "interpret"]
+__all__ = ["Heard", "Note", "Standing", "Answered", "Verdict", "interpret"]
 
 
 class Standing(enum.Enum):
@@ -42,7 +42,7 @@ class Note(enum.Enum):
     ORPHAN_ENDED = "orphan ended"
 
 
-class Result(NamedTuple):
+class Answered(NamedTuple):
     """What the engine reads of a result the client could read."""
 
     operation: str | None = None
@@ -50,7 +50,7 @@ class Result(NamedTuple):
     activity_id: str | None = None
 
     @classmethod
-    def of(cls, result: object) -> Result:
+    def of(cls, result: object) -> Answered:
         """Read a client result (``PushResult``, ``StreamResult``, …)."""
         return cls(
             getattr(result, "operation", None),
@@ -98,7 +98,7 @@ class Verdict:
         return self.arrived is None
 
 
-Answer = Union[Result, Diagnosis]
+Answer = Union[Answered, Diagnosis]
 
 _RETRYING = {
     Trouble.TRANSIENT: Heard.RETRY,
@@ -150,7 +150,7 @@ def interpret(job: JobFacts, kind: Kind, answer: Answer, *, own_request: bool = 
     ``own_request``: the error was a 403 about this one request (an activity another tool
     ended, a channel outside the key's scope): not ours to update any more.
     """
-    if isinstance(answer, Result):
+    if isinstance(answer, Answered):
         return _delivered(job, kind, answer)
     trouble, arrived, retry_after = answer
     activity = job.kind is JobKind.ACTIVITY and kind is not Kind.PUSH
@@ -185,7 +185,7 @@ def _as_stream(job: JobFacts) -> Note | None:
     return None if job.stream else Note.AS_STREAM
 
 
-def _delivered(job: JobFacts, kind: Kind, result: Result) -> Verdict:
+def _delivered(job: JobFacts, kind: Kind, result: Answered) -> Verdict:
     """A result the client could read: what it says beyond "done"."""
     if job.kind is JobKind.ORPHAN:
         return Verdict(Heard.OK, delivered=True, settle_orphan=True, note=Note.ORPHAN_ENDED)

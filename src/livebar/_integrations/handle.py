@@ -41,6 +41,8 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Protocol, TypeVar
 
+from livebar._process.fork import at_fork
+
 __all__ = ["DEFAULT_HANDLE_INTERVAL", "ProgressHandle", "handle_for"]
 
 
@@ -65,7 +67,6 @@ _DRAIN_MARGIN = 0.1
 """The parent's ``flush()`` returns once no worker has sent anything for ``interval`` plus
 this: a worker that is still connected holds back counts for at most ``interval``."""
 _POLL = 0.25
-_pid = os.getpid()
 """This process's id, kept up to date at fork (``os.getpid()`` is a system call)."""
 _CONNECT_TIMEOUT = 2.0
 _MAX_LINE = 256
@@ -102,7 +103,7 @@ class ProgressHandle:
     def advance(self, k: float = 1) -> None:
         """``k`` more items done. Never raises, never blocks."""
         try:
-            if _pid == self._owner:
+            if _here.pid == self._owner:
                 listener = _listeners.get(self._token)
                 if listener is not None and not listener.activity.closed:
                     listener.activity.advance(k)  # after the end, a count changes nothing
@@ -118,18 +119,18 @@ class ProgressHandle:
                 yield item
                 self.advance()
         finally:
-            if _pid != self._owner:
+            if _here.pid != self._owner:
                 self.flush()
 
     def flush(self, timeout: float = DEFAULT_DRAIN_TIMEOUT) -> None:
         """Worker: send what is pending now. Parent: wait until the workers' counts are in."""
         try:
-            if _pid == self._owner:
+            if _here.pid == self._owner:
                 listener = _listeners.get(self._token)
                 if listener is not None:
                     listener.drain(timeout)
                 return
-            link = _links.get(self._token)
+            link = _here.links.get(self._token)
             if link is not None:
                 link.flush()
         except Exception:
@@ -149,8 +150,8 @@ class ProgressHandle:
     def __del__(self) -> None:
         # A task's copy is collected when the task is over: send its counts with it.
         try:
-            if _pid != self._owner:
-                link = _links.get(self._token)
+            if _here.pid != self._owner:
+                link = _here.links.get(self._token)
                 if link is not None:
                     link.flush()
         except Exception:
@@ -159,16 +160,34 @@ class ProgressHandle:
 
 # -- the parent: one listener per activity ------------------------------------------------------
 
+
+class _Here:
+    """What this process's handles share: afresh in a forked child, whose parent's connections
+    are not its own to write to."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.pid = os.getpid()
+        self.links: dict[str, _Link] = {}
+        self.links_lock = threading.Lock()
+        self.listeners_lock = threading.Lock()
+        self.exit_flush_registered = False
+
+
+_here = _Here()
+at_fork(after_in_child=_here.reset)
+
 _listeners: dict[str, _Listener] = {}
 _by_activity: weakref.WeakKeyDictionary[LiveActivity, _Listener] = weakref.WeakKeyDictionary()
-_listeners_lock = threading.Lock()
 
 
 def handle_for(
     activity: LiveActivity, *, interval: float = DEFAULT_HANDLE_INTERVAL
 ) -> ProgressHandle:
     """The handle of ``activity`` (one listener per activity, started on first use)."""
-    with _listeners_lock:
+    with _here.listeners_lock:
         listener = _by_activity.get(activity)
         if listener is None or listener.stopped:
             listener = _Listener(activity, interval)
@@ -327,7 +346,7 @@ class _Listener:
             self._server.close()
             if self._directory is not None:
                 shutil.rmtree(self._directory, ignore_errors=True)
-            with _listeners_lock:
+            with _here.listeners_lock:
                 _listeners.pop(self.token, None)
             with self._changed:
                 self.stopped = True
@@ -336,18 +355,15 @@ class _Listener:
 
 # -- a worker: one link per parent listener, per process -----------------------------------------
 
-_links: dict[str, _Link] = {}
-_links_lock = threading.Lock()
-
 
 def _link(handle: ProgressHandle) -> _Link:
-    link = _links.get(handle._token)
+    link = _here.links.get(handle._token)
     if link is None:
-        with _links_lock:
-            link = _links.get(handle._token)
+        with _here.links_lock:
+            link = _here.links.get(handle._token)
             if link is None:
                 link = _Link(handle)
-                _links[handle._token] = link
+                _here.links[handle._token] = link
     return link
 
 
@@ -445,11 +461,8 @@ def _ticks_of(counter: itertools.count[int]) -> int:
     return int(text[text.index("(") + 1 : -1])
 
 
-_exit_flush_registered = False
-
-
 def _flush_all() -> None:
-    for link in list(_links.values()):
+    for link in list(_here.links.values()):
         with contextlib.suppress(Exception):
             link.flush()
 
@@ -457,10 +470,9 @@ def _flush_all() -> None:
 def _register_exit_flush() -> None:
     """Flush at exit: ``atexit`` for any process, ``multiprocessing``'s finalizers for its
     children (which leave through ``os._exit`` and never run ``atexit``)."""
-    global _exit_flush_registered
-    if _exit_flush_registered:
+    if _here.exit_flush_registered:
         return
-    _exit_flush_registered = True
+    _here.exit_flush_registered = True
     atexit.register(_flush_all)
     try:
         from multiprocessing import util
@@ -468,16 +480,3 @@ def _register_exit_flush() -> None:
         util.Finalize(None, _flush_all, exitpriority=100)
     except Exception:
         pass
-
-
-def _after_fork_in_child() -> None:
-    global _links_lock, _listeners_lock, _exit_flush_registered, _pid
-    _pid = os.getpid()
-    _links.clear()  # the parent's connections are not ours to write to
-    _links_lock = threading.Lock()
-    _listeners_lock = threading.Lock()
-    _exit_flush_registered = False
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

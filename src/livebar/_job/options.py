@@ -12,12 +12,10 @@ is all the engine ever reads of the user's options.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, cast
 
 from livebar import _defaults
-from livebar._engine.ranks import check_ranks
 from livebar._job.endings import Outcome
 from livebar._wire import checks as checks
 from livebar._wire.errors import ConfigurationError, ValidationError
@@ -319,20 +317,29 @@ def _notify_on(outcomes: object) -> frozenset[Outcome]:
     return frozenset(chosen)
 
 
+def check_ranks(ranks: str | None, name: str = "ranks") -> str | None:
+    """``ranks`` if it is a known mode (or None); a ``ValidationError`` naming ``name`` if not."""
+    if ranks is not None and ranks not in _defaults.RANK_MODES:
+        modes = _defaults.RANK_MODES
+        raise ValidationError(name, "enum", f"must be one of {modes}, not {ranks!r}")
+    return ranks
+
+
 def _client(client: object) -> Client | None:
     if client is None:
         return None
-    module = sys.modules.get("livebar._wire.client")  # a client object means it is imported already
-    if module is not None and isinstance(client, module.AsyncClient):
+    from livebar._wire.client import AsyncClient, Client  # a client object: imported already
+
+    if isinstance(client, AsyncClient):
         raise ValidationError(
             "client",
             "type",
             "must be a livebar.Client: an AsyncClient belongs to your event loop and cannot be "
             "driven by livebar's background sender (pass api_key=/base_url= instead)",
         )
-    if module is None or not isinstance(client, module.Client):
+    if not isinstance(client, Client):
         raise ValidationError("client", "type", "must be a livebar.Client")
-    return cast("Client", client)
+    return client
 
 
 def _account_setting(value: object, field: str) -> str | None:
