@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import astuple
 from typing import Any
 
 import pytest
@@ -163,16 +162,26 @@ def test_redact() -> None:
     assert "nothing" == redact("nothing", None)
 
 
+def engine_settings(
+    *,
+    flush_timeout: float | None = None,
+    requests_per_minute: int | None = None,
+    environ: dict[str, str],
+) -> tuple[float, int]:
+    from livebar._wire.config import flush_timeout_setting, requests_per_minute_setting
+
+    return (
+        flush_timeout_setting(flush_timeout, environ=environ),
+        requests_per_minute_setting(requests_per_minute, environ=environ),
+    )
+
+
 def test_engine_settings_resolve_argument_then_environment_then_default() -> None:
     """Flush deadline and request share: argument > LIVEBAR_* variable > default."""
-    from livebar._wire.config import resolve_engine
-
-    assert (5.0, 40) == astuple(resolve_engine(environ={}))
+    assert (5.0, 40) == engine_settings(environ={})
     env = {"LIVEBAR_FLUSH_TIMEOUT": "2.5", "LIVEBAR_REQUESTS_PER_MINUTE": "20"}
-    assert (2.5, 20) == astuple(resolve_engine(environ=env))
-    assert (1.0, 10) == astuple(
-        resolve_engine(flush_timeout=1.0, requests_per_minute=10, environ=env)
-    )
+    assert (2.5, 20) == engine_settings(environ=env)
+    assert (1.0, 10) == engine_settings(flush_timeout=1.0, requests_per_minute=10, environ=env)
 
 
 @pytest.mark.parametrize(
@@ -189,8 +198,6 @@ def test_bad_engine_settings_name_the_setting(
     kwargs: dict[str, Any], env: dict[str, str], option: str
 ) -> None:
     """A bad value raises ConfigurationError naming the argument or variable."""
-    from livebar._wire.config import resolve_engine
-
     with pytest.raises(ConfigurationError) as caught:
-        resolve_engine(environ=env, **kwargs)
+        engine_settings(environ=env, **kwargs)
     assert option == caught.value.option

@@ -521,24 +521,22 @@ def test_the_environment_setting_is_read(tmp_path: Path) -> None:
     ledger.close(0.0)
 
 
-def test_one_ledger_per_account_per_process(
+def test_every_spelling_of_one_account_shares_its_ledger(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ledger_for answers the same ledger for every spelling of one account, another for
-    another account."""
-    from livebar._ledger.ledger import close_ledgers, ledger_for
+    """open_ledger opens one file for every spelling of one account, another for another."""
+    from livebar._ledger.ledger import open_ledger
 
     monkeypatch.setenv(ENV_LEDGER, str(tmp_path))
     one = account_for(api_key="ask_once", base_url="https://activitysmith.com/api/")
     same = account_for(api_key="ask_once", base_url="https://ActivitySmith.com:443/api")
     other = account_for(api_key="ask_twice", base_url="https://activitysmith.com/api")
-    assert ledger_for(one) is ledger_for(same)
-    assert ledger_for(one) is not ledger_for(other)
-    assert "sqlite" == ledger_for(one).backend
-    ledger_for(one).request_slot("job", 0.0, max_active=4, title="Job")
-    close_ledgers(0.0)
-    reopened = ledger_for(one)
-    assert reopened is not ledger_for(other)
-    # The closed ledger left nothing behind: its slot is free.
-    assert reopened.request_slot("x", 0.0, max_active=1, title="X").granted
-    close_ledgers(0.0)
+    first, second, third = open_ledger(one), open_ledger(same), open_ledger(other)
+    try:
+        assert "sqlite" == first.backend
+        assert first.request_slot("job", 0.0, max_active=1, title="Job").granted
+        assert not second.request_slot("mine", 0.0, max_active=1, title="Mine").granted
+        assert third.request_slot("theirs", 0.0, max_active=1, title="Theirs").granted
+    finally:
+        for ledger in (first, second, third):
+            ledger.close(0.0)

@@ -709,17 +709,19 @@ def _push(args: argparse.Namespace) -> int:
 
 def _reap(args: argparse.Namespace) -> int:
     from livebar._engine.reap import reap
-    from livebar._ledger.ledger import close_ledgers, ledger_for
+    from livebar._ledger.ledger import open_ledger
     from livebar._wire.account import account_for
     from livebar._wire.client import Client
 
     config = _config()
     if not config.api_key:
         raise UsageError(f"no API key: set {ENV_API_KEY}")
-    ledger = ledger_for(account_for(api_key=config.api_key, base_url=config.base_url))
-    with Client(api_key=config.api_key, base_url=config.base_url, retry=False) as client:
-        report = reap(ledger, client, deadline=args.deadline)
-    close_ledgers(0.0)
+    ledger = open_ledger(account_for(api_key=config.api_key, base_url=config.base_url))
+    try:
+        with Client(api_key=config.api_key, base_url=config.base_url, retry=False) as client:
+            report = reap(ledger, client, deadline=args.deadline)
+    finally:
+        ledger.close(0.0)
     for orphan in report.ended:
         print(f"{PROG}: ended {orphan.title!r}", flush=True)
     for orphan in report.already_ended:

@@ -71,9 +71,7 @@ __all__ = [
     "Orphan",
     "SlotGrant",
     "Tracked",
-    "close_ledgers",
     "default_directory",
-    "ledger_for",
     "open_ledger",
     "resolve_ledger",
 ]
@@ -641,28 +639,6 @@ def open_ledger(
         )
         return memory
     return AccountLedger(backend, description=description, **options)
-
-
-_ledgers: dict[tuple[int, str, float], AccountLedger] = {}
-
-
-def ledger_for(account: Account, *, window: float = 60.0) -> AccountLedger:
-    """This process's ledger of ``account`` as the environment configures it, opened once per
-    process (a forked child opens its own): one pacing budget per account per process,
-    however many client objects. Dispatcher thread only."""
-    token = (os.getpid(), account.id, window)
-    ledger = _ledgers.get(token)
-    if ledger is None:
-        ledger = _ledgers[token] = open_ledger(account, window=window)
-    return ledger
-
-
-def close_ledgers(now: float) -> None:
-    """Close every ledger ``ledger_for`` opened in this process (at a clean exit, once every
-    activity has ended: their records go, and nothing is left to reap)."""
-    pid = os.getpid()
-    for token in [t for t in _ledgers if t[0] == pid]:
-        _ledgers.pop(token).close(now)
 
 
 def _warn_once(token: str, message: str, *args: object) -> None:

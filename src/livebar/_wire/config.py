@@ -30,13 +30,11 @@ from livebar._wire.errors import REDACTED, ConfigurationError, redact
 __all__ = [
     "REDACTED",
     "Config",
-    "EngineSettings",
     "disabled_setting",
     "flush_timeout_setting",
     "redact",
     "requests_per_minute_setting",
     "resolve_config",
-    "resolve_engine",
 ]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -96,32 +94,6 @@ def disabled_setting(
         return bool(value)
     env = os.environ if environ is None else environ
     return _flag(env.get(ENV_DISABLE, ""), ENV_DISABLE)
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """Process-wide settings of the background sender. Build it with ``resolve_engine``."""
-
-    flush_timeout: float
-    requests_per_minute: int
-
-
-def resolve_engine(
-    *,
-    flush_timeout: float | None = None,
-    requests_per_minute: int | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> EngineSettings:
-    """Resolve the sender's settings: explicit argument > environment variable > default.
-
-    Environment: ``LIVEBAR_FLUSH_TIMEOUT`` (seconds, >= 0), ``LIVEBAR_REQUESTS_PER_MINUTE``
-    (1..60, livebar's share of the account limit). Raises ``ConfigurationError`` naming the
-    setting.
-    """
-    return EngineSettings(
-        flush_timeout=flush_timeout_setting(flush_timeout, environ=environ),
-        requests_per_minute=requests_per_minute_setting(requests_per_minute, environ=environ),
-    )
 
 
 def flush_timeout_setting(
