@@ -41,7 +41,7 @@ ACCOUNT_ID = "be9c4ed1e2a94b4f9c1b2d0e3f4a5b6c"
 
 
 def _backend(kind: str, location: str) -> Any:
-    from livebar._ledger.ledger import MemoryBackend
+    from livebar._ledger.memory import MemoryBackend
     from livebar._ledger.owner import Owner
     from livebar._wire.account import Account
 

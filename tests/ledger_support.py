@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from livebar._ledger.ledger import Backend, LedgerUnavailable
+from livebar._ledger.backend import Backend, LedgerUnavailable
 from livebar._ledger.owner import Owner
 from livebar._wire.account import Account
 
@@ -305,7 +305,7 @@ def run_python(code: str, *, user: str | None = None, env: dict[str, str] | None
 def own_on_simulator(ledger_dir: str, api_key: str, base_url: str, ready: Any) -> None:
     """Start a manual activity and a stream on the simulator, record them in the ledger the
     way the engine will, say so, then wait to be killed."""
-    from livebar._ledger.ledger import LedgerSetting, open_ledger
+    from livebar._ledger.settings import LedgerSetting, open_ledger
     from livebar._wire.account import account_for
     from livebar._wire.client import Client
     from livebar._wire.payload import ContentState, StartActivity, StreamUpdate

@@ -26,16 +26,11 @@ from ledger_support import (
     open_backend,
     redis_server_fixture,
 )
-from livebar._ledger.ledger import (
-    ENV_LEDGER,
-    AccountLedger,
-    LedgerSetting,
-    MemoryBackend,
-    default_directory,
-    open_ledger,
-    resolve_ledger,
-)
+from livebar._defaults import ENV_LEDGER
+from livebar._ledger.ledger import AccountLedger
+from livebar._ledger.memory import MemoryBackend
 from livebar._ledger.owner import Owner
+from livebar._ledger.settings import LedgerSetting, default_directory, open_ledger, resolve_ledger
 from livebar._wire.account import account_for
 from livebar._wire.errors import ConfigurationError
 
@@ -525,7 +520,7 @@ def test_every_spelling_of_one_account_shares_its_ledger(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """open_ledger opens one file for every spelling of one account, another for another."""
-    from livebar._ledger.ledger import open_ledger
+    from livebar._ledger.settings import open_ledger
 
     monkeypatch.setenv(ENV_LEDGER, str(tmp_path))
     one = account_for(api_key="ask_once", base_url="https://activitysmith.com/api/")

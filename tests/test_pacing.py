@@ -13,7 +13,8 @@ from livebar._engine.freshness import Snapshot
 from livebar._engine.messages import Effect, Heard, Kind, Question, Room, Send
 from livebar._engine.outbox import admit, apply, ask
 from livebar._engine.pacing import PacingPolicy, Phase
-from livebar._ledger.ledger import AccountLedger, MemoryBackend
+from livebar._ledger.ledger import AccountLedger
+from livebar._ledger.memory import MemoryBackend
 from livebar._wire.errors import ConfigurationError
 
 

@@ -18,8 +18,10 @@ import ledger_support
 from livebar._engine.lost import lost_end, lost_message
 from livebar._engine.reap import reap
 from livebar._engine.requests import orphan_call
-from livebar._ledger.ledger import AccountLedger, LedgerSetting, Orphan, open_ledger
+from livebar._ledger.backend import Orphan
+from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.owner import Owner
+from livebar._ledger.settings import LedgerSetting, open_ledger
 from livebar._wire.account import account_for
 from livebar._wire.client import Client
 

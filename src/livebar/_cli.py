@@ -709,7 +709,7 @@ def _push(args: argparse.Namespace) -> int:
 
 def _reap(args: argparse.Namespace) -> int:
     from livebar._engine.reap import reap
-    from livebar._ledger.ledger import open_ledger
+    from livebar._ledger.settings import open_ledger
     from livebar._wire.account import account_for
     from livebar._wire.client import Client
 

@@ -51,7 +51,8 @@ from livebar._defaults import DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
 from livebar._engine.budgets import Budgets
 from livebar._engine.dispatcher import Dispatcher
 from livebar._engine.runtime import FlushTicket, install, runtime
-from livebar._ledger.ledger import AccountLedger, MemoryBackend
+from livebar._ledger.ledger import AccountLedger
+from livebar._ledger.memory import MemoryBackend
 from livebar._wire.config import Config
 from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, serve
 from livebar.simulator._faults import Exchange, FaultDecision, RawAnswer, Step, exchange

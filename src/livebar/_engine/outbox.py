@@ -29,7 +29,8 @@ from livebar._engine.messages import (
 from livebar._engine.pacing import PacingPolicy, Phase
 from livebar._engine.requests import outcome_push
 from livebar._ledger import ledger as _ledger
-from livebar._ledger.ledger import AccountLedger, MemoryBackend
+from livebar._ledger.ledger import AccountLedger
+from livebar._ledger.memory import MemoryBackend
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -19,7 +19,7 @@ from livebar import _defaults
 from livebar._engine import ranks
 from livebar._engine.budgets import Budgets, budgets_for
 from livebar._engine.dispatcher import Dispatcher
-from livebar._ledger import ledger as _ledger
+from livebar._ledger.settings import open_ledger
 from livebar._process import fork
 from livebar._wire.config import (
     Config,
@@ -342,7 +342,7 @@ def _shared_ledger(account: Account, window: float) -> AccountLedger:
 
     Opened for the engine alone (its thread is the only one that touches it), not taken from
     ``ledger_for``'s cache, which other code in the process may close."""
-    return _ledger.open_ledger(account, window=window)
+    return open_ledger(account, window=window)
 
 
 # -- what the rest of livebar calls -------------------------------------------------------------

@@ -35,45 +35,26 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from livebar._defaults import ENV_HOST_ID, ENV_LEDGER
 from livebar._ledger.backend import (
     Admission,
     Backend,
-    LedgerUnavailable,
     Orphan,
     SlotGrant,
     Tracked,
-    _Grant,
 )
-from livebar._ledger.owner import Owner
-from livebar._wire.account import Account
-from livebar._wire.errors import ConfigurationError
+from livebar._ledger.memory import MemoryBackend
 
 __all__ = [
     "DEFAULT_BUSY_RETRY",
     "DEFAULT_DEGRADE_AFTER",
+    "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_STALE_AFTER",
-    "ENV_HOST_ID",
-    "ENV_LEDGER",
     "AccountLedger",
-    "Admission",
-    "Backend",
-    "LedgerSetting",
-    "LedgerUnavailable",
-    "MemoryBackend",
-    "Orphan",
-    "SlotGrant",
-    "Tracked",
-    "default_directory",
-    "open_ledger",
-    "resolve_ledger",
 ]
 
 log = logging.getLogger("livebar")
@@ -92,119 +73,6 @@ DEFAULT_STALE_AFTER = 600.0
 paused process that comes back must find its activities where it left them."""
 DEFAULT_HEARTBEAT_INTERVAL = 30.0
 """How often an owner should call ``heartbeat`` (well under ``DEFAULT_STALE_AFTER``)."""
-
-
-class MemoryBackend(Backend):
-    """This process only: a sliding window of request times and a FIFO of starts. Pure."""
-
-    name = "memory"
-
-    def __init__(self, *, window: float, owner: Owner | None = None) -> None:
-        if not window > 0:
-            raise ValueError("window must be positive")
-        self.window = window
-        self.owner = owner if owner is not None else Owner("memory", 0, 0, "")
-        self._sent: OrderedDict[int, float] = OrderedDict()
-        self._tickets = 0
-        self._tracked: dict[str, Tracked] = {}  # insertion order is queue order
-
-    def _expire(self, now: float) -> None:
-        horizon = now - self.window
-        while self._sent:
-            ticket, at = next(iter(self._sent.items()))
-            if at > horizon:
-                break
-            del self._sent[ticket]
-
-    def acquire(self, now: float, *, limit: int, floor: int) -> _Grant:
-        self._expire(now)
-        room = limit - floor
-        used = len(self._sent)
-        if used < room:
-            self._tickets += 1
-            self._sent[self._tickets] = now
-            return _Grant(True, used + 1, 0.0, self._tickets, now)
-        wait = _wait(list(self._sent.values()), used - room, now, self.window)
-        return _Grant(False, used, wait, None, now)
-
-    def refund(self, ticket: int) -> None:
-        self._sent.pop(ticket, None)
-
-    def used(self, now: float) -> int:
-        self._expire(now)
-        return len(self._sent)
-
-    def request_slot(
-        self, key: str, now: float, *, max_active: int, title: str, stream_key: str | None
-    ) -> SlotGrant:
-        entry = self._tracked.get(key)
-        if entry is None:
-            entry = self._tracked[key] = Tracked(key, title, stream_key)
-        active = sum(1 for t in self._tracked.values() if t.active)
-        if entry.active:
-            return SlotGrant(True, active, 0)
-        ahead = 0
-        for other in self._tracked.values():
-            if other is entry:
-                break
-            ahead += not other.active
-        if active + ahead < max_active:
-            entry.active = True
-            entry.started_at = now
-            return SlotGrant(True, active + 1, 0)
-        return SlotGrant(False, active, ahead)
-
-    def yield_slot(self, key: str) -> None:
-        entry = self._tracked.get(key)
-        if entry is not None:
-            entry.active = False
-
-    def record_state(
-        self, key: str, now: float, *, activity_id: str | None, state: dict[str, Any] | None
-    ) -> None:
-        entry = self._tracked.get(key)
-        if entry is None:
-            return
-        if activity_id is not None:
-            entry.activity_id = activity_id
-        if state is not None:
-            entry.state = state
-
-    def close_activity(self, key: str) -> None:
-        self._tracked.pop(key, None)
-
-    def heartbeat(self, now: float) -> tuple[str, ...]:
-        return ()
-
-    def claim_orphans(self, now: float, *, stale_after: float) -> list[Orphan]:
-        return []  # every record here belongs to this process, which is alive
-
-    def settle_orphan(self, orphan_id: str, *, ended: bool) -> None:
-        return None
-
-    def close(self) -> None:
-        self._tracked.clear()
-
-    def restore(self, tracked: list[Tracked], ages: list[float], now: float) -> None:
-        self._tracked = {t.key: replace(t) for t in tracked}
-        for age in sorted(ages, reverse=True):
-            self._tickets += 1
-            self._sent[self._tickets] = now - age
-        self._expire(now)
-
-
-def _wait(times: list[float], excess: int, now: float, window: float) -> float:
-    """Seconds until ``excess + 1`` of ``times`` have left the window (how long a refused
-    request must wait)."""
-    if excess < 0:
-        return 0.0
-    ordered = sorted(times)
-    if excess >= len(ordered):  # the limit is at or below the floor: nothing frees a place
-        return window
-    return max(ordered[excess] + window - now, 0.0)
-
-
-# -- the wrapper the engine holds -------------------------------------------------------------
 
 
 @dataclass
@@ -531,128 +399,3 @@ class AccountLedger:
     def _shadow_used(self, now: float) -> int:
         self._trim(now)
         return len(self._shadow.sent)
-
-
-# -- where the ledger lives -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LedgerSetting:
-    """Resolved ``LIVEBAR_LEDGER``: ``kind`` is ``off``, ``sqlite`` (``location`` a
-    directory) or ``redis`` (``location`` a URL)."""
-
-    kind: str
-    location: str = ""
-
-    def __repr__(self) -> str:
-        shown = _redact_url(self.location) if self.kind == "redis" else self.location
-        return f"LedgerSetting(kind={self.kind!r}, location={shown!r})"
-
-
-def default_directory(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_RUNTIME_DIR/livebar`` when that is set (per user, in memory, cleared at
-    logout), else ``$XDG_CACHE_HOME/livebar`` or ``~/.cache/livebar``."""
-    env = os.environ if environ is None else environ
-    runtime = env.get("XDG_RUNTIME_DIR", "").strip()
-    if runtime and os.path.isabs(runtime):
-        return Path(runtime) / "livebar"
-    cache = env.get("XDG_CACHE_HOME", "").strip()
-    if cache and os.path.isabs(cache):
-        return Path(cache) / "livebar"
-    return Path.home() / ".cache" / "livebar"
-
-
-def resolve_ledger(
-    setting: str | None = None, *, environ: Mapping[str, str] | None = None
-) -> LedgerSetting:
-    """Resolve the ledger setting: explicit ``setting`` > ``LIVEBAR_LEDGER`` > the default
-    directory. Accepts ``off`` (also ``0``, ``false``, ``no``, ``memory``), an absolute
-    directory path, or a ``redis://``, ``rediss://`` or ``unix://`` URL. Raises
-    ``ConfigurationError`` naming the setting."""
-    env = os.environ if environ is None else environ
-    option = "ledger"
-    if setting is None:
-        option = ENV_LEDGER
-        setting = env.get(ENV_LEDGER, "")
-    text = setting.strip()
-    if not text or text.lower() in ("auto", "default", "on"):
-        return LedgerSetting("sqlite", str(default_directory(env)))
-    if text.lower() in ("off", "0", "false", "no", "memory", "none"):
-        return LedgerSetting("off")
-    if text.startswith(("redis://", "rediss://", "unix://")):
-        return LedgerSetting("redis", text)
-    if "://" in text:
-        raise ConfigurationError(option, "must be off, a directory, or a redis:// URL")
-    path = os.path.expanduser(text)
-    if not os.path.isabs(path):
-        raise ConfigurationError(option, "must be an absolute directory path")
-    return LedgerSetting("sqlite", path)
-
-
-_warned_open: set[str] = set()
-
-
-def open_ledger(
-    account: Account,
-    *,
-    window: float = 60.0,
-    setting: LedgerSetting | None = None,
-    host: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    **options: Any,
-) -> AccountLedger:
-    """The ledger of ``account`` as configured (``setting`` or ``LIVEBAR_LEDGER``). Never
-    raises: an unusable setting, directory, file or server logs once on the ``livebar``
-    logger and gives the in-process ledger. ``options`` go to ``AccountLedger``.
-
-    The engine should keep one per account per process (it is the process's pacing budget).
-    """
-    env = os.environ if environ is None else environ
-    try:
-        resolved = setting if setting is not None else resolve_ledger(environ=env)
-    except ConfigurationError as exc:
-        _warn_once(f"setting:{exc}", "livebar: %s; the ledger is off (this process only)", exc)
-        resolved = LedgerSetting("off")
-    owner = Owner.current(host=host or env.get(ENV_HOST_ID, "").strip() or None)
-    memory = AccountLedger(MemoryBackend(window=window, owner=owner), description="memory")
-    if resolved.kind == "off":
-        return memory
-    try:
-        backend: Backend
-        if resolved.kind == "redis":
-            from livebar._ledger.redis import RedisBackend
-
-            backend = RedisBackend(resolved.location, account=account, window=window, owner=owner)
-            description = f"redis {_redact_url(resolved.location)}"
-        else:
-            from livebar._ledger.sqlite import SqliteBackend
-
-            path = Path(resolved.location) / f"{account.id}.sqlite3"
-            backend = SqliteBackend(path, window=window, owner=owner)
-            description = str(path)
-    except Exception as exc:
-        _warn_once(
-            f"{resolved.kind}:{resolved.location}",
-            "livebar: cannot use the shared ledger (%s: %s); pacing this process alone",
-            _redact_url(resolved.location),
-            exc,
-        )
-        return memory
-    return AccountLedger(backend, description=description, **options)
-
-
-def _warn_once(token: str, message: str, *args: object) -> None:
-    if token in _warned_open:
-        return
-    _warned_open.add(token)
-    log.warning(message, *args)
-
-
-def _redact_url(url: str) -> str:
-    """``url`` without a password (``redis://:secret@host`` → ``redis://:***@host``)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user, has_password, _password = credentials.partition(":")
-    return f"{scheme}://{user}{':***' if has_password else ''}@{host}"

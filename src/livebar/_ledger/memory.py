@@ -1,0 +1,126 @@
+"""The in-process ledger: this process only (``LIVEBAR_LEDGER=off``, and the fallback whenever
+a shared backend cannot be used). Pure: it takes ``now`` and reads no clock."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+from livebar._ledger.backend import Backend, Orphan, SlotGrant, Tracked, _Grant
+from livebar._ledger.owner import Owner
+
+__all__ = ["MemoryBackend"]
+
+
+class MemoryBackend(Backend):
+    """This process only: a sliding window of request times and a FIFO of starts. Pure."""
+
+    name = "memory"
+
+    def __init__(self, *, window: float, owner: Owner | None = None) -> None:
+        if not window > 0:
+            raise ValueError("window must be positive")
+        self.window = window
+        self.owner = owner if owner is not None else Owner("memory", 0, 0, "")
+        self._sent: OrderedDict[int, float] = OrderedDict()
+        self._tickets = 0
+        self._tracked: dict[str, Tracked] = {}  # insertion order is queue order
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.window
+        while self._sent:
+            ticket, at = next(iter(self._sent.items()))
+            if at > horizon:
+                break
+            del self._sent[ticket]
+
+    def acquire(self, now: float, *, limit: int, floor: int) -> _Grant:
+        self._expire(now)
+        room = limit - floor
+        used = len(self._sent)
+        if used < room:
+            self._tickets += 1
+            self._sent[self._tickets] = now
+            return _Grant(True, used + 1, 0.0, self._tickets, now)
+        wait = _wait(list(self._sent.values()), used - room, now, self.window)
+        return _Grant(False, used, wait, None, now)
+
+    def refund(self, ticket: int) -> None:
+        self._sent.pop(ticket, None)
+
+    def used(self, now: float) -> int:
+        self._expire(now)
+        return len(self._sent)
+
+    def request_slot(
+        self, key: str, now: float, *, max_active: int, title: str, stream_key: str | None
+    ) -> SlotGrant:
+        entry = self._tracked.get(key)
+        if entry is None:
+            entry = self._tracked[key] = Tracked(key, title, stream_key)
+        active = sum(1 for t in self._tracked.values() if t.active)
+        if entry.active:
+            return SlotGrant(True, active, 0)
+        ahead = 0
+        for other in self._tracked.values():
+            if other is entry:
+                break
+            ahead += not other.active
+        if active + ahead < max_active:
+            entry.active = True
+            entry.started_at = now
+            return SlotGrant(True, active + 1, 0)
+        return SlotGrant(False, active, ahead)
+
+    def yield_slot(self, key: str) -> None:
+        entry = self._tracked.get(key)
+        if entry is not None:
+            entry.active = False
+
+    def record_state(
+        self, key: str, now: float, *, activity_id: str | None, state: dict[str, Any] | None
+    ) -> None:
+        entry = self._tracked.get(key)
+        if entry is None:
+            return
+        if activity_id is not None:
+            entry.activity_id = activity_id
+        if state is not None:
+            entry.state = state
+
+    def close_activity(self, key: str) -> None:
+        self._tracked.pop(key, None)
+
+    def heartbeat(self, now: float) -> tuple[str, ...]:
+        return ()
+
+    def claim_orphans(self, now: float, *, stale_after: float) -> list[Orphan]:
+        return []  # every record here belongs to this process, which is alive
+
+    def settle_orphan(self, orphan_id: str, *, ended: bool) -> None:
+        return None
+
+    def close(self) -> None:
+        self._tracked.clear()
+
+    def restore(self, tracked: list[Tracked], ages: list[float], now: float) -> None:
+        self._tracked = {t.key: replace(t) for t in tracked}
+        for age in sorted(ages, reverse=True):
+            self._tickets += 1
+            self._sent[self._tickets] = now - age
+        self._expire(now)
+
+
+def _wait(times: list[float], excess: int, now: float, window: float) -> float:
+    """Seconds until ``excess + 1`` of ``times`` have left the window (how long a refused
+    request must wait)."""
+    if excess < 0:
+        return 0.0
+    ordered = sorted(times)
+    if excess >= len(ordered):  # the limit is at or below the floor: nothing frees a place
+        return window
+    return max(ordered[excess] + window - now, 0.0)
+
+
+# -- the wrapper the engine holds -------------------------------------------------------------
