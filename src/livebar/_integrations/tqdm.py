@@ -181,30 +181,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         options: dict[str, Any] = dict(zip(_TQDM_PARAMETERS, args))
         options.update(kwargs)
         disable_arg = options.get("disable", False)
-        wants_live = live is not False and disable_arg is not True
-        mirrors = False
-        if wants_live:
-            with _mirroring_lock:
-                mirrors = bool(live) or not _mirroring
-                _mirroring.add(self)
-        activity = None
-        if mirrors:
-            self._title_desc = _title_from_desc(options.get("desc"))
-            total = _known_total(iterable, options.get("total"))
-            if live_options.get("color") is None:
-                live_options["color"] = _api_colour(options.get("colour"))
-            try:
-                activity = LiveActivity(
-                    title or self._title_desc or _default_title(),
-                    total=total,
-                    show_count=_counts_read_better(options, total),
-                    **live_options,
-                )
-            except BaseException:
-                self._forget()
-                raise
-            self._site = loop_site(1)
-
+        activity = self._new_activity(iterable, options, live_options, title=title, live=live)
         try:
             super().__init__(iterable, *args, **kwargs)
         except BaseException:
@@ -224,6 +201,40 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         activity.start()
         activity.set_source(functools.partial(_sample_n, weakref.ref(self)))
         self._sync_subtitle()
+
+    def _new_activity(
+        self,
+        iterable: Iterable[Any] | None,
+        options: dict[str, Any],
+        live_options: dict[str, Any],
+        *,
+        title: str | None,
+        live: bool | None,
+    ) -> LiveActivity | None:
+        """The bar's activity, when it mirrors (the outermost bar, or ``live=True``)."""
+        if live is False or options.get("disable", False) is True:
+            return None
+        with _mirroring_lock:
+            mirrors = bool(live) or not _mirroring
+            _mirroring.add(self)
+        if not mirrors:
+            return None
+        self._title_desc = _title_from_desc(options.get("desc"))
+        total = _known_total(iterable, options.get("total"))
+        if live_options.get("color") is None:
+            live_options["color"] = _api_colour(options.get("colour"))
+        try:
+            activity = LiveActivity(
+                title or self._title_desc or _default_title(),
+                total=total,
+                show_count=_counts_read_better(options, total),
+                **live_options,
+            )
+        except BaseException:
+            self._forget()
+            raise
+        self._site = loop_site(2)
+        return activity
 
     @property
     def activity(self) -> LiveActivity | None:

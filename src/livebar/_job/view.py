@@ -27,7 +27,7 @@ from livebar._job.endings import (
 if TYPE_CHECKING:
     from livebar._job.options import ActivitySpec
     from livebar._job.progress import ProgressView
-    from livebar._wire.payload import ContentState
+    from livebar._wire.payload import ContentState, Metric
 
 __all__ = ["Sample", "render"]
 
@@ -57,7 +57,7 @@ def render(
 ) -> ContentState:
     """The content state the phone should show for ``view`` (and ``ending``, once over);
     ``now`` (or the end) against ``started_at`` gives a count its rate."""
-    from livebar._wire.payload import ContentState, Metric
+    from livebar._wire.payload import ContentState
 
     subtitle = truncate(view.subtitle, MAX_SUBTITLE) if view.subtitle else None
     title = truncate(view.title, MAX_TITLE)
@@ -76,18 +76,7 @@ def render(
     complete = ending is not None and ending.complete
     count, fraction = view.items, view.fraction
     if view.segmented:
-        current = view.number_of_steps if complete else view.current_step
-        step_colors = spec.step_colors
-        if step_colors is not None:
-            step_colors = tuple(step_colors[:current])
-        return ContentState.segmented_progress(
-            title,
-            number_of_steps=view.number_of_steps,
-            current_step=current,
-            step_color=step_color,
-            step_colors=step_colors or None,
-            **common,
-        )
+        return _segmented(spec, view, title, step_color, complete=complete, common=common)
     if fraction is None and not count:
         # Nothing counted and no total: a one-step job, full when it is done.
         return ContentState.segmented_progress(
@@ -95,12 +84,8 @@ def render(
         )
     if fraction is None:
         # Counting without a total: the count and the rate, no bar that would lie.
-        metrics = [Metric(label="Done", value=plain_number(max(count, 0.0)))]
-        if started_at is not None:
-            elapsed = now - started_at
-            if elapsed > 0 and count > 0:
-                metrics.append(Metric(label="Rate", value=format_rate(count / elapsed)))
         common.pop("badge")  # the metrics type has no badge
+        metrics = _count_and_rate(count, started_at, now)
         return ContentState.for_metrics(title, metrics=metrics, **common)
     if complete:
         fraction = 1.0
@@ -117,6 +102,42 @@ def render(
             **common,
         )
     return ContentState.progress(title, percentage=round(fraction * 100, 1), **common)
+
+
+def _segmented(
+    spec: ActivitySpec,
+    view: ProgressView,
+    title: str,
+    step_color: str | None,
+    *,
+    complete: bool,
+    common: dict[str, Any],
+) -> ContentState:
+    from livebar._wire.payload import ContentState
+
+    current = view.number_of_steps if complete else view.current_step
+    step_colors = spec.step_colors
+    if step_colors is not None:
+        step_colors = tuple(step_colors[:current])
+    return ContentState.segmented_progress(
+        title,
+        number_of_steps=view.number_of_steps,
+        current_step=current,
+        step_color=step_color,
+        step_colors=step_colors or None,
+        **common,
+    )
+
+
+def _count_and_rate(count: float, started_at: float | None, now: float) -> list[Metric]:
+    from livebar._wire.payload import Metric
+
+    metrics = [Metric(label="Done", value=plain_number(max(count, 0.0)))]
+    if started_at is not None:
+        elapsed = now - started_at
+        if elapsed > 0 and count > 0:
+            metrics.append(Metric(label="Rate", value=format_rate(count / elapsed)))
+    return metrics
 
 
 def plain_number(x: float) -> int | float:

@@ -517,26 +517,7 @@ class RedisBackend(Backend):
             [self._acts, self._states, self._owners, self._beats],
             [self._now(now), me.token, count, *args],
         )
-        orphans = []
-        for ident in won:
-            record, owner = candidates[ident]
-            beat = beats.get(record["owner"])
-            updated = float(record.get("updated_at") or 0.0)
-            state = states.get(ident)
-            orphans.append(
-                Orphan(
-                    id=ident,
-                    owner=owner,
-                    same_host=owner.host == me.host,
-                    title=record.get("title", ""),
-                    stream_key=record.get("stream_key"),
-                    activity_id=record.get("activity_id"),
-                    started_at=float(record.get("started_at") or updated),
-                    last_seen=max(updated, float(beat) if beat else 0.0),
-                    state=json.loads(state) if state else None,
-                )
-            )
-        return orphans
+        return [_orphan(ident, *candidates[ident], me, beats, states) for ident in won]
 
     def settle_orphan(self, orphan_id: str, *, ended: bool) -> None:
         self._run(
@@ -589,4 +570,29 @@ def _owner(data: dict[str, Any]) -> Owner:
         int(data.get("pid", 0)),
         int(data.get("start", 0)),
         str(data.get("hostname", "")),
+    )
+
+
+def _orphan(
+    ident: str,
+    record: dict[str, Any],
+    owner: Owner,
+    me: Owner,
+    beats: dict[str, str],
+    states: dict[str, str],
+) -> Orphan:
+    """The orphan ``ident`` as this process claimed it, from its record and its owner's beat."""
+    beat = beats.get(record["owner"])
+    updated = float(record.get("updated_at") or 0.0)
+    state = states.get(ident)
+    return Orphan(
+        id=ident,
+        owner=owner,
+        same_host=owner.host == me.host,
+        title=record.get("title", ""),
+        stream_key=record.get("stream_key"),
+        activity_id=record.get("activity_id"),
+        started_at=float(record.get("started_at") or updated),
+        last_seen=max(updated, float(beat) if beat else 0.0),
+        state=json.loads(state) if state else None,
     )

@@ -324,13 +324,7 @@ class SqliteBackend(Backend):
                         state=json.loads(state) if state else None,
                     )
                 )
-            for token, (_owner, _heartbeat) in owners.items():
-                if token != me.token and gone(token):
-                    db.execute(
-                        "DELETE FROM owners WHERE token = ? AND NOT EXISTS "
-                        "(SELECT 1 FROM activities WHERE owner = ? OR claimed_by = ?)",
-                        (token, token, token),
-                    )
+            _forget_gone_owners(db, [t for t in owners if t != me.token and gone(t)])
             return claimed
 
         orphans: list[Orphan] = self._transaction(work)
@@ -399,3 +393,13 @@ class SqliteBackend(Backend):
             )
         finally:
             self._db.close()
+
+
+def _forget_gone_owners(db: sqlite3.Connection, tokens: list[str]) -> None:
+    """Owners that are gone and hold nothing more leave the table."""
+    for token in tokens:
+        db.execute(
+            "DELETE FROM owners WHERE token = ? AND NOT EXISTS "
+            "(SELECT 1 FROM activities WHERE owner = ? OR claimed_by = ?)",
+            (token, token, token),
+        )
