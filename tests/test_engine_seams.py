@@ -99,10 +99,16 @@ def test_mypy_catches_a_mistyped_option(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             import livebar
+            from livebar.contrib.concurrent import thread_map
             livebar.live_activity("Deploy", stepz=["a"])
             livebar.track([1, 2], title="Loop", totl=2)
             livebar.tqdm([1, 2], colr="red")
+            livebar.push("Backup done", sond="ping")
+            thread_map(str, [1, 2], subtitel="x")
+            livebar.pandas(colr="red")
             livebar.live_activity("Ok", steps=["a"], total=3.0, color="red")
+            livebar.push("Ok", subtitle="fine", badge=3)
+            thread_map(str, [1, 2], subtitle="ok", total=2)
             """
         )
     )
@@ -113,7 +119,23 @@ def test_mypy_catches_a_mistyped_option(tmp_path: Path) -> None:
         timeout=120,
     )
     errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
-    assert [3, 4, 5] == sorted({int(line.split(":")[1]) for line in errors}), proc.stdout
+    assert [4, 5, 6, 7, 8, 9] == sorted({int(line.split(":")[1]) for line in errors}), proc.stdout
+
+
+def test_the_integrations_check_their_options_when_made() -> None:
+    """A typo in a callback's options fails at the call that gave it, naming the option; a
+    push with an option it does not know raises ValidationError, not TypeError."""
+    from livebar._activity import checked_options
+
+    with pytest.raises(livebar.ValidationError) as caught:
+        checked_options({"subtitel": "x"})
+    assert "subtitel" == caught.value.field
+    with pytest.raises(livebar.ValidationError) as caught:
+        checked_options({"total": 3})  # the framework knows the total
+    assert "total" == caught.value.field
+    with pytest.raises(livebar.ValidationError) as caught:
+        livebar.push("Backup done", nonsense=0, disable=True)  # type: ignore[call-arg]
+    assert "nonsense" == caught.value.field
 
 
 def test_an_async_client_is_refused_at_construction() -> None:

@@ -51,6 +51,16 @@ def test_every_environment_variable_is_in_the_readme() -> None:
         assert f"`{name}`" in README, name
 
 
+def test_the_readme_lists_every_option_of_an_activity() -> None:
+    """The README's option list is the options TypedDict's, no more and no less."""
+    from livebar._job.options import ActivityOptions, option_names
+
+    start = README.index("Options (all keyword-only):")
+    paragraph = README[start : README.index("\n\n", start)]
+    listed = set(re.findall(r"`(\w+)(?:=[^`]*)?`", paragraph))
+    assert sorted(option_names(ActivityOptions)) == sorted(listed)
+
+
 def test_import_is_cheap() -> None:
     """`import livebar` loads neither httpx nor tqdm (they load when a job needs them)."""
     code = (

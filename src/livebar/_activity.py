@@ -17,7 +17,7 @@ import contextvars
 import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
@@ -31,7 +31,13 @@ from livebar._job.endings import (
     truncate,
 )
 from livebar._job.loops import LoopExit, loop_site
-from livebar._job.options import ActivityOptions, check_text, resolve_spec
+from livebar._job.options import (
+    ActivityOptions,
+    IntegrationOptions,
+    check_names,
+    check_text,
+    resolve_spec,
+)
 from livebar._job.progress import Progress
 from livebar._job.view import Sample, render
 from livebar._wire.errors import LivebarError, ValidationError, detached
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LiveActivity",
     "atrack",
+    "checked_options",
     "current_activity",
     "live_activity",
     "track",
@@ -514,6 +521,17 @@ def _decorate(fn: F, fresh: Callable[[], LiveActivity]) -> F:
             return fn(*args, **kwargs)
 
     return run  # type: ignore[return-value]
+
+
+def checked_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options for an activity made later (a training callback's, when training begins),
+    checked now: a typo fails at the call that gave it, naming the option, not mid-training."""
+    try:
+        check_names(options, IntegrationOptions)
+        resolve_spec(_DEFAULT_TITLE, options)
+    except LivebarError as exc:
+        raise _refused(exc, dict(options)) from None
+    return dict(options)
 
 
 # -- small helpers ------------------------------------------------------------------------------

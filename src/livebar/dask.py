@@ -30,11 +30,16 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask.callbacks
 
-from livebar._activity import LiveActivity, live_activity
+from livebar._activity import LiveActivity, checked_options, live_activity
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from livebar._job.options import IntegrationOptions
 
 __all__ = ["LivebarCallback", "progress"]
 
@@ -42,7 +47,7 @@ __all__ = ["LivebarCallback", "progress"]
 def progress(
     *futures_or_collections: Any,
     title: str | None = None,
-    **options: Any,
+    **options: Unpack[IntegrationOptions],
 ) -> LiveActivity:
     """Mirror ``distributed`` futures (or persisted collections) to one Live Activity.
 
@@ -107,10 +112,10 @@ class LivebarCallback(dask.callbacks.Callback):  # type: ignore[misc]
     Keywords go to ``livebar.live_activity`` (``title`` defaults to "Dask").
     """
 
-    def __init__(self, title: str | None = None, **options: Any) -> None:
+    def __init__(self, title: str | None = None, **options: Unpack[IntegrationOptions]) -> None:
         super().__init__()
         self.title = title
-        self.options = options
+        self.options = checked_options(options)
         self.activity: LiveActivity | None = None
 
     def _start_state(self, dsk: Any, state: Any) -> None:

@@ -18,11 +18,11 @@ before the last epoch (``EarlyStopping``). Keras has no exception hook, so when 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 
-from livebar._activity import LiveActivity, live_activity
+from livebar._activity import LiveActivity, checked_options, live_activity
 from livebar._integrations.training import (
     CallbackEndings,
     epoch_text,
@@ -30,6 +30,11 @@ from livebar._integrations.training import (
     stopped_early_text,
     subtitle,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from livebar._job.options import IntegrationOptions
 
 __all__ = ["LivebarCallback"]
 
@@ -48,12 +53,12 @@ class LivebarCallback(keras.callbacks.Callback, CallbackEndings):  # type: ignor
         title: str | None = None,
         *,
         metrics: Sequence[str] | None = None,
-        **options: Any,
+        **options: Unpack[IntegrationOptions],
     ) -> None:
         super().__init__()
         self.title = title
         self.metrics = tuple(metrics) if metrics is not None else None
-        self.options = options
+        self.options = checked_options(options)
         self._activity: LiveActivity | None = None
         self._epochs: int | None = None
         self._steps: int | None = None

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities.exceptions import (
     SIGTERMException,
 )
 
-from livebar._activity import LiveActivity, live_activity
+from livebar._activity import LiveActivity, checked_options, live_activity
 from livebar._integrations.training import (
     CallbackEndings,
     epoch_text,
@@ -37,6 +37,11 @@ from livebar._integrations.training import (
     stopped_early_text,
     subtitle,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from livebar._job.options import IntegrationOptions
 
 __all__ = ["DEFAULT_REFRESH", "LivebarCallback"]
 
@@ -59,13 +64,13 @@ class LivebarCallback(pl.Callback, CallbackEndings):  # type: ignore[misc]
         *,
         metrics: Sequence[str] | None = None,
         refresh: float = DEFAULT_REFRESH,
-        **options: Any,
+        **options: Unpack[IntegrationOptions],
     ) -> None:
         super().__init__()
         self.title = title
         self.metrics = tuple(metrics) if metrics is not None else None
         self.refresh = refresh
-        self.options = options
+        self.options = checked_options(options)
         self._activity: LiveActivity | None = None
         self._next_refresh = 0.0
 

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 
 from livebar._activity import live_activity
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from livebar._job.options import IntegrationOptions
 
 __all__ = ["DEFAULT_WAIT", "track"]
 
@@ -32,7 +37,7 @@ def track(
     *,
     title: str | None = None,
     wait: float = DEFAULT_WAIT,
-    **options: Any,
+    **options: Unpack[IntegrationOptions],
 ) -> list[Any]:
     """Block until every ref is ready, counting them on a Live Activity; their values in order.
 

@@ -20,17 +20,22 @@ for a failure your code catches (or SIGTERM) wrap the call::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import transformers
 
-from livebar._activity import LiveActivity, live_activity
+from livebar._activity import LiveActivity, checked_options, live_activity
 from livebar._integrations.training import (
     CallbackEndings,
     metrics_text,
     stopped_early_text,
     subtitle,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from livebar._job.options import IntegrationOptions
 
 __all__ = ["LivebarCallback"]
 
@@ -47,11 +52,11 @@ class LivebarCallback(transformers.TrainerCallback, CallbackEndings):  # type: i
         title: str | None = None,
         *,
         metrics: Sequence[str] | None = None,
-        **options: Any,
+        **options: Unpack[IntegrationOptions],
     ) -> None:
         self.title = title
         self.metrics = tuple(metrics) if metrics is not None else None
-        self.options = options
+        self.options = checked_options(options)
         self._activity: LiveActivity | None = None
         self._logged: dict[str, Any] = {}
 

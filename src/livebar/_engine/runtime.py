@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, cast
 
 from livebar import _defaults
 from livebar._engine import ranks
@@ -31,8 +31,10 @@ from livebar._wire.config import (
 from livebar._wire.errors import ConfigurationError, LivebarError, detached
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from livebar._engine.jobs import ActivityJob, Sampler
-    from livebar._job.options import ActivitySpec
+    from livebar._job.options import ActivitySpec, PushOptions
     from livebar._ledger.ledger import AccountLedger
     from livebar._wire.account import Account
     from livebar._wire.client import Client
@@ -391,30 +393,34 @@ def push(
     *,
     message: str | None = None,
     channels: list[str] | None = None,
-    client: Client | None = None,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    disable: bool | None = None,
-    **fields: Any,
+    **options: Unpack[PushOptions],
 ) -> bool:
-    """Queue a push notification, paced with the activities; False if mirroring is off."""
-    from livebar._job.options import resolve_spec
+    """Queue a push notification, paced with the activities; False if mirroring is off.
+
+    A bad option raises ``ValidationError`` naming it, before anything is sent."""
+    from livebar._job.options import PushOptions, check_names, resolve_spec
     from livebar._wire.payload import PushNotification
 
-    where = {"client": client, "api_key": api_key, "base_url": base_url, "disable": disable}
+    fields: dict[str, Any] = dict(options)
+    where = {name: fields.pop(name) for name in _ACCOUNT_OPTIONS if name in fields}
     try:
+        check_names(options, PushOptions)
         notification = PushNotification(title=title, message=message, channels=channels, **fields)
         spec: ActivitySpec = resolve_spec(title, {k: v for k, v in where.items() if v is not None})
     except LivebarError as exc:
-        api_key = None  # a refusal at the call: the key must not stay in this frame's locals
-        where.clear()
+        # A refusal at the call: the key must not stay in this frame's locals.
+        for held in (cast("dict[str, Any]", options), fields, where):
+            held.clear()
         raise detached(exc) from None
     mirrored = runtime.mirror(spec)
     if mirrored is None:
         return False
     driver, config = mirrored
-    driver.dispatcher.push(notification, config, client)
+    driver.dispatcher.push(notification, config, spec.client)
     return True
+
+
+_ACCOUNT_OPTIONS = ("client", "api_key", "base_url", "disable")
 
 
 def flush(timeout: float | None = None, *, again: bool = True) -> bool:

@@ -16,12 +16,18 @@ Keywords given to ``livebar.pandas(...)`` are ``livebar.tqdm``'s (``title=``, ``
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from livebar._integrations.tqdm import TqdmOptions
 
 __all__ = ["pandas"]
 
 
-def pandas(**options: Any) -> None:
+def pandas(**options: Unpack[TqdmOptions]) -> None:
     """Register ``progress_apply`` and ``progress_map`` on pandas' Series, DataFrame, GroupBy."""
     import pandas as pd
     from pandas.core.groupby.generic import (
@@ -42,7 +48,7 @@ def _register(
     cls: Any,
     method: str,
     count: Callable[[Any, dict[str, Any]], int],
-    options: dict[str, Any],
+    options: Mapping[str, Any],
 ) -> None:
     original = getattr(cls, method)
 

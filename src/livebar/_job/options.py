@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ActivityOptions",
     "ActivitySpec",
+    "IntegrationOptions",
+    "PushOptions",
     "SharedOptions",
     "option_names",
     "resolve_spec",
@@ -62,11 +64,39 @@ class SharedOptions(TypedDict, total=False):
     ``"all"``: every process (``livebar._engine.ranks``)."""
 
 
-class ActivityOptions(SharedOptions, total=False):
-    """Every option of ``live_activity`` (``livebar.tqdm`` takes these three from tqdm)."""
+class IntegrationOptions(SharedOptions, total=False):
+    """The options of an integration whose framework knows the total (the training callbacks,
+    ``process_map``, Dask, Ray, pandas): every option of ``live_activity`` but ``total``."""
+
+    show_count: bool
+    disable: bool | None
+
+
+class ActivityOptions(IntegrationOptions, total=False):
+    """Every option of ``live_activity`` (``livebar.tqdm`` takes ``total``, ``show_count`` and
+    ``disable`` from tqdm's own arguments)."""
 
     total: float | None
-    show_count: bool
+
+
+class PushOptions(TypedDict, total=False):
+    """What ``livebar.push`` takes besides its title, message and channels."""
+
+    subtitle: str | None
+    payload: Mapping[str, Any] | None
+    badge: int | None
+    media: str | None
+    redirection: str | None
+    actions: Sequence[Action]
+    icon: str | None
+    tags: Sequence[str] | None
+    metadata: Mapping[str, str | float | bool] | None
+    allow_http: bool
+    sound: str | None
+    interruption_level: str | None
+    client: Client | None
+    api_key: str | None
+    base_url: str | None
     disable: bool | None
 
 
@@ -127,11 +157,16 @@ class ActivitySpec(NamedTuple):
         }
 
 
-def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
-    """Check ``title`` and ``options`` and freeze them; ``ValidationError`` names the option."""
-    unknown = sorted(set(options) - option_names())
+def check_names(options: Mapping[str, Any], known: type[Any] = ActivityOptions) -> None:
+    """A ``ValidationError`` naming the first of ``options`` that ``known`` does not list."""
+    unknown = sorted(set(options) - option_names(known))
     if unknown:
         raise ValidationError(unknown[0], "additionalProperties", "is not an option of livebar")
+
+
+def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
+    """Check ``title`` and ``options`` and freeze them; ``ValidationError`` names the option."""
+    check_names(options)
     get = options.get
     return ActivitySpec(
         title=check_title(title),

@@ -21,10 +21,15 @@ import contextlib
 import functools
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from livebar._activity import LiveActivity, live_activity
 from livebar._integrations.handle import ProgressHandle
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from livebar._job.options import IntegrationOptions
 
 __all__ = ["process_map", "thread_map"]
 
@@ -37,7 +42,7 @@ def thread_map(
     title: str | None = None,
     max_workers: int | None = None,
     total: float | None = None,
-    **options: Any,
+    **options: Unpack[IntegrationOptions],
 ) -> list[R]:
     """``list(ThreadPoolExecutor(max_workers).map(fn, *iterables))`` with a Live Activity.
 
@@ -58,7 +63,7 @@ def process_map(
     chunksize: int = 1,
     mp_context: Any = None,
     total: float | None = None,
-    **options: Any,
+    **options: Unpack[IntegrationOptions],
 ) -> list[R]:
     """``list(ProcessPoolExecutor(...).map(fn, *iterables, chunksize=...))`` with one activity.
 
@@ -76,7 +81,7 @@ def _activity(
     iterables: tuple[Iterable[Any], ...],
     title: str | None,
     total: float | None,
-    options: dict[str, Any],
+    options: IntegrationOptions,
 ) -> LiveActivity:
     if total is None:
         lengths = []
