@@ -264,6 +264,7 @@ class LiveActivity:
         self.started_at = self._clock()
         self._job = runtime.open_activity(self.spec, self.sample)
         if self._job is not None:
+            self._progress.changed = runtime.nudge
             hooks.track_open(self)
         return self
 

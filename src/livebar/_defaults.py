@@ -83,7 +83,11 @@ DEFAULT_BACKOFF_JITTER = 0.5
 DEFAULT_REAP_INTERVAL = 10.0
 """How often a process looks for activities of gone processes on its accounts (to end them)."""
 DEFAULT_SAMPLE_INTERVAL = 0.25
-"""How often the dispatcher samples open activities."""
+"""The shortest time between two looks of the engine at a job whose update may be due: it looks
+again when a decision could change (``freshness.next_look``), never sooner than this."""
+DEFAULT_LONGEST_NAP = 3.0
+"""The longest the engine sleeps while an open job could be worth an update (the budgets allow
+one) but its pace does not say when: a stalled job that starts again is seen this soon."""
 DEFAULT_STOP_GRACE = 0.5
 """How long an early-stopped loop waits for an uncaught exception to mark it failed."""
 DEFAULT_SIGTERM_GRACE = 30.0

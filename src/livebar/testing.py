@@ -126,6 +126,7 @@ class VirtualTime:
         )
         self.dispatcher.use_given_clients = False
         self.dispatcher.waker = self._wake
+        self.dispatcher.waker_at = self._wake_at
         self._next_turn = math.inf
         self._clients: list[Client] = []
         self._calls: list[tuple[float, int, Callable[[], object]]] = []
@@ -222,6 +223,9 @@ class VirtualTime:
                     return False
                 self.now = max(self.now, ended)
         return True
+
+    def _wake_at(self, at: float) -> None:
+        self._next_turn = min(self._next_turn, max(at, self.now, self._busy_until))
 
     def _wake(self) -> None:
         self._next_turn = min(self._next_turn, max(self.now, self._busy_until))

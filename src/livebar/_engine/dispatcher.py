@@ -139,6 +139,10 @@ class Dispatcher:
         self.turns_completed = 0
         self.pending_now = False
         self.waker: Callable[[], None] = _nothing
+        """Wakes the engine for a turn now (set by the driver)."""
+        self.waker_at: Callable[[float], None] = lambda at: self.waker()
+        """Wakes the engine for a turn at ``at`` on its clock, or now if that has passed."""
+        self.last_turn_at = -math.inf
         self.handed_over = 0
         """How many activities, pushes and endings user code has handed over so far."""
         self.use_given_clients = True
@@ -179,6 +183,11 @@ class Dispatcher:
         self._inbox.append(_CLOSE)
         self.waker()
 
+    def nudge(self) -> None:
+        """Something an open job shows changed (a step, a stage, a title): look at it within a
+        sample interval of the last look, so that quick changes are seen together."""
+        self.waker_at(self.last_turn_at + self.sample_interval)
+
     def pending(self) -> bool:
         """Anything handed over or ending that is not settled yet, as of the last turn."""
         return bool(self._inbox) or self.pending_now
@@ -189,6 +198,7 @@ class Dispatcher:
         """Take in, sample, decide, send. Returns the seconds until the next turn is due
         (``None``: nothing to do until something new arrives)."""
         self.turns_started += 1
+        self.last_turn_at = now
         started = self.turns_started
         if self._inbox:  # what this turn takes in is pending until it has looked at it
             self.pending_now = True
@@ -205,22 +215,19 @@ class Dispatcher:
 
     def _turn(self, now: float) -> float | None:
         self._intake(now)
-        any_open = False
         wake = math.inf
         for outbox in list(self._outboxes.values()):
             outbox.tend(now, self._new_key)
-            any_open |= self._sample(outbox, now)
+            wake = min(wake, self._sample(outbox, now))
             while sends := outbox.admit(self.clock()):
                 for send in sends:
                     self._perform(outbox, send)
-            claim = outbox.next_claim if not outbox.refused else math.inf  # none to reap
-            wake = min(wake, outbox.policy.next_wake(self.clock()), claim)
-        current = self.clock()
-        if any_open:
-            return max(0.0, min(self.sample_interval, wake - current))
-        if wake != math.inf:
-            return max(0.0, min(wake - current, 1.0))
-        return None
+            policy = outbox.policy
+            chores = outbox.next_chore()
+            wake = min(wake, policy.next_wake(self.clock(), shortest=self.sample_interval), chores)
+        if wake == math.inf:
+            return None  # nothing can change until something new arrives: sleep until then
+        return max(0.0, wake - self.clock())
 
     def _intake(self, now: float) -> None:
         while self._inbox:
@@ -273,9 +280,10 @@ class Dispatcher:
     def _seal_before(self, now: float) -> float:
         return now if self.flushing else now - self.stop_grace
 
-    def _sample(self, outbox: Outbox, now: float) -> bool:
-        """Feed the policy the latest state of each activity; True if any is still open."""
-        any_open = False
+    def _sample(self, outbox: Outbox, now: float) -> float:
+        """Feed the policy the latest state of each activity; returns when an ending that is
+        not final yet (a loop left early, waiting ``stop_grace`` for its exception) seals."""
+        seals = math.inf
         policy = outbox.policy
         for job in list(outbox.activities.values()):
             if job.ending is not None:
@@ -289,10 +297,12 @@ class Dispatcher:
             if job.ending is not None:
                 policy.close(job.key, job.snapshot)
                 continue
-            any_open = True
-            if not sample.pending:
+            if sample.pending:
+                ended = sample.ended_at if sample.ended_at is not None else now
+                seals = min(seals, max(ended + self.stop_grace, now + self.sample_interval))
+            else:
                 policy.observe(job.key, job.snapshot)
-        return any_open
+        return seals
 
     # -- sending, and what the answer means ---------------------------------------------------
 

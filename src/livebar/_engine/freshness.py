@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from livebar._engine.budgets import Budgets
     from livebar._wire.payload import ContentState
 
-__all__ = ["Showing", "Snapshot", "snapshot_of", "update_score"]
+__all__ = ["Showing", "Snapshot", "next_look", "ready_at", "snapshot_of", "update_score"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,9 @@ class Showing(Protocol):
     renew_at: float
     stale_area: float
     stale_since: float
+    stale_gap: float
+    seen_at: float
+    seen_fraction: float
 
 
 def update_score(slot: Showing, budgets: Budgets, now: float) -> float:
@@ -74,39 +77,124 @@ def update_score(slot: Showing, budgets: Budgets, now: float) -> float:
     a uniform job would show between two updates. The second catches a small gap that stays
     for a long time, as when a job stalls just short of the threshold.
     """
-    latest, shown = slot.latest, slot.shown
     accumulate_staleness(slot, now)
+    return _weigh(slot, budgets, now).score
+
+
+class _Weight(NamedTuple):
+    """What the update decision found: the score, and what it was measured against."""
+
+    score: float
+    threshold: float = math.inf
+    """How far the bar must move for an update (``inf``: not measured by the bar)."""
+    interval: float = math.inf
+    """The time a uniform job would leave between two updates from now."""
+    change: float = 0.0
+    """How far the bar has moved since the phone last changed."""
+
+
+def ready_at(slot: Showing, budgets: Budgets) -> float:
+    """When the budgets next allow this activity an update (iOS's spacing and the gap)."""
+    return max(
+        budgets.ios_ready_at(slot.started_at, slot.updates_sent),
+        slot.last_update_at + budgets.min_update_gap,
+    )
+
+
+def _weigh(slot: Showing, budgets: Budgets, now: float) -> _Weight:
+    latest, shown = slot.latest, slot.shown
     b = budgets
-    if now < b.ios_ready_at(slot.started_at, slot.updates_sent):
-        return 0.0
-    if now < slot.last_update_at + b.min_update_gap:
-        return 0.0
+    if now < ready_at(slot, b):
+        return _Weight(0.0)
     if not slot.rotates and now >= slot.renew_at:
-        return math.inf  # a stream's PUT now lets the server renew it before iOS ends it
-    if latest is None or shown is None or latest == shown:
-        return 0.0
+        return _Weight(math.inf)  # a stream's PUT now lets the server renew it before iOS ends it
+    if latest is None or shown is None:
+        return _Weight(0.0)
+    if latest == shown and latest.fraction is None:
+        return _Weight(0.0)  # no total and nothing new: nothing to spread
     elapsed = max(now - slot.started_at, 1e-9)
     if latest.structure != shown.structure:
-        return math.inf  # a new title, colour or step count: show it as soon as budgets allow
+        return _Weight(math.inf)  # a new title, colour or step count: show it at once
     remaining = estimated_remaining(slot, latest, elapsed, budgets)
     left = max(b.ios_allowance(elapsed + remaining) - slot.updates_sent, 1)
     if latest.fraction is not None and shown.fraction is not None:
         change = abs(latest.fraction - shown.fraction)
-        if change < b.min_visible_change and latest.detail == shown.detail:
-            return 0.0
         span = max(1.0 - shown.fraction, change)
         threshold = max(b.min_visible_change, span / (left + 1))
+        interval = max(remaining / (left + 1), b.min_update_gap)
+        if change < b.min_visible_change and latest.detail == shown.detail:
+            return _Weight(0.0, threshold, interval, change)
         moved = change / threshold
         if latest.detail != shown.detail:
             moved += b.detail_weight  # new text helps, but is not worth an update on its own
-        interval = max(remaining / (left + 1), b.min_update_gap)
         stale = slot.stale_area / max(threshold * interval / 2, 1e-9)
         if change < b.min_visible_change:
-            return moved
-        return max(moved, stale)
+            return _Weight(moved, threshold, interval, change)
+        return _Weight(max(moved, stale), threshold, interval, change)
     # No total: nothing on the bar to weigh, so spread updates evenly in time.
-    interval = remaining / (left + 1)
-    return (now - max(slot.last_update_at, slot.started_at)) / max(interval, b.min_update_gap)
+    interval = max(remaining / (left + 1), b.min_update_gap)
+    return _Weight((now - max(slot.last_update_at, slot.started_at)) / interval, interval=interval)
+
+
+def next_look(
+    slot: Showing, budgets: Budgets, now: float, *, shortest: float, longest: float
+) -> float:
+    """The earliest moment this activity's update decision could change, from what the engine
+    has seen: when the budgets next allow an update; when they allow one now, when the bar
+    should have moved far enough at the pace it keeps (the faster of its average and its pace
+    since the last look). Far from that crossing the engine looks again after half the
+    distance, so a job that speeds up is caught; near it (``_NEAR`` naps) at every
+    ``shortest``; a job that does not move is looked at less and less often, at most
+    ``longest`` apart.
+
+    An ending, a new activity or a push wakes the engine by itself, and a step, stage, title
+    or colour change nudges it (``Dispatcher.nudge``); counts never do.
+    """
+    due = ready_at(slot, budgets)
+    if now < due:
+        return due
+    weight = _weigh(slot, budgets, now)
+    if weight.score >= 1.0:
+        return now  # worth sending now: only the account's window holds it back
+    renew = slot.renew_at if not slot.rotates and slot.renew_at > now else math.inf
+    if math.isinf(weight.threshold):  # no total: due once the even spacing in time has passed
+        last = max(slot.last_update_at, slot.started_at)
+        wait = last + weight.interval - now if math.isfinite(weight.interval) else longest
+        return min(now + min(max(wait, shortest), longest), renew)
+    pace = _pace(slot, slot.latest, now)
+    if weight.score > 0:
+        need = weight.threshold * (1.0 - weight.score)
+    else:
+        need = weight.threshold - weight.change
+    target = weight.threshold * weight.interval / 2 - slot.stale_area
+    visible = weight.change >= budgets.min_visible_change
+    stalling = max(target, 0.0) / weight.change if visible else math.inf
+    if pace > 0:
+        crossing = min(max(need, 0.0) / pace, stalling)
+    else:  # not moving (yet): look soon after the start, less often as the stall lasts
+        crossing = min(max(now - slot.started_at, 0.0) / 2, 2 * longest, stalling)
+    # Near the crossing look at the shortest interval (where it falls between two looks is
+    # what the phone's error pays for); far from it, halve the distance at each look.
+    nap = shortest if crossing <= _NEAR * shortest else crossing / 2
+    return min(now + max(nap, shortest), renew)
+
+
+_NEAR = 16
+"""Within this many of the shortest naps of a predicted crossing the engine looks at every one."""
+
+
+def _pace(slot: Showing, latest: Snapshot | None, now: float) -> float:
+    """How fast the bar moves (a fraction per second): the faster of the job's average since
+    the start and its pace since the engine's last look, which the look then moves on to."""
+    fraction = latest.fraction if latest is not None else None
+    if fraction is None:
+        return 0.0
+    average = (fraction - slot.base_fraction) / max(now - slot.started_at, 1e-9)
+    recent = 0.0
+    if now > slot.seen_at:
+        recent = (fraction - slot.seen_fraction) / (now - slot.seen_at)
+    slot.seen_at, slot.seen_fraction = now, fraction
+    return max(average, recent, 0.0)
 
 
 def accumulate_staleness(slot: Showing, now: float) -> None:
@@ -119,7 +207,10 @@ def accumulate_staleness(slot: Showing, now: float) -> None:
         and shown.fraction is not None
         and now > slot.stale_since
     ):
-        slot.stale_area += abs(latest.fraction - shown.fraction) * (now - slot.stale_since)
+        gap = abs(latest.fraction - shown.fraction)
+        # The trapezoid between two looks: the same area however rarely the engine looks.
+        slot.stale_area += (gap + slot.stale_gap) / 2 * (now - slot.stale_since)
+        slot.stale_gap = gap
     slot.stale_since = now
 
 

@@ -242,6 +242,14 @@ class Outbox:
             for orphan in self.ledger.claim_orphans(now):
                 self.queue(OrphanJob(new_key(), lost_end(orphan), self.config, client=self.client))
 
+    def next_chore(self) -> float:
+        """When ``tend`` is next due while this account has work (``inf`` without: an idle
+        engine neither beats nor reaps, it sleeps)."""
+        if not (self.activities or self.queued):
+            return math.inf
+        claim = self.next_claim if not self.refused else math.inf  # none to reap
+        return min(self.next_heartbeat, claim)
+
     def close_ledger(self, now: float, window: float) -> None:
         """A clean exit: the ledger drops this process's records (none is left to reap)."""
         if self.activities or self.queued:

@@ -33,7 +33,7 @@ from typing import Any, Union
 
 from livebar import _defaults
 from livebar._engine.budgets import Budgets
-from livebar._engine.freshness import Snapshot, update_score
+from livebar._engine.freshness import Snapshot, next_look, update_score
 from livebar._engine.messages import (
     AskRoom,
     AskSlot,
@@ -95,6 +95,9 @@ class _Slot:
     coalesced: int = 0
     stale_area: float = 0.0  # integral of |true - shown| over time since the phone last changed
     stale_since: float = 0.0
+    stale_gap: float = 0.0  # |true - shown| at stale_since
+    seen_at: float = -math.inf  # the last look that measured the job's pace
+    seen_fraction: float = 0.0
     rotates: bool = False  # ours to renew before iOS's 8 hours (the manual lifecycle)
     granted: bool = False  # holds one of the account's concurrent slots (in the ledger)
     renew_at: float = math.inf  # when a stream asks the server to renew it (a PUT)
@@ -438,11 +441,19 @@ class PacingPolicy:
     def _slot_question(self, slot: _Slot) -> AskSlot:
         return AskSlot(slot.key, self.budgets.max_activities, slot.title, slot.stream_key)
 
-    def next_wake(self, now: float) -> float:
-        """The latest time the dispatcher should look again, even if nothing is sampled.
-
-        Besides backoffs and the iOS spacing, a request that waits only for room in the
-        account's window is woken the moment the window frees for it (not at the next sample).
+    def next_wake(
+        self,
+        now: float,
+        *,
+        shortest: float = _defaults.DEFAULT_SAMPLE_INTERVAL,
+        longest: float = _defaults.DEFAULT_LONGEST_NAP,
+    ) -> float:
+        """The earliest moment a decision of the policy could change (``inf``: none until
+        something new arrives): a backoff or a pause over, the account's window freeing for a
+        request that waits for room, a renewal due, and for each open activity the moment its
+        next update could be worth sending (``freshness.next_look``: when the iOS budget
+        allows it, or when the bar should have moved far enough, between ``shortest`` and
+        ``longest`` from now). Endings, new activities and pushes wake the engine themselves.
         """
         b = self.budgets
         wake = math.inf
@@ -465,18 +476,14 @@ class PacingPolicy:
                 later(max(slot.retry_at, self._frees_at(floor, now)))
             elif slot.phase is Phase.WAITING and slot.granted:
                 later(max(slot.retry_at, self._frees_at(b.end_reserve, now)))
-            elif slot.phase is Phase.ACTIVE:  # renewed before iOS's 8 hours end it
-                due = slot.started_at + b.rotate_after if slot.rotates else slot.renew_at
-                floor = b.end_reserve + 1 if slot.rotates else b.reserve
-                later(max(due, self._frees_at(floor, now)))
-            if slot.phase is Phase.ACTIVE and not slot.closing and slot.latest != slot.shown:
-                later(
-                    max(
-                        b.ios_ready_at(slot.started_at, slot.updates_sent),
-                        slot.last_update_at + b.min_update_gap,
-                        self._frees_at(b.reserve, now),
-                    )
-                )
+            elif slot.phase is Phase.WAITING:  # another process may free a slot: ask again
+                later(max(slot.retry_at, now + longest))
+            elif slot.phase is Phase.ACTIVE:
+                if slot.rotates:  # renewed by pacing before iOS's 8 hours end it
+                    due = slot.started_at + b.rotate_after
+                    later(max(due, self._frees_at(b.end_reserve + 1, now)))
+                look = next_look(slot, b, now, shortest=shortest, longest=longest)
+                later(max(look, slot.retry_at, self._frees_at(b.reserve, now)))
         return wake
 
     def _frees_at(self, floor: int, now: float) -> float:
@@ -534,7 +541,7 @@ a request worth retrying is ``_retrying``'s)."""
 def _succeeded(slot: _Slot, kind: Kind, now: float, rotate_after: float) -> None:
     slot.failures = 0
     slot.retry_at = -math.inf
-    slot.stale_area = 0.0
+    slot.stale_area = slot.stale_gap = 0.0
     slot.stale_since = now
     slot.phase = _SUCCEEDED.get(kind, slot.phase)
     if kind is Kind.START:

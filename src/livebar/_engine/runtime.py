@@ -11,6 +11,7 @@ and when SIGTERM last arrived. A forked child starts with a fresh runtime state.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Protocol, cast
@@ -48,6 +49,7 @@ __all__ = [
     "flush",
     "flush_timeout",
     "install",
+    "nudge",
     "open_activity",
     "push",
     "runtime",
@@ -93,15 +95,32 @@ class Sender:
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
         self._event = threading.Event()
-        dispatcher.waker = self._event.set
+        self._hold_until = -math.inf
+        dispatcher.waker = self._wake
+        dispatcher.waker_at = self._wake_at
         self._thread = threading.Thread(target=self._run, name="livebar-dispatcher", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        dispatcher = self.dispatcher
         while True:  # a daemon thread: it ends with the interpreter
             self._event.clear()  # before the turn, so a wake-up during it is not lost
-            timeout = self.dispatcher.turn(self.dispatcher.clock())
-            self._event.wait(timeout)
+            timeout = dispatcher.turn(dispatcher.clock())
+            self._event.wait(timeout)  # None: parked until something new arrives
+            # Woken early by a nudge alone: hold until it is due (a hand-over ends the hold).
+            hold = self._hold_until - dispatcher.clock()
+            if hold > 0:
+                self._event.clear()
+                self._event.wait(hold)
+            self._hold_until = -math.inf
+
+    def _wake(self) -> None:
+        self._hold_until = -math.inf  # a hand-over or an ending: no hold
+        self._event.set()
+
+    def _wake_at(self, at: float) -> None:
+        self._hold_until = max(self._hold_until, at)
+        self._event.set()
 
     def flush(self, timeout: float) -> bool:
         """Wait (no polling) until the ticket is done, or the deadline passes."""
@@ -369,6 +388,14 @@ def wake() -> None:
     if driver is not None:
         driver.dispatcher.handed_over += 1
         driver.dispatcher.waker()
+
+
+def nudge() -> None:
+    """Something the phone should show soon changed (a step, a stage, a title): the engine,
+    which sleeps until a decision can change, looks now. Not a hand-over (flushes ignore it)."""
+    driver = runtime.driver
+    if driver is not None:
+        driver.dispatcher.nudge()
 
 
 def open_activity(spec: ActivitySpec, sample: Sampler) -> ActivityJob | None:

@@ -140,6 +140,10 @@ class Progress:
         self.stopped_early = False
         self.ignored = 0
         """Values refused while the job ran (NaN, out of range): dropped, never raised."""
+        self.changed: Callable[[], None] = _unchanged
+        """Called when something the phone should show soon changes (a step or stage, the
+        title, the colour): the engine sleeps until a decision can change, and this is one.
+        Counts never call it: the hot path only writes a number."""
 
     # -- recording ----------------------------------------------------------------------------
 
@@ -182,6 +186,8 @@ class Progress:
                 self.title = check_title(title)
             except ValidationError as exc:
                 self._tolerate(exc, isinstance(title, str))  # an empty title: the old one stays
+        if color is not None or title is not None:
+            self.changed()
 
     def _set_value(self, value: float | None, upper_limit: float | None) -> None:
         if value is None or upper_limit is None:
@@ -271,6 +277,7 @@ class Progress:
             self._tolerate(exc, _steps_of_right_type(steps))
             return
         self._apply_steps(checked)
+        self.changed()
 
     def _apply_steps(self, steps: int | tuple[str, ...] | None) -> None:
         if isinstance(steps, int):
@@ -289,6 +296,7 @@ class Progress:
                 return
             self.current_step = name_or_index
             self._name_current_step()
+            self.changed()
             return
         if not isinstance(name_or_index, str):
             raise ValidationError("step", "type", "must be a step name or index")
@@ -297,6 +305,7 @@ class Progress:
             return
         self.current_step = self._index_of(name_or_index)
         self.stage_name = name_or_index
+        self.changed()
 
     def enter_stage(self, name: str) -> None:
         if not isinstance(name, str) or not name:
@@ -308,6 +317,7 @@ class Progress:
         if not outer:
             if not self.segmented:
                 self.stage_name = name
+                self.changed()
             else:
                 self.step(name)
 
@@ -323,6 +333,7 @@ class Progress:
             self._name_current_step()
         else:
             self.stage_name = None
+        self.changed()
 
     def _index_of(self, name: str) -> int:
         if name in self.step_names:
@@ -491,6 +502,10 @@ class _LoopEnd:
                 site=self._site,
                 closer=caller(1),
             )
+
+
+def _unchanged() -> None:
+    pass
 
 
 def _ticks_of(counter: itertools.count[int]) -> int:
