@@ -170,7 +170,7 @@ class VirtualTime:
             raise ValueError("seconds must be >= 0")
         heapq.heappush(self._calls, (self.now + seconds, next(self._order), fn))
 
-    def flush(self, timeout: float | None = None) -> bool:
+    def flush(self, timeout: float | None = None, stop: Callable[[], bool] | None = None) -> bool:
         """``livebar.flush()`` on the virtual clock: True if every end and push went out.
 
         Like the real one it returns at the deadline at the latest, even while the engine is
@@ -178,12 +178,14 @@ class VirtualTime:
         """
         deadline = self.now + (runtime.deadline() if timeout is None else timeout)
         ticket = FlushTicket(self.dispatcher)
+        halt = stop if stop is not None else _never
         try:
             self._wake()
-            done = self._run(ticket.done, deadline, waiting=True)
+            self._run(lambda: ticket.done() or halt(), deadline, waiting=True)
+            done = ticket.done()
         finally:
             ticket.close()
-        if not done:
+        if not done and not halt():
             self.now = max(self.now, deadline)
         return done
 
@@ -465,3 +467,7 @@ def _settle() -> None:
 
 def _label(activity: dict[str, Any]) -> str:
     return f"{activity['title']!r} ({activity['activity_id']})"
+
+
+def _never() -> bool:
+    return False

@@ -37,6 +37,7 @@ from livebar._wire.account import account_for
 from livebar._wire.config import redact
 from livebar._wire.errors import (
     ConfigurationError,
+    ConnectError,
     Diagnosis,
     LivebarError,
     PermissionDeniedError,
@@ -145,6 +146,12 @@ class Dispatcher:
         self.last_turn_at = -math.inf
         self.handed_over = 0
         """How many activities, pushes and endings user code has handed over so far."""
+        self.seen_handed_over = 0
+        """``handed_over`` as the last completed turn began: what it has looked at."""
+        self.reached = False
+        """Some request of this process reached a server (anything but a refused connection)."""
+        self.refused_in_a_row = 0
+        """Connections refused (``ConnectError``) since a request last reached a server."""
         self.use_given_clients = True
         """Send with a ``client=`` the user passed (off under virtual time: no real I/O)."""
 
@@ -189,8 +196,14 @@ class Dispatcher:
         self.waker_at(self.last_turn_at + self.sample_interval)
 
     def pending(self) -> bool:
-        """Anything handed over or ending that is not settled yet, as of the last turn."""
-        return bool(self._inbox) or self.pending_now
+        """Anything handed over or ending that is not settled yet, as of the last turn (an
+        ending made while a turn waited on the network counts: no turn has looked at it)."""
+        return bool(self._inbox) or self.pending_now or self.handed_over != self.seen_handed_over
+
+    def unreachable(self) -> int:
+        """How many connections were refused in a row when no request of this process ever
+        reached a server (0 otherwise): nothing of ours can be on the phone."""
+        return 0 if self.reached else self.refused_in_a_row
 
     # -- one turn -----------------------------------------------------------------------------
 
@@ -200,6 +213,7 @@ class Dispatcher:
         self.turns_started += 1
         self.last_turn_at = now
         started = self.turns_started
+        seen = self.handed_over
         if self._inbox:  # what this turn takes in is pending until it has looked at it
             self.pending_now = True
         try:
@@ -211,6 +225,7 @@ class Dispatcher:
             self.pending_now = any(outbox.settling for outbox in self._outboxes.values())
             with self.idle:
                 self.turns_completed = started
+                self.seen_handed_over = seen
                 self.idle.notify_all()
 
     def _turn(self, now: float) -> float | None:
@@ -325,6 +340,10 @@ class Dispatcher:
                 job.owner.stats.dropped += 1
             now = self.clock()
             outbox.apply(outbox.policy.result(send, now, Heard.NEVER, arrived=False), now)
+        if isinstance(exc, ConnectError):
+            self.refused_in_a_row += 1
+        elif answer is not None:
+            self.reached, self.refused_in_a_row = True, 0
         if answer is not None:
             mine = isinstance(exc, PermissionDeniedError)
             verdict = interpret(_facts(job), send.kind, answer, own_request=mine)

@@ -59,13 +59,16 @@ __all__ = [
 
 log = logging.getLogger("livebar")
 
+UNREACHABLE_AFTER = 2
+"""Connections refused in a row, none ever made, after which the exit does not wait."""
+
 
 class Driver(Protocol):
     """Runs a dispatcher's turns: the background thread, or a virtual clock in tests."""
 
     dispatcher: Dispatcher
 
-    def flush(self, timeout: float) -> bool: ...
+    def flush(self, timeout: float, stop: Callable[[], bool] | None = None) -> bool: ...
 
     def wait_for(self, job: ActivityJob, timeout: float) -> bool: ...
 
@@ -122,17 +125,18 @@ class Sender:
         self._hold_until = max(self._hold_until, at)
         self._event.set()
 
-    def flush(self, timeout: float) -> bool:
-        """Wait (no polling) until the ticket is done, or the deadline passes."""
+    def flush(self, timeout: float, stop: Callable[[], bool] | None = None) -> bool:
+        """Wait (no polling) until the ticket is done, or the deadline passes, or ``stop()``
+        (looked at after each turn) says waiting is pointless."""
         dispatcher = self.dispatcher
         deadline = time.monotonic() + timeout
         with dispatcher.idle:
             ticket = FlushTicket(dispatcher)
             try:
-                self._event.set()
+                self._wake()
                 while not ticket.done():
                     left = deadline - time.monotonic()
-                    if left <= 0:
+                    if left <= 0 or (stop is not None and stop()):
                         return False
                     dispatcher.idle.wait(left)
                 return True
@@ -164,8 +168,11 @@ class Runtime:
         """``configure(budgets=…)``, else resolved from the environment when the engine starts."""
         self.flush_timeout: float | None = None
         self.warned: set[str] = set()
-        self.gave_up: int | None = None
-        """``Dispatcher.handed_over`` when a flush last gave up (see ``flush(again=False)``)."""
+        self.gave_up: tuple[int, float, float] | None = None
+        """``Dispatcher.handed_over`` when a flush last gave up, when it began and its deadline
+        (engine clock): see ``flush(again=False)``."""
+        self.waited = 0.0
+        """How long the last flush waited, with the flush whose deadline it finished."""
         self.open: dict[int, tuple[Any, int]] = {}
         """id(activity) -> (activity, the thread that started it), until its ending is sealed."""
         self.uncaught: BaseException | None = None
@@ -280,14 +287,41 @@ class Runtime:
     # -- flushing, once per deadline ------------------------------------------------------------
 
     def flush(self, timeout: float | None, *, again: bool) -> bool:
+        """Wait for every end and push, at most ``timeout`` (default the flush deadline).
+
+        One deadline, once: a flush that gave up leaves its deadline behind, and a flush with
+        ``again=False`` (the exit's) while nothing new was handed over since waits only what
+        is left of that same deadline (usually nothing). No flush waits (or goes on waiting)
+        once no request of this process ever reached a server and the last
+        ``UNREACHABLE_AFTER`` connections were refused: nothing of ours is on the phone, and an
+        offline laptop should not pay the deadline at every exit (``report_undelivered`` says
+        so).
+        """
         driver = self.driver
+        self.waited = 0.0
         if driver is None:
             return True
         dispatcher = driver.dispatcher
-        if not again and self.gave_up == dispatcher.handed_over and dispatcher.pending():
-            return False
-        delivered = driver.flush(self.deadline() if timeout is None else timeout)
-        self.gave_up = None if delivered else dispatcher.handed_over
+        clock = driver.dispatcher.clock
+        began = clock()
+        seconds = self.deadline() if timeout is None else timeout
+        given = self.gave_up
+        since = began
+        if not again and given is not None and given[0] == dispatcher.handed_over:
+            since = given[1]
+            seconds = max(0.0, min(seconds, given[2] - began))
+        unreachable = lambda: dispatcher.unreachable() >= UNREACHABLE_AFTER  # noqa: E731
+        if unreachable():
+            seconds = 0.0
+        if seconds <= 0:
+            delivered = not dispatcher.pending()
+        else:
+            delivered = driver.flush(seconds, stop=unreachable)
+        self.waited = clock() - since
+        if delivered:
+            self.gave_up = None
+        elif since == began:
+            self.gave_up = (dispatcher.handed_over, began, began + seconds)
         return delivered
 
     def report_undelivered(self, waited: float) -> None:
@@ -308,7 +342,16 @@ class Runtime:
                 "sent but unconfirmed (no answer in time; it may have arrived): "
                 + ", ".join(unconfirmed)
             )
-        if parts:
+        refused = driver.dispatcher.unreachable()
+        if parts and refused >= UNREACHABLE_AFTER:
+            log.warning(
+                "livebar: gave up at exit without waiting: ActivitySmith could not be reached "
+                "during the whole run (%d connections refused in a row, none ever connected); "
+                "%s",
+                refused,
+                "; ".join(parts),
+            )
+        elif parts:
             log.warning("livebar: gave up after %.1fs; %s", waited, "; ".join(parts))
 
     # -- the open activities ----------------------------------------------------------------------
@@ -374,6 +417,7 @@ def install(driver: Driver | None) -> Driver | None:
     returns the one it replaces. ``livebar.testing.virtual_time`` uses it."""
     with runtime.lock:
         previous, runtime.driver = runtime.driver, driver
+        runtime.gave_up = None  # a flush of another engine gave up on its own work
     return previous
 
 

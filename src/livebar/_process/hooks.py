@@ -140,10 +140,10 @@ def at_exit() -> None:
     timeout = runtime.deadline()
     clock = runtime.clock()
     started = clock()
-    waited = timeout  # or an earlier flush waited it, and this one does not wait again
     runtime.exiting = True
     try:
-        delivered = runtime.flush(timeout, again=False)
+        delivered = runtime.flush(timeout, again=False)  # what is left of one deadline
+        waited = runtime.waited
     except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C or SIGTERM: stop waiting, quietly
         delivered = False
         waited = min(clock() - started, timeout)
