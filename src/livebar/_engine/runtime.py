@@ -310,7 +310,10 @@ class Runtime:
         if not again and given is not None and given[0] == dispatcher.handed_over:
             since = given[1]
             seconds = max(0.0, min(seconds, given[2] - began))
-        unreachable = lambda: dispatcher.unreachable() >= UNREACHABLE_AFTER  # noqa: E731
+
+        def unreachable() -> bool:
+            return dispatcher.unreachable() >= UNREACHABLE_AFTER
+
         if unreachable():
             seconds = 0.0
         if seconds <= 0:
