@@ -45,6 +45,7 @@ from livebar._wire.errors import LivebarError, ValidationError, detached
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from livebar._engine.intake import Opening
     from livebar._engine.jobs import ActivityJob, ActivityStats
     from livebar._integrations.handle import ProgressHandle
     from livebar._wire.payload import ContentState
@@ -62,6 +63,8 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _DEFAULT_TITLE = "Working"
+_TAKE_TIMEOUT = 5.0
+"""How long ``enabled`` waits for the engine to take a just-started activity in."""
 
 _current: contextvars.ContextVar[LiveActivity | None] = contextvars.ContextVar(
     "livebar_current_activity", default=None
@@ -89,13 +92,30 @@ class LiveActivity:
         self.started_at: float | None = None
         self.ended_at: float | None = None
         self._clock: Callable[[], float] = time.monotonic
-        self._job: ActivityJob | None = None
+        self._opening: Opening | None = None
+        """What ``start()`` handed the engine; the engine's record of the activity (its
+        ``job``) is made on the engine's thread, soon after."""
         self._ending: Ending | None = None
         self._frozen: float | None = None
         self._end_lock = threading.Lock()  # endings only: close, correct
         self._tokens: list[contextvars.Token[LiveActivity | None]] = []
 
     # -- what it is now -----------------------------------------------------------------------
+
+    @property
+    def _job(self) -> ActivityJob | None:
+        """The engine's record of this activity, once the engine has taken it in."""
+        opening = self._opening
+        return None if opening is None else opening.job
+
+    def _taken(self, timeout: float | None = _TAKE_TIMEOUT) -> ActivityJob | None:
+        """The engine's record, waiting (bounded) for the engine to take the activity in: the
+        first activity of a process is handed over before the engine has even loaded."""
+        opening = self._opening
+        if opening is None:
+            return None
+        opening.taken.wait(timeout)
+        return opening.job
 
     @property
     def ending(self) -> Ending | None:
@@ -122,9 +142,17 @@ class LiveActivity:
         return self._job is not None and self._job.ending is not None
 
     @property
+    def declined(self) -> bool:
+        """True once the engine has taken this activity in and does not mirror it (no usable
+        account)."""
+        opening = self._opening
+        return opening is not None and opening.taken.is_set() and opening.job is None
+
+    @property
     def enabled(self) -> bool:
-        """True when this activity is mirrored to the phone."""
-        return self._job is not None
+        """True when this activity is mirrored to the phone (once started: the engine decides,
+        from the account, as it takes the activity in)."""
+        return self._taken() is not None
 
     @property
     def stats(self) -> ActivityStats:
@@ -262,8 +290,8 @@ class LiveActivity:
 
         self._clock = runtime.clock()
         self.started_at = self._clock()
-        self._job = runtime.open_activity(self.spec, self.sample)
-        if self._job is not None:
+        self._opening = runtime.open_activity(self.spec, self.sample)
+        if self._opening is not None:
             self._progress.changed = runtime.nudge
             hooks.track_open(self)
         return self
@@ -346,14 +374,17 @@ class LiveActivity:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the end has been delivered (or given up on); True if it was delivered."""
-        job = self._job
-        if job is None:
-            return False
-        if timeout is None:
-            timeout = self.spec.flush_timeout
         from livebar._engine import runtime
 
-        return runtime.wait_for(job, timeout)
+        if timeout is None:
+            timeout = self.spec.flush_timeout
+        if timeout is None:
+            timeout = runtime.flush_timeout()
+        began = time.monotonic()
+        job = self._taken(timeout)
+        if job is None:
+            return False
+        return runtime.wait_for(job, max(0.0, timeout - (time.monotonic() - began)))
 
     def sample(self, seal_before: float) -> Sample:
         """One look by the engine: the progress and, once the job is over, its ending.

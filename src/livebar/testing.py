@@ -50,6 +50,7 @@ import httpx
 from livebar._defaults import DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
 from livebar._engine.budgets import Budgets
 from livebar._engine.dispatcher import Dispatcher
+from livebar._engine.intake import Opening
 from livebar._engine.runtime import FlushTicket, install, runtime
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
@@ -58,7 +59,7 @@ from livebar.simulator import SimulatorConfig, SimulatorHandle, SimulatorState, 
 from livebar.simulator._faults import Exchange, FaultDecision, RawAnswer, Step, exchange
 
 if TYPE_CHECKING:
-    from livebar._engine.jobs import ActivityJob
+    from livebar._engine.jobs import ActivityJob, Sampler
     from livebar._job.options import ActivitySpec
     from livebar._wire.account import Account
     from livebar._wire.client import Client
@@ -124,9 +125,10 @@ class VirtualTime:
             or (lambda account, window: AccountLedger(MemoryBackend(window=window))),
             sample_interval=sample_interval,
         )
-        self.dispatcher.use_given_clients = False
-        self.dispatcher.waker = self._wake
-        self.dispatcher.waker_at = self._wake_at
+        self.intake = self.dispatcher.intake
+        self.intake.use_given_clients = False
+        self.intake.waker = self._wake
+        self.intake.waker_at = self._wake_at
         self._next_turn = math.inf
         self._clients: list[Client] = []
         self._calls: list[tuple[float, int, Callable[[], object]]] = []
@@ -177,7 +179,7 @@ class VirtualTime:
         still waiting on a request (which then completes, on the engine's clock, after it).
         """
         deadline = self.now + (runtime.deadline() if timeout is None else timeout)
-        ticket = FlushTicket(self.dispatcher)
+        ticket = FlushTicket(self.intake)
         halt = stop if stop is not None else _never
         try:
             self._wake()
@@ -233,6 +235,17 @@ class VirtualTime:
         self._next_turn = min(self._next_turn, max(self.now, self._busy_until))
 
     # -- the engine's driver ----------------------------------------------------------------------
+
+    def open(self, spec: ActivitySpec, sample: Sampler) -> Opening:
+        """Hand over a starting activity, its job made at once: the virtual clock has no
+        thread to make it on, and tests read ``act.stats`` right after ``start()``."""
+        opening = Opening(spec, sample)
+        config = self.resolve(spec)
+        job = None if config is None else self.dispatcher.make_job(spec, sample, config)
+        opening.take(job)
+        if job is not None:
+            self.intake.hand(job)
+        return opening
 
     def resolve(self, spec: ActivitySpec) -> Config | None:
         """Every activity is mirrored to the simulator (unless ``disable=True``)."""

@@ -16,16 +16,15 @@ activity (stats, delivery, the event ``wait()`` waits on), which only the dispat
 
 from __future__ import annotations
 
-import collections
-import itertools
 import logging
 import math
 import random
 import time
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
 from livebar._engine.budgets import Budgets
+from livebar._engine.intake import CLOSE, Intake, Opening
 from livebar._engine.jobs import ActivityJob, Job, OrphanJob, PushJob, new_stream_key
 from livebar._engine.lost import lost_message
 from livebar._engine.messages import Heard, Kind, Send
@@ -46,30 +45,21 @@ from livebar._wire.errors import (
 )
 
 if TYPE_CHECKING:
-    import threading
-
     from livebar._engine.jobs import Sampler
     from livebar._job.options import ActivitySpec
     from livebar._ledger.ledger import AccountLedger
     from livebar._wire.account import Account
     from livebar._wire.client import Client
     from livebar._wire.config import Config
-    from livebar._wire.payload import PushNotification
 
-__all__ = ["Connect", "Dispatcher", "Ledgers"]
+__all__ = ["Connect", "Dispatcher", "Ledgers", "Resolve"]
 
 log = logging.getLogger("livebar")
 
 Connect = Callable[["Config"], "Client"]
 Ledgers = Callable[["Account", float], "AccountLedger"]
+Resolve = Callable[["ActivitySpec"], "Config | None"]
 
-
-class _Close:
-    """The message that asks the engine's thread to close its ledgers (a clean exit)."""
-
-
-_CLOSE = _Close()
-_Message = Union[ActivityJob, PushJob, Budgets, _Close]
 
 _NOTES = {
     Note.PLAIN: (
@@ -113,15 +103,14 @@ class Dispatcher:
         *,
         connect: Connect,
         ledgers: Ledgers,
+        resolve: Resolve | None = None,
         budgets: Budgets | None = None,
         clock: Callable[[], float] = time.monotonic,
         sample_interval: float = _defaults.DEFAULT_SAMPLE_INTERVAL,
         stop_grace: float = _defaults.DEFAULT_STOP_GRACE,
         rng: random.Random | None = None,
-        idle: threading.Condition | None = None,
+        intake: Intake | None = None,
     ) -> None:
-        import threading
-
         self.budgets = budgets or Budgets()
         self._rng = rng
         self.clock = clock
@@ -129,104 +118,50 @@ class Dispatcher:
         self.stop_grace = stop_grace
         self._connect = connect
         self._ledger_for = ledgers
+        self._resolve = resolve
         self._outboxes: dict[str, Outbox] = {}
-        self._inbox: collections.deque[_Message] = collections.deque()
-        self._keys = itertools.count(1)
-        self._new_key = self._keys.__next__
-        self.flushing = 0
-        """While above zero, endings seal at once: nobody waits for a late excepthook."""
-        self.idle = idle or threading.Condition()
-        self.turns_started = 0
-        self.turns_completed = 0
-        self.pending_now = False
-        self.waker: Callable[[], None] = _nothing
-        """Wakes the engine for a turn now (set by the driver)."""
-        self.waker_at: Callable[[float], None] = lambda at: self.waker()
-        """Wakes the engine for a turn at ``at`` on its clock, or now if that has passed."""
-        self.last_turn_at = -math.inf
-        self.handed_over = 0
-        """How many activities, pushes and endings user code has handed over so far."""
-        self.seen_handed_over = 0
-        """``handed_over`` as the last completed turn began: what it has looked at."""
-        self.reached = False
-        """Some request of this process reached a server (anything but a refused connection)."""
-        self.refused_in_a_row = 0
-        """Connections refused (``ConnectError``) since a request last reached a server."""
-        self.use_given_clients = True
-        """Send with a ``client=`` the user passed (off under virtual time: no real I/O)."""
+        self.intake = intake or Intake(clock=clock, sample_interval=sample_interval)
+        """What user threads hand over, and the counters flushes read (``intake.Intake``)."""
+        self._new_key = self.intake.new_key
 
-    # -- called from user threads (never blocks on I/O) --------------------------------------
-
-    def open(self, spec: ActivitySpec, sample: Sampler, config: Config) -> ActivityJob:
-        """Take a starting activity; returns the record ``wait()`` and ``stats`` read."""
-        job = ActivityJob(next(self._keys), spec, sample, config)
-        if self.use_given_clients:
-            job.client = spec.client
-        self.handed_over += 1
-        self._inbox.append(job)
-        self.waker()
-        return job
-
-    def push(
-        self, notification: PushNotification, config: Config, client: Client | None = None
-    ) -> None:
-        """Queue a push notification, paced with the activities."""
-        given = client if self.use_given_clients else None
-        self.handed_over += 1
-        self._inbox.append(PushJob(next(self._keys), notification, config, client=given))
-        self.waker()
+    @property
+    def turns_started(self) -> int:
+        return self.intake.turns_started
 
     def set_budgets(self, budgets: Budgets) -> None:
         """Use ``budgets`` from the next turn on, for every account (what was sent still counts)."""
-        self._inbox.append(budgets)
-        self.waker()
+        self.intake.hand(budgets, counted=False)
 
-    def close(self) -> None:
-        """A clean exit: every ledger drops this process's records (none is left to reap).
-
-        Done by the next turn, on the engine's own thread: only that thread touches a ledger
-        (a sqlite connection closed under a turn that is using it can crash the process).
-        """
-        self._inbox.append(_CLOSE)
-        self.waker()
-
-    def nudge(self) -> None:
-        """Something an open job shows changed (a step, a stage, a title): look at it within a
-        sample interval of the last look, so that quick changes are seen together."""
-        self.waker_at(self.last_turn_at + self.sample_interval)
-
-    def pending(self) -> bool:
-        """Anything handed over or ending that is not settled yet, as of the last turn (an
-        ending made while a turn waited on the network counts: no turn has looked at it)."""
-        return bool(self._inbox) or self.pending_now or self.handed_over != self.seen_handed_over
-
-    def unreachable(self) -> int:
-        """How many connections were refused in a row when no request of this process ever
-        reached a server (0 otherwise): nothing of ours can be on the phone."""
-        return 0 if self.reached else self.refused_in_a_row
+    def make_job(self, spec: ActivitySpec, sample: Sampler, config: Config) -> ActivityJob:
+        """The engine's record of a starting activity (what ``wait()`` and ``stats`` read)."""
+        job = ActivityJob(self._new_key(), spec, sample, config)
+        if self.intake.use_given_clients:
+            job.client = spec.client
+        return job
 
     # -- one turn -----------------------------------------------------------------------------
 
     def turn(self, now: float) -> float | None:
         """Take in, sample, decide, send. Returns the seconds until the next turn is due
         (``None``: nothing to do until something new arrives)."""
-        self.turns_started += 1
-        self.last_turn_at = now
-        started = self.turns_started
-        seen = self.handed_over
-        if self._inbox:  # what this turn takes in is pending until it has looked at it
-            self.pending_now = True
+        intake = self.intake
+        intake.turns_started += 1
+        intake.last_turn_at = now
+        started = intake.turns_started
+        seen = intake.handed_over
+        if intake.inbox:  # what this turn takes in is pending until it has looked at it
+            intake.pending_now = True
         try:
             return self._turn(now)
         except Exception:  # a bug here must never take the user's job down
             log.exception("livebar: internal error in the dispatcher; carrying on")
             return self.sample_interval
         finally:
-            self.pending_now = any(outbox.settling for outbox in self._outboxes.values())
-            with self.idle:
-                self.turns_completed = started
-                self.seen_handed_over = seen
-                self.idle.notify_all()
+            intake.pending_now = any(outbox.settling for outbox in self._outboxes.values())
+            with intake.idle:
+                intake.turns_completed = started
+                intake.seen_handed_over = seen
+                intake.idle.notify_all()
 
     def _turn(self, now: float) -> float | None:
         self._intake(now)
@@ -245,9 +180,14 @@ class Dispatcher:
         return max(0.0, wake - self.clock())
 
     def _intake(self, now: float) -> None:
-        while self._inbox:
-            item = self._inbox.popleft()
-            if isinstance(item, _Close):
+        inbox = self.intake.inbox
+        while inbox:
+            item = inbox.popleft()
+            if isinstance(item, Opening):
+                item = self._take(item)
+                if item is None:
+                    continue
+            if item is CLOSE:
                 for each in list(self._outboxes.values()):
                     each.close_ledger(now, self.budgets.window)
                 continue
@@ -273,6 +213,14 @@ class Dispatcher:
             else:
                 outbox.open(item, now)
 
+    def _take(self, opening: Opening) -> ActivityJob | None:
+        """An activity handed over by the caller's thread: its account, and the engine's record
+        of it (None when it is not mirrored)."""
+        config = self._resolve(opening.spec) if self._resolve is not None else None
+        job = None if config is None else self.make_job(opening.spec, opening.sample, config)
+        opening.take(job)
+        return job
+
     def _outbox(self, config: Config) -> Outbox | None:
         try:
             account = account_for(api_key=config.api_key or "", base_url=config.base_url)
@@ -293,7 +241,7 @@ class Dispatcher:
         return outbox
 
     def _seal_before(self, now: float) -> float:
-        return now if self.flushing else now - self.stop_grace
+        return now if self.intake.flushing else now - self.stop_grace
 
     def _sample(self, outbox: Outbox, now: float) -> float:
         """Feed the policy the latest state of each activity; returns when an ending that is
@@ -341,9 +289,9 @@ class Dispatcher:
             now = self.clock()
             outbox.apply(outbox.policy.result(send, now, Heard.NEVER, arrived=False), now)
         if isinstance(exc, ConnectError):
-            self.refused_in_a_row += 1
+            self.intake.refused_in_a_row += 1
         elif answer is not None:
-            self.reached, self.refused_in_a_row = True, 0
+            self.intake.reached, self.intake.refused_in_a_row = True, 0
         if answer is not None:
             mine = isinstance(exc, PermissionDeniedError)
             verdict = interpret(_facts(job), send.kind, answer, own_request=mine)
@@ -410,8 +358,10 @@ class Dispatcher:
         have arrived): read after a flush gave up; names only."""
         names: list[str] = []
         unconfirmed: list[str] = []
-        for item in list(self._inbox):  # handed over, not yet looked at by the engine
-            if isinstance(item, ActivityJob):
+        for item in list(self.intake.inbox):  # handed over, not yet looked at by the engine
+            if isinstance(item, Opening):
+                names.append(item.spec.title)
+            elif isinstance(item, ActivityJob):
                 item.stats.dropped += 1
                 names.append(item.title)
             elif isinstance(item, PushJob):
@@ -470,7 +420,3 @@ def _facts(job: Job) -> JobFacts:
 
 def _describe(exc: BaseException | None, job: Job) -> str:
     return redact(f"{type(exc).__name__}: {exc}", job.config.api_key)
-
-
-def _nothing() -> None:
-    pass

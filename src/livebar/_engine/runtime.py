@@ -10,7 +10,6 @@ and when SIGTERM last arrived. A forked child starts with a fresh runtime state.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -18,27 +17,23 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, cast
 
 from livebar import _defaults
 from livebar._engine import ranks
-from livebar._engine.budgets import Budgets, budgets_for
-from livebar._engine.dispatcher import Dispatcher
-from livebar._ledger.settings import open_ledger
+from livebar._engine.intake import Intake, Opening
 from livebar._process import fork
-from livebar._wire.config import (
-    Config,
-    disabled_setting,
-    flush_timeout_setting,
-    requests_per_minute_setting,
-    resolve_config,
-)
 from livebar._wire.errors import ConfigurationError, LivebarError, detached
 
 if TYPE_CHECKING:
+    import logging
+
     from typing_extensions import Unpack
 
+    from livebar._engine.budgets import Budgets
+    from livebar._engine.dispatcher import Dispatcher
     from livebar._engine.jobs import ActivityJob, Sampler
     from livebar._job.options import ActivitySpec, PushOptions
     from livebar._ledger.ledger import AccountLedger
     from livebar._wire.account import Account
     from livebar._wire.client import Client
+    from livebar._wire.config import Config
 
 __all__ = [
     "Driver",
@@ -57,7 +52,13 @@ __all__ = [
     "wake",
 ]
 
-log = logging.getLogger("livebar")
+_WARNING, _ERROR = 30, 40
+"""``logging``'s levels: the module is imported only when there is something to say (it is not
+cheap, and opening the first activity must cost the caller next to nothing)."""
+
+_GO_TIMEOUT = 0.05
+"""How long a new engine thread waits for the caller to finish handing over (a push or a
+flush goes on at once)."""
 
 UNREACHABLE_AFTER = 2
 """Connections refused in a row, none ever made, after which the exit does not wait."""
@@ -66,7 +67,12 @@ UNREACHABLE_AFTER = 2
 class Driver(Protocol):
     """Runs a dispatcher's turns: the background thread, or a virtual clock in tests."""
 
-    dispatcher: Dispatcher
+    intake: Intake
+
+    @property
+    def dispatcher(self) -> Dispatcher | None: ...
+
+    def open(self, spec: ActivitySpec, sample: Sampler) -> Opening: ...
 
     def flush(self, timeout: float, stop: Callable[[], bool] | None = None) -> bool: ...
 
@@ -76,42 +82,57 @@ class Driver(Protocol):
 
 
 class FlushTicket:
-    """One flush of a dispatcher: done when a turn that began after it leaves nothing pending.
+    """One flush of an engine: done when a turn that began after it leaves nothing pending.
     While a ticket is out, endings seal at once (nobody waits for a late excepthook)."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.dispatcher = dispatcher
-        self.mark = dispatcher.turns_started
-        dispatcher.flushing += 1
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self.mark = intake.turns_started
+        intake.flushing += 1
 
     def done(self) -> bool:
-        dispatcher = self.dispatcher
-        return dispatcher.turns_completed > self.mark and not dispatcher.pending()
+        intake = self.intake
+        return intake.turns_completed > self.mark and not intake.pending()
 
     def close(self) -> None:
-        self.dispatcher.flushing -= 1
+        self.intake.flushing -= 1
 
 
 class Sender:
-    """The background thread: a short shell that calls ``turn`` when due or woken."""
+    """The background thread: a short shell that builds the dispatcher on its own thread (the
+    caller's only made the intake), then calls ``turn`` when due or woken."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.dispatcher = dispatcher
+    def __init__(self, build: Callable[[Intake], Dispatcher], intake: Intake) -> None:
+        self.intake = intake
+        self._build = build
+        self._dispatcher: Dispatcher | None = None
         self._event = threading.Event()
+        self._go = threading.Event()
         self._hold_until = -math.inf
-        dispatcher.waker = self._wake
-        dispatcher.waker_at = self._wake_at
+        intake.waker = self._wake
+        intake.waker_at = self._wake_at
         self._thread = threading.Thread(target=self._run, name="livebar-dispatcher", daemon=True)
         self._thread.start()
 
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        """The dispatcher, once the engine's thread has built it."""
+        return self._dispatcher
+
     def _run(self) -> None:
-        dispatcher = self.dispatcher
+        # Let the caller finish handing over first (it wakes this thread as its last step):
+        # otherwise it would wait for the GIL while this thread imports (a switch interval or
+        # more).
+        self._go.wait(_GO_TIMEOUT)
+        with runtime.importing:  # a fork waits: a child never inherits half-imported modules
+            dispatcher = self._dispatcher = self._build(self.intake)
+        clock = dispatcher.clock
         while True:  # a daemon thread: it ends with the interpreter
             self._event.clear()  # before the turn, so a wake-up during it is not lost
-            timeout = dispatcher.turn(dispatcher.clock())
+            timeout = dispatcher.turn(clock())
             self._event.wait(timeout)  # None: parked until something new arrives
             # Woken early by a nudge alone: hold until it is due (a hand-over ends the hold).
-            hold = self._hold_until - dispatcher.clock()
+            hold = self._hold_until - clock()
             if hold > 0:
                 self._event.clear()
                 self._event.wait(hold)
@@ -119,26 +140,34 @@ class Sender:
 
     def _wake(self) -> None:
         self._hold_until = -math.inf  # a hand-over or an ending: no hold
+        self._go.set()
         self._event.set()
 
     def _wake_at(self, at: float) -> None:
         self._hold_until = max(self._hold_until, at)
         self._event.set()
 
+    def open(self, spec: ActivitySpec, sample: Sampler) -> Opening:
+        """Hand over a starting activity: the engine's thread resolves its account and makes
+        its job (the caller's thread only queues it)."""
+        opening = self.intake.open(spec, sample, wake=False)
+        self._wake()  # the last thing the caller does here: the engine may start now
+        return opening
+
     def flush(self, timeout: float, stop: Callable[[], bool] | None = None) -> bool:
         """Wait (no polling) until the ticket is done, or the deadline passes, or ``stop()``
         (looked at after each turn) says waiting is pointless."""
-        dispatcher = self.dispatcher
+        intake = self.intake
         deadline = time.monotonic() + timeout
-        with dispatcher.idle:
-            ticket = FlushTicket(dispatcher)
+        with intake.idle:
+            ticket = FlushTicket(intake)
             try:
                 self._wake()
                 while not ticket.done():
                     left = deadline - time.monotonic()
                     if left <= 0 or (stop is not None and stop()):
                         return False
-                    dispatcher.idle.wait(left)
+                    intake.idle.wait(left)
                 return True
             finally:
                 ticket.close()
@@ -186,14 +215,27 @@ class Runtime:
     # -- the engine -----------------------------------------------------------------------------
 
     def engine(self) -> Driver:
-        """The driver, created (with its thread) on first use."""
+        """The driver, created (with its thread) on first use. Only the intake is made here;
+        the dispatcher, the client and the ledger are built on the engine's thread."""
         with self.lock:
             if self.driver is None:
-                dispatcher = Dispatcher(
-                    connect=self.connect, ledgers=_shared_ledger, budgets=self.default_budgets()
+                intake = Intake(
+                    clock=time.monotonic, sample_interval=_defaults.DEFAULT_SAMPLE_INTERVAL
                 )
-                self.driver = Sender(dispatcher)
+                self.driver = Sender(self.build, intake)
             return self.driver
+
+    def build(self, intake: Intake) -> Dispatcher:
+        """The process's dispatcher around ``intake`` (on the engine's thread)."""
+        from livebar._engine.dispatcher import Dispatcher
+
+        return Dispatcher(
+            connect=self.connect,
+            ledgers=_shared_ledger,
+            resolve=self.resolve,
+            budgets=self.default_budgets(),
+            intake=intake,
+        )
 
     def connect(self, config: Config) -> Client:
         with self.importing:
@@ -205,7 +247,7 @@ class Runtime:
 
     def clock(self) -> Callable[[], float]:
         driver = self.driver
-        return time.monotonic if driver is None else driver.dispatcher.clock
+        return time.monotonic if driver is None else driver.intake.clock
 
     def resolve(self, spec: ActivitySpec) -> Config | None:
         """The account of an activity, from its options and the environment; None when off.
@@ -214,6 +256,8 @@ class Runtime:
         is no API key (one warning per process), or when the environment holds an unusable
         setting (one error line): a phone that is not paired must never fail the job.
         """
+        from livebar._wire.config import disabled_setting, resolve_config
+
         try:
             if spec.client is not None:  # the client holds the account: only the switch matters
                 return None if disabled_setting(spec.disable) else spec.client.config
@@ -232,7 +276,7 @@ class Runtime:
                 "off. Set %s=1 to silence this.",
                 _defaults.ENV_API_KEY,
                 _defaults.ENV_DISABLE,
-                level=logging.WARNING,
+                level=_WARNING,
             )
             return None
         return config
@@ -247,6 +291,21 @@ class Runtime:
             return None
         return (driver or self.engine()), config
 
+    def hand_over(self, spec: ActivitySpec, sample: Sampler) -> Opening | None:
+        """Hand a starting activity to the engine; None when it is certainly not mirrored.
+
+        The caller's thread does as little as it can: when a key may be there, the engine's
+        thread resolves the account (and says once if it is unusable); only when none can be
+        (switched off, no key anywhere) is that decided here, without starting the engine.
+        """
+        if not self.mirrors_here(spec.ranks):  # only a distributed job's main process mirrors
+            return None
+        driver = self.driver
+        if driver is None and not _may_mirror(spec):
+            self.resolve(spec)  # says once why not
+            return None
+        return (driver or self.engine()).open(spec, sample)
+
     def mirrors_here(self, option: str | None = None) -> bool:
         """``ranks.decide()`` for this process; a bad ``LIVEBAR_RANKS`` is logged once and
         means the main process only."""
@@ -259,6 +318,9 @@ class Runtime:
     # -- settings, resolved once ----------------------------------------------------------------
 
     def default_budgets(self) -> Budgets:
+        from livebar._engine.budgets import budgets_for
+        from livebar._wire.config import requests_per_minute_setting
+
         if self.budgets is not None:
             return self.budgets
         try:
@@ -271,6 +333,8 @@ class Runtime:
     def deadline(self) -> float:
         """The flush deadline in force: ``configure()``, else ``LIVEBAR_FLUSH_TIMEOUT``, else
         5 s."""
+        from livebar._wire.config import flush_timeout_setting
+
         if self.flush_timeout is not None:
             return self.flush_timeout
         try:
@@ -279,10 +343,10 @@ class Runtime:
             self.say_once("flush", "livebar: %s; using the default", exc)
             return _defaults.DEFAULT_FLUSH_TIMEOUT
 
-    def say_once(self, topic: str, message: str, *args: object, level: int = logging.ERROR) -> None:
+    def say_once(self, topic: str, message: str, *args: object, level: int = _ERROR) -> None:
         if topic not in self.warned:
             self.warned.add(topic)
-            log.log(level, message, *args)
+            _log().log(level, message, *args)
 
     # -- flushing, once per deadline ------------------------------------------------------------
 
@@ -301,30 +365,30 @@ class Runtime:
         self.waited = 0.0
         if driver is None:
             return True
-        dispatcher = driver.dispatcher
-        clock = driver.dispatcher.clock
+        intake = driver.intake
+        clock = intake.clock
         began = clock()
         seconds = self.deadline() if timeout is None else timeout
         given = self.gave_up
         since = began
-        if not again and given is not None and given[0] == dispatcher.handed_over:
+        if not again and given is not None and given[0] == intake.handed_over:
             since = given[1]
             seconds = max(0.0, min(seconds, given[2] - began))
 
         def unreachable() -> bool:
-            return dispatcher.unreachable() >= UNREACHABLE_AFTER
+            return intake.unreachable() >= UNREACHABLE_AFTER
 
         if unreachable():
             seconds = 0.0
         if seconds <= 0:
-            delivered = not dispatcher.pending()
+            delivered = not intake.pending()
         else:
             delivered = driver.flush(seconds, stop=unreachable)
         self.waited = clock() - since
         if delivered:
             self.gave_up = None
         elif since == began:
-            self.gave_up = (dispatcher.handed_over, began, began + seconds)
+            self.gave_up = (intake.handed_over, began, began + seconds)
         return delivered
 
     def report_undelivered(self, waited: float) -> None:
@@ -336,7 +400,13 @@ class Runtime:
         driver = self.driver
         if driver is None:
             return
-        undelivered, unconfirmed = driver.dispatcher.undelivered()
+        dispatcher = driver.dispatcher
+        if dispatcher is not None:
+            undelivered, unconfirmed = dispatcher.undelivered()
+        else:  # the engine's thread never got as far as building it
+            inbox = list(driver.intake.inbox)
+            undelivered = [o.spec.title for o in inbox if isinstance(o, Opening)]
+            unconfirmed = []
         parts = []
         if undelivered:
             parts.append("not delivered: " + ", ".join(undelivered))
@@ -345,9 +415,9 @@ class Runtime:
                 "sent but unconfirmed (no answer in time; it may have arrived): "
                 + ", ".join(unconfirmed)
             )
-        refused = driver.dispatcher.unreachable()
+        refused = driver.intake.unreachable()
         if parts and refused >= UNREACHABLE_AFTER:
-            log.warning(
+            _log().warning(
                 "livebar: gave up at exit without waiting: ActivitySmith could not be reached "
                 "during the whole run (%d connections refused in a row, none ever connected); "
                 "%s",
@@ -355,7 +425,7 @@ class Runtime:
                 "; ".join(parts),
             )
         elif parts:
-            log.warning("livebar: gave up after %.1fs; %s", waited, "; ".join(parts))
+            _log().warning("livebar: gave up after %.1fs; %s", waited, "; ".join(parts))
 
     # -- the open activities ----------------------------------------------------------------------
 
@@ -363,7 +433,8 @@ class Runtime:
         """Register a mirrored activity that has started (sealed ones are dropped)."""
         with self.lock:
             for key, (other, _thread) in list(self.open.items()):
-                if other.settled:  # its story is over: the engine has its ending
+                if other.settled or other.declined:  # over (the engine has its ending), or
+                    # not mirrored after all
                     del self.open[key]
             self.open[id(activity)] = (activity, threading.get_ident())
 
@@ -404,11 +475,19 @@ fork.at_fork(
 )
 
 
+def _log() -> logging.Logger:
+    import logging
+
+    return logging.getLogger("livebar")
+
+
 def _shared_ledger(account: Account, window: float) -> AccountLedger:
     """The account's ledger as ``LIVEBAR_LEDGER`` says: shared on this machine by default.
 
     Opened for the engine alone (its thread is the only one that touches it), not taken from
     ``ledger_for``'s cache, which other code in the process may close."""
+    from livebar._ledger.settings import open_ledger
+
     return open_ledger(account, window=window)
 
 
@@ -433,8 +512,7 @@ def wake() -> None:
     """Something changed that the engine should see now (an ending)."""
     driver = runtime.driver
     if driver is not None:
-        driver.dispatcher.handed_over += 1
-        driver.dispatcher.waker()
+        driver.intake.ended()
 
 
 def nudge() -> None:
@@ -442,16 +520,27 @@ def nudge() -> None:
     which sleeps until a decision can change, looks now. Not a hand-over (flushes ignore it)."""
     driver = runtime.driver
     if driver is not None:
-        driver.dispatcher.nudge()
+        driver.intake.nudge()
 
 
-def open_activity(spec: ActivitySpec, sample: Sampler) -> ActivityJob | None:
-    """Hand a starting activity to the engine; None when it is not mirrored."""
-    mirrored = runtime.mirror(spec)
-    if mirrored is None:
-        return None
-    driver, config = mirrored
-    return driver.dispatcher.open(spec, sample, config)
+def open_activity(spec: ActivitySpec, sample: Sampler) -> Opening | None:
+    """Hand a starting activity to the engine (its job is made on the engine's thread, or at
+    once under virtual time); None when it is certainly not mirrored."""
+    return runtime.hand_over(spec, sample)
+
+
+def _may_mirror(spec: ActivitySpec) -> bool:
+    """Whether an activity could be mirrored, read without importing anything: not switched off
+    by its own ``disable=True`` and with a key somewhere (its own, its client's, the
+    environment's). The engine's thread decides for sure."""
+    import os
+
+    if spec.disable is not None:
+        if spec.disable:
+            return False
+    elif os.environ.get(_defaults.ENV_DISABLE, "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    return bool(spec.client is not None or spec.api_key or os.environ.get(_defaults.ENV_API_KEY))
 
 
 def wait_for(job: ActivityJob, timeout: float | None) -> bool:
@@ -490,7 +579,11 @@ def push(
     if mirrored is None:
         return False
     driver, config = mirrored
-    driver.dispatcher.push(notification, config, spec.client)
+    from livebar._engine.jobs import PushJob
+
+    intake = driver.intake
+    given = spec.client if intake.use_given_clients else None
+    intake.hand(PushJob(intake.new_key(), notification, config, client=given))
     return True
 
 
@@ -519,6 +612,9 @@ def configure(
     Only what is given is resolved; bad values raise ``ConfigurationError``. The running
     engine takes new budgets at once (what it already sent still counts).
     """
+    from livebar._engine.budgets import Budgets, budgets_for
+    from livebar._wire.config import flush_timeout_setting, requests_per_minute_setting
+
     if budgets is not None and not isinstance(budgets, Budgets):
         raise ConfigurationError("budgets", "must be a livebar.Budgets")
     if budgets is None and requests_per_minute is not None:
@@ -528,7 +624,9 @@ def configure(
         if budgets is not None:
             runtime.budgets = budgets
             if runtime.driver is not None:
-                runtime.driver.dispatcher.set_budgets(budgets)  # open activities keep their sender
+                runtime.driver.intake.hand(
+                    budgets, counted=False
+                )  # open activities keep their sender
         if seconds is not None:
             runtime.flush_timeout = seconds
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import signal
 import sys
 import threading
@@ -30,8 +29,6 @@ from livebar._job.endings import Facts, Outcome, Terminated
 from livebar._process import signals
 
 __all__ = ["at_exit", "handling_sigterm", "install", "on_sigterm", "report_uncaught", "track_open"]
-
-log = logging.getLogger("livebar")
 
 
 def track_open(activity: Any) -> None:
@@ -132,6 +129,8 @@ def handling_sigterm() -> Iterator[None]:
 def at_exit() -> None:
     """The interpreter exits: end what is still open, wait for the ends once, say what is not
     delivered."""
+    import logging  # only here: opening the first activity must not pay for it
+
     if runtime.driver is None:
         return
     for activity in runtime.open_activities():
@@ -147,7 +146,9 @@ def at_exit() -> None:
     except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C or SIGTERM: stop waiting, quietly
         delivered = False
         waited = min(clock() - started, timeout)
-        log.warning("livebar: interrupted while delivering the last updates")
+        logging.getLogger("livebar").warning(
+            "livebar: interrupted while delivering the last updates"
+        )
     finally:
         runtime.exiting = False
     if delivered:
@@ -163,7 +164,7 @@ def _close_ledgers(timeout: float = 1.0) -> None:
     does it; this waits at most ``timeout`` for it)."""
     driver = runtime.driver
     if driver is not None:
-        driver.dispatcher.close()
+        driver.intake.close()
         driver.flush(timeout)
 
 
