@@ -60,6 +60,9 @@ PEER_TICK = 0.1
 """How finely the peers' send schedules are resolved (tqdm's own display cadence)."""
 SDK_EVERY = 0.01
 """The SDK peer updates every 1 % of the iterations."""
+NAIVE_EVERY = {"sdk": SDK_EVERY, "every-1%": 0.01, "every-10%": 0.10}
+"""Naive peers that send each time the bar crosses a multiple of this share (each stage of a
+segmented job); ``every-2min`` sends the latest state at most once per 120 s."""
 
 
 # -- scripted jobs ------------------------------------------------------------------------------
@@ -84,6 +87,15 @@ class Job:
     fails: bool = False
     notify: bool = False
     epochs: int = 0
+    totals: tuple[tuple[float, int], ...] = ()
+    """``(elapsed, new total)``: the job's code raises its total then (a crawl that finds more)."""
+
+    def total_at(self, elapsed: float) -> int:
+        total = self.total
+        for at, value in self.totals:
+            if elapsed >= at:
+                total = value
+        return total
 
     @property
     def end(self) -> float:
@@ -112,8 +124,9 @@ class Job:
                 subtitle=self.steps[current] if current < len(self.steps) else None,
             )
         subtitle = self.epoch_text(elapsed) if self.epochs else None
+        total = self.total_at(elapsed)
         return ContentState.progress(
-            self.title, percentage=round(min(done / self.total, 1.0) * 100, 1), subtitle=subtitle
+            self.title, percentage=round(min(done / total, 1.0) * 100, 1), subtitle=subtitle
         )
 
     def epoch_text(self, elapsed: float) -> str:
@@ -294,6 +307,19 @@ class Phone:
                     phone.throttles[-1][1] = at
         return phone
 
+    def then(self, later: Phone) -> Phone:
+        """This card, then the one that replaced it (a renewal): one job's phone."""
+        cut = later.shown_at[0] if later.shown_at else math.inf
+        keep = [i for i, at in enumerate(self.shown_at) if at < cut]
+        return Phone(
+            shown_at=[self.shown_at[i] for i in keep] + later.shown_at,
+            shown=[self.shown[i] for i in keep] + later.shown,
+            updates=self.updates + later.updates,
+            warnings=self.warnings + later.warnings,
+            throttles=self.throttles + later.throttles,
+            ended=later.ended,
+        )
+
     def displayed(self, now: float) -> float:
         i = bisect.bisect_right(self.shown_at, now + 1e-9)
         return self.shown[i - 1] if i else 0.0
@@ -334,8 +360,13 @@ class Trace:
         by_title = {job.title: job.key for job in scenario.jobs}
         for activity in state.activities():
             key = by_title.get(str(activity["content_state"].get("title")))
-            if key is not None:
-                trace.phones[key] = Phone.of(activity, state.config.throttle_seconds)
+            if key is None:
+                continue
+            phone = Phone.of(activity, state.config.throttle_seconds)
+            earlier = trace.phones.get(key)
+            if earlier is not None:  # renewed before iOS's 8 hours: one job, two cards in turn
+                phone = earlier.then(phone)
+            trace.phones[key] = phone
         return trace
 
 
@@ -350,6 +381,8 @@ def run_livebar(scenario: Scenario) -> Trace:
             events.append((job.start, 0, ("open", job)))
             for at in job.changes():
                 events.append((job.start + at, 1, ("change", job)))
+            for at, _total in job.totals:
+                events.append((job.start + at, 1, ("total", job)))
             events.append((job.end, 2, ("close", job)))
         for i, at in enumerate(scenario.pushes):
             events.append((at, 3, ("push", i)))
@@ -363,6 +396,8 @@ def run_livebar(scenario: Scenario) -> Trace:
                 acts[item.key] = _open(item, clock)
             elif what == "change":
                 _show_stage(acts[item.key], item, clock.now - item.start)
+            elif what == "total":
+                acts[item.key].set_total(item.total_at(clock.now - item.start))
             else:
                 act = acts[item.key]
                 act.set_source(None)
@@ -406,8 +441,7 @@ def run_peer(scenario: Scenario, peer: str) -> Trace:
     for job in scenario.jobs:
         events.append((job.start, 0, job.key, "start"))
         last_items = job.items(0.0)
-        every = 1.0 if job.steps else max(1.0, job.total * SDK_EVERY)
-        last_bucket = math.floor(last_items / every)
+        last_bucket = 0
         last_display = job.start
         ticks = int(job.duration / PEER_TICK)
         for i in range(1, ticks + 1):
@@ -416,10 +450,17 @@ def run_peer(scenario: Scenario, peer: str) -> Trace:
                 break
             items = math.floor(job.items(elapsed) + 1e-9)
             now = job.start + elapsed
-            if peer == "sdk":
-                bucket = math.floor(items / every)
+            if peer in NAIVE_EVERY:
+                step = 1.0 if job.steps else NAIVE_EVERY[peer]
+                fraction = items if job.steps else items / job.total_at(elapsed)
+                bucket = math.floor(fraction / step + 1e-9)
                 if bucket != last_bucket:
                     last_bucket = bucket
+                    events.append((now, 1, job.key, "update"))
+            elif peer == "every-2min":
+                if items != last_items and now - last_display >= 120.0 - 1e-9:
+                    last_items = items
+                    last_display = now
                     events.append((now, 1, job.key, "update"))
             elif items != last_items and now - last_display >= TQDM_MININTERVAL - 1e-9:
                 last_items = items
@@ -498,7 +539,7 @@ def optimum(
     """
     m_count = len(f)
     if any(b < a - 1e-12 for a, b in zip(f, f[1:])):
-        raise ValueError("the optimum needs a trajectory that never goes back")
+        return _optimum_any(f, grid, updates, ios=ios, margin=margin)
     prefix = [0.0]
     for value in f:
         prefix.append(prefix[-1] + value)
@@ -520,6 +561,39 @@ def optimum(
         _layer(prev, cur, f, prefix, lo, m_count - 1, first, m_count - 2)
         prev, first = cur, lo
         best = min(best, min(prev[i] + tail(i) for i in range(lo, m_count)))
+    return max(best / m_count, 0.0)
+
+
+def _optimum_any(
+    f: Sequence[float], grid: float, updates: int, *, ios: bool, margin: float
+) -> float:
+    """``optimum`` for a trajectory that goes back (a total that grows): the plain dynamic
+    programme, O(updates x M^2), with each cost summed incrementally (use a coarse grid)."""
+    m_count = len(f)
+    # cost[i][j - i]: showing f[i] over [i, j)
+    cost = []
+    for i in range(m_count):
+        row = [0.0]
+        acc = 0.0
+        fi = f[i]
+        for t in range(i, m_count):
+            acc += abs(f[t] - fi)
+            row.append(acc)
+        cost.append(row)
+    prev = [math.inf] * m_count
+    prev[0] = 0.0
+    best = cost[0][m_count]
+    for k in range(1, updates + 1):
+        lo = k
+        if ios and k > IOS_UPDATES:
+            lo = max(lo, math.ceil(IOS_INTERVAL * margin * k / grid - 1e-9))
+        if lo >= m_count:
+            break
+        cur = [math.inf] * m_count
+        for j in range(lo, m_count):
+            cur[j] = min(prev[i] + cost[i][j - i] for i in range(j) if prev[i] < math.inf)
+        prev = cur
+        best = min(best, min(prev[i] + cost[i][m_count - i] for i in range(lo, m_count)))
     return max(best / m_count, 0.0)
 
 

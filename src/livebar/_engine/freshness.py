@@ -91,6 +91,8 @@ class _Weight(NamedTuple):
     """The time a uniform job would leave between two updates from now."""
     change: float = 0.0
     """How far the bar has moved since the phone last changed."""
+    not_before: float = -math.inf
+    """When an update that is worth sending may be spent (``_spend_no_sooner``)."""
 
 
 def ready_at(slot: Showing, budgets: Budgets) -> float:
@@ -130,10 +132,42 @@ def _weigh(slot: Showing, budgets: Budgets, now: float) -> _Weight:
         stale = slot.stale_area / max(threshold * interval / 2, 1e-9)
         if change < b.min_visible_change:
             return _Weight(moved, threshold, interval, change)
-        return _Weight(max(moved, stale), threshold, interval, change)
+        score = max(moved, stale)
+        if score >= 1.0 and moved < _JUMP:
+            not_before = _spend_no_sooner(slot, b, now, interval, remaining)
+            if now < not_before:  # worth it, but not yet: it would spend an update too early
+                return _Weight(_ALMOST, threshold, interval, change, not_before)
+        return _Weight(score, threshold, interval, change)
     # No total: nothing on the bar to weigh, so spread updates evenly in time.
     interval = max(remaining / (left + 1), b.min_update_gap)
     return _Weight((now - max(slot.last_update_at, slot.started_at)) / interval, interval=interval)
+
+
+_JUMP = 2.0
+"""A move worth this many thresholds goes out as soon as the budgets allow, whatever the time."""
+_ALMOST = 0.999
+
+
+def _spend_no_sooner(
+    slot: Showing, budgets: Budgets, now: float, interval: float, remaining: float
+) -> float:
+    """When an update that is worth sending may be spent (a move of ``_JUMP`` thresholds may
+    be spent at once). Two floors, both about time, which the bar's threshold alone ignores:
+
+    * the even spacing in time (``interval``): a job that speeds up for a while (a first
+      epoch three times slower than the rest, a link that swings 10x) would otherwise spend
+      several updates in quick succession and leave the phone dark later (iOS allows update k
+      past the 12th only 120 x k s after the start); not for jobs so short that the spacing is
+      the minimum gap anyway;
+    * the midpoint of the gap it leaves: once the next update after this one must wait for
+      iOS (``ios_ready_at``), this one goes no sooner than halfway between the last update and
+      that moment (or the job's estimated end, if sooner), so the phone's dark stretches are
+      split evenly when a job runs longer than it looked (a total that grows).
+    """
+    last = max(slot.last_update_at, slot.started_at)
+    floor = last + interval if interval > 2 * budgets.min_update_gap else -math.inf
+    after = budgets.ios_ready_at(slot.started_at, slot.updates_sent + 1)
+    return max(floor, (last + min(after, now + remaining)) / 2)
 
 
 def next_look(
@@ -157,6 +191,8 @@ def next_look(
     if weight.score >= 1.0:
         return now  # worth sending now: only the account's window holds it back
     renew = slot.renew_at if not slot.rotates and slot.renew_at > now else math.inf
+    if weight.not_before > now:  # worth sending, once its time has come
+        return min(weight.not_before, renew)
     if math.isinf(weight.threshold):  # no total: due once the even spacing in time has passed
         last = max(slot.last_update_at, slot.started_at)
         wait = last + weight.interval - now if math.isfinite(weight.interval) else longest
