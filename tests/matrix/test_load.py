@@ -174,10 +174,10 @@ def test_churn_of_three_hundred_short_jobs_with_pushes(lifecycle: str) -> None:
 
 def test_an_hour_long_job_keeps_memory_flat_and_requests_within_budget() -> None:
     """One hour, ten updates a second from the job: a few dozen requests, no iOS warning, and
-    memory after an hour is what it was after ten minutes."""
+    what livebar's engine holds after an hour is what it held after ten minutes."""
     with virtual_time() as vt:
         with livebar.live_activity("Hour", total=36_000) as act:
-            tracemalloc.start()
+            tracemalloc.start(_FRAMES)
             try:
                 for tick in range(36_000):
                     act.update(tick + 1)
@@ -188,15 +188,12 @@ def test_an_hour_long_job_keeps_memory_flat_and_requests_within_budget() -> None
             finally:
                 tracemalloc.stop()
         assert vt.flush()
-        mine = [  # livebar's own allocations (the in-process simulator keeps a log and history)
-            stat
-            for stat in late.compare_to(early, "filename")
-            if "/livebar/" in stat.traceback[0].filename
-            and "/simulator/" not in stat.traceback[0].filename
-            and not stat.traceback[0].filename.endswith("testing.py")
-        ]
-        grown = sum(stat.size_diff for stat in mine)
-        assert grown < 64 * 1024, grown
+        grown = sum(
+            stat.size_diff
+            for stat in late.compare_to(early, "traceback")
+            if _engine_side(stat.traceback)
+        )
+        assert grown < 8 * 1024, grown
         [card] = vt.simulator.activities()
         assert (0, 0) == (card["warnings"], card["throttles"])
         updates = act.stats.updates
@@ -205,6 +202,21 @@ def test_an_hour_long_job_keeps_memory_flat_and_requests_within_budget() -> None
         assert 12 + 3600 / 126 >= updates >= 25
         assert SHARE >= in_window(vt.simulator.requests())
         assert ("ended", 100) == (card["state"], card["displayed"]["percentage"])
+
+
+_FRAMES = 64
+"""Deep enough to see, for each allocation, whether the in-process simulator made it."""
+
+
+def _engine_side(traceback: tracemalloc.Traceback) -> bool:
+    """An allocation of livebar's own, not one the in-process simulator (or virtual time's
+    transport) made while serving a request: the simulator keeps every request it saw, parsed
+    by livebar's wire code, so counting by the innermost frame alone (as this test once did)
+    counted the simulator's log as livebar's growth (88 KB on Python 3.9)."""
+    files = [frame.filename for frame in traceback]
+    if not files or "/livebar/" not in files[-1]:  # the allocation site: the newest frame
+        return False
+    return not any("/simulator/" in name or name.endswith("testing.py") for name in files)
 
 
 def test_a_server_slower_than_the_timeout_for_thirty_minutes_never_trips_ios() -> None:
