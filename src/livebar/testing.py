@@ -240,7 +240,7 @@ class VirtualTime:
         """Hand over a starting activity, its job made at once: the virtual clock has no
         thread to make it on, and tests read ``act.stats`` right after ``start()``."""
         opening = Opening(spec, sample)
-        config = self.resolve(spec)
+        config = self.resolve(spec) if runtime.mirrors_here(spec.ranks) else None
         job = None if config is None else self.dispatcher.make_job(spec, sample, config)
         opening.take(job)
         if job is not None:

@@ -56,6 +56,10 @@ _WARNING, _ERROR = 30, 40
 """``logging``'s levels: the module is imported only when there is something to say (it is not
 cheap, and opening the first activity must cost the caller next to nothing)."""
 
+_PRUNE_AT = 32
+"""The open registry drops settled activities when it reaches this size (then twice what is
+left): registering stays O(1) however many short bars a program makes."""
+
 _GO_TIMEOUT = 0.05
 """How long a new engine thread waits for the caller to finish handing over (a push or a
 flush goes on at once)."""
@@ -203,7 +207,9 @@ class Runtime:
         self.waited = 0.0
         """How long the last flush waited, with the flush whose deadline it finished."""
         self.open: dict[int, tuple[Any, int]] = {}
-        """id(activity) -> (activity, the thread that started it), until its ending is sealed."""
+        """id(activity) -> (activity, the thread that started it), until its ending is sealed
+        (dropped when the registry next grows past ``prune_at``)."""
+        self.prune_at = _PRUNE_AT
         self.uncaught: BaseException | None = None
         """What escaped the program (``sys.excepthook``), for the exit's endings."""
         self.exiting = False
@@ -232,7 +238,7 @@ class Runtime:
         return Dispatcher(
             connect=self.connect,
             ledgers=_shared_ledger,
-            resolve=self.resolve,
+            resolve=self.resolve_opening,
             budgets=self.default_budgets(),
             intake=intake,
         )
@@ -295,16 +301,25 @@ class Runtime:
         """Hand a starting activity to the engine; None when it is certainly not mirrored.
 
         The caller's thread does as little as it can: when a key may be there, the engine's
-        thread resolves the account (and says once if it is unusable); only when none can be
-        (switched off, no key anywhere) is that decided here, without starting the engine.
+        thread decides (the ranks, the account, saying once if it is unusable); only when none
+        can be (switched off, no key anywhere) is that decided here, without starting the
+        engine.
         """
+        driver = self.driver
+        if driver is None:
+            why = _why_not(spec)
+            if why is not None:
+                if why == "no key" and why not in self.warned and self.mirrors_here(spec.ranks):
+                    self.resolve(spec)  # says once why not
+                return None
+        return (driver or self.engine()).open(spec, sample)
+
+    def resolve_opening(self, spec: ActivitySpec) -> Config | None:
+        """The account of an activity the caller handed over (on the engine's thread): None
+        when this process does not mirror (``ranks``) or mirroring is off."""
         if not self.mirrors_here(spec.ranks):  # only a distributed job's main process mirrors
             return None
-        driver = self.driver
-        if driver is None and not _may_mirror(spec):
-            self.resolve(spec)  # says once why not
-            return None
-        return (driver or self.engine()).open(spec, sample)
+        return self.resolve(spec)
 
     def mirrors_here(self, option: str | None = None) -> bool:
         """``ranks.decide()`` for this process; a bad ``LIVEBAR_RANKS`` is logged once and
@@ -432,10 +447,12 @@ class Runtime:
     def track_open(self, activity: Any) -> None:
         """Register a mirrored activity that has started (sealed ones are dropped)."""
         with self.lock:
-            for key, (other, _thread) in list(self.open.items()):
-                if other.settled or other.declined:  # over (the engine has its ending), or
-                    # not mirrored after all
-                    del self.open[key]
+            if len(self.open) >= self.prune_at:  # amortised: thousands of short bars stay cheap
+                for key, (other, _thread) in list(self.open.items()):
+                    if other.settled or other.declined:  # over (the engine has its ending), or
+                        # not mirrored after all
+                        del self.open[key]
+                self.prune_at = max(_PRUNE_AT, 2 * len(self.open))
             self.open[id(activity)] = (activity, threading.get_ident())
 
     def open_activities(self) -> list[Any]:
@@ -529,18 +546,20 @@ def open_activity(spec: ActivitySpec, sample: Sampler) -> Opening | None:
     return runtime.hand_over(spec, sample)
 
 
-def _may_mirror(spec: ActivitySpec) -> bool:
-    """Whether an activity could be mirrored, read without importing anything: not switched off
-    by its own ``disable=True`` and with a key somewhere (its own, its client's, the
-    environment's). The engine's thread decides for sure."""
+def _why_not(spec: ActivitySpec) -> str | None:
+    """Why an activity cannot be mirrored, read without importing anything: ``"off"`` (its own
+    ``disable=True``, or ``LIVEBAR_DISABLE``), ``"no key"`` (none of its own, its client's or
+    the environment's); None when it may be (the engine's thread decides for sure)."""
     import os
 
     if spec.disable is not None:
         if spec.disable:
-            return False
+            return "off"
     elif os.environ.get(_defaults.ENV_DISABLE, "").strip().lower() in ("1", "true", "yes", "on"):
-        return False
-    return bool(spec.client is not None or spec.api_key or os.environ.get(_defaults.ENV_API_KEY))
+        return "off"
+    if spec.client is not None or spec.api_key or os.environ.get(_defaults.ENV_API_KEY):
+        return None
+    return "no key"
 
 
 def wait_for(job: ActivityJob, timeout: float | None) -> bool:

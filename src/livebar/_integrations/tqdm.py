@@ -38,22 +38,32 @@ from typing import IO, TYPE_CHECKING, Any
 import tqdm.std as _tqdm_std  # type: ignore[import-untyped]
 from tqdm.auto import tqdm as _tqdm_auto  # type: ignore[import-untyped]
 
-from livebar._activity import LiveActivity
 from livebar._defaults import COLORS
-from livebar._job.endings import Facts
 from livebar._job.loops import LoopExit, LoopSite, how_left, loop_site
-from livebar._job.options import SharedOptions, option_names
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from livebar._activity import LiveActivity
+    from livebar._job.options import SharedOptions
+
+# The activity's own modules (options, endings, progress, the facade) load with the first bar
+# that mirrors, not with ``from livebar import tqdm``: the drop-in's import costs what tqdm's
+# does, give or take livebar's package and its SIGTERM listener.
 
 __all__ = ["tqdm", "trange"]
 
 _INIT = _tqdm_std.tqdm.__init__.__code__
 _TQDM_PARAMETERS: tuple[str, ...] = _INIT.co_varnames[2 : _INIT.co_argcount]
 """tqdm's positional parameters after ``iterable`` (``desc``, ``total``, ``leave``, ...)."""
-_LIVE_OPTIONS = option_names(SharedOptions)
-"""The keywords that are livebar's, not tqdm's."""
+
+
+def _live_options() -> frozenset[str]:
+    """The keywords that are livebar's, not tqdm's (worked out once, with the first bar)."""
+    from livebar._job.options import SharedOptions, option_names
+
+    return option_names(SharedOptions)
+
 
 _FALLBACK_TITLE = "Working"
 
@@ -62,35 +72,37 @@ _mirroring: weakref.WeakSet[tqdm] = weakref.WeakSet()
 _mirroring_lock = threading.Lock()
 
 
-class TqdmOptions(SharedOptions, total=False):
-    """``livebar.tqdm``'s keywords: tqdm's own (passed through untouched) and livebar's."""
+if TYPE_CHECKING:
 
-    desc: str | None
-    total: float | None
-    leave: bool | None
-    file: IO[str] | None
-    ncols: int | None
-    mininterval: float
-    maxinterval: float
-    miniters: float | None
-    ascii: bool | str | None
-    disable: bool | None
-    unit: str
-    unit_scale: bool | float
-    dynamic_ncols: bool
-    smoothing: float
-    bar_format: str | None
-    initial: float
-    position: int | None
-    postfix: Any
-    unit_divisor: float
-    write_bytes: bool
-    lock_args: tuple[Any, ...] | None
-    nrows: int | None
-    colour: str | None
-    delay: float
-    gui: bool
-    display: bool
+    class TqdmOptions(SharedOptions, total=False):
+        """``livebar.tqdm``'s keywords: tqdm's own (passed through untouched) and livebar's."""
+
+        desc: str | None
+        total: float | None
+        leave: bool | None
+        file: IO[str] | None
+        ncols: int | None
+        mininterval: float
+        maxinterval: float
+        miniters: float | None
+        ascii: bool | str | None
+        disable: bool | None
+        unit: str
+        unit_scale: bool | float
+        dynamic_ncols: bool
+        smoothing: float
+        bar_format: str | None
+        initial: float
+        position: int | None
+        postfix: Any
+        unit_divisor: float
+        write_bytes: bool
+        lock_args: tuple[Any, ...] | None
+        nrows: int | None
+        colour: str | None
+        delay: float
+        gui: bool
+        display: bool
 
 
 def _default_title() -> str:
@@ -172,7 +184,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         live_options: dict[str, Any] = {
             name: kwargs.pop(name)  # type: ignore[misc]
             for name in list(kwargs)
-            if name in _LIVE_OPTIONS
+            if name in _live_options()
         }
         self._subtitle_base = live_options.get("subtitle")
         self._last_subtitle: str | None = self._subtitle_base
@@ -223,6 +235,8 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         total = _known_total(iterable, options.get("total"))
         if live_options.get("color") is None:
             live_options["color"] = _api_colour(options.get("colour"))
+        from livebar._activity import LiveActivity
+
         try:
             activity = LiveActivity(
                 title or self._title_desc or _default_title(),
@@ -352,6 +366,8 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
                     self._end_live()
 
     def _end_live(self) -> None:
+        from livebar._job.endings import Facts
+
         live, self._live = self._live, None
         self._forget()
         if live is None:

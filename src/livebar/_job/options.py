@@ -102,9 +102,16 @@ class PushOptions(TypedDict, total=False):
 
 def option_names(options: type[Any] = ActivityOptions) -> frozenset[str]:
     """The option names of a ``TypedDict`` of options (with those of its bases)."""
-    return frozenset(options.__annotations__) | frozenset(
-        name for base in options.__mro__[1:] for name in getattr(base, "__annotations__", {})
-    )
+    known = _OPTION_NAMES.get(options)
+    if known is None:
+        known = _OPTION_NAMES[options] = frozenset(options.__annotations__) | frozenset(
+            name for base in options.__mro__[1:] for name in getattr(base, "__annotations__", {})
+        )
+    return known
+
+
+_OPTION_NAMES: dict[type[Any], frozenset[str]] = {}
+"""``option_names`` of each options type, worked out once (every activity checks its options)."""
 
 
 class ActivitySpec(NamedTuple):
