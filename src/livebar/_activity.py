@@ -142,6 +142,12 @@ class LiveActivity:
         return self._job is not None and self._job.ending is not None
 
     @property
+    def handed_over(self) -> bool:
+        """True once ``start()`` handed this activity to the engine (it may be mirrored; not
+        when mirroring is certainly off: switched off, no key anywhere)."""
+        return self._opening is not None
+
+    @property
     def declined(self) -> bool:
         """True once the engine has taken this activity in and does not mirror it (no usable
         account)."""

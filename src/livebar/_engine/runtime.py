@@ -64,8 +64,9 @@ _GO_TIMEOUT = 0.05
 """How long a new engine thread waits for the caller to finish handing over (a push or a
 flush goes on at once)."""
 
-UNREACHABLE_AFTER = 2
-"""Connections refused in a row, none ever made, after which the exit does not wait."""
+UNREACHABLE_AFTER = 1
+"""Connections refused in a row, none ever made, after which no flush waits: a server that
+refused every connection of the run, however few, has nothing of ours on the phone."""
 
 
 class Driver(Protocol):

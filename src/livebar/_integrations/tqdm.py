@@ -209,8 +209,11 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
         if self.disable:
             # ``disable=None`` on a non-TTY: tqdm stops counting, the activity must not.
             self.update = self._count_hidden
-        self._live = self._activity = activity
         activity.start()
+        if not activity.handed_over:  # mirroring is off (no key, LIVEBAR_DISABLE): tqdm alone
+            self._forget()
+            return
+        self._live = self._activity = activity
         activity.set_source(functools.partial(_sample_n, weakref.ref(self)))
         self._sync_subtitle()
 
