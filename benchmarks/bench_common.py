@@ -6,13 +6,14 @@ repeated runs), so a noisy machine shows up as a wide spread instead of a wrong 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,32 @@ def ratio(a: float, b: float) -> float | None:
     if b == 0:
         return None if a else 1.0
     return a / b
+
+
+@contextlib.contextmanager
+def without_bytecode(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """``env`` for a livebar imported from a copy with no bytecode, never writing any (an
+    editable install under ``PYTHONDONTWRITEBYTECODE=1``, as on these machines): it compiles
+    from source at every import; the peers keep their bytecode."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="livebar-src-") as tmp:
+        shutil.copytree(
+            ROOT / "src" / "livebar",
+            Path(tmp) / "livebar",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        yield {**env, "PYTHONPATH": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def compiled(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with livebar's bytecode written first (as after ``pip install``)."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "src" / "livebar")],
+        check=True,
+        capture_output=True,
+    )
+    out = dict(env)
+    out.pop("PYTHONDONTWRITEBYTECODE", None)
+    return out

@@ -38,9 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench_common import ROOT, Spread, emit
-
-SRC = ROOT / "src"
+from bench_common import Spread, compiled, emit, without_bytecode
 
 FIRST = r"""
 import asyncio, json, os, sys, time, urllib.request
@@ -212,6 +210,8 @@ def silent_server() -> Iterator[str]:
 
 
 KEY = "ask_bench_engine"
+STRACE_SECONDS = 20.0
+"""The traced job's length (tracing slows the process; the calls scale with it)."""
 
 
 def _free_port() -> int:
@@ -235,29 +235,6 @@ def _env(url: str, **extra: str) -> dict[str, str]:
     env.update(ACTIVITYSMITH_BASE_URL=url, ACTIVITYSMITH_API_KEY=KEY)
     env.update(extra)
     return env
-
-
-@contextlib.contextmanager
-def without_bytecode(env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """``env`` for a livebar imported from a copy with no bytecode, never writing any (an
-    editable install under ``PYTHONDONTWRITEBYTECODE=1``); the peers keep theirs."""
-    with tempfile.TemporaryDirectory(prefix="livebar-src-") as tmp:
-        shutil.copytree(
-            SRC / "livebar", Path(tmp) / "livebar", ignore=shutil.ignore_patterns("__pycache__")
-        )
-        yield {**env, "PYTHONPATH": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
-
-
-def compiled(env: dict[str, str]) -> dict[str, str]:
-    """``env`` with livebar's bytecode written first (as after ``pip install``)."""
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(SRC / "livebar")],
-        check=True,
-        capture_output=True,
-    )
-    out = dict(env)
-    out.pop("PYTHONDONTWRITEBYTECODE", None)
-    return out
 
 
 def _json_run(argv: list[str], env: dict[str, str], timeout: float = 120.0) -> dict[str, Any]:
@@ -301,8 +278,9 @@ def wakeups(seconds: float) -> dict[str, Any]:
         out["livebar"] = _json_run([*argv, "1"], env, timeout=seconds * 4 + 60)
         out["no library"] = _json_run([*argv, "0"], env, timeout=seconds * 4 + 60)
         if shutil.which("strace"):
+            traced = [sys.executable, "-c", WAKEUPS, str(STRACE_SECONDS)]
             out["syscalls"] = {
-                label: _syscalls([*argv, flag], env, seconds)
+                f"{label}, {STRACE_SECONDS:g}-s job": _syscalls([*traced, flag], env, seconds)
                 for label, flag in (("livebar", "1"), ("no library", "0"))
             }
             # What the start-up alone costs (imports: the import system stats each directory
@@ -402,9 +380,9 @@ def bars(rounds: int, n: int) -> dict[str, Any]:
 
 def run(quick: bool = False) -> dict[str, Any]:
     return {
-        "first": first(3 if quick else 9),
+        "first": first(3 if quick else 7),
         "wakeups": wakeups(15.0 if quick else 60.0),
-        "exits": exits(1 if quick else 3),
+        "exits": exits(1 if quick else 2),
         "bars": bars(5 if quick else 9, 100 if quick else 300),
     }
 

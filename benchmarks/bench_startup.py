@@ -18,7 +18,7 @@ import subprocess
 import sys
 from typing import Any
 
-from bench_common import Spread, emit
+from bench_common import Spread, compiled, emit, without_bytecode
 
 IMPORTS = {
     "import tqdm": "import tqdm",
@@ -66,21 +66,26 @@ PROCESSES = {
 """The drop-in's cost as a user sees it: a whole ``python -c`` process, start-up included."""
 
 
-def _bytecode_env() -> dict[str, str]:
-    env = _clean_env()
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as after `pip install`: modules are compiled once
-    return env
-
-
 def process_times(runs: int) -> dict[str, Any]:
-    """Wall and CPU time of whole ``python -c`` processes, interleaved; instructions counted
-    by callgrind when valgrind is installed (repeatable on a loaded machine)."""
+    """Wall and CPU time of whole ``python -c`` processes, interleaved, with livebar's bytecode
+    compiled (as after ``pip install``) and without (an editable install under
+    ``PYTHONDONTWRITEBYTECODE=1``: livebar compiles from source at each import, tqdm does not);
+    instructions counted by callgrind when valgrind is installed (repeatable on a loaded
+    machine)."""
+    base = _clean_env()
+    out: dict[str, Any] = {"runs": runs}
+    with without_bytecode(base) as source:
+        for mode, env in (("compiled", compiled(base)), ("no bytecode", source)):
+            out[mode] = _process_times(runs, env)
+    return out
+
+
+def _process_times(runs: int, env: dict[str, str]) -> dict[str, Any]:
     import resource
     import shutil
     import time
 
-    env = _bytecode_env()
-    for stmt in PROCESSES.values():  # warm: bytecode written, files in the page cache
+    for stmt in PROCESSES.values():  # warm: files in the page cache
         subprocess.run([sys.executable, "-c", stmt], env=env, check=True, timeout=60)
     wall: dict[str, list[float]] = {name: [] for name in PROCESSES}
     cpu: dict[str, list[float]] = {name: [] for name in PROCESSES}
@@ -99,7 +104,6 @@ def process_times(runs: int) -> dict[str, Any]:
         "cpu_ms": {name: Spread.of(v).to_json() for name, v in cpu.items()},
         "wall_ratio": Spread.of([a / b for a, b in zip(wall[mine], wall[theirs])]).to_json(),
         "cpu_ratio": Spread.of([a / b for a, b in zip(cpu[mine], cpu[theirs])]).to_json(),
-        "runs": runs,
     }
     if shutil.which("valgrind"):
         counted = {name: _instructions(stmt, env) for name, stmt in PROCESSES.items()}

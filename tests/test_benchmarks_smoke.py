@@ -37,6 +37,9 @@ def test_benchmark_modules_import(bench_pacing: ModuleType) -> None:
             "bench_startup",
             "bench_ledger",
             "bench_accounts",
+            "bench_engine",
+            "bench_shapes",
+            "render_engine",
             "run",
         ]
         modules = [importlib.import_module(name) for name in names]
@@ -78,3 +81,15 @@ def test_optimum_matches_brute_force(bench_pacing: ModuleType) -> None:
 
     brute = min(error(c) for c in itertools.combinations(range(1, len(f)), 3))
     assert pytest.approx(brute) == bench_pacing.optimum(f, 1.0, 3, ios=False)
+
+
+def test_the_real_shapes_harness_on_the_90_second_job(bench_pacing: ModuleType) -> None:
+    """The 90-s shape: livebar in budget, no worse than the naive peers, near its optimum."""
+    import bench_shapes
+
+    [ninety] = [s for s in bench_shapes.shapes() if s.name == "ninety"]
+    result = bench_pacing.evaluate(ninety, peers=bench_shapes.PEERS)
+    livebar = result["livebar"]
+    assert (0, 0) == (livebar["refused"], livebar["warnings"])
+    assert (True, True) == bench_shapes.verdict(result)
+    assert set(bench_shapes.PEERS) == set(result["peers"])
