@@ -61,8 +61,11 @@ def test_never_run():
 
 def registered() -> bool:
     """Whether this environment installed livebar with its ``pytest11`` entry point."""
-    found = metadata.entry_points(group="pytest11") if sys.version_info >= (3, 10) else []
-    return any(ep.name == "livebar" and ep.value == "livebar.pytest_plugin" for ep in found)
+    points: Any = metadata.entry_points()
+    group = (
+        points.select(group="pytest11") if hasattr(points, "select") else points.get("pytest11", [])
+    )
+    return any(ep.name == "livebar" and ep.value == "livebar.pytest_plugin" for ep in group)
 
 
 PLUGIN = [] if registered() else ["-p", "livebar.pytest_plugin"]
