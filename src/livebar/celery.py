@@ -32,7 +32,6 @@ raises it (with the worker's traceback, as ``get()`` does); a revoked one ends i
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,6 +40,7 @@ import celery
 from celery import signals
 
 import livebar
+from livebar._integrations.keyed import KeyedCards
 
 if TYPE_CHECKING:
     from livebar._activity import LiveActivity
@@ -51,13 +51,8 @@ T = TypeVar("T")
 
 DEFAULT_POLL = 0.5
 """Seconds between two looks at a group's results in ``track``."""
-END_WAIT = 2.0
-"""Seconds a pool process waits for a task's end to reach the phone: a pool process may be
-replaced (``max_tasks_per_child``) without running exit hooks."""
-
-_cards: dict[str, LiveActivity] = {}
-"""The open card of each task id running in this process."""
-_lock = threading.Lock()
+_cards = KeyedCards()
+"""The open card of each task attempt running in this process, by stream key."""
 
 
 class Task(celery.Task):  # type: ignore[misc]
@@ -69,8 +64,8 @@ class Task(celery.Task):  # type: ignore[misc]
     @property
     def card(self) -> LiveActivity | None:
         """This run's Live Activity (None when the task is not live, or called directly)."""
-        request_id = getattr(self.request, "id", None)
-        return None if request_id is None else _cards.get(request_id)
+        request = self.request
+        return None if request.id is None else _cards.get(_key(request))
 
     def progress(self, done: float, total: float | None = None) -> None:
         """``done`` of ``total`` items (or steps) so far."""
@@ -91,6 +86,10 @@ def stream_key(task_id: str, attempt: int) -> str:
     return f"celery-{task_id}-{attempt}"
 
 
+def _key(request: Any) -> str:
+    return stream_key(str(request.id), int(getattr(request, "retries", 0) or 0))
+
+
 def _options(task: Task) -> dict[str, Any]:
     options = dict(task.live) if isinstance(task.live, Mapping) else {}
     options.setdefault("title", task.name.rsplit(".", 1)[-1])
@@ -101,12 +100,17 @@ def _is_live(task: object) -> bool:
     return isinstance(task, Task) and bool(task.live)
 
 
-def _card_for(task: Task, request: Any) -> LiveActivity:
-    """A new card for this attempt of the task, on its stream key."""
+def _end(
+    task: Task,
+    request: Any,
+    exc: BaseException | None = None,
+    *,
+    outcome: str | None = None,
+    subtitle: str | None = None,
+) -> None:
     options = _options(task)
     title = options.pop("title")
-    key = stream_key(str(request.id), int(getattr(request, "retries", 0) or 0))
-    return livebar.live_activity(title, stream_key=key, **options)
+    _cards.end(_key(request), title, exc, outcome=outcome, subtitle=subtitle, **options)
 
 
 # -- Celery's signals ---------------------------------------------------------------------------
@@ -114,21 +118,15 @@ def _card_for(task: Task, request: Any) -> LiveActivity:
 # Each handler returns at once for tasks that are not live, and never raises into Celery.
 
 
-def _on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, **_: Any) -> None:
-    if not _is_live(task) or task_id is None:
-        return
-    try:
-        card = _card_for(task, task.request)
-        card.start()
-    except livebar.LivebarError:
-        return  # bad live= options: the task runs without its card (logged by livebar)
-    with _lock:
-        _cards[task_id] = card
+def _on_prerun(sender: Any = None, task: Any = None, **_: Any) -> None:
+    if _is_live(task) and task.request.id is not None:
+        options = _options(task)
+        _cards.open(_key(task.request), options.pop("title"), **options)
 
 
 def _on_success(sender: Any = None, **_: Any) -> None:
     if _is_live(sender):
-        _end(sender.request.id, None)
+        _end(sender, sender.request)
 
 
 def _on_failure(
@@ -137,41 +135,40 @@ def _on_failure(
     exception: BaseException | None = None,
     **_: Any,
 ) -> None:
-    if _is_live(sender) and task_id is not None:
-        _end(task_id, exception or RuntimeError("task failed"), task=sender)
+    """In the pool process (the task raised), or in the worker's main process (its pool
+    process was lost, a time limit): there a fresh card on the first attempt's key ends it."""
+    if not _is_live(sender) or task_id is None:
+        return
+    request = sender.request if sender.request.id == task_id else _Request(task_id)
+    _end(sender, request, exception, outcome="failed")
 
 
 def _on_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
     if _is_live(sender) and request is not None:
-        _end(request.id, None, outcome="stopped", subtitle=str(reason) or "Retrying")
+        _end(sender, request, outcome="stopped", subtitle=str(reason) or "Retrying")
 
 
 def _on_revoked(
     sender: Any = None, request: Any = None, terminated: bool = False, **_: Any
 ) -> None:
-    if not _is_live(sender) or request is None:
-        return
-    text = "Revoked (terminated)" if terminated else "Revoked"
-    if not terminated and request.id not in _cards:
-        return  # revoked before it ran: it never had a card
-    _end(request.id, None, outcome="cancelled", subtitle=text, task=sender, request=request)
+    """In the worker's main process. A task revoked before it ran never had a card; one
+    revoked while running keeps running unless terminated, and then its pool process leaves
+    the card to this (see ``_on_postrun``)."""
+    if _is_live(sender) and request is not None and terminated:
+        _end(sender, request, outcome="cancelled", subtitle="Revoked (terminated)")
 
 
-def _on_postrun(
-    sender: Any = None, task_id: str | None = None, state: Any = None, **_: Any
-) -> None:
-    if not _is_live(sender) or task_id is None or task_id not in _cards:
-        return
+def _on_postrun(sender: Any = None, task: Any = None, state: Any = None, **_: Any) -> None:
+    if not _is_live(task) or _cards.get(_key(task.request)) is None:
+        return  # ended by its success, failure or retry
     if state is None and _pool_process_terminating():
         # revoke(terminate=True): billiard turned SIGTERM into SystemExit, and the worker's main
         # process ends the card (task_revoked), the one that knows it was a revocation.
-        with _lock:
-            _cards.pop(task_id, None)
-        return
-    if state is None:  # left by a BaseException: the task did not finish
-        _end(task_id, None, outcome="cancelled")
+        _cards.forget(_key(task.request))
+    elif state is None:  # left by a BaseException: the task did not finish
+        _end(task, task.request, outcome="cancelled")
     else:
-        _end(task_id, None, outcome="stopped", subtitle=f"Ended: {state}")  # Ignore, Reject
+        _end(task, task.request, outcome="stopped", subtitle=f"Ended: {state}")  # Ignore, Reject
 
 
 def _pool_process_terminating() -> bool:
@@ -186,33 +183,6 @@ def _pool_process_terminating() -> bool:
     return bool(getattr(common, "_should_have_exited", [False])[0])  # billiard before 4.3
 
 
-def _end(
-    task_id: str,
-    exc: BaseException | None,
-    *,
-    outcome: str | None = None,
-    subtitle: str | None = None,
-    task: Task | None = None,
-    request: Any = None,
-) -> None:
-    """End the task's card: here if this process runs it, else (the worker's main process, its
-    pool process gone) on the same stream key."""
-    with _lock:
-        card = _cards.pop(task_id, None)
-    try:
-        if card is None:
-            if task is None:
-                return
-            card = _card_for(task, request if request is not None else _Request(task_id))
-        if outcome is None:
-            card.close(exc)
-        else:
-            card.close(exc, outcome=outcome, subtitle=subtitle)
-        card.wait(END_WAIT)
-    except Exception:  # never raise into Celery's signal dispatch
-        return
-
-
 signals.task_prerun.connect(_on_prerun, weak=False)
 signals.task_success.connect(_on_success, weak=False)
 signals.task_failure.connect(_on_failure, weak=False)
@@ -222,7 +192,7 @@ signals.task_postrun.connect(_on_postrun, weak=False)
 
 
 class _Request:
-    """The little of a request ``_card_for`` reads, for a task whose request we do not hold."""
+    """What ``_key`` reads of a request, for a task whose request this process does not hold."""
 
     def __init__(self, task_id: str) -> None:
         self.id = task_id
