@@ -21,14 +21,6 @@ PY = sys.executable
 
 
 @pytest.fixture
-def env(sim: Any) -> dict[str, str]:
-    """The environment of a livebar subprocess pointed at the simulator."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEBAR_", "TQDM_"))}
-    environ.update(ACTIVITYSMITH_API_KEY=sim.api_key, ACTIVITYSMITH_BASE_URL=sim.url)
-    return environ
-
-
-@pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[bytes]]:
     """A ``sleep 1.5`` process (not livebar's child: the test's), reaped after the test."""
     process = subprocess.Popen(["sleep", "1.5"])
@@ -57,7 +49,7 @@ def test_watch_shows_a_sleep_until_it_exits(
     [activity] = sim.activities()
     displayed = activity["displayed"]
     assert ("sleep", "ended") == (displayed["title"], activity["state"])
-    assert re.fullmatch(r"Ended after [12]s", displayed["subtitle"])
+    assert re.fullmatch(r"Ended after [12]\.\ds", displayed["subtitle"])
     assert "red" != displayed.get("color")
 
 
@@ -106,7 +98,7 @@ def test_watch_follows_a_log_and_its_last_matching_line(
     assert "checkpoint saved" not in seen
     displayed = activity["displayed"]
     assert (100, "Train") == (displayed["percentage"], displayed["title"])
-    assert re.fullmatch(r"Ended after [3-5]s", displayed["subtitle"])
+    assert re.fullmatch(r"Ended after [3-5]\.\ds", displayed["subtitle"])
 
 
 def test_watch_refuses_a_pid_that_does_not_exist(sim: Any, env: dict[str, str]) -> None:

@@ -27,6 +27,8 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Callable, Protocol
 
+from livebar._activity import format_duration
+
 if TYPE_CHECKING:
     from livebar._activity import LiveActivity
 
@@ -183,8 +185,7 @@ def watch(
     if follower is not None:
         _read(follower, activity, progress, lines)
     age = process.age()
-    ran = _format_age(age) if age is not None else None
-    text = f"Ended after {ran}" if ran else "Ended"
+    text = "Ended" if age is None else f"Ended after {format_duration(age)}"
     fraction = activity.fraction()
     outcome = "done" if fraction is None or fraction >= 1 else "stopped"
     activity.close(outcome=outcome, subtitle=text)
@@ -211,18 +212,6 @@ def _read(
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
-
-
-def _format_age(seconds: float) -> str:
-    """``3h 12m``, ``4m 05s``, ``12s`` (whole seconds: a process's age, not a benchmark)."""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
 
 
 # -- /proc ------------------------------------------------------------------------------------
