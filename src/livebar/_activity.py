@@ -59,6 +59,7 @@ __all__ = [
     "LiveActivity",
     "atrack",
     "current_activity",
+    "format_duration",  # how endings say a duration; integrations word theirs the same way
     "live_activity",
     "track",
 ]
