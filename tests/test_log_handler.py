@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,3 +210,22 @@ def test_the_handlers_thread_sends_the_collapsed_count_on_time(
         p.get("message") for p in sim.pushes()
     ]
     assert 2 == len(sim.requests())
+
+
+def test_the_readme_example_runs_as_written(sim: Any) -> None:
+    """The README's LogHandler snippet, run against the simulator: two pushes, collapsed."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    (snippet,) = [block for block in blocks if "LogHandler(level=" in block]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEBAR_")}
+    done = subprocess.run(
+        [sys.executable, "-c", snippet],
+        env={**env, **sim.env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 0 == done.returncode, done.stderr
+    assert ["ERROR \u00b7 backup", "\u2026and 499 more like it"] == [
+        p.get("message") for p in sim.pushes()
+    ]

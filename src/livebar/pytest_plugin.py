@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from livebar._defaults import ENV_PYTEST
+
 if TYPE_CHECKING:
     from livebar._activity import LiveActivity
 
 __all__ = ["ENV_PYTEST", "SessionMirror"]
 
-ENV_PYTEST = "LIVEBAR_PYTEST"
-"""``1`` turns the plugin on, as ``--livebar`` does."""
 DEFAULT_TITLE = "Tests"
 _TRUE = ("1", "true", "yes", "on")
 _PLUGIN_NAME = "livebar-session"
