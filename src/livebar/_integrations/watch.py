@@ -264,8 +264,12 @@ def _command_name(pid: int) -> str | None:
             words = [w.decode("utf-8", "replace") for w in cmdline.read().split(b"\0") if w]
     except OSError:
         return None
-    if not words:
-        return None
+    if not words:  # a process in the middle of exec: its short name only
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as comm:
+                return comm.read().strip() or None
+        except OSError:
+            return None
     program = os.path.basename(words[0])
     if program.startswith("python") and len(words) > 1 and not words[1].startswith("-"):
         return os.path.basename(words[1])
