@@ -5,6 +5,7 @@
     livebar run [--title T] [--steps a,b,c] [--progress-regex RE] [--step-regex RE] -- CMD ...
     cat big.csv | livebar --total 1000000 --title Import | psql ...     (pipe mode)
     livebar push --title T [--message M] ...
+    livebar watch --pid N [--log FILE --progress-regex RE]           (a running process)
     livebar simulate | livebar demo
 
 Configuration comes from the library's environment variables (``ACTIVITYSMITH_API_KEY``,
