@@ -132,6 +132,10 @@ def test_integrations_use_the_public_api() -> None:
             "livebar.dask",
             "livebar.ray",
             "livebar.contrib.concurrent",
+            "livebar.celery",
+            "livebar.prefect",
+            "livebar.airflow",
+            "livebar.pytest_plugin",
         )
         if not integration:
             continue

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from livebar._engine.budgets import Budgets
     from livebar._engine.jobs import ActivityStats
     from livebar._engine.runtime import configure, flush, push
+    from livebar._integrations.logs import LogHandler
     from livebar._integrations.pandas import pandas
     from livebar._integrations.tqdm import tqdm, trange
     from livebar._job.endings import Outcome
@@ -101,6 +102,7 @@ _EXPORTS = {
     "flush": "livebar._engine.runtime",
     "push": "livebar._engine.runtime",
     "Budgets": "livebar._engine.budgets",
+    "LogHandler": "livebar._integrations.logs",
     "pandas": "livebar._integrations.pandas",
     "tqdm": "livebar._integrations.tqdm",
     "trange": "livebar._integrations.tqdm",
@@ -175,6 +177,7 @@ __all__ = [
     "Icon",
     "LiveActivity",
     "LivebarError",
+    "LogHandler",
     "Metric",
     "MetricResult",
     "MetricValue",
