@@ -55,6 +55,9 @@ class Heard(enum.Enum):
     """The key was refused: nothing more is sent for it."""
     BLOCKED = "blocked"
     """The account's billing refuses anything new; the ends of what runs still go."""
+    NEVER_STARTED = "never started"
+    """The activity was never on the phone after all (a stream end answered 404 with no start
+    ever confirmed): its outcome goes out as a push."""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ class Outbox:
         self.queued: dict[int, PushJob | OrphanJob] = {}
         self.refused = False
         """The key was refused (or its billing blocked): nothing new is taken in."""
+        self.lost: list[str] = []
+        """What will never be delivered: activities settled without their end, pushes dropped."""
         self.blocked = False
         self.said_pushed = False
         self.next_claim = -math.inf
@@ -126,7 +128,8 @@ class Outbox:
             return  # its outcome push is still on its way
         job.stats.coalesced = self.policy.coalesced(job.key)
         self.apply(self.policy.forget(job.key), now)
-        self.activities.pop(job.key, None)
+        if self.activities.pop(job.key, None) is not None and not job.stats.end_delivered:
+            self.lost.append(job.title)
         job.done.set()
 
     def settle_orphan(self, job: OrphanJob, now: float, *, ended: bool) -> None:
@@ -200,6 +203,8 @@ class Outbox:
         for key, queued in list(self.queued.items()):
             if isinstance(queued, OrphanJob):
                 self.ledger.settle_orphan(queued.end.orphan.id, now, ended=False)
+            else:
+                self.lost.append(queued.title)
             self.apply(self.policy.forget(key), now)
         self.queued.clear()
 
@@ -223,6 +228,7 @@ class Outbox:
                 if queued.owner is not None:
                     queued.owner.stats.dropped += 1
                 del self.queued[key]
+                self.lost.append(queued.title)
                 self.apply(self.policy.forget(key), now)
 
     # -- the account's other processes ----------------------------------------------------------

@@ -131,6 +131,8 @@ class PacingPolicy:
         self._push_failures = 0
         self._forbidden = False
         self._blocked = False
+        self.deadline: float | None = None
+        """While a flush waits, its deadline: a retried end or push is tried again before it."""
 
     @property
     def budgets(self) -> Budgets:
@@ -284,7 +286,9 @@ class PacingPolicy:
                 initial, cap = b.activity_limit_initial, b.activity_limit_max
             else:
                 initial, cap = b.backoff_initial, b.backoff_max
-            delay = self._backoff(slot.failures, initial, cap, retry_after)
+            delay = self._hurried(
+                send.kind, now, self._backoff(slot.failures, initial, cap, retry_after)
+            )
             effects += _retrying(slot, send.kind, heard, now, arrived, delay)
         else:
             _failed(slot, send.kind, heard)
@@ -312,9 +316,10 @@ class PacingPolicy:
             self._pushes.appendleft(send.key)
             self._push_failures += 1
             b = self.budgets
-            self._push_retry_at = now + self._backoff(
+            delay = self._backoff(
                 self._push_failures, b.backoff_initial, b.backoff_max, retry_after
             )
+            self._push_retry_at = now + self._hurried(Kind.PUSH, now, delay)
         else:
             self._push_failures = 0
 
@@ -494,6 +499,13 @@ class PacingPolicy:
         )
         self._paused_until = max(self._paused_until, now + delay)
 
+    def _hurried(self, kind: Kind, now: float, delay: float) -> float:
+        """``delay``, cut so that an end or a push is tried again before a waiting flush's
+        deadline (halfway there: room for the request itself, and for one more try)."""
+        if self.deadline is None or kind not in (Kind.END, Kind.PUSH) or now >= self.deadline:
+            return delay
+        return min(delay, (self.deadline - now) / 2)
+
     def _backoff(
         self, failures: int, initial: float, cap: float, retry_after: float | None
     ) -> float:
@@ -521,6 +533,7 @@ _FAILED = {
     (Heard.NEVER, Kind.ROTATE): Phase.WAITING,  # the old card cannot be ended: start the new one
     (Heard.NEVER, Kind.END): Phase.ENDED,  # an end (or its push) the server will never take
     (Heard.NEVER, Kind.PUSH): Phase.ENDED,
+    (Heard.NEVER_STARTED, Kind.END): Phase.FALLBACK,  # say how it went in a push instead
     (Heard.BLOCKED, Kind.START): Phase.ABANDONED,  # what runs keeps running, and will be ended
     (Heard.BLOCKED, Kind.ROTATE): Phase.ABANDONED,
     (Heard.BLOCKED, Kind.END): Phase.ABANDONED,

@@ -71,20 +71,22 @@ class Driver(Protocol):
 
 
 class FlushTicket:
-    """One flush of a dispatcher: done when a turn that began after it leaves nothing pending.
-    While a ticket is out, endings seal at once (nobody waits for a late excepthook)."""
+    """One flush of a dispatcher until ``deadline`` (the engine's clock): done when a turn that
+    began after it leaves nothing pending. While a ticket is out, endings seal at once (nobody
+    waits for a late excepthook) and the retries of ends and pushes fit before its deadline."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, deadline: float) -> None:
         self.dispatcher = dispatcher
         self.mark = dispatcher.turns_started
-        dispatcher.flushing += 1
+        self.deadline = deadline
+        dispatcher.flushing.append(deadline)
 
     def done(self) -> bool:
         dispatcher = self.dispatcher
         return dispatcher.turns_completed > self.mark and not dispatcher.pending()
 
     def close(self) -> None:
-        self.dispatcher.flushing -= 1
+        self.dispatcher.flushing.remove(self.deadline)
 
 
 class Sender:
@@ -108,7 +110,7 @@ class Sender:
         dispatcher = self.dispatcher
         deadline = time.monotonic() + timeout
         with dispatcher.idle:
-            ticket = FlushTicket(dispatcher)
+            ticket = FlushTicket(dispatcher, deadline)
             try:
                 self._event.set()
                 while not ticket.done():
@@ -147,6 +149,9 @@ class Runtime:
         self.warned: set[str] = set()
         self.gave_up: int | None = None
         """``Dispatcher.handed_over`` when a flush last gave up (see ``flush(again=False)``)."""
+        self.lost_seen = 0
+        """``Dispatcher.lost()`` as the last flush reported it: a flush after an end was given
+        up says False, once, whatever else it delivered."""
         self.open: dict[int, tuple[Any, int]] = {}
         """id(activity) -> (activity, the thread that started it), until its ending is sealed."""
         self.uncaught: BaseException | None = None
@@ -269,6 +274,10 @@ class Runtime:
             return False
         delivered = driver.flush(self.deadline() if timeout is None else timeout)
         self.gave_up = None if delivered else dispatcher.handed_over
+        lost = dispatcher.lost()
+        if lost != self.lost_seen:  # an end (or a push) was given up: not all was delivered
+            self.lost_seen = lost
+            return False
         return delivered
 
     def report_undelivered(self, waited: float) -> None:
@@ -355,6 +364,7 @@ def install(driver: Driver | None) -> Driver | None:
     returns the one it replaces. ``livebar.testing.virtual_time`` uses it."""
     with runtime.lock:
         previous, runtime.driver = runtime.driver, driver
+        runtime.lost_seen = 0  # a new engine has lost nothing yet
     return previous
 
 

@@ -1,0 +1,136 @@
+"""Where livebar meets the rest of the user's world, on the virtual clock: text the phone cannot
+take as it is, ends that can never be delivered, outages over the start, retries and the flush
+deadline, answers the API does not document, inputs at the edge of what a card can show.
+
+Each cell failed before the fix it pins (issue 17, "The truth at every seam"); what the user now
+sees is tabulated in ``docs/reliability.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+import livebar
+from livebar.testing import VirtualTime, virtual_time
+
+from .support import capture_logs, open_cards
+
+SURROGATE = "photo-\udcff.jpg"
+"""A file name ``os.fsdecode`` could not decode: a lone surrogate, which UTF-8 cannot carry."""
+
+
+def bodies(vt: VirtualTime) -> list[dict[str, Any]]:
+    return [r["body"] or {} for r in vt.state.requests()]
+
+
+def last_state(vt: VirtualTime) -> dict[str, Any]:
+    [card] = vt.simulator.activities()
+    return dict(card["content_state"])
+
+
+# -- text that cannot be encoded --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["title", "subtitle", "stage", "exception", "tqdm desc", "push"],
+)
+def test_text_that_cannot_be_encoded_is_made_sendable(where: str) -> None:
+    """A lone surrogate or a control character anywhere a string reaches the wire: the card
+    ends truthfully, the text shows U+FFFD, and flush() is True because it was delivered."""
+    with virtual_time() as vt:
+        try:
+            if where == "tqdm desc":
+                for _ in livebar.tqdm(range(3), desc=SURROGATE, file=io.StringIO()):
+                    vt.advance(1.0)
+            elif where == "push":
+                assert livebar.push(SURROGATE, message="bad\x07name\n" + SURROGATE)
+            else:
+                title = SURROGATE if where == "title" else "Resize"
+                subtitle = SURROGATE if where == "subtitle" else None
+                with livebar.live_activity(title, total=3, subtitle=subtitle) as act:
+                    act.update(1)
+                    vt.advance(1.0)
+                    with act.stage(SURROGATE if where == "stage" else "resize"):
+                        if where in ("stage", "exception"):
+                            raise ValueError(f"cannot decode {SURROGATE}")
+        except ValueError:
+            pass
+        assert livebar.flush(5.0)
+        sent = json.dumps(bodies(vt), ensure_ascii=False)
+        assert "\ufffd" in sent
+        sent.encode("utf-8")  # everything that went out is valid UTF-8
+        if where == "push":
+            [push] = vt.simulator.pushes()
+            assert "badname photo-\ufffd.jpg" == push["message"]
+        else:
+            assert [] == open_cards(vt.simulator)
+
+
+def test_a_control_character_title_is_refused_at_the_call() -> None:
+    """A title of nothing but control characters is as empty as it looks: refused, named."""
+    with pytest.raises(livebar.ValidationError) as caught:
+        livebar.live_activity("\x00\x07", total=3)
+    assert "title" == caught.value.field
+
+
+# -- an end that can never be delivered ---------------------------------------------------------
+
+
+def test_flush_never_reports_an_undelivered_end_as_done() -> None:
+    """The server refuses the end twice (as it was, then plainly): flush() says False once,
+    and the exit line names what was not delivered."""
+    with virtual_time() as vt, capture_logs() as logs:
+        with livebar.live_activity("Refused end", total=2) as act:
+            act.update(1)
+            vt.advance(3.0)
+            vt.simulator.fail_next(2, status=400)
+        assert not livebar.flush(5.0)
+        assert livebar.flush(5.0)  # said once: nothing new was lost since
+    assert (False, 1) == (act.stats.end_delivered, act.stats.dropped)
+    assert any("the end of 'Refused end' was refused" in line for line in logs.livebar())
+
+
+# -- an outage over the start ---------------------------------------------------------------------
+
+
+def test_an_outage_over_the_start_still_tells_the_phone() -> None:
+    """Both start attempts are dropped mid-answer by an outage (so taken as started), the
+    recovered server answers 404 to the end: the outcome goes out as a push, not "already
+    gone"."""
+    with virtual_time() as vt, capture_logs() as logs:
+        vt.simulator.drop_next(1000)  # connections dropped mid-answer: it may have arrived
+        vt.call_later(7.0, vt.simulator.clear_faults)
+        with livebar.live_activity("Over an outage", total=10) as act:
+            act.update(3)
+            vt.advance(5.0)
+            act.update(10)
+        assert livebar.flush(5.0)
+    pushes = vt.simulator.pushes()
+    assert ["Over an outage finished"] == [p["title"] for p in pushes]
+    assert (True, True) == (act.stats.end_delivered, act.stats.delivered_by_push)
+    assert not any("already gone" in line for line in logs.livebar())
+
+
+# -- retries and the flush deadline ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_last_try_of_an_end_fits_inside_the_flush_deadline(seed: int) -> None:
+    """Three 500s on the end, then a healthy server: whatever the backoff's jitter, the next
+    try comes before the 5-s deadline and the end is delivered."""
+    with virtual_time(seed=seed) as vt:
+        with livebar.live_activity("Flaky end", total=10, lifecycle="manual") as act:
+            act.update(2)
+            vt.advance(10.0)
+            vt.simulator.fail_next(3, status=500)
+        started = vt.now
+        assert livebar.flush(5.0)
+    ends = [r for r in vt.state.requests() if r["path"] == "/live-activity/end"]
+    assert [500, 500, 500, 200] == [r["status"] for r in ends]
+    assert ends[-1]["t"] - ends[0]["t"] <= 5.0
+    assert vt.now - started <= 5.0
