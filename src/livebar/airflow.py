@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import livebar
+from livebar._log import log
 
 try:  # Airflow 3
     from airflow.sdk.bases.notifier import BaseNotifier
@@ -44,7 +44,6 @@ except ImportError:  # Airflow 2.6+
 
 __all__ = ["LivebarNotifier", "RunCard", "card_for", "stream_key"]
 
-log = logging.getLogger("livebar")
 
 STEP_COLORS = {
     "success": "green",

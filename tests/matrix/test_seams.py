@@ -9,6 +9,7 @@ sees is tabulated in ``docs/reliability.md``.
 from __future__ import annotations
 
 import io
+import logging
 import json
 from typing import Any
 
@@ -134,3 +135,46 @@ def test_the_last_try_of_an_end_fits_inside_the_flush_deadline(seed: int) -> Non
     assert [500, 500, 500, 200] == [r["status"] for r in ends]
     assert ends[-1]["t"] - ends[0]["t"] <= 5.0
     assert vt.now - started <= 5.0
+
+
+# -- logging that raises ---------------------------------------------------------------------------
+
+
+class Raising(logging.Handler):
+    """A program's handler with a bug: every record it is given raises."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        raise RuntimeError("the log server is down")
+
+
+class RaisingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        raise KeyError("filter bug")
+
+
+@pytest.mark.parametrize("what", ["handler", "filter"])
+def test_logging_that_raises_never_stops_the_engine(what: str) -> None:
+    """The program's logging raises on every livebar record: the engine logs through it (a
+    refused update, a refused end), carries on, and every later activity still ends."""
+    logger = logging.getLogger("livebar")
+    raising = Raising()
+    raising_filter = RaisingFilter()
+    if what == "handler":
+        logger.addHandler(raising)
+    else:
+        logger.addFilter(raising_filter)
+    try:
+        with virtual_time() as vt:
+            with livebar.live_activity("First", total=10) as act:
+                vt.advance(1.0)
+                act.update(5)
+                vt.simulator.fail_next(1, status=400)  # "update request dropped": logged
+                vt.advance(30.0)
+            with livebar.live_activity("Second", total=1) as later:
+                later.update(1)
+            assert livebar.flush(5.0)
+            assert [] == open_cards(vt.simulator)
+    finally:
+        logger.removeHandler(raising)
+        logger.removeFilter(raising_filter)
+    assert (True, True) == (act.stats.end_delivered, later.stats.end_delivered)

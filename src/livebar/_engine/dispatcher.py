@@ -33,6 +33,7 @@ from livebar._engine.outbox import Outbox, perform
 from livebar._engine.pacing import PacingPolicy
 from livebar._engine.requests import build
 from livebar._engine.verdicts import Answered, JobFacts, Note, Standing, Verdict, interpret
+from livebar._log import log
 from livebar._wire.account import account_for
 from livebar._wire.config import redact
 from livebar._wire.errors import (
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Connect", "Dispatcher", "Ledgers"]
 
-log = logging.getLogger("livebar")
 
 Connect = Callable[["Config"], "Client"]
 Ledgers = Callable[["Account", float], "AccountLedger"]

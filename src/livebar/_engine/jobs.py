@@ -9,7 +9,6 @@ Only the engine writes these records; the activity reads ``stats`` and ``done`` 
 from __future__ import annotations
 
 import enum
-import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Union
 
 from livebar._engine.freshness import snapshot_of
 from livebar._job.view import render
+from livebar._log import log
 
 if TYPE_CHECKING:
     from livebar._engine.freshness import Snapshot
@@ -38,7 +38,6 @@ __all__ = [
     "new_stream_key",
 ]
 
-log = logging.getLogger("livebar")
 
 Sampler = Callable[[float], "Sample"]
 

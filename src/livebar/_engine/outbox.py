@@ -9,7 +9,6 @@ policy returns. Only the engine's thread touches it.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import TYPE_CHECKING, Callable
 
@@ -31,6 +30,7 @@ from livebar._engine.requests import outcome_push
 from livebar._ledger import ledger as _ledger
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
+from livebar._log import log
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from livebar._wire.results import Result
 
 __all__ = ["Outbox", "admit", "apply", "ask", "perform"]
-
-log = logging.getLogger("livebar")
 
 
 class Outbox:

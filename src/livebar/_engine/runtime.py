@@ -20,6 +20,7 @@ from livebar._engine import ranks
 from livebar._engine.budgets import Budgets, budgets_for
 from livebar._engine.dispatcher import Dispatcher
 from livebar._ledger.settings import open_ledger
+from livebar._log import log
 from livebar._process import fork
 from livebar._wire.config import (
     Config,
@@ -54,8 +55,6 @@ __all__ = [
     "wait_for",
     "wake",
 ]
-
-log = logging.getLogger("livebar")
 
 
 class Driver(Protocol):

@@ -33,7 +33,6 @@ backend's clock and only meaningful as differences.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import OrderedDict, deque
 from collections.abc import Mapping
@@ -48,6 +47,7 @@ from livebar._ledger.backend import (
     Tracked,
 )
 from livebar._ledger.memory import MemoryBackend
+from livebar._log import log
 
 __all__ = [
     "DEFAULT_BUSY_RETRY",
@@ -57,7 +57,6 @@ __all__ = [
     "AccountLedger",
 ]
 
-log = logging.getLogger("livebar")
 
 _T = TypeVar("_T")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import signal
 import sys
 import threading
@@ -27,11 +26,10 @@ from typing import Any, Callable
 
 from livebar._engine.runtime import runtime
 from livebar._job.endings import Facts, Outcome, Terminated
+from livebar._log import log
 from livebar._process import signals
 
 __all__ = ["at_exit", "handling_sigterm", "install", "on_sigterm", "report_uncaught", "track_open"]
-
-log = logging.getLogger("livebar")
 
 
 def track_open(activity: Any) -> None:

@@ -16,7 +16,6 @@ the parsed body with the key cut out; and ``auth`` cuts it out of httpx's log re
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
 from collections.abc import Awaitable
@@ -27,6 +26,7 @@ from typing import Any, Callable, Generic, TypeVar
 import anyio
 import httpx
 
+from livebar._log import log
 from livebar._version import __version__
 from livebar._wire.auth import BearerAuth, direct, hide_in_library_logs
 from livebar._wire.config import Config, resolve_config
@@ -86,7 +86,6 @@ from livebar._wire.retry import NO_RETRY, RetryPolicy
 
 __all__ = ["USER_AGENT", "AsyncClient", "Client"]
 
-logger = logging.getLogger("livebar")
 
 USER_AGENT = f"livebar/{__version__}"
 
@@ -207,7 +206,7 @@ class _ClientCore:
         warning = result.warning
         if warning is not None and request.operation not in self._warned:
             self._warned.add(request.operation)  # once per kind of request: never a flood
-            logger.warning("ActivitySmith warning on %s: %s", request.operation, warning)
+            log.warning("ActivitySmith warning on %s: %s", request.operation, warning)
         return result
 
     @staticmethod
@@ -260,7 +259,7 @@ class _ClientCore:
             attempt=attempt, error=error, elapsed=elapsed, operation=request.operation, rng=rng
         )
         if delay is not None:
-            logger.info("retrying %s in %.2fs after: %s", request.operation, delay, error)
+            log.info("retrying %s in %.2fs after: %s", request.operation, delay, error)
         return delay
 
 
