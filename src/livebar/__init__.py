@@ -20,9 +20,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from livebar._process import signals as _signals
+from livebar._process.exit import place as _exit_place
 from livebar._version import __version__
 
 _signals.prepare()  # SIGTERM, while this is (most likely) the main thread: see _signals
+_exit_place.take()  # livebar's place in the exit, before the program registers its own
 
 if TYPE_CHECKING:
     from livebar._activity import (

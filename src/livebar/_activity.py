@@ -306,6 +306,10 @@ class LiveActivity:
             self._frozen = self._progress.count()  # what the ending shows, whatever comes later
             self._ending = self._ending_for(facts, subtitle)
         _wake_engine()
+        if self._job is not None:
+            from livebar._engine.runtime import runtime
+
+            runtime.deliver_late()
 
     def correct(self, exc: BaseException) -> bool:
         """An exception escaped the program: a loop left by it (not yet reported) failed with it.
@@ -379,6 +383,12 @@ class LiveActivity:
         self.finish(Facts(left=how))
 
     left_early = loop_left
+
+    def exit_facts(self, uncaught: BaseException | None) -> Facts:
+        """What is known when the interpreter exits with this activity open: the exception
+        that escaped, and how a bare loop still holding its iterator was left (a
+        ``sys.exit()`` in its body at module level: its frame still says where it stopped)."""
+        return Facts(exception=uncaught, at_exit=True, left=self._progress.loop_stands())
 
     # -- with, async with, the decorator ------------------------------------------------------
 

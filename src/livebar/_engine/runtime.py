@@ -160,6 +160,9 @@ class Runtime:
         self.signal_at: float | None = None
         """When SIGTERM last arrived, on the engine's clock."""
         self.hooks_installed = False
+        self.exit_deadline: float | None = None
+        """Once livebar's exit hook has run: until when (engine clock) what exit handlers after
+        it do (an end, a push) may still be delivered."""
 
     # -- the engine -----------------------------------------------------------------------------
 
@@ -300,6 +303,16 @@ class Runtime:
         if parts:
             log.warning("livebar: gave up after %.1fs; %s", waited, "; ".join(parts))
 
+    def deliver_late(self) -> None:
+        """An end or a push after livebar's exit hook (an ``atexit`` handler of the program's
+        that runs after livebar's): delivered now, within what is left of the exit's deadline,
+        or said not to be."""
+        if self.exit_deadline is None:
+            return
+        left = max(0.0, self.exit_deadline - self.clock()())
+        if not self.flush(left, again=True):
+            self.report_undelivered(left)
+
     # -- the open activities ----------------------------------------------------------------------
 
     def track_open(self, activity: Any) -> None:
@@ -426,6 +439,7 @@ def push(
         return False
     driver, config = mirrored
     driver.dispatcher.push(notification, config, spec.client)
+    runtime.deliver_late()
     return True
 
 
