@@ -178,3 +178,81 @@ def test_logging_that_raises_never_stops_the_engine(what: str) -> None:
         logger.removeHandler(raising)
         logger.removeFilter(raising_filter)
     assert (True, True) == (act.stats.end_delivered, later.stats.end_delivered)
+
+
+# -- values at the edge of what a card can show ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"total": 1.33e-13, "n": 1.8e308},
+        {"total": 3.0, "n": 1e-9},
+        {"total": 1e-300, "n": 1e-301},
+    ],
+)
+def test_values_at_the_edge_of_a_card_still_end_it(values: dict[str, float]) -> None:
+    """``update()`` with a tiny total and a huge or tiny count, shown as counts: the card moves
+    and ends (it stayed open for good: "upper_limit: must be > 0")."""
+    with virtual_time() as vt:
+        with livebar.live_activity("Edge", total=10, show_count=True) as act:
+            vt.advance(1.0)
+            act.update(**values)
+            vt.advance(10.0)
+        assert livebar.flush(5.0)
+    assert [] == open_cards(vt.simulator)
+    assert act.stats.end_delivered
+
+
+def test_a_state_the_rules_refuse_is_shown_plainly_and_ends() -> None:
+    """Whatever a state the payload's rules refuse, the end still goes out, shown plainly."""
+    with virtual_time() as vt, capture_logs() as logs:
+        with livebar.live_activity("Refused", total=10) as act:
+            vt.advance(1.0)
+            act.update(value=5, upper_limit=1e-320)  # denormal: "must be > 0" once rounded
+            vt.advance(10.0)
+        assert livebar.flush(5.0)
+    assert [] == open_cards(vt.simulator)
+    assert act.stats.end_delivered
+    assert 1 >= sum("shown plainly" in line for line in logs.livebar())
+
+
+# -- answers the API does not document --------------------------------------------------------------
+
+
+def test_a_redirect_within_the_server_is_followed() -> None:
+    """A 307 to the same server (a load balancer's) on the start is followed, key and body
+    kept: the card starts and ends (it was "start request dropped", nothing for the job)."""
+    with virtual_time() as vt:
+        location = "/api/live-activity/start"
+        vt.state.answer_next(1, body="", status=307, headers={"Location": location})
+        with livebar.live_activity("Redirected", total=2, lifecycle="manual") as act:
+            act.update(1)
+            vt.advance(5.0)
+        assert livebar.flush(5.0)
+    assert [] == open_cards(vt.simulator)
+    assert [307, 200, 200] == [r["status"] for r in vt.state.requests()]
+
+
+def test_a_redirect_to_another_server_is_not_followed() -> None:
+    """A redirect elsewhere is not followed (the key stays home); the error names where."""
+    with livebar.Client(
+        api_key="ask_x",
+        base_url="http://127.0.0.1:9/api",
+        transport=_redirecting("https://elsewhere.example/api/push-notification"),
+        retry=False,
+    ) as client:
+        with pytest.raises(livebar.TransportError) as caught:
+            client.push(livebar.PushNotification(title="x"))
+    assert "elsewhere.example" in str(caught.value)
+    assert "ask_x" not in str(caught.value)
+
+
+def _redirecting(location: str) -> Any:
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert "elsewhere" not in str(request.url)
+        return httpx.Response(307, headers={"Location": location})
+
+    return httpx.MockTransport(handler)

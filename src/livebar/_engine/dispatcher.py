@@ -150,6 +150,9 @@ class Dispatcher:
         self.use_given_clients = True
         """Send with a ``client=`` the user passed (off under virtual time: no real I/O)."""
         self._given_up: list[str] = []
+        self.sending: tuple[Job, Kind] | None = None
+        """The request on its way now (its answer not back yet): an end in flight when a flush
+        gives up was sent, and is "sent but unconfirmed", not "not delivered"."""
 
     # -- called from user threads (never blocks on I/O) --------------------------------------
 
@@ -320,6 +323,7 @@ class Dispatcher:
             return
         exc: LivebarError | None = None
         answer: Answered | Diagnosis | None = None
+        self.sending = (job, send.kind)
         try:
             answer = _exchange(job, send)
         except LivebarError as error:
@@ -331,6 +335,7 @@ class Dispatcher:
                 job.owner.stats.dropped += 1
             now = self.clock()
             outbox.apply(outbox.policy.result(send, now, Heard.NEVER, arrived=False), now)
+        self.sending = None
         if answer is not None:
             mine = isinstance(exc, PermissionDeniedError)
             verdict = interpret(_facts(job), send.kind, answer, own_request=mine)
@@ -409,7 +414,7 @@ class Dispatcher:
                     names.append(job.title)
                 elif job.stats.end_delivered:  # ended (or not yet seen to end): undelivered
                     continue
-                elif job.stats.end_unconfirmed:
+                elif job.stats.end_unconfirmed or self.sending == (job, Kind.END):
                     unconfirmed.append(job.title)
                 else:
                     job.stats.dropped += 1

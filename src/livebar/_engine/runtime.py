@@ -376,7 +376,8 @@ def install(driver: Driver | None) -> Driver | None:
     returns the one it replaces. ``livebar.testing.virtual_time`` uses it."""
     with runtime.lock:
         previous, runtime.driver = runtime.driver, driver
-        runtime.lost_seen = 0  # a new engine has lost nothing yet
+        runtime.lost_seen = 0  # a new engine has lost nothing yet, and has not been exited
+        runtime.exit_deadline = None
     return previous
 
 

@@ -28,7 +28,14 @@ import httpx
 
 from livebar._log import log
 from livebar._version import __version__
-from livebar._wire.auth import BearerAuth, direct, hide_in_library_logs
+from livebar._wire.auth import (
+    MAX_REDIRECTS,
+    BearerAuth,
+    direct,
+    hide_in_library_logs,
+    same_origin_redirects,
+    same_origin_redirects_async,
+)
 from livebar._wire.config import Config, resolve_config
 from livebar._wire.errors import (
     ConfigurationError,
@@ -160,6 +167,8 @@ class _ClientCore:
             "timeout": httpx.Timeout(self.config.timeout),
             "auth": BearerAuth(self.config.api_key),
             "trust_env": not direct(self.config.base_url),
+            "follow_redirects": True,  # within the base URL's origin only (the response hook)
+            "max_redirects": MAX_REDIRECTS,
         }
 
     def url(self, request: _Request[Any]) -> str:
@@ -295,7 +304,11 @@ class Client:
             raise detached(exc) from None
         hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
-        self._http = httpx.Client(transport=transport, **self._core.http_options())
+        self._http = httpx.Client(
+            transport=transport,
+            event_hooks={"response": [same_origin_redirects]},
+            **self._core.http_options(),
+        )
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -476,7 +489,11 @@ class AsyncClient:
             raise detached(exc) from None
         hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
-        self._http = httpx.AsyncClient(transport=transport, **self._core.http_options())
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            event_hooks={"response": [same_origin_redirects_async]},
+            **self._core.http_options(),
+        )
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
