@@ -19,6 +19,7 @@ from livebar._engine.messages import (
     AskSlot,
     Effect,
     Kind,
+    Landed,
     Question,
     Refund,
     Room,
@@ -276,6 +277,8 @@ def apply(ledger: AccountLedger, effects: list[Effect], now: float) -> None:
     for effect in effects:
         if isinstance(effect, Refund):
             ledger.refund(effect.ticket, now)
+        elif isinstance(effect, Landed):
+            ledger.landed(effect.ticket, now)
         elif isinstance(effect, YieldSlot):
             ledger.yield_slot(str(effect.key), now)
         else:

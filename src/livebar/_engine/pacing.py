@@ -40,6 +40,7 @@ from livebar._engine.messages import (
     Effect,
     Heard,
     Kind,
+    Landed,
     Question,
     Refund,
     Release,
@@ -269,8 +270,10 @@ class PacingPolicy:
         """
         effects: list[Effect] = []
         room = self._tickets.pop((send.key, send.kind), None)
-        if arrived is False and room is not None and room.ticket is not None:
-            effects.append(Refund(room.ticket))  # it never reached the server
+        if room is not None and room.ticket is not None:
+            # It never reached the server: give it back. Else the window counts it from now,
+            # as the server counted it from its arrival (after it was admitted).
+            effects.append(Refund(room.ticket) if arrived is False else Landed(room.ticket))
         self._account_heard(heard, now, retry_after, room)
         slot = self._slots.get(send.key)
         if slot is None:  # a push of its own
@@ -501,10 +504,12 @@ class PacingPolicy:
 
     def _hurried(self, kind: Kind, now: float, delay: float) -> float:
         """``delay``, cut so that an end or a push is tried again before a waiting flush's
-        deadline (halfway there: room for the request itself, and for one more try)."""
-        if self.deadline is None or kind not in (Kind.END, Kind.PUSH) or now >= self.deadline:
+        deadline (halfway there: room for the request itself, and for one more try), unless
+        so little time is left that a try would only hammer the server."""
+        if self.deadline is None or kind not in (Kind.END, Kind.PUSH):
             return delay
-        return min(delay, (self.deadline - now) / 2)
+        halfway = (self.deadline - now) / 2
+        return delay if halfway < self.budgets.backoff_initial else min(delay, halfway)
 
     def _backoff(
         self, failures: int, initial: float, cap: float, retry_after: float | None

@@ -173,6 +173,17 @@ class AccountLedger:
         if backend_ticket is not None:
             self._write(now, lambda b, _t: b.refund(backend_ticket))
 
+    def landed(self, ticket: int, now: float) -> None:
+        """The request admitted with ``ticket`` got its answer at ``now``: it counts in the
+        window from then (the server counted it on arrival, after it was admitted)."""
+        if ticket not in self._shadow.sent:
+            return
+        self._shadow.sent[ticket] = now
+        self._shadow.sent.move_to_end(ticket)
+        backend_ticket = self._backend_tickets.get(ticket)
+        if backend_ticket is not None:
+            self._write(now, lambda b, t: b.landed(backend_ticket, t))
+
     def used(self, now: float) -> int:
         """Requests in the account's window now (this process's own while degraded or busy)."""
         answer = self._call(now, lambda b, t: b.used(t))
