@@ -256,3 +256,53 @@ def _redirecting(location: str) -> Any:
         return httpx.Response(307, headers={"Location": location})
 
     return httpx.MockTransport(handler)
+
+
+# -- objects used in ways that cannot work ----------------------------------------------------------
+
+
+def test_an_activity_entered_again_after_its_end_says_so() -> None:
+    """``with act:`` a second time: one clear error pointing to ``act.copy()`` (it silently did
+    nothing)."""
+    with virtual_time():
+        act = livebar.live_activity("Once", total=1)
+        with act:
+            act.update(1)
+        with pytest.raises(livebar.MisuseError) as caught:
+            with act:
+                pass
+    assert "act.copy()" in str(caught.value)
+    assert isinstance(caught.value, RuntimeError)
+
+
+def test_copying_or_pickling_an_activity_says_what_to_do_instead() -> None:
+    """``copy.copy`` points to ``act.copy()``; pickling points to ``act.handle()``."""
+    import copy
+    import pickle
+
+    act = livebar.live_activity("Job", total=3, disable=True)
+    with pytest.raises(livebar.MisuseError, match=r"act\.copy\(\)"):
+        copy.copy(act)
+    with pytest.raises(livebar.MisuseError):
+        copy.deepcopy(act)
+    with pytest.raises(TypeError, match=r"act\.handle\(\)"):
+        pickle.dumps(act)
+    fresh = act.copy()
+    assert (fresh is not act, fresh.title, fresh.total) == (True, "Job", 3)
+
+
+def test_progress_after_the_end_is_counted_and_said_once() -> None:
+    """``update()``/``advance()`` after ``close()`` change nothing, are counted in
+    ``stats.ignored`` and said once."""
+    with virtual_time() as vt, capture_logs() as logs:
+        with livebar.live_activity("Ended", total=10) as act:
+            act.update(4)
+        act.update(9)
+        act.advance()
+        act.advance(2)
+        assert livebar.flush(5.0)
+    assert 3 == act.stats.ignored
+    assert 4 == act.count
+    assert 1 == sum("had ended" in line for line in logs.livebar())
+    [card] = vt.simulator.activities()
+    assert 40.0 == card["content_state"]["percentage"]
