@@ -354,7 +354,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
     def _end_live(self) -> None:
         live, self._live = self._live, None
         self._forget()
-        if live is None:
+        if live is None or live.closed:  # ended already (by the caller): nothing to add
             return
         # Freeze the count: the ending is built later, maybe after this bar is collected.
         live.set_source(None)
