@@ -208,7 +208,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         help="end the Live Activities of livebar processes that were killed",
         description=(
             "End, truthfully, every Live Activity of this account whose livebar process is gone "
-            "(killed, OOM, a lost node): 'Lost: process 4121 was killed after 2h 13m at 61%%'. "
+            "(killed, OOM, a lost node): 'Lost: process 4121 was killed after 2h 13m at 61%'. "
             "Any livebar process on the account does this on its own; run it from cron or a "
             "shell when none is running."
         ),
