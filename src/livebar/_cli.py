@@ -819,5 +819,8 @@ def _simulate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     demo = _simulator_demo_module()
     options = {} if args.port is None else {"port": _port(args.port)}
-    code: int = demo.run_demo(keep_open=args.keep_open, fast=args.fast, **options)
+    try:
+        code: int = demo.run_demo(keep_open=args.keep_open, fast=args.fast, **options)
+    except KeyboardInterrupt:  # before the tour began, or while its page was kept open
+        return EXIT_INTERRUPTED
     return code

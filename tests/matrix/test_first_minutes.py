@@ -5,6 +5,7 @@ Each cell failed before the fix it pins (issue 17, "The first minutes").
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
@@ -96,3 +97,61 @@ def test_the_reap_help_shows_a_plain_percent_sign() -> None:
     )
     assert "61%'" in out.stdout
     assert "%%" not in out.stdout
+
+
+class Terminal(io.StringIO):
+    """What a terminal receives (a tqdm bar draws itself only on one)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_livebar_line_is_not_glued_to_a_drawn_bar() -> None:
+    """A line livebar logs while a ``livebar.tqdm`` bar is drawn on the terminal starts on a
+    cleared line, not after the bar's characters."""
+    import logging
+
+    terminal = Terminal()
+    handler = logging.StreamHandler(terminal)
+    logging.getLogger("livebar").addHandler(handler)
+    try:
+        with virtual_time():
+            bar = livebar.tqdm(range(10), file=terminal, mininterval=0, title="Loop")
+            for i in bar:
+                if i == 5:  # a line livebar logs at once, mid-bar
+                    bar.activity.close()
+                    bar.activity.update(3)
+    finally:
+        logging.getLogger("livebar").removeHandler(handler)
+    text = terminal.getvalue()
+    at = text.index("livebar: 'Loop' had ended")
+    assert "\r" == text[at - 1] or "\n" == text[at - 1], repr(text[at - 40 : at])
+
+
+def test_ctrl_c_during_the_demo_ends_its_cards_cancelled_and_exits_at_once() -> None:
+    """Ctrl-C in ``livebar demo``: no traceback, the cards end Cancelled, exit 130 within a
+    couple of seconds (it printed 14 lines of livebar's traceback and took 9 s)."""
+    import os
+    import signal
+    import time
+
+    env = {**os.environ, "LIVEBAR_DEMO_FAST": ""}
+    with subprocess.Popen(
+        [sys.executable, "-m", "livebar", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as demo:
+        assert demo.stdout is not None
+        while "Resize images" not in (line := demo.stdout.readline()) and line:
+            pass
+        time.sleep(1.0)
+        demo.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        out, err = demo.communicate(timeout=30)
+        took = time.monotonic() - interrupted
+    assert 130 == demo.returncode, err
+    assert "Traceback" not in err
+    assert "cards ended Cancelled" in out
+    assert took < 8.0
