@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
 from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
-from livebar._engine.lost import lost_end
+from livebar._engine.lost import ended_record, lost_end
 from livebar._engine.messages import (
     AskSlot,
     Effect,
@@ -110,6 +110,18 @@ class Outbox:
         self.policy.granted(job.key, bool(self.ask(question, now)))
         if job.ending is not None:  # over before the engine first saw it
             self.policy.close(job.key, job.snapshot)
+            self.record(job, now)
+
+    def record(self, job: ActivityJob, now: float) -> None:
+        """Tell the ledger what a reaper would end ``job`` with if this process went now: its
+        own end once it has one (a finished job is never shown "Lost"), else the state the
+        phone was last sent."""
+        if job.state is None:
+            return
+        state = job.state.to_json()
+        if job.ending is not None:
+            state = ended_record({**state, "auto_dismiss_minutes": job.ending.dismiss_minutes})
+        self.ledger.record_state(str(job.key), now, activity_id=job.stats.activity_id, state=state)
 
     def queue(self, job: PushJob | OrphanJob) -> None:
         self.queued[job.key] = job
@@ -156,11 +168,7 @@ class Outbox:
             self.policy.renewed(job.key, now)
         if send.kind in (Kind.START, Kind.UPDATE):
             stats.activity_id = result.activity_id or stats.activity_id
-            if job.state is not None:  # what a reaper would end it with if we die
-                state = job.state.to_json()
-                self.ledger.record_state(
-                    str(job.key), now, activity_id=stats.activity_id, state=state
-                )
+            self.record(job, now)
         if send.kind is Kind.ROTATE:
             stats.rotations += 1
         elif send.kind is Kind.UPDATE:
