@@ -75,7 +75,9 @@ def spec_status() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse to run without the spec when ``LIVEBAR_REQUIRE_SPEC=1`` (CI); keep the shared
-    ledger of this run (and of every process it starts) in a directory of its own."""
+    ledger of this run (and of every process it starts) in a directory of its own; send no
+    courier from the processes the tests start (the cells that test it ask for one)."""
+    os.environ.setdefault("LIVEBAR_COURIER", "0")
     if "LIVEBAR_LEDGER" not in os.environ:
         import tempfile
 
@@ -503,6 +505,14 @@ def default_pacing() -> Iterator[None]:
 
     yield
     livebar.configure(budgets=livebar.Budgets())
+
+
+@pytest.fixture
+def env(sim: Any) -> dict[str, str]:
+    """The environment of a livebar subprocess pointed at the ``sim`` simulator."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEBAR_", "TQDM_"))}
+    environ.update(ACTIVITYSMITH_API_KEY=sim.api_key, ACTIVITYSMITH_BASE_URL=sim.url)
+    return environ
 
 
 @pytest.fixture

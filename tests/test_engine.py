@@ -241,14 +241,16 @@ def test_updates_from_many_threads(sim: SimulatorHandle) -> None:
 
 
 def test_steps_can_change_mid_run(sim: SimulatorHandle) -> None:
-    """set_steps() grows the bar; the end shows the new count."""
+    """set_steps() grows the bar; the end shows the new count, and the steps really done (3 of
+    4: a bar the job did not reach is never shown full)."""
     with livebar.live_activity("Migrate", steps=2, **opts(sim)) as act:
         act.advance()
         act.set_steps(4)
         act.advance(2)
     assert act.wait(5.0)
     shown = only_activity(sim)["displayed"]
-    assert (4, 4) == (shown["current_step"], shown["number_of_steps"])
+    assert (3, 4) == (shown["current_step"], shown["number_of_steps"])
+    assert shown["subtitle"].startswith("Done in")
 
 
 def test_stream_lifecycle(sim: SimulatorHandle) -> None:
@@ -617,13 +619,14 @@ def test_a_start_refused_with_429_is_started_again(vt: VirtualTime) -> None:
 
 
 def test_pushes_after_a_refused_key_do_not_hold_up_the_exit(sim: SimulatorHandle) -> None:
-    """Once the key is refused, later pushes are dropped at once; flush does not wait for them."""
+    """Once the key is refused, later pushes are dropped at once; flush does not wait for them,
+    and says (False) that they were not delivered."""
     where = {"api_key": "ask_wrong", "base_url": sim.url}
     with livebar.live_activity("Refused", **where):
         pass
-    assert livebar.flush(5.0)
+    assert not livebar.flush(5.0)  # the refused activity's end was never delivered
     assert livebar.push("after", **where)
     started = time.monotonic()
-    assert livebar.flush(5.0)
+    assert not livebar.flush(5.0)
     assert time.monotonic() - started < 1.0
     assert 1 == len(sim.requests())

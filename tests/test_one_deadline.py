@@ -66,7 +66,7 @@ def test_a_server_that_answered_once_gets_the_whole_deadline() -> None:
             vt.simulator.down()
             vt.advance(1.0)
         ended = vt.now
-        vt.call_later(4.0, vt.simulator.up)
+        vt.call_later(2.0, vt.simulator.up)
         hooks.at_exit()
         assert vt.now - ended <= DEADLINE + 1e-9
         assert "ended" == vt.simulator.activities()[0]["state"]

@@ -20,9 +20,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from livebar._process import signals as _signals
+from livebar._process.exit import place as _exit_place
 from livebar._version import __version__
 
 _signals.prepare()  # SIGTERM, while this is (most likely) the main thread: see _signals
+_exit_place.take()  # livebar's place in the exit, before the program registers its own
 
 if TYPE_CHECKING:
     from livebar._activity import (
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from livebar._engine.budgets import Budgets
     from livebar._engine.jobs import ActivityStats
     from livebar._engine.runtime import configure, flush, push
+    from livebar._integrations.logs import LogHandler
     from livebar._integrations.pandas import pandas
     from livebar._integrations.tqdm import tqdm, trange
     from livebar._job.endings import Outcome
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         ConnectError,
         LivebarError,
+        MisuseError,
         NoRecipientsError,
         NotFoundError,
         PaymentRequiredError,
@@ -101,6 +105,7 @@ _EXPORTS = {
     "flush": "livebar._engine.runtime",
     "push": "livebar._engine.runtime",
     "Budgets": "livebar._engine.budgets",
+    "LogHandler": "livebar._integrations.logs",
     "pandas": "livebar._integrations.pandas",
     "tqdm": "livebar._integrations.tqdm",
     "trange": "livebar._integrations.tqdm",
@@ -135,6 +140,7 @@ _EXPORTS = {
     "MetricValue": "livebar._wire.payload",
     "LivebarError": "livebar._wire.errors",
     "ConfigurationError": "livebar._wire.errors",
+    "MisuseError": "livebar._wire.errors",
     "ValidationError": "livebar._wire.errors",
     "TransportError": "livebar._wire.errors",
     "ConnectError": "livebar._wire.errors",
@@ -175,9 +181,11 @@ __all__ = [
     "Icon",
     "LiveActivity",
     "LivebarError",
+    "LogHandler",
     "Metric",
     "MetricResult",
     "MetricValue",
+    "MisuseError",
     "NoRecipientsError",
     "NotFoundError",
     "Outcome",
@@ -217,7 +225,15 @@ __all__ = [
 ]
 
 
+_SUBMODULES = frozenset({"auto", "contrib", "simulator", "testing"})
+"""Submodules reachable as attributes after a plain ``import livebar`` (``livebar.auto``),
+loaded when first used (the framework integrations are imported by name: they import their
+framework)."""
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"livebar.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'livebar' has no attribute {name!r}")

@@ -5,6 +5,7 @@
     livebar run [--title T] [--steps a,b,c] [--progress-regex RE] [--step-regex RE] -- CMD ...
     cat big.csv | livebar --total 1000000 --title Import | psql ...     (pipe mode)
     livebar push --title T [--message M] ...
+    livebar watch --pid N [--log FILE --progress-regex RE]           (a running process)
     livebar simulate | livebar demo
 
 Configuration comes from the library's environment variables (``ACTIVITYSMITH_API_KEY``,
@@ -52,7 +53,7 @@ MAX_LINE = 64 * 1024
 """Longest partial line kept for regex matching; a longer run without a newline is cut."""
 MAX_TITLE = 60
 MAX_PORT = 65535
-COMMANDS = ("run", "pipe", "push", "simulate", "demo")
+COMMANDS = ("run", "pipe", "push", "watch", "simulate", "demo")
 
 
 class UsageError(Exception):
@@ -179,12 +180,35 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     push.add_argument("--sound", metavar="NAME", help="the notification sound")
     push.set_defaults(handler=_push, command_name="push")
 
+    watch = sub.add_parser(
+        "watch",
+        help="mirror a process that is already running, until it exits",
+        description=(
+            "Show a Live Activity for the running process PID until it exits (its exit status "
+            "cannot be known: the card ends 'Ended after 3h 12m'). With --log, follow the log "
+            "file's progress and show its last matching line."
+        ),
+        epilog=(
+            f"example: {PROG} watch --pid 4121 --log train.log --progress-regex '(\\d+)/(\\d+)'"
+        ),
+    )
+    _live_options(watch, title="the activity's title (default: the program's name)")
+    watch.add_argument("--pid", type=int, help="the process to watch (required)")
+    watch.add_argument("--log", metavar="FILE", help="a log file the process writes")
+    watch.add_argument(
+        "--progress-regex",
+        metavar="RE",
+        help="a log line matching RE moves the bar: one group = percentage, two = value/total",
+    )
+    watch.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    watch.set_defaults(handler=_watch, command_name="watch")
+
     reap = sub.add_parser(
         "reap",
         help="end the Live Activities of livebar processes that were killed",
         description=(
             "End, truthfully, every Live Activity of this account whose livebar process is gone "
-            "(killed, OOM, a lost node): 'Lost: process 4121 was killed after 2h 13m at 61%%'. "
+            "(killed, OOM, a lost node): 'Lost: process 4121 was killed after 2h 13m at 61%'. "
             "Any livebar process on the account does this on its own; run it from cron or a "
             "shell when none is running."
         ),
@@ -194,6 +218,12 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         type=_positive_number,
         default=30.0,
         help="longest wait for room in the account's rate limit, in seconds (default 30)",
+    )
+    reap.add_argument(
+        "--after",
+        type=int,
+        metavar="PID",
+        help="first wait (up to 30 s) for process PID to exit: how an exit's courier starts",
     )
     reap.set_defaults(handler=_reap, command_name="reap")
 
@@ -223,7 +253,14 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     demo.set_defaults(handler=_demo, command_name="demo")
 
     parser.set_defaults(handler=_no_command, command_name="")
-    commands = {"run": run, "pipe": pipe, "push": push, "simulate": simulate, "demo": demo}
+    commands = {
+        "run": run,
+        "pipe": pipe,
+        "push": push,
+        "watch": watch,
+        "simulate": simulate,
+        "demo": demo,
+    }
     return parser, commands
 
 
@@ -565,6 +602,8 @@ def _run(args: argparse.Namespace) -> int:
         if signalled:
             activity.cancel()
         elif returncode == 0:
+            if steps is not None:
+                activity.advance(len(steps))  # a command that exits 0 went through every stage
             activity.close()
         else:
             activity.fail(
@@ -704,6 +743,36 @@ def _push(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- watch ------------------------------------------------------------------------------------
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from livebar._integrations import watch
+
+    command = [word for word in args.command if word != "--"]
+    if command:
+        raise UsageError(
+            "watches a process that is already running (--pid); to start one and watch it, "
+            f"use: {PROG} run -- {' '.join(command)}"
+        )
+    if args.pid is None:
+        raise UsageError("give the process to watch: --pid PID")
+    progress = _compile(args.progress_regex, "--progress-regex", groups=(1, 2))
+    if progress is not None and args.log is None:
+        raise UsageError("--progress-regex reads the log: give --log FILE")
+    try:
+        process = watch.Process(args.pid)
+    except watch.NoSuchProcess as exc:
+        raise UsageError(str(exc)) from None
+    checked = _activity(args.title or process.name, args)
+    activity = checked if _mirroring_allowed() else None
+    lines = None
+    if activity is not None and progress is not None:
+        activity.update(percentage=0.0)  # a progress bar from the start, as `run` does
+        lines = LineWatcher(activity, progress=progress, step=None, steps=None, step_counter=[0])
+    return watch.watch(process, activity, log=args.log, progress=progress, lines=lines, say=_say)
+
+
 # -- reap -------------------------------------------------------------------------------------
 
 
@@ -716,6 +785,8 @@ def _reap(args: argparse.Namespace) -> int:
     config = _config()
     if not config.api_key:
         raise UsageError(f"no API key: set {ENV_API_KEY}")
+    if args.after is not None:
+        _wait_for_exit(args.after, timeout=30.0)
     ledger = open_ledger(account_for(api_key=config.api_key, base_url=config.base_url))
     try:
         with Client(api_key=config.api_key, base_url=config.base_url, retry=False) as client:
@@ -731,6 +802,21 @@ def _reap(args: argparse.Namespace) -> int:
     if not report.found:
         print(f"{PROG}: nothing to reap ({ledger.backend} ledger)", flush=True)
     return 1 if report.failed else 0
+
+
+def _wait_for_exit(pid: int, *, timeout: float) -> None:
+    """Return once process ``pid`` is gone (or after ``timeout`` seconds)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # alive, another user's
+            pass
+        time.sleep(0.05)
 
 
 # -- simulator --------------------------------------------------------------------------------
@@ -758,5 +844,8 @@ def _simulate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     demo = _simulator_demo_module()
     options = {} if args.port is None else {"port": _port(args.port)}
-    code: int = demo.run_demo(keep_open=args.keep_open, fast=args.fast, **options)
+    try:
+        code: int = demo.run_demo(keep_open=args.keep_open, fast=args.fast, **options)
+    except KeyboardInterrupt:  # before the tour began, or while its page was kept open
+        return EXIT_INTERRUPTED
     return code

@@ -179,7 +179,7 @@ class VirtualTime:
         still waiting on a request (which then completes, on the engine's clock, after it).
         """
         deadline = self.now + (runtime.deadline() if timeout is None else timeout)
-        ticket = FlushTicket(self.intake)
+        ticket = FlushTicket(self.intake, deadline)
         halt = stop if stop is not None else _never
         try:
             self._wake()

@@ -20,7 +20,7 @@ import logging
 import math
 import random
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from livebar import _defaults
 from livebar._engine.budgets import Budgets
@@ -32,6 +32,7 @@ from livebar._engine.outbox import Outbox, perform
 from livebar._engine.pacing import PacingPolicy
 from livebar._engine.requests import build
 from livebar._engine.verdicts import Answered, JobFacts, Note, Standing, Verdict, interpret
+from livebar._log import log
 from livebar._wire.account import account_for
 from livebar._wire.config import redact
 from livebar._wire.errors import (
@@ -52,9 +53,7 @@ if TYPE_CHECKING:
     from livebar._wire.client import Client
     from livebar._wire.config import Config
 
-__all__ = ["Connect", "Dispatcher", "Ledgers", "Resolve"]
-
-log = logging.getLogger("livebar")
+__all__ = ["Connect", "Dispatcher", "Ledgers", "Resolve", "Undelivered"]
 
 Connect = Callable[["Config"], "Client"]
 Ledgers = Callable[["Account", float], "AccountLedger"]
@@ -82,6 +81,11 @@ _NOTES = {
         "neither updated nor ended (stream_key= avoids this): %s",
     ),
     Note.DROPPED: (logging.WARNING, "livebar: %s request dropped: %s"),
+    Note.NEVER_STARTED: (
+        logging.WARNING,
+        "livebar: %r never reached the phone (its start was never confirmed, and its end found "
+        "no card: %s); its outcome goes out as a push notification",
+    ),
     Note.RESTARTED: (
         logging.WARNING,
         "livebar: %r had been ended elsewhere; its next update started a new card",
@@ -123,6 +127,10 @@ class Dispatcher:
         self.intake = intake or Intake(clock=clock, sample_interval=sample_interval)
         """What user threads hand over, and the counters flushes read (``intake.Intake``)."""
         self._new_key = self.intake.new_key
+        self._given_up: list[str] = []
+        self.sending: tuple[Job, Kind] | None = None
+        """The request on its way now (its answer not back yet): an end in flight when a flush
+        gives up was sent, and is "sent but unconfirmed", not "not delivered"."""
 
     @property
     def turns_started(self) -> int:
@@ -131,6 +139,10 @@ class Dispatcher:
     def set_budgets(self, budgets: Budgets) -> None:
         """Use ``budgets`` from the next turn on, for every account (what was sent still counts)."""
         self.intake.hand(budgets, counted=False)
+
+    def lost(self) -> int:
+        """How many ends and pushes handed over will never be delivered, so far."""
+        return len(self._given_up) + sum(len(outbox.lost) for outbox in self._outboxes.values())
 
     def make_job(self, spec: ActivitySpec, sample: Sampler, config: Config) -> ActivityJob:
         """The engine's record of a starting activity (what ``wait()`` and ``stats`` read)."""
@@ -164,11 +176,14 @@ class Dispatcher:
                 intake.idle.notify_all()
 
     def _turn(self, now: float) -> float | None:
-        self._intake(now)
+        flushing = self.intake.flushing
+        seal_before = now if flushing else now - self.stop_grace
+        self._intake(now, seal_before)
         wake = math.inf
         for outbox in list(self._outboxes.values()):
+            outbox.policy.deadline = min(flushing, default=None)
             outbox.tend(now, self._new_key)
-            wake = min(wake, self._sample(outbox, now))
+            wake = min(wake, self._sample(outbox, now, seal_before))
             while sends := outbox.admit(self.clock()):
                 for send in sends:
                     self._perform(outbox, send)
@@ -179,7 +194,7 @@ class Dispatcher:
             return None  # nothing can change until something new arrives: sleep until then
         return max(0.0, wake - self.clock())
 
-    def _intake(self, now: float) -> None:
+    def _intake(self, now: float, seal_before: float) -> None:
         inbox = self.intake.inbox
         while inbox:
             item = inbox.popleft()
@@ -197,21 +212,27 @@ class Dispatcher:
                     each.policy.budgets = item
                 continue
             outbox = self._outbox(item.config)
-            if outbox is None:
-                if isinstance(item, ActivityJob):
-                    item.give_up(item.stats.last_error or "no client")
-                continue
-            if item.client is None:  # else the user's own Client object sends
+            if outbox is not None and item.client is None:  # else the user's own Client sends
                 item.client = outbox.client
-            if isinstance(item, PushJob):
-                if not outbox.refused:  # else: said once already, nothing more to send
+            why = None
+            if outbox is None:
+                why = (
+                    item.stats.last_error or "no client" if isinstance(item, ActivityJob) else None
+                )
+            elif isinstance(item, PushJob):
+                if outbox.refused:  # said once already: nothing more is sent for the key
+                    outbox.lost.append(item.title)
+                else:
                     outbox.queue(item)
             elif outbox.refused:
-                item.give_up("the account refused our key earlier")
-            elif item.look(self._seal_before(now), now) is None:
-                item.give_up(item.stats.last_error or "no state")
+                why = "the account refused our key earlier"
+            elif item.look(seal_before, now) is None:
+                why = item.stats.last_error or "no state"
             else:
                 outbox.open(item, now)
+            if why is not None and isinstance(item, ActivityJob):
+                item.give_up(why)
+                self._given_up.append(item.title)
 
     def _take(self, opening: Opening) -> ActivityJob | None:
         """An activity handed over by the caller's thread: its account, and the engine's record
@@ -240,10 +261,7 @@ class Dispatcher:
         outbox = self._outboxes[account.id] = Outbox(client, policy, ledger, config)
         return outbox
 
-    def _seal_before(self, now: float) -> float:
-        return now if self.intake.flushing else now - self.stop_grace
-
-    def _sample(self, outbox: Outbox, now: float) -> float:
+    def _sample(self, outbox: Outbox, now: float, seal_before: float) -> float:
         """Feed the policy the latest state of each activity; returns when an ending that is
         not final yet (a loop left early, waiting ``stop_grace`` for its exception) seals."""
         seals = math.inf
@@ -251,7 +269,7 @@ class Dispatcher:
         for job in list(outbox.activities.values()):
             if job.ending is not None:
                 continue
-            sample = job.look(self._seal_before(now), now)
+            sample = job.look(seal_before, now)
             if sample is None:
                 outbox.abandon(job, now)
                 outbox.settle(job, now)
@@ -259,6 +277,7 @@ class Dispatcher:
             assert job.snapshot is not None
             if job.ending is not None:
                 policy.close(job.key, job.snapshot)
+                outbox.record(job, now)  # the end, for whoever delivers it if we cannot
                 continue
             if sample.pending:
                 ended = sample.ended_at if sample.ended_at is not None else now
@@ -277,6 +296,7 @@ class Dispatcher:
             return
         exc: LivebarError | None = None
         answer: Answered | Diagnosis | None = None
+        self.sending = (job, send.kind)
         try:
             answer = _exchange(job, send)
         except LivebarError as error:
@@ -288,6 +308,7 @@ class Dispatcher:
                 job.owner.stats.dropped += 1
             now = self.clock()
             outbox.apply(outbox.policy.result(send, now, Heard.NEVER, arrived=False), now)
+        self.sending = None
         if isinstance(exc, ConnectError):
             self.intake.refused_in_a_row += 1
         elif answer is not None:
@@ -313,6 +334,7 @@ class Dispatcher:
         """Do what ``verdict`` says about ``job``'s request ``send``."""
         now = self.clock()
         owner = job.owner
+        outbox.reachable |= verdict.counted
         if owner is not None:
             owner.stats.requests += verdict.counted
             if exc is not None:
@@ -340,8 +362,8 @@ class Dispatcher:
             outbox.policy.as_stream(job.key)
         if verdict.settle_orphan and isinstance(job, OrphanJob):
             outbox.settle_orphan(job, now, ended=True)
-        if verdict.forget:
-            outbox.queued.pop(job.key, None)
+        if verdict.forget and outbox.queued.pop(job.key, None) is not None:
+            outbox.lost.append(job.title)
         if verdict.abandon and isinstance(job, ActivityJob):
             outbox.abandon(job, now)
         if verdict.standing is Standing.REFUSED:
@@ -353,31 +375,44 @@ class Dispatcher:
 
     # -- after a flush gave up ----------------------------------------------------------------
 
-    def undelivered(self) -> tuple[list[str], list[str]]:
-        """What is still undelivered, and which ends were sent but never confirmed (they may
-        have arrived): read after a flush gave up; names only."""
-        names: list[str] = []
-        unconfirmed: list[str] = []
+    def undelivered(self) -> Undelivered:
+        """What is still undelivered, which ends were sent but never confirmed (they may have
+        arrived), and the accounts whose undelivered ends a courier can deliver (they are in a
+        shared ledger, and the server has answered): read after a flush gave up."""
+        report = Undelivered([], [], [])
         for item in list(self.intake.inbox):  # handed over, not yet looked at by the engine
             if isinstance(item, Opening):
-                names.append(item.spec.title)
+                report.names.append(item.spec.title)
             elif isinstance(item, ActivityJob):
                 item.stats.dropped += 1
-                names.append(item.title)
+                report.names.append(item.title)
             elif isinstance(item, PushJob):
-                names.append(item.title)
+                report.names.append(item.title)
         for outbox in list(self._outboxes.values()):
+            ends = False
             for job in outbox.jobs():
                 if not isinstance(job, ActivityJob):
-                    names.append(job.title)
+                    report.names.append(job.title)
                 elif job.stats.end_delivered:  # ended (or not yet seen to end): undelivered
                     continue
-                elif job.stats.end_unconfirmed:
-                    unconfirmed.append(job.title)
+                elif job.stats.end_unconfirmed or self.sending == (job, Kind.END):
+                    report.unconfirmed.append(job.title)
+                    ends = True
                 else:
                     job.stats.dropped += 1
-                    names.append(job.title)
-        return names, unconfirmed
+                    report.names.append(job.title)
+                    ends = True
+            if ends and outbox.reachable and outbox.ledger.shared:
+                report.accounts.append(outbox.config)
+        return report
+
+
+class Undelivered(NamedTuple):
+    """What a flush that gave up left behind."""
+
+    names: list[str]
+    unconfirmed: list[str]
+    accounts: list[Config]
 
 
 def _say(send: Send, job: Job, note: Note, exc: LivebarError | None) -> None:

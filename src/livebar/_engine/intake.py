@@ -57,8 +57,9 @@ class Intake:
         self.inbox: collections.deque[Any] = collections.deque()
         self.idle = threading.Condition()
         """Notified after every turn (flushes wait on it)."""
-        self.flushing = 0
-        """While above zero, endings seal at once: nobody waits for a late excepthook."""
+        self.flushing: list[float] = []
+        """The deadlines (engine clock) of the flushes waiting now: endings seal at once (nobody
+        waits for a late excepthook), and retries of ends and pushes fit before the first."""
         self.turns_started = 0
         self.turns_completed = 0
         self.last_turn_at = -math.inf

@@ -9,17 +9,17 @@ policy returns. Only the engine's thread touches it.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
 from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
-from livebar._engine.lost import lost_end
+from livebar._engine.lost import ended_record, lost_end
 from livebar._engine.messages import (
     AskSlot,
     Effect,
     Kind,
+    Landed,
     Question,
     Refund,
     Room,
@@ -31,6 +31,7 @@ from livebar._engine.requests import outcome_push
 from livebar._ledger import ledger as _ledger
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
+from livebar._log import log
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
     from livebar._wire.results import Result
 
 __all__ = ["Outbox", "admit", "apply", "ask", "perform"]
-
-log = logging.getLogger("livebar")
 
 
 class Outbox:
@@ -61,6 +60,10 @@ class Outbox:
         self.queued: dict[int, PushJob | OrphanJob] = {}
         self.refused = False
         """The key was refused (or its billing blocked): nothing new is taken in."""
+        self.reachable = False
+        """The server has answered (or may have) at least one request of this account."""
+        self.lost: list[str] = []
+        """What will never be delivered: activities settled without their end, pushes dropped."""
         self.blocked = False
         self.said_pushed = False
         self.next_claim = -math.inf
@@ -109,6 +112,18 @@ class Outbox:
         self.policy.granted(job.key, bool(self.ask(question, now)))
         if job.ending is not None:  # over before the engine first saw it
             self.policy.close(job.key, job.snapshot)
+            self.record(job, now)
+
+    def record(self, job: ActivityJob, now: float) -> None:
+        """Tell the ledger what a reaper would end ``job`` with if this process went now: its
+        own end once it has one (a finished job is never shown "Lost"), else the state the
+        phone was last sent."""
+        if job.state is None:
+            return
+        state = job.state.to_json()
+        if job.ending is not None:
+            state = ended_record({**state, "auto_dismiss_minutes": job.ending.dismiss_minutes})
+        self.ledger.record_state(str(job.key), now, activity_id=job.stats.activity_id, state=state)
 
     def queue(self, job: PushJob | OrphanJob) -> None:
         self.queued[job.key] = job
@@ -126,7 +141,8 @@ class Outbox:
             return  # its outcome push is still on its way
         job.stats.coalesced = self.policy.coalesced(job.key)
         self.apply(self.policy.forget(job.key), now)
-        self.activities.pop(job.key, None)
+        if self.activities.pop(job.key, None) is not None and not job.stats.end_delivered:
+            self.lost.append(job.title)
         job.done.set()
 
     def settle_orphan(self, job: OrphanJob, now: float, *, ended: bool) -> None:
@@ -154,11 +170,7 @@ class Outbox:
             self.policy.renewed(job.key, now)
         if send.kind in (Kind.START, Kind.UPDATE):
             stats.activity_id = result.activity_id or stats.activity_id
-            if job.state is not None:  # what a reaper would end it with if we die
-                state = job.state.to_json()
-                self.ledger.record_state(
-                    str(job.key), now, activity_id=stats.activity_id, state=state
-                )
+            self.record(job, now)
         if send.kind is Kind.ROTATE:
             stats.rotations += 1
         elif send.kind is Kind.UPDATE:
@@ -200,6 +212,8 @@ class Outbox:
         for key, queued in list(self.queued.items()):
             if isinstance(queued, OrphanJob):
                 self.ledger.settle_orphan(queued.end.orphan.id, now, ended=False)
+            else:
+                self.lost.append(queued.title)
             self.apply(self.policy.forget(key), now)
         self.queued.clear()
 
@@ -223,6 +237,7 @@ class Outbox:
                 if queued.owner is not None:
                     queued.owner.stats.dropped += 1
                 del self.queued[key]
+                self.lost.append(queued.title)
                 self.apply(self.policy.forget(key), now)
 
     # -- the account's other processes ----------------------------------------------------------
@@ -280,6 +295,8 @@ def apply(ledger: AccountLedger, effects: list[Effect], now: float) -> None:
     for effect in effects:
         if isinstance(effect, Refund):
             ledger.refund(effect.ticket, now)
+        elif isinstance(effect, Landed):
+            ledger.landed(effect.ticket, now)
         elif isinstance(effect, YieldSlot):
             ledger.yield_slot(str(effect.key), now)
         else:

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, cast
 from livebar import _defaults
 from livebar._engine import ranks
 from livebar._engine.intake import Intake, Opening
+from livebar._log import ERROR, WARNING, log
 from livebar._process import fork
 from livebar._wire.errors import ConfigurationError, LivebarError, detached
 
 if TYPE_CHECKING:
-    import logging
-
     from typing_extensions import Unpack
 
     from livebar._engine.budgets import Budgets
@@ -43,6 +42,7 @@ __all__ = [
     "configure",
     "flush",
     "flush_timeout",
+    "in_a_worker_process",
     "install",
     "nudge",
     "open_activity",
@@ -52,9 +52,6 @@ __all__ = [
     "wake",
 ]
 
-_WARNING, _ERROR = 30, 40
-"""``logging``'s levels: the module is imported only when there is something to say (it is not
-cheap, and opening the first activity must cost the caller next to nothing)."""
 
 _PRUNE_AT = 32
 """The open registry drops settled activities when it reaches this size (then twice what is
@@ -87,30 +84,37 @@ class Driver(Protocol):
 
 
 class FlushTicket:
-    """One flush of an engine: done when a turn that began after it leaves nothing pending.
-    While a ticket is out, endings seal at once (nobody waits for a late excepthook)."""
+    """One flush of an engine until ``deadline`` (the engine's clock): done when a turn that
+    began after it leaves nothing pending. While a ticket is out, endings seal at once (nobody
+    waits for a late excepthook) and the retries of ends and pushes fit before its deadline."""
 
-    def __init__(self, intake: Intake) -> None:
+    def __init__(self, intake: Intake, deadline: float) -> None:
         self.intake = intake
         self.mark = intake.turns_started
-        intake.flushing += 1
+        self.deadline = deadline
+        intake.flushing.append(deadline)
 
     def done(self) -> bool:
         intake = self.intake
         return intake.turns_completed > self.mark and not intake.pending()
 
     def close(self) -> None:
-        self.intake.flushing -= 1
+        self.intake.flushing.remove(self.deadline)
 
 
 class Sender:
     """The background thread: a short shell that builds the dispatcher on its own thread (the
     caller's only made the intake), then calls ``turn`` when due or woken."""
 
-    def __init__(self, build: Callable[[Intake], Dispatcher], intake: Intake) -> None:
+    def __init__(
+        self,
+        build: Callable[[Intake], Dispatcher],
+        intake: Intake,
+        built: Dispatcher | None = None,
+    ) -> None:
         self.intake = intake
         self._build = build
-        self._dispatcher: Dispatcher | None = None
+        self._dispatcher: Dispatcher | None = built
         self._event = threading.Event()
         self._go = threading.Event()
         self._hold_until = -math.inf
@@ -129,8 +133,10 @@ class Sender:
         # otherwise it would wait for the GIL while this thread imports (a switch interval or
         # more).
         self._go.wait(_GO_TIMEOUT)
-        with runtime.importing:  # a fork waits: a child never inherits half-imported modules
-            dispatcher = self._dispatcher = self._build(self.intake)
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            with runtime.importing:  # a fork waits: a child never inherits half-imported modules
+                dispatcher = self._dispatcher = self._build(self.intake)
         clock = dispatcher.clock
         while True:  # a daemon thread: it ends with the interpreter
             self._event.clear()  # before the turn, so a wake-up during it is not lost
@@ -165,7 +171,7 @@ class Sender:
         intake = self.intake
         deadline = time.monotonic() + timeout
         with intake.idle:
-            ticket = FlushTicket(intake)
+            ticket = FlushTicket(intake, deadline)
             try:
                 self._wake()
                 while not ticket.done():
@@ -207,6 +213,9 @@ class Runtime:
         (engine clock): see ``flush(again=False)``."""
         self.waited = 0.0
         """How long the last flush waited, with the flush whose deadline it finished."""
+        self.lost_seen = 0
+        """``Dispatcher.lost()`` as the last flush reported it: a flush after an end was given
+        up says False, once, whatever else it delivered."""
         self.open: dict[int, tuple[Any, int]] = {}
         """id(activity) -> (activity, the thread that started it), until its ending is sealed
         (dropped when the registry next grows past ``prune_at``)."""
@@ -218,6 +227,9 @@ class Runtime:
         self.signal_at: float | None = None
         """When SIGTERM last arrived, on the engine's clock."""
         self.hooks_installed = False
+        self.exit_deadline: float | None = None
+        """Once livebar's exit hook has run: until when (engine clock) what exit handlers after
+        it do (an end, a push) may still be delivered."""
 
     # -- the engine -----------------------------------------------------------------------------
 
@@ -229,7 +241,11 @@ class Runtime:
                 intake = Intake(
                     clock=time.monotonic, sample_interval=_defaults.DEFAULT_SAMPLE_INTERVAL
                 )
-                self.driver = Sender(self.build, intake)
+                # A multiprocessing worker leaves as soon as its task returns (os._exit, its
+                # pool's SIGTERM): its engine is built at once, on the caller's thread, so the
+                # exit's wait never meets imports still under way on the engine's.
+                built = self.build(intake) if in_a_worker_process() else None
+                self.driver = Sender(self.build, intake, built)
             return self.driver
 
     def build(self, intake: Intake) -> Dispatcher:
@@ -283,7 +299,7 @@ class Runtime:
                 "off. Set %s=1 to silence this.",
                 _defaults.ENV_API_KEY,
                 _defaults.ENV_DISABLE,
-                level=_WARNING,
+                level=WARNING,
             )
             return None
         return config
@@ -359,10 +375,10 @@ class Runtime:
             self.say_once("flush", "livebar: %s; using the default", exc)
             return _defaults.DEFAULT_FLUSH_TIMEOUT
 
-    def say_once(self, topic: str, message: str, *args: object, level: int = _ERROR) -> None:
+    def say_once(self, topic: str, message: str, *args: object, level: int = ERROR) -> None:
         if topic not in self.warned:
             self.warned.add(topic)
-            _log().log(level, message, *args)
+            log.log(level, message, *args)
 
     # -- flushing, once per deadline ------------------------------------------------------------
 
@@ -405,11 +421,20 @@ class Runtime:
             self.gave_up = None
         elif since == began:
             self.gave_up = (intake.handed_over, began, began + seconds)
+        dispatcher = driver.dispatcher
+        lost = dispatcher.lost() if dispatcher is not None else 0
+        if lost != self.lost_seen:  # an end (or a push) was given up: not all was delivered
+            self.lost_seen = lost
+            return False
         return delivered
 
-    def report_undelivered(self, waited: float) -> None:
+    def report_undelivered(
+        self, waited: float, courier: Callable[[Config], int | None] | None = None
+    ) -> None:
         """After a flush gave up: count what never arrived and name it in one log line (an end
-        that was sent but never answered is named apart: it may well be on the phone).
+        that was sent but never answered is named apart: it may well be on the phone); with a
+        ``courier``, send one for each account whose ends it can still deliver. When no request
+        of this process ever reached a server, the line says so (nothing was waited for).
 
         Built by the exiting thread: the engine's may be blocked on a request that will not
         answer in time, which is why the flush gave up."""
@@ -418,22 +443,30 @@ class Runtime:
             return
         dispatcher = driver.dispatcher
         if dispatcher is not None:
-            undelivered, unconfirmed = dispatcher.undelivered()
+            report = dispatcher.undelivered()
+            names, unconfirmed, accounts = report.names, report.unconfirmed, report.accounts
         else:  # the engine's thread never got as far as building it
             inbox = list(driver.intake.inbox)
-            undelivered = [o.spec.title for o in inbox if isinstance(o, Opening)]
-            unconfirmed = []
+            names = [o.spec.title for o in inbox if isinstance(o, Opening)]
+            unconfirmed, accounts = [], []
         parts = []
-        if undelivered:
-            parts.append("not delivered: " + ", ".join(undelivered))
+        if names:
+            parts.append("not delivered: " + ", ".join(names))
         if unconfirmed:
             parts.append(
                 "sent but unconfirmed (no answer in time; it may have arrived): "
                 + ", ".join(unconfirmed)
             )
+        couriers = [courier(config) for config in accounts] if courier else []
+        sent = [str(pid) for pid in couriers if pid is not None]
+        if sent:
+            parts.append(
+                f"a courier (pid {', '.join(sent)}) delivers their ends once this process has "
+                "exited"
+            )
         refused = driver.intake.unreachable()
         if parts and refused >= UNREACHABLE_AFTER:
-            _log().warning(
+            log.warning(
                 "livebar: gave up at exit without waiting: ActivitySmith could not be reached "
                 "during the whole run (%d connections refused in a row, none ever connected); "
                 "%s",
@@ -441,7 +474,17 @@ class Runtime:
                 "; ".join(parts),
             )
         elif parts:
-            _log().warning("livebar: gave up after %.1fs; %s", waited, "; ".join(parts))
+            log.warning("livebar: gave up after %.1fs; %s", waited, "; ".join(parts))
+
+    def deliver_late(self) -> None:
+        """An end or a push after livebar's exit hook (an ``atexit`` handler of the program's
+        that runs after livebar's): delivered now, within what is left of the exit's deadline,
+        or said not to be."""
+        if self.exit_deadline is None:
+            return
+        left = max(0.0, self.exit_deadline - self.clock()())
+        if not self.flush(left, again=True):
+            self.report_undelivered(left)
 
     # -- the open activities ----------------------------------------------------------------------
 
@@ -493,12 +536,6 @@ fork.at_fork(
 )
 
 
-def _log() -> logging.Logger:
-    import logging
-
-    return logging.getLogger("livebar")
-
-
 def _shared_ledger(account: Account, window: float) -> AccountLedger:
     """The account's ledger as ``LIVEBAR_LEDGER`` says: shared on this machine by default.
 
@@ -518,6 +555,8 @@ def install(driver: Driver | None) -> Driver | None:
     with runtime.lock:
         previous, runtime.driver = runtime.driver, driver
         runtime.gave_up = None  # a flush of another engine gave up on its own work
+        runtime.lost_seen = 0  # a new engine has lost nothing yet, and has not been exited
+        runtime.exit_deadline = None
     return previous
 
 
@@ -545,6 +584,14 @@ def open_activity(spec: ActivitySpec, sample: Sampler) -> Opening | None:
     """Hand a starting activity to the engine (its job is made on the engine's thread, or at
     once under virtual time); None when it is certainly not mirrored."""
     return runtime.hand_over(spec, sample)
+
+
+def in_a_worker_process() -> bool:
+    """Whether this process is a ``multiprocessing`` child (a pool's worker)."""
+    import sys
+
+    multiprocessing = sys.modules.get("multiprocessing")
+    return multiprocessing is not None and multiprocessing.parent_process() is not None
 
 
 def _why_not(spec: ActivitySpec) -> str | None:
@@ -604,6 +651,7 @@ def push(
     intake = driver.intake
     given = spec.client if intake.use_given_clients else None
     intake.hand(PushJob(intake.new_key(), notification, config, client=given))
+    runtime.deliver_late()
     return True
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol, TypeVar
 
 from livebar._job.loops import LoopExit, LoopSite, caller, how_left
 from livebar._job.options import check_color, check_steps, check_text, check_title, check_total
+from livebar._log import log
 from livebar._wire import checks
 from livebar._wire.errors import ValidationError
 
@@ -80,12 +81,10 @@ class ProgressView(NamedTuple):
 
     @property
     def reached_the_end(self) -> bool:
-        """Whether "done" may fill the bar: not when a count fell short of its known total."""
-        if self.segmented or self.percentage is not None or self.value is not None:
-            return True
-        if not self.total:
-            return True
-        return self.items >= self.total
+        """Whether "done" may fill the bar: not when the work the job declared (its items, its
+        steps) was not all done. The phone shows the real progress, never a bar not reached."""
+        complete = self.complete
+        return complete is None or complete or self.percentage is not None
 
     @property
     def complete(self) -> bool | None:
@@ -125,6 +124,7 @@ class Progress:
         self.stages: list[str] = []
         """The stages running now, outermost first."""
         self.failed_at: str | None = None
+        self.said_unknown_step = False
         if spec.steps is not None:
             self._apply_steps(spec.steps)
         self.total: float | None = spec.total
@@ -138,6 +138,8 @@ class Progress:
         self.upper_limit: float | None = None
         self._source: Callable[[], float] | None = None
         self.stopped_early = False
+        self.loop: LoopSite | None = None
+        """The bare loop this progress's activity ends with, while it runs."""
         self.ignored = 0
         """Values refused while the job ran (NaN, out of range): dropped, never raised."""
         self.changed: Callable[[], None] = _unchanged
@@ -340,6 +342,15 @@ class Progress:
             return self.step_names.index(name)
         # A name we did not know: it is the next step; grow the count if needed.
         index = min(self.current_step, self.number_of_steps)
+        if len(self.step_names) >= self.number_of_steps and not self.said_unknown_step:
+            self.said_unknown_step = True  # every step was named, and not this one: say so once
+            log.warning(
+                "livebar: %r has no step named %r (its steps: %s); it is added as a step of its "
+                "own (said once)",
+                self.title,
+                name,
+                ", ".join(self.step_names),
+            )
         while len(self.step_names) < index:
             self.step_names.append(f"step {len(self.step_names) + 1}")
         self.step_names.insert(index, name)
@@ -388,6 +399,13 @@ class Progress:
 
     # -- loops --------------------------------------------------------------------------------
 
+    def loop_stands(self) -> LoopExit | None:
+        """How the bare loop of this activity stands, read from its frame (at exit)."""
+        site = self.loop
+        if site is None or site.frame is None:
+            return None
+        return how_left(site, site.frame)
+
     def track(
         self,
         iterable: Iterable[T],
@@ -405,6 +423,8 @@ class Progress:
             total = length
         if total is not None and not self.segmented:
             self.set_total(total)
+        if owner is not None:
+            self.loop = site
         base = self.count()
         iterator = iter(iterable)
         length_hint = getattr(iterator, "__length_hint__", None)
@@ -458,6 +478,10 @@ class Progress:
         closer: FrameType | None,
     ) -> None:
         self.freeze(count)
+        if site is not None:
+            site.frame = None  # the loop is over: its frame is not ours to keep
+        if owner is not None:
+            self.loop = None
         if finished:
             if owner is not None:
                 owner.loop_finished()

@@ -16,7 +16,6 @@ activities; every ending they make is ``endings.decide``'s, from the facts they 
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import signal
 import sys
@@ -24,9 +23,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Callable
 
-from livebar._engine.runtime import runtime
+from livebar._engine.runtime import in_a_worker_process, runtime
 from livebar._job.endings import Facts, Outcome, Terminated
+from livebar._log import WARNING, log
 from livebar._process import signals
+from livebar._process.exit import place as exit_place
 
 __all__ = ["at_exit", "handling_sigterm", "install", "on_sigterm", "report_uncaught", "track_open"]
 
@@ -35,6 +36,14 @@ def track_open(activity: Any) -> None:
     """Register a mirrored activity that has started; installs the hooks on first use."""
     install()
     runtime.track_open(activity)
+    if runtime.exit_deadline is not None:
+        runtime.say_once(
+            "opened at exit",
+            "livebar: %r was opened by an exit handler that runs after livebar's: it is ended "
+            "(and its end delivered) only if that handler closes it",
+            activity.title,
+            level=WARNING,
+        )
 
 
 def install() -> None:
@@ -43,7 +52,14 @@ def install() -> None:
         if runtime.hooks_installed:
             return
         runtime.hooks_installed = True
-    atexit.register(at_exit)
+    exit_place.hook = at_exit
+    exit_place.take()  # taken at import already, unless livebar's modules were loaded alone
+    if in_a_worker_process():
+        # A multiprocessing worker leaves through os._exit (no atexit): its pool's finalizers
+        # are where the ends of the tasks it ran are delivered, after the handles' counts.
+        from multiprocessing import util
+
+        util.Finalize(None, at_exit, exitpriority=50)
     previous = sys.excepthook
 
     def excepthook(tp: type[BaseException], exc: BaseException, tb: Any) -> None:
@@ -88,13 +104,23 @@ def on_sigterm(signum: int, frame: Any, previous: Any) -> bool:
     worker threads have activities, end them as cancelled, flush (bounded) and die of the signal
     as the default would; with none open, leave it to the default.
     """
-    if runtime.exiting:  # the exit is delivering the last updates: stop waiting, and exit
-        raise Terminated(128 + signum)
+    if runtime.exiting:
+        if in_a_worker_process():
+            # A pool terminates its workers with SIGTERM as it closes: the exit delivering
+            # their tasks' ends (bounded by its deadline) goes on.
+            return True
+        raise Terminated(128 + signum)  # the exit's wait is stopped: exit now
     if callable(previous):
         return False
     main = threading.main_thread().ident
     opened = runtime.open_threads()
     if not opened:
+        # Nothing runs, but ends may still be on their way (a pool's worker, terminated by
+        # SIGTERM once its tasks are done): deliver them (bounded) before dying of the signal.
+        driver = runtime.driver
+        if driver is not None and driver.intake.pending():
+            with contextlib.suppress(BaseException):
+                runtime.flush(None, again=True)
         return False
     if any(thread == main for _, thread in opened):
         raise Terminated(128 + signum)
@@ -129,13 +155,11 @@ def handling_sigterm() -> Iterator[None]:
 def at_exit() -> None:
     """The interpreter exits: end what is still open, wait for the ends once, say what is not
     delivered."""
-    import logging  # only here: opening the first activity must not pay for it
-
     if runtime.driver is None:
         return
     for activity in runtime.open_activities():
         if not activity.closed:
-            activity.finish(Facts(exception=runtime.uncaught, at_exit=True))
+            activity.finish(activity.exit_facts(runtime.uncaught))
     timeout = runtime.deadline()
     clock = runtime.clock()
     started = clock()
@@ -146,15 +170,18 @@ def at_exit() -> None:
     except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C or SIGTERM: stop waiting, quietly
         delivered = False
         waited = min(clock() - started, timeout)
-        logging.getLogger("livebar").warning(
-            "livebar: interrupted while delivering the last updates"
-        )
+        log.warning("livebar: interrupted while delivering the last updates")
     finally:
         runtime.exiting = False
     if delivered:
         _close_ledgers()  # nothing of ours is left on the phone: nothing for others to reap
     else:
-        runtime.report_undelivered(waited)
+        from livebar._process.courier import send_courier, wanted  # only when one may be sent
+
+        runtime.report_undelivered(waited, courier=send_courier if wanted() else None)
+    # What exit handlers after this one may still use: what is left of the one deadline.
+    given = runtime.gave_up
+    runtime.exit_deadline = given[2] if given is not None else started + timeout
     if isinstance(runtime.uncaught, KeyboardInterrupt):
         _exit_as_interrupted()
 
