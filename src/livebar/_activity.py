@@ -366,10 +366,10 @@ class LiveActivity:
             self.ended_at = self._clock()
             self._frozen = self._progress.count()  # what the ending shows, whatever comes later
             self._ending = self._ending_for(facts, subtitle)
-        _wake_engine()
         if self._opening is not None:  # handed over (its job may not be made yet)
             from livebar._engine.runtime import runtime
 
+            _wake_engine()
             runtime.deliver_late()
 
     def correct(self, exc: BaseException) -> bool:
@@ -382,7 +382,8 @@ class LiveActivity:
             if ending is None or self.settled or not ending.provisional:
                 return False
             self._ending = self._ending_for(Facts(exception=exc), None)
-        _wake_engine()
+        if self._opening is not None:
+            _wake_engine()
         return not self.settled or self.ending is self._ending
 
     def _ending_for(self, facts: Facts, subtitle: str | None) -> Ending:

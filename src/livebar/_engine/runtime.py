@@ -500,12 +500,13 @@ class Runtime:
             self.open[id(activity)] = (activity, threading.get_ident())
 
     def open_activities(self) -> list[Any]:
+        """The registered activities the engine mirrors, or may (not those it declined)."""
         with self.lock:
-            return [activity for activity, _thread in self.open.values()]
+            return [activity for activity, _thread in self.open.values() if not activity.declined]
 
     def open_threads(self) -> list[tuple[Any, int]]:
         with self.lock:
-            return [(a, thread) for a, thread in self.open.values() if not a.closed]
+            return [(a, thread) for a, thread in self.open.values() if not (a.closed or a.declined)]
 
     def forget_engine(self, clock: Callable[[], float]) -> None:
         """Drop the activities of an engine that is going away (``virtual_time()`` leaving)."""
