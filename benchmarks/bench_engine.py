@@ -41,9 +41,16 @@ from typing import Any
 from bench_common import Spread, compiled, emit, without_bytecode
 
 FIRST = r"""
-import asyncio, json, os, sys, time, urllib.request
+import asyncio, json, os, socket, sys, time
 mode = sys.argv[1]
-base = os.environ["ACTIVITYSMITH_BASE_URL"].rsplit("/api", 1)[0]
+host, port = os.environ["ACTIVITYSMITH_BASE_URL"].split("//")[1].split("/")[0].split(":")
+def requests_seen():  # a bare GET: urllib would import half of what livebar imports, early
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(f"GET /_sim/requests HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    return json.loads(data.split(b"\r\n\r\n", 1)[1])
 import livebar
 if mode == "async, imported first":
     from livebar import live_activity  # the activity's own modules load here, not in the loop
@@ -54,8 +61,7 @@ if mode == "with":
     first = None
     for _ in range(400):
         time.sleep(0.005)
-        seen = json.load(urllib.request.urlopen(base + "/_sim/requests"))
-        mine = [r["t"] for r in seen if r["t"] >= wall - 0.001]
+        mine = [r["t"] for r in requests_seen() if r["t"] >= wall - 0.001]
         if mine:
             first = min(mine) - wall
             break
@@ -288,7 +294,7 @@ def wakeups(seconds: float) -> dict[str, Any]:
             out["syscalls"]["imports alone"] = _syscalls(
                 [sys.executable, "-c", IMPORTS_ALONE], env, seconds
             )
-    out["virtual"] = _virtual_wakeups()
+    out["virtual"] = virtual_wakeups()
     return out
 
 
@@ -311,7 +317,7 @@ def _syscalls(argv: list[str], env: dict[str, str], seconds: float) -> dict[str,
         return {"total": sum(calls.values()), "top": top}
 
 
-def _virtual_wakeups() -> dict[str, float]:
+def virtual_wakeups() -> dict[str, float]:
     """Turns per second of a 20-minute job past its iOS burst, on the virtual clock."""
     import livebar
     from livebar.testing import virtual_time
@@ -378,13 +384,16 @@ def bars(rounds: int, n: int) -> dict[str, Any]:
     return out
 
 
+SIZES = {"quick": (3, 15.0, 1, 5, 100), "full": (7, 60.0, 2, 9, 300)}
+"""Processes per first-activity figure, the real job's seconds, exits' runs, bars' rounds and
+bars per round."""
+
+
 def run(quick: bool = False) -> dict[str, Any]:
-    return {
-        "first": first(3 if quick else 7),
-        "wakeups": wakeups(15.0 if quick else 60.0),
-        "exits": exits(1 if quick else 2),
-        "bars": bars(5 if quick else 9, 100 if quick else 300),
-    }
+    processes, seconds, exit_runs, rounds, per_round = SIZES["quick" if quick else "full"]
+    out = {"first": first(processes), "wakeups": wakeups(seconds), "exits": exits(exit_runs)}
+    out["bars"] = bars(rounds, per_round)
+    return out
 
 
 if __name__ == "__main__":

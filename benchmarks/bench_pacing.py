@@ -208,16 +208,22 @@ def training(key: str, *, epochs: int = 50, epoch_seconds: float = 144.0) -> Job
     )
 
 
-def deploy(key: str, lengths: Sequence[float] = (5.3, 240.7, 20.2, 900.4, 33.4)) -> Job:
+def deploy(
+    key: str,
+    lengths: Sequence[float] = (5.3, 240.7, 20.2, 900.4, 33.4),
+    *,
+    stages: Sequence[str] = ("build", "test", "migrate", "rollout", "verify"),
+    title: str = "Deploy",
+) -> Job:
     """A segmented deploy whose stages take very different times."""
-    names = ("build", "test", "migrate", "rollout", "verify")[: len(lengths)]
+    names = tuple(stages)[: len(lengths)]
     points: list[tuple[float, float]] = [(0.0, 0.0)]
     t = 0.0
     for i, length in enumerate(lengths):
         t += length
         points.append((t, float(i)))
         points.append((t, float(i + 1)))
-    return Job(key, "Deploy", t, len(names), tuple(points), steps=tuple(names))
+    return Job(key, title, t, len(names), tuple(points), steps=names)
 
 
 def stall_then_jump(key: str) -> Job:

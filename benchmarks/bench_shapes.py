@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bench_pacing import Job, Scenario, evaluate
+from bench_pacing import Job, Scenario, deploy, evaluate
 
 PEERS = ("every-1%", "every-10%", "every-2min")
 
@@ -47,14 +47,7 @@ def slow_first_epoch(key: str) -> Job:
 def uneven_etl(key: str) -> Job:
     """An ETL of six stages from 2 s to 25 minutes (a segmented bar)."""
     names = ("extract", "validate", "transform", "load", "index", "report")
-    lengths = (3.0, 45.0, 1500.0, 8.0, 600.0, 2.0)
-    points: list[tuple[float, float]] = [(0.0, 0.0)]
-    t = 0.0
-    for i, length in enumerate(lengths):
-        t += length
-        points.append((t, float(i)))
-        points.append((t, float(i + 1)))
-    return Job(key, "ETL", t, len(names), tuple(points), steps=names)
+    return deploy(key, (3.0, 45.0, 1500.0, 8.0, 600.0, 2.0), stages=names, title="ETL")
 
 
 def swinging_download(key: str) -> Job:

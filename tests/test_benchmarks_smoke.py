@@ -93,3 +93,16 @@ def test_the_real_shapes_harness_on_the_90_second_job(bench_pacing: ModuleType) 
     assert (0, 0) == (livebar["refused"], livebar["warnings"])
     assert (True, True) == bench_shapes.verdict(result)
     assert set(bench_shapes.PEERS) == set(result["peers"])
+
+
+def test_a_job_past_its_ios_burst_wakes_the_engine_at_most_once_per_2_seconds(
+    bench_pacing: ModuleType,
+) -> None:
+    """The engine-sleeps benchmark's virtual job: once the iOS budget allows one update per ~2
+    minutes the engine sleeps until the next (0.5 turns a second at most, 4 on the old tick),
+    and after the last activity it does not wake at all."""
+    import bench_engine
+
+    figures = bench_engine.virtual_wakeups()
+    assert figures["past_burst_turns_per_s"] <= 0.5
+    assert 0.0 == figures["after_turns_per_s"]

@@ -7,21 +7,6 @@ import livebar
 from livebar.testing import virtual_time
 
 
-def test_a_job_past_its_ios_burst_wakes_the_engine_at_most_once_per_2_seconds() -> None:
-    """A 20-minute job: once the iOS budget allows one update per ~2 minutes, the engine sleeps
-    until the next one is allowed (0.5 turns a second at most, against 4 on the old tick)."""
-    with virtual_time() as vt:
-        with livebar.live_activity("Long", total=1200) as act:
-            act.set_source(lambda: vt.now)
-            vt.advance(600.0)
-            before = vt.dispatcher.turns_started
-            vt.advance(600.0)
-            turns = vt.dispatcher.turns_started - before
-        vt.flush()
-    assert turns <= 0.5 * 600.0
-    assert act.stats.warnings == 0
-
-
 def test_the_engine_parks_once_the_last_activity_has_ended() -> None:
     """After the last end is delivered, no turn is due: the engine waits for new work."""
     with virtual_time() as vt:
