@@ -105,7 +105,10 @@ def open_ledger(
         _warn_once(f"setting:{exc}", "livebar: %s; the ledger is off (this process only)", exc)
         resolved = LedgerSetting("off")
     owner = Owner.current(host=host or env.get(ENV_HOST_ID, "").strip() or None)
-    memory = AccountLedger(MemoryBackend(window=window, owner=owner), description="memory")
+    # This process alone: it keeps no fleets (a fleet needs a ledger its members share).
+    memory = AccountLedger(
+        MemoryBackend(window=window, owner=owner), description="memory", fleets=False
+    )
     if resolved.kind == "off":
         return memory
     try:
