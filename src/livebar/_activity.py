@@ -262,10 +262,16 @@ class LiveActivity:
 
         self._clock = runtime.clock()
         self.started_at = self._clock()
-        self._job = runtime.open_activity(self.spec, self.sample)
+        self._job = self._open_job()
         if self._job is not None:
             hooks.track_open(self)
         return self
+
+    def _open_job(self) -> ActivityJob | None:
+        """Hand this activity to the engine (a fleet member hands over a fleet job instead)."""
+        from livebar._engine import runtime
+
+        return runtime.open_activity(self.spec, self.sample)
 
     def close(
         self,

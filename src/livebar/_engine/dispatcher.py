@@ -25,8 +25,9 @@ import time
 from typing import TYPE_CHECKING, Callable, Union
 
 from livebar import _defaults
+from livebar._engine import fleets
 from livebar._engine.budgets import Budgets
-from livebar._engine.jobs import ActivityJob, Job, OrphanJob, PushJob, new_stream_key
+from livebar._engine.jobs import ActivityJob, FleetJob, Job, OrphanJob, PushJob, new_stream_key
 from livebar._engine.lost import lost_message
 from livebar._engine.messages import Heard, Kind, Send
 from livebar._engine.outbox import Outbox, perform
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     import threading
 
     from livebar._engine.jobs import Sampler
+    from livebar._job.fleet import FleetSpec
     from livebar._job.options import ActivitySpec
     from livebar._ledger.ledger import AccountLedger
     from livebar._wire.account import Account
@@ -156,6 +158,18 @@ class Dispatcher:
         self.waker()
         return job
 
+    def open_fleet(
+        self, spec: ActivitySpec, fleet: FleetSpec, sample: Sampler, config: Config
+    ) -> FleetJob:
+        """Take a starting fleet member; returns the record ``wait()`` and ``stats`` read."""
+        job = FleetJob(next(self._keys), spec, fleet, sample, config)
+        if self.use_given_clients:
+            job.client = spec.client
+        self.handed_over += 1
+        self._inbox.append(job)
+        self.waker()
+        return job
+
     def push(
         self, notification: PushNotification, config: Config, client: Client | None = None
     ) -> None:
@@ -248,6 +262,8 @@ class Dispatcher:
                 item.give_up("the account refused our key earlier")
             elif item.look(self._seal_before(now), now) is None:
                 item.give_up(item.stats.last_error or "no state")
+            elif isinstance(item, FleetJob):
+                outbox.activities[item.key] = item  # on the phone only while it leads
             else:
                 outbox.open(item, now)
 
@@ -280,6 +296,9 @@ class Dispatcher:
         for job in list(outbox.activities.values()):
             if job.ending is not None:
                 continue
+            if isinstance(job, FleetJob):
+                any_open |= self._tend_fleet(outbox, job, now)
+                continue
             sample = job.look(self._seal_before(now), now)
             if sample is None:
                 outbox.abandon(job, now)
@@ -293,6 +312,16 @@ class Dispatcher:
             if not sample.pending:
                 policy.observe(job.key, job.snapshot)
         return any_open
+
+    def _tend_fleet(self, outbox: Outbox, job: FleetJob, now: float) -> bool:
+        """Sample a fleet member, report it, and lead its card while it holds the lease."""
+        if job.look(self._seal_before(now), now) is None:
+            outbox.abandon(job, now)
+            job.wrote_final = True
+            outbox.settle(job, now)
+            return False
+        fleets.tend(outbox, job, now, outbox.policy.budgets)
+        return job.key in outbox.activities
 
     # -- sending, and what the answer means ---------------------------------------------------
 

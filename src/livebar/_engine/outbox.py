@@ -14,7 +14,8 @@ import math
 from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
-from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
+from livebar._engine import fleets
+from livebar._engine.jobs import ActivityJob, FleetJob, OrphanJob, PushJob
 from livebar._engine.lost import lost_end
 from livebar._engine.messages import (
     AskSlot,
@@ -76,7 +77,7 @@ class Outbox:
     @property
     def settling(self) -> bool:
         """Anything queued, or an activity over whose end is not settled yet."""
-        return bool(self.queued) or any(j.ending is not None for j in self.activities.values())
+        return bool(self.queued) or any(j.over for j in self.activities.values())
 
     # -- the policy's questions and effects, answered by the ledger ----------------------------
 
@@ -98,13 +99,16 @@ class Outbox:
         """A new activity (sampled once): it joins the account's queue of starts at once."""
         assert job.snapshot is not None
         self.activities[job.key] = job
+        # A fleet's card is the fleet's, not this process's: the ledger keeps no stream key
+        # for it, so that no reaper ends it when this sender dies (the next one goes on).
+        fleet = isinstance(job, FleetJob)
         question = self.policy.open(
             job.key,
             now,
             job.snapshot,
             rotates=job.stream_key is None,
             title=job.title,
-            stream_key=job.stream_key,
+            stream_key=None if fleet else job.stream_key,
         )
         self.policy.granted(job.key, bool(self.ask(question, now)))
         if job.ending is not None:  # over before the engine first saw it
@@ -120,7 +124,7 @@ class Outbox:
     def settle(self, job: ActivityJob, now: float) -> None:
         """Forget an activity whose story is over, and wake whoever waits for it."""
         phase = self.policy.phase(job.key)
-        if phase is not None and not phase.settled:
+        if (phase is not None and not phase.settled) or not job.may_settle():
             return
         if any(queued.owner is job for queued in self.queued.values()):
             return  # its outcome push is still on its way
@@ -152,7 +156,9 @@ class Outbox:
         stats.rotations += verdict.rotated
         if verdict.renewed:  # the server replaced the card: iOS's budget is fresh
             self.policy.renewed(job.key, now)
-        if send.kind in (Kind.START, Kind.UPDATE):
+        if isinstance(job, FleetJob):
+            fleets.delivered(self, job, send.kind, now)
+        elif send.kind in (Kind.START, Kind.UPDATE):
             stats.activity_id = result.activity_id or stats.activity_id
             if job.state is not None:  # what a reaper would end it with if we die
                 state = job.state.to_json()

@@ -33,7 +33,8 @@ from livebar._wire.errors import ConfigurationError, LivebarError, detached
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from livebar._engine.jobs import ActivityJob, Sampler
+    from livebar._engine.jobs import ActivityJob, FleetJob, Sampler
+    from livebar._job.fleet import FleetSpec
     from livebar._job.options import ActivitySpec, PushOptions
     from livebar._ledger.ledger import AccountLedger
     from livebar._wire.account import Account
@@ -49,6 +50,7 @@ __all__ = [
     "flush_timeout",
     "install",
     "open_activity",
+    "open_fleet",
     "push",
     "runtime",
     "wait_for",
@@ -378,6 +380,15 @@ def open_activity(spec: ActivitySpec, sample: Sampler) -> ActivityJob | None:
         return None
     driver, config = mirrored
     return driver.dispatcher.open(spec, sample, config)
+
+
+def open_fleet(spec: ActivitySpec, fleet: FleetSpec, sample: Sampler) -> FleetJob | None:
+    """Hand a starting fleet member to the engine; None when it is not mirrored."""
+    mirrored = runtime.mirror(spec)
+    if mirrored is None:
+        return None
+    driver, config = mirrored
+    return driver.dispatcher.open_fleet(spec, fleet, sample, config)
 
 
 def wait_for(job: ActivityJob, timeout: float | None) -> bool:

@@ -100,6 +100,9 @@ class Verdict:
 
 Answer = Union[Answered, Diagnosis]
 
+_CARDS = (JobKind.ACTIVITY, JobKind.FLEET)
+"""The jobs that have a card of their own on the phone (an activity's, a fleet's)."""
+
 _RETRYING = {
     Trouble.TRANSIENT: Heard.RETRY,
     Trouble.RATE_LIMITED: Heard.RATE_LIMITED,
@@ -127,6 +130,14 @@ _TABLE: dict[tuple[JobKind, Trouble], Verdict] = {
     (JobKind.ORPHAN, Trouble.GONE): Verdict(Heard.OK, settle_orphan=True),
     (JobKind.ORPHAN, Trouble.GARBLED): Verdict(Heard.OK, settle_orphan=True),
     (JobKind.ORPHAN, Trouble.REJECTED): Verdict(Heard.NEVER, settle_orphan=True),
+    # -- a fleet's card, sent by the member that leads: an activity's rows, but a card that
+    # was already gone when its end arrived was ended by another member (a sender before this
+    # one): nothing to say ---------------------------------------------------------------------
+    (JobKind.FLEET, Trouble.FORBIDDEN): Verdict(Heard.FORBIDDEN, standing=Standing.REFUSED),
+    (JobKind.FLEET, Trouble.BLOCKED): Verdict(Heard.BLOCKED, standing=Standing.BLOCKED),
+    (JobKind.FLEET, Trouble.GONE): Verdict(Heard.OK, delivered=True),
+    (JobKind.FLEET, Trouble.GARBLED): Verdict(Heard.OK, delivered=True),
+    (JobKind.FLEET, Trouble.REJECTED): Verdict(Heard.NEVER, dropped=True, note=Note.DROPPED),
 }
 """What a trouble means for each kind of job, before the request and the lifecycle refine it.
 The three retrying troubles (``_RETRYING``) mean the same for every job: try again."""
@@ -153,12 +164,12 @@ def interpret(job: JobFacts, kind: Kind, answer: Answer, *, own_request: bool = 
     if isinstance(answer, Answered):
         return _delivered(job, kind, answer)
     trouble, arrived, retry_after = answer
-    activity = job.kind is JobKind.ACTIVITY and kind is not Kind.PUSH
+    activity = job.kind in _CARDS and kind is not Kind.PUSH
     if trouble is Trouble.GARBLED and activity and job.stream:
         trouble = Trouble.TRANSIENT  # a stream PUT/DELETE is safe to repeat
     if trouble in _RETRYING:
         verdict = Verdict(_RETRYING[trouble], retried=True)
-        if job.kind is JobKind.ACTIVITY and kind is Kind.START and arrived is None:
+        if job.kind in _CARDS and kind is Kind.START and arrived is None:
             # A manual start cannot be repeated safely: this one may be on the phone already.
             verdict = replace(verdict, as_stream=not job.stream, note=_as_stream(job))
     elif trouble is Trouble.REJECTED and _plainly(job, kind, own_request):
@@ -169,7 +180,7 @@ def interpret(job: JobFacts, kind: Kind, answer: Answer, *, own_request: bool = 
     else:
         verdict = _TABLE[(job.kind, trouble)]
         if trouble is Trouble.REJECTED and own_request and kind is not Kind.PUSH:
-            verdict = replace(verdict, abandon=job.kind is JobKind.ACTIVITY)
+            verdict = replace(verdict, abandon=job.kind in _CARDS)
     return replace(verdict, arrived=arrived, retry_after=retry_after)
 
 
@@ -178,7 +189,7 @@ def _plainly(job: JobFacts, kind: Kind, own_request: bool) -> bool:
     state it had), so that the card does not stay open."""
     if job.plain or own_request:
         return False
-    return (job.kind is JobKind.ACTIVITY and kind is Kind.END) or job.kind is JobKind.ORPHAN
+    return (job.kind in _CARDS and kind is Kind.END) or job.kind is JobKind.ORPHAN
 
 
 def _as_stream(job: JobFacts) -> Note | None:

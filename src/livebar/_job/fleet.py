@@ -29,10 +29,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Fleet",
-    "FleetMember",
+    "Member",
+    "FleetSpec",
     "MemberState",
     "Tally",
     "expected_names",
+    "expected_of",
     "is_over",
     "member_state",
     "tally",
@@ -95,6 +97,7 @@ class MemberState(NamedTuple):
 def member_state(view: ProgressView, ending: Ending | None) -> MemberState:
     """What a member writes of itself, from its progress (and its ending, once over)."""
     fraction = view.fraction
+    total: float | None
     if view.segmented:
         done, total = float(view.current_step), float(view.number_of_steps)
     else:
@@ -111,7 +114,7 @@ def member_state(view: ProgressView, ending: Ending | None) -> MemberState:
     )
 
 
-class FleetMember(NamedTuple):
+class Member(NamedTuple):
     """One member as the leader reads it from the record."""
 
     name: str
@@ -126,7 +129,7 @@ class Fleet(NamedTuple):
     title: str
     expected: int | tuple[str, ...]
     """How many members there should be, or their names."""
-    members: tuple[FleetMember, ...]
+    members: tuple[Member, ...]
     deadline_in: float | None = None
     """Seconds until the deadline by which every member should have started (negative: past;
     ``None``: no deadline)."""
@@ -236,3 +239,31 @@ def _order(name: str) -> tuple[str, int, str]:
     head = name.rstrip("0123456789")
     tail = name[len(head) :]
     return (head, int(tail) if tail else -1, name)
+
+
+class FleetSpec(NamedTuple):
+    """A fleet's options, checked and resolved once (``livebar.fleet``); what the engine reads."""
+
+    name: str
+    member: str
+    expected: int | tuple[str, ...]
+    run: str | None = None
+    """The run this member belongs to; ``None``: the fleet's current run (see ``may_join``)."""
+    deadline: float | None = None
+    """Seconds from the member's start by which every member should have started."""
+    bar: str = "auto"
+
+    def meta(self, title: str) -> dict[str, Any]:
+        """What the first member of a run writes of the fleet, for every sender to read."""
+        expected = self.expected if isinstance(self.expected, int) else list(self.expected)
+        return {"title": title, "expected": expected, "bar": self.bar}
+
+
+def expected_of(meta: Mapping[str, Any], default: int | tuple[str, ...]) -> int | tuple[str, ...]:
+    """The expected members as the run's first member wrote them (else ``default``)."""
+    expected = meta.get("expected")
+    if isinstance(expected, int) and not isinstance(expected, bool) and expected > 0:
+        return expected
+    if isinstance(expected, list) and expected and all(isinstance(n, str) for n in expected):
+        return tuple(expected)
+    return default
