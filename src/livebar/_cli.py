@@ -3,6 +3,7 @@
 ::
 
     livebar run [--title T] [--steps a,b,c] [--progress-regex RE] [--step-regex RE] -- CMD ...
+    livebar run --fleet NAME --members N [--member NAME] [--deadline S] -- CMD ...
     cat big.csv | livebar --total 1000000 --title Import | psql ...     (pipe mode)
     livebar push --title T [--message M] ...
     livebar simulate | livebar demo
@@ -127,6 +128,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         help="a line matching RE starts a stage (named by its group, else the next one)",
     )
     run.add_argument("--shell", action="store_true", help="run CMD through the shell")
+    _fleet_options(run)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
     run.set_defaults(handler=_run, command_name="run")
 
@@ -239,6 +241,47 @@ def _live_options(parser: argparse.ArgumentParser, *, title: str) -> None:
     )
 
 
+def _fleet_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "fleet", "run as one member of a fleet: one card for every member (a shared ledger)"
+    )
+    group.add_argument("--fleet", metavar="NAME", help="the fleet this command is a member of")
+    group.add_argument(
+        "--members", metavar="N|A,B,C", type=_members, help="how many members, or their names"
+    )
+    group.add_argument(
+        "--member",
+        metavar="NAME",
+        help="this member's name (default: LIVEBAR_HOST_ID, JOB_COMPLETION_INDEX, the host)",
+    )
+    group.add_argument(
+        "--deadline",
+        type=_non_negative_number,
+        metavar="SECONDS",
+        help="seconds by which every member should have started",
+    )
+    group.add_argument("--run", metavar="ID", help="the run id (default: LIVEBAR_FLEET_RUN)")
+
+
+def _members(text: str) -> int | list[str]:
+    if text.strip().isdigit():
+        return int(text)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give a count or comma-separated names")
+    return names
+
+
+def _non_negative_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
 def _title(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -324,8 +367,28 @@ def _mirroring_allowed() -> bool:
 
 
 def _activity(title: str, args: argparse.Namespace, **options: Any) -> LiveActivity:
-    """The activity the options describe, checked but not started (bad options exit 2)."""
+    """The activity the options describe, checked but not started (bad options exit 2); a
+    fleet's member with ``--fleet``."""
+    fleet_name = getattr(args, "fleet", None)
+    if fleet_name is None and getattr(args, "members", None) is not None:
+        raise UsageError("--members needs --fleet")
     try:
+        if fleet_name is not None:
+            if args.members is None:
+                raise UsageError("--fleet needs --members (a count, or the members' names)")
+            from livebar._fleet import fleet
+
+            return fleet(
+                fleet_name,
+                members=args.members,
+                member=args.member,
+                deadline=args.deadline,
+                run=args.run,
+                title=title,
+                subtitle=args.subtitle,
+                channels=args.channels,
+                **options,
+            )
         return live_activity(title, subtitle=args.subtitle, channels=args.channels, **options)
     except ValidationError as exc:
         raise UsageError(str(exc)) from None
@@ -503,7 +566,7 @@ def _run(args: argparse.Namespace) -> int:
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
     if args.steps is not None and not steps:
         raise UsageError("--steps: give at least one stage name")
-    title = args.title or _program_name(command, shell=args.shell)
+    title = args.title or args.fleet or _program_name(command, shell=args.shell)
     checked = _activity(title, args, steps=steps)
     activity = checked if _mirroring_allowed() else None
     if activity is not None and progress is not None and steps is None:
