@@ -276,8 +276,8 @@ class Backend(abc.ABC):
         state: Mapping[str, Any],
         holder: str,
         lease: float,
-        lead: bool,
-        release: bool,
+        lead: bool = True,
+        release: bool = False,
     ) -> bool:
         """Write ``member``'s state (and heartbeat); then the sender's lease: renewed when
         ``holder`` holds it (given back when ``release``), taken when it is free and ``lead``

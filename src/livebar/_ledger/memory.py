@@ -183,8 +183,8 @@ class MemoryBackend(Backend):
         state: Mapping[str, Any],
         holder: str,
         lease: float,
-        lead: bool,
-        release: bool,
+        lead: bool = True,
+        release: bool = False,
     ) -> bool:
         record = self._runs.get(run)
         if record is None:

@@ -149,8 +149,8 @@ class RedisFleets:
         state: Mapping[str, Any],
         holder: str,
         lease: float,
-        lead: bool,
-        release: bool,
+        lead: bool = True,
+        release: bool = False,
     ) -> bool:
         key = self._prefix + run
         args = [

@@ -97,8 +97,8 @@ def report(
     state: Mapping[str, Any],
     holder: str,
     lease: float,
-    lead: bool,
-    release: bool,
+    lead: bool = True,
+    release: bool = False,
 ) -> bool:
     """``Backend.fleet_report``."""
     found = db.execute(
