@@ -25,7 +25,15 @@ import logging
 from typing import TYPE_CHECKING
 
 from livebar import _defaults
-from livebar._job.fleet import Fleet, Member, MemberState, expected_of, is_over, tally
+from livebar._job.fleet import (
+    Fleet,
+    Member,
+    MemberState,
+    expected_of,
+    is_over,
+    others_report,
+    tally,
+)
 from livebar._job.fleet_view import fleet_ending, render_fleet
 from livebar._engine.freshness import snapshot_of
 from livebar._engine.messages import Kind
@@ -40,6 +48,8 @@ __all__ = ["delivered", "tend"]
 
 log = logging.getLogger("livebar")
 
+QUIET_REPORTS = 2.5
+"""A member that has missed this many reports (of ``fleet_report_every``) has gone quiet."""
 LEASE_MARGIN = 0.75
 """A sender stops this far into its lease (as a share of it) when it could not renew it, so
 that it has stopped before another member can take the lease."""
@@ -116,6 +126,8 @@ def _report(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None
     job.reported, job.reported_at = job.mine, now
     job.next_report = now + budgets.fleet_report_every
     job.wrote_final = final
+    if final:
+        job.next_read = -float("inf")  # whether the card ends with it is decided at once
     if leads:
         job.lease_until = now + budgets.fleet_lease * LEASE_MARGIN
         if not job.leading:
@@ -144,7 +156,7 @@ def _write(
 
 def _lead(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None:
     """Read the record when due, render the card, and hand it (or its end) to pacing."""
-    if now < job.next_read and not job.wrote_final:
+    if now < job.next_read:
         return
     assert job.run is not None
     record = outbox.ledger.fleet_read(job.run, now, lost_after=budgets.fleet_lost_after)
@@ -155,16 +167,18 @@ def _lead(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None:
         _step_down(outbox, job, now, None)
         return
     job.offset = record.now - now
-    fleet = fleet_of(record, job)
+    fleet = fleet_of(record, job, quiet_after=QUIET_REPORTS * budgets.fleet_report_every)
     counted = tally(fleet)
     leaving = job.wrote_final
     ending = None
     if is_over(fleet, counted, leaving=leaving):
         ending = fleet_ending(job.spec, counted, at=now)
-    elif leaving:  # others still run: one of them sends from now on
+    elif leaving and others_report(fleet, job.fleet.member):  # one of them sends from now on
         _write(outbox, job, now, lead=False, release=True)
         _step_down(outbox, job, now, None)
         return
+    elif leaving:  # the others still "running" went quiet: stay until they are lost
+        _write(outbox, job, now, lead=True, release=False)
     state = render_fleet(job.spec, job.fleet.bar, fleet, counted, ending)
     job.state, job.snapshot = state, snapshot_of(state)
     policy = outbox.policy
@@ -183,7 +197,7 @@ def _lead(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None:
         policy.observe(job.key, job.snapshot)
 
 
-def fleet_of(record: FleetRecord, job: FleetJob) -> Fleet:
+def fleet_of(record: FleetRecord, job: FleetJob, *, quiet_after: float) -> Fleet:
     """The pure view of a record, as ``fleet.tally`` and the renderer read it."""
     meta = record.meta
     title = meta.get("title")
@@ -191,7 +205,12 @@ def fleet_of(record: FleetRecord, job: FleetJob) -> Fleet:
         title=title if isinstance(title, str) and title else job.spec.title,
         expected=expected_of(meta, job.fleet.expected),
         members=tuple(
-            Member(name, MemberState.from_json(entry.state), name in record.alive)
+            Member(
+                name,
+                MemberState.from_json(entry.state),
+                alive=name in record.alive,
+                quiet=record.now - entry.beat > quiet_after,
+            )
             for name, entry in record.members.items()
         ),
         deadline_in=None if record.deadline is None else record.deadline - record.now,

@@ -37,6 +37,7 @@ __all__ = [
     "expected_of",
     "is_over",
     "member_state",
+    "others_report",
     "tally",
 ]
 
@@ -121,6 +122,8 @@ class Member(NamedTuple):
     state: MemberState
     alive: bool = True
     """Its heartbeat is fresh and its process is not known dead."""
+    quiet: bool = False
+    """It has missed its last reports (it may be dead, not yet lost)."""
 
 
 class Fleet(NamedTuple):
@@ -222,6 +225,17 @@ def is_over(fleet: Fleet, counted: Tally, *, leaving: bool = False) -> bool:
     if fleet.deadline_in is not None and fleet.deadline_in <= 0:
         return True
     return leaving
+
+
+def others_report(fleet: Fleet, me: str) -> bool:
+    """Whether a member other than ``me`` still runs and reports: one that can send the card
+    once ``me`` has left. When the only others running have gone quiet (killed, most likely),
+    a leaving sender stays until they are lost or report again, so that someone ends the card.
+    """
+    return any(
+        m.name != me and m.state.outcome is None and m.alive and not m.quiet
+        for m in fleet.members
+    )
 
 
 def _missing(expected: int | tuple[str, ...], present: set[str]) -> tuple[str, ...]:

@@ -3,7 +3,9 @@
 Beside ``view.render`` (one job's card), for the card of a whole fleet (``fleet.Fleet``, read
 from the ledger by the member that leads). While it runs, a segmented bar with one segment per
 member when the fleet is small enough to count on the lock screen (``steps``), else a progress
-bar over the members' summed items (``items``); the subtitle sums it up::
+bar over the members' summed items (``items``); it turns red once a member failed or was lost
+and orange once the deadline passed with members missing (a colour is sent at once, where a
+subtitle waits for the bar to move); the subtitle sums it up::
 
     12 of 20 done · 2 failed (db3, db7) · 6 running
 
@@ -51,6 +53,10 @@ def render_fleet(
     color = spec.color
     if ending is not None:
         color = ending.color or color
+    elif counted.trouble:  # news worth a send at once: a colour is the card's structure
+        color = TROUBLE_COLOR
+    elif counted.missing_count and fleet.deadline_in is not None and fleet.deadline_in <= 0:
+        color = MISSING_COLOR
     common: dict[str, Any] = {
         "subtitle": subtitle,
         "color": color,
