@@ -4,12 +4,16 @@ ledger, one of them sends the one card, within one activity's budgets."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 
 import livebar
+from ledger_support import RedisServer, redis_server_fixture
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
+from livebar._ledger.settings import LedgerSetting, open_ledger
+from livebar._wire.account import Account
 from livebar.testing import VirtualTime, virtual_time
 
 NAMES = ["db1", "db2", "db3", "web4"]
@@ -105,8 +109,9 @@ def test_the_deadline_names_who_never_started() -> None:
     assert "0 of 2 done \u00b7 1 running \u00b7 1 not started (b)" == shown_before
     assert shown_after["subtitle"].endswith("1 never started (b)")
     assert "orange" == shown_after["color"]
-    assert "Done 1/2 \u00b7 1 never started (b)" == (
-        clock.simulator.activities()[0]["content_state"]["subtitle"]
+    assert (
+        "Done 1/2 \u00b7 1 never started (b)"
+        == (clock.simulator.activities()[0]["content_state"]["subtitle"])
     )
 
 
@@ -133,9 +138,7 @@ def test_a_fleet_of_200_costs_one_activitys_requests() -> None:
     """200 members over an hour: one card, a progress bar over the summed items, as few
     requests as one activity of an hour, no iOS warning."""
     with virtual_time(sample_interval=5.0) as clock:
-        members = [
-            livebar.fleet("big", members=200, member=f"h{i}", total=60) for i in range(200)
-        ]
+        members = [livebar.fleet("big", members=200, member=f"h{i}", total=60) for i in range(200)]
         for member in members:
             member.start()
         for minute in range(60):
@@ -149,3 +152,44 @@ def test_a_fleet_of_200_costs_one_activitys_requests() -> None:
     [activity] = clock.simulator.activities()
     assert (0, "progress") == (activity["warnings"], activity["content_state"]["type"])
     assert len(card_requests(clock)) <= 40
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    yield from redis_server_fixture()
+
+
+def test_members_cut_off_from_redis_show_nothing_then_report_once_it_answers(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis down when the members start: their jobs run, nothing reaches the phone (not a card
+    per member), each says so once; once Redis answers they join, and one card shows both."""
+    caplog.set_level(logging.WARNING, logger="livebar")
+    redis_server.flush()
+    redis_server.stop()
+    setting = LedgerSetting("redis", redis_server.url)
+
+    def ledgers(account: Account, window: float) -> AccountLedger:
+        return open_ledger(account, window=window, setting=setting, recover_every=5.0)
+
+    try:
+        with virtual_time(ledgers=ledgers) as clock:
+            a = livebar.fleet("n", members=2, member="a", total=4).start()
+            b = livebar.fleet("n", members=2, member="b", total=4).start()
+            for member in (a, b):
+                member.update(1)
+            clock.advance(20.0)
+            assert [] == clock.simulator.requests()
+            redis_server.start()
+            clock.advance(20.0)
+            [activity] = clock.simulator.activities()
+            assert activity["content_state"]["subtitle"].startswith("0 of 2 done \u00b7 ")
+            a.close()
+            b.close()
+            assert clock.flush(30.0)
+    finally:
+        if redis_server.process is None:
+            redis_server.start()
+    said = [r for r in caplog.records if "shows nothing on the phone" in r.getMessage()]
+    assert 2 == len(said)
+    assert "Done 2/2" == clock.simulator.activities()[0]["content_state"]["subtitle"]

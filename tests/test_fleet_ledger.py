@@ -113,7 +113,8 @@ def test_the_deadline_closes_the_run_to_newcomers(backend: Backend, clock: Clock
     """A run with a deadline takes members until it; one that comes later starts the next run."""
     run = join(backend, "db1", clock.now, deadline=60.0)
     record = backend.fleet_read(run, clock.now)
-    assert record is not None and 1060.0 == pytest.approx(record.deadline)
+    assert record is not None
+    assert 1060.0 == pytest.approx(record.deadline)
     clock.now += 59.0
     assert run == join(backend, "db2", clock.now)
     clock.now += 2.0
@@ -135,7 +136,9 @@ def test_the_lease_on_a_virtual_clock(kind: str, tmp_path: Path, clock: Clock) -
     if kind == "memory":
         backend: Backend = MemoryBackend(window=60.0)
     else:
-        backend = open_backend(Where("sqlite", str(tmp_path / "l.sqlite3")), window=60.0, clock=clock)
+        backend = open_backend(
+            Where("sqlite", str(tmp_path / "l.sqlite3")), window=60.0, clock=clock
+        )
     try:
         run = join(backend, "a", clock.now)
         assert report(backend, run, "a", clock.now, "A")
@@ -173,7 +176,8 @@ def test_the_redis_lease_is_set_nx_px(redis_server: RedisServer) -> None:
             time.sleep(0.05)
         assert not report(backend, run, "a", 0.0, "A", lease=0.3)
         record = backend.fleet_read(run, 0.0)
-        assert record is not None and "B" == record.leader
+        assert record is not None
+        assert "B" == record.leader
     finally:
         close_opened()
 
@@ -194,8 +198,12 @@ def test_a_ledger_without_fleets_answers_nothing(clock: Clock) -> None:
     """A ledger that keeps no fleets (off, or standing in for a shared one) answers None to
     every fleet call: nobody leads a fleet it cannot see."""
     ledger = AccountLedger(MemoryBackend(window=60.0), fleets=False)
-    assert ledger.fleet_join("n", "a", 0.0, run=None, meta={}, deadline=None,
-                             join_window=60.0, lost_after=30.0) is None  # fmt: skip
+    assert (
+        ledger.fleet_join(
+            "n", "a", 0.0, run=None, meta={}, deadline=None, join_window=60.0, lost_after=30.0
+        )
+        is None
+    )
     assert ledger.fleet_report("n#1", "a", 0.0, state={}, holder="A", lease=10.0) is None
     assert ledger.fleet_read("n#1", 0.0, lost_after=30.0) is None
 
@@ -214,6 +222,7 @@ def test_the_reader_judges_members_alive(tmp_path: Path, clock: Clock) -> None:
         clock.now += 20.0
         ledger.fleet_report(run, "c", clock.now, state={}, holder="C", lease=10.0)
         record = ledger.fleet_read(run, clock.now, lost_after=30.0)
-        assert record is not None and frozenset({"b", "c"}) == record.alive
+        assert record is not None
+        assert frozenset({"b", "c"}) == record.alive
     finally:
         close_opened()

@@ -9,7 +9,6 @@ is waited for with a deadline, or killed.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -127,7 +126,10 @@ def assert_one_card_naming_each(sim: SimulatorHandle) -> None:
     [activity] = sim.activities()
     state = activity["content_state"]
     assert "ended" == activity["state"]
-    assert "Done 2/5 \u00b7 failed: h3 \u00b7 lost: h4 \u00b7 1 never started (h5)" == state["subtitle"]
+    assert (
+        "Done 2/5 \u00b7 failed: h3 \u00b7 lost: h4 \u00b7 1 never started (h5)"
+        == state["subtitle"]
+    )
     assert ("red", 5, 4) == (state["color"], state["number_of_steps"], state["current_step"])
     assert 1 == len({r["path"] for r in cards(sim)})
     assert 0 == activity["warnings"]
@@ -185,11 +187,28 @@ def test_livebar_run_fleet_on_one_machine(sim: SimulatorHandle, tmp_path: Path) 
     env = {**os.environ, **sim.env(), "LIVEBAR_LEDGER": str(tmp_path)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "livebar", "run", "--fleet", "nightly", "--members", "3",
-             "--member", name, "--title", "Nightly backups", "--",
-             "sh", "-c", f"sleep 0.5; exit {code}"],
-            env=env, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "livebar",
+                "run",
+                "--fleet",
+                "nightly",
+                "--members",
+                "3",
+                "--member",
+                name,
+                "--title",
+                "Nightly backups",
+                "--",
+                "sh",
+                "-c",
+                f"sleep 0.5; exit {code}",
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name, code in (("db1", 0), ("db2", 3), ("db3", 0))
     ]
     codes = [proc.wait(60) for proc in procs]

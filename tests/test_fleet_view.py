@@ -37,7 +37,12 @@ OVER: list[tuple[str, Fleet, bool, bool]] = [
     ("everyone ended", fleet(*[(n, DONE, True) for n in NAMES]), False, True),
     ("one still runs", fleet(("db1", RUNNING, True), ("db2", DONE, True)), False, False),
     ("one runs, deadline past", fleet(("db1", RUNNING, True), deadline_in=-1.0), False, False),
-    ("the silent one is lost", fleet(*[(n, DONE, True) for n in NAMES[:4]], ("web9", RUNNING, False)), False, True),  # noqa: E501
+    (
+        "the silent one is lost",
+        fleet(*[(n, DONE, True) for n in NAMES[:4]], ("web9", RUNNING, False)),
+        False,
+        True,
+    ),
     ("missing, before the deadline", fleet(("db1", DONE, True), deadline_in=30.0), False, False),
     ("missing, at the deadline", fleet(("db1", DONE, True), deadline_in=0.0), False, True),
     ("missing, no deadline", fleet(("db1", DONE, True)), False, False),
@@ -82,7 +87,7 @@ def test_members_counted_by_index_are_named_by_index() -> None:
 
 
 def test_the_running_card_sums_up_the_fleet() -> None:
-    """"12 of 20 done · 2 failed (db3, db7) · 6 running", a segment per member, failed red."""
+    """ "12 of 20 done · 2 failed (db3, db7) · 6 running", a segment per member, failed red."""
     members = [(f"web{i}", DONE, True) for i in range(12)]
     members += [("db3", FAILED, True), ("db7", FAILED, True)]
     members += [(f"app{i}", RUNNING, True) for i in range(6)]
@@ -113,14 +118,21 @@ def test_asking_for_items_gives_a_percentage_while_members_are_missing() -> None
 ENDINGS: list[tuple[str, Fleet, str, Outcome, str | None]] = [
     (
         "failed members",
-        fleet(*[(f"h{i}", DONE, True) for i in range(18)], ("db3", FAILED, True), ("db7", FAILED, True), expected=20),  # noqa: E501
+        fleet(
+            *[(f"h{i}", DONE, True) for i in range(18)],
+            ("db3", FAILED, True),
+            ("db7", FAILED, True),
+            expected=20,
+        ),
         "Done 18/20 \u00b7 failed: db3, db7",
         Outcome.FAILED,
         "red",
     ),
     (
         "never started",
-        fleet(*[(f"h{i}", DONE, True) for i in range(3)], expected=("h0", "h1", "h2", "web4", "web9")),  # noqa: E501
+        fleet(
+            *[(f"h{i}", DONE, True) for i in range(3)], expected=("h0", "h1", "h2", "web4", "web9")
+        ),
         "Done 3/5 \u00b7 2 never started (web4, web9)",
         Outcome.STOPPED,
         "orange",
@@ -158,9 +170,10 @@ def test_missing_members_after_the_deadline_never_started() -> None:
 def test_long_lists_of_names_are_cut() -> None:
     """More than four failed members: four names and a count."""
     record = fleet(*[(f"db{i}", FAILED, True) for i in range(7)], expected=7)
-    assert "Done 0/7 \u00b7 failed: db0, db1, db2, db3, +3" == fleet_ending(
-        SPEC, tally(record), at=0.0
-    ).subtitle
+    assert (
+        "Done 0/7 \u00b7 failed: db0, db1, db2, db3, +3"
+        == fleet_ending(SPEC, tally(record), at=0.0).subtitle
+    )
 
 
 def test_a_member_writes_its_absolute_state() -> None:

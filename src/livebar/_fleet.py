@@ -20,7 +20,7 @@ import datetime
 import os
 import socket
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Union
 
 from livebar._activity import LiveActivity, _refused
 from livebar._defaults import (

@@ -25,6 +25,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from livebar import _defaults
+from livebar._engine.freshness import snapshot_of
+from livebar._engine.messages import Kind
 from livebar._job.fleet import (
     Fleet,
     Member,
@@ -35,8 +37,6 @@ from livebar._job.fleet import (
     tally,
 )
 from livebar._job.fleet_view import fleet_ending, render_fleet
-from livebar._engine.freshness import snapshot_of
-from livebar._engine.messages import Kind
 
 if TYPE_CHECKING:
     from livebar._engine.budgets import Budgets
@@ -138,9 +138,7 @@ def _report(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None
         _step_down(outbox, job, now, "another member holds the fleet's lease")
 
 
-def _write(
-    outbox: Outbox, job: FleetJob, now: float, *, lead: bool, release: bool
-) -> bool | None:
+def _write(outbox: Outbox, job: FleetJob, now: float, *, lead: bool, release: bool) -> bool | None:
     assert job.run is not None
     return outbox.ledger.fleet_report(
         job.run,

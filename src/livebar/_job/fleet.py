@@ -233,8 +233,7 @@ def others_report(fleet: Fleet, me: str) -> bool:
     a leaving sender stays until they are lost or report again, so that someone ends the card.
     """
     return any(
-        m.name != me and m.state.outcome is None and m.alive and not m.quiet
-        for m in fleet.members
+        m.name != me and m.state.outcome is None and m.alive and not m.quiet for m in fleet.members
     )
 
 

@@ -104,6 +104,7 @@ class AccountLedger:
         stale_after: float = DEFAULT_STALE_AFTER,
         description: str = "",
         fleets: bool = True,
+        degraded: bool = False,
     ) -> None:
         self._backend = backend
         self._fleets = fleets
@@ -121,6 +122,10 @@ class AccountLedger:
         self._failing_since: float | None = None
         self._retry_backend_at = -math.inf
         self._warned = False
+        if degraded:  # the backend could not be opened (said once): pace alone, try it later
+            self._fallback = MemoryBackend(window=backend.window, owner=backend.owner)
+            self._warned = True
+            self._retry_backend_at = math.inf  # the first call schedules the first try
 
     # -- introspection ----------------------------------------------------------------------
 
@@ -342,7 +347,9 @@ class AccountLedger:
         return clock() if clock is not None else now
 
     def _active_backend(self, now: float) -> Backend:
-        if self._fallback is not None and now >= self._retry_backend_at:
+        if self._fallback is not None and self._retry_backend_at == math.inf:
+            self._retry_backend_at = now + self._recover_every
+        elif self._fallback is not None and now >= self._retry_backend_at:
             self._recover(now)
         return self._fallback if self._fallback is not None else self._backend
 

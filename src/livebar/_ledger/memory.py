@@ -139,7 +139,6 @@ class MemoryBackend(Backend):
             self._sent[self._tickets] = now - age
         self._expire(now)
 
-
     # -- fleets (members in this process only) --------------------------------------------------
 
     def fleet_join(

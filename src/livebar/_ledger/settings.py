@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from livebar._defaults import ENV_HOST_ID, ENV_LEDGER
-from livebar._ledger.backend import Backend
+from livebar._ledger.backend import Backend, LedgerUnavailable
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
 from livebar._ledger.owner import Owner
@@ -131,8 +131,34 @@ def open_ledger(
             redact_url(resolved.location),
             exc,
         )
-        return memory
+        if resolved.kind != "redis" or not _unreachable(exc):
+            return memory
+        # A Redis that is not answering yet: pace alone, and join it once it answers.
+        from livebar._ledger.reconnecting import Reconnecting
+        from livebar._ledger.redis import RedisBackend
+
+        location = resolved.location
+        pending = Reconnecting(
+            lambda: RedisBackend(location, account=account, window=window, owner=owner),
+            name="redis",
+            window=window,
+            owner=owner,
+        )
+        description = f"redis {redact_url(location)}"
+        return AccountLedger(pending, description=description, degraded=True, **options)
     return AccountLedger(backend, description=description, **options)
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Whether opening failed because the server did not answer (rather than, say, a missing
+    ``redis`` package or a bad URL, which no retry mends)."""
+    if isinstance(exc, LedgerUnavailable):
+        return True
+    try:
+        import redis
+    except ImportError:
+        return False
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
 
 
 def _warn_once(token: str, message: str, *args: object) -> None:

@@ -185,9 +185,10 @@ def _entry(db: sqlite3.Connection, run: str, member: str) -> FleetEntry | None:
 
 
 def _forget_old(db: sqlite3.Connection, now: float) -> None:
-    old = [run for (run,) in db.execute(
-        "SELECT run FROM fleet_runs WHERE created < ?", (now - KEEP_RUNS,)
-    )]
+    old = [
+        run
+        for (run,) in db.execute("SELECT run FROM fleet_runs WHERE created < ?", (now - KEEP_RUNS,))
+    ]
     for run in old:
         db.execute("DELETE FROM fleet_members WHERE run = ?", (run,))
         db.execute("DELETE FROM fleet_runs WHERE run = ?", (run,))
