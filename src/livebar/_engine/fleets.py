@@ -3,9 +3,10 @@
 Every turn, for each ``FleetJob`` of an account (``tend``):
 
 1. *join* a run of the fleet (once; ``AccountLedger.fleet_join``);
-2. *report* the member's absolute state when it changed (at most every ``fleet_min_write``),
-   else every ``fleet_report_every`` as its heartbeat; the same call renews the sender's lease
-   if this member holds it, or takes it if it is free (``SET NX PX``);
+2. *report* the member's absolute state every ``fleet_report_every`` (its heartbeat, with
+   its progress), and at once (at most every ``fleet_min_write``) when it ended or changed
+   stage; the same call renews the sender's lease if this member holds it, or takes it if it
+   is free (``SET NX PX``);
 3. *lead*, while it holds the lease: read the fleet's record (every ``fleet_read_every``),
    render the card (``fleet_view.render_fleet``) and hand it to pacing like any activity's
    state, through the same budgets, request builder and verdicts; when ``fleet.is_over`` says
@@ -109,9 +110,9 @@ def _join(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> bool:
 
 def _report(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None:
     final = job.own_ending is not None
-    changed = job.mine != job.reported
-    due = now >= job.next_report or (changed and now >= job.reported_at + budgets.fleet_min_write)
-    if job.wrote_final or not (due or (final and changed)):
+    news = _news(job.mine, job.reported)
+    due = now >= job.next_report or (news and now >= job.reported_at + budgets.fleet_min_write)
+    if job.wrote_final or not (due or (final and news)):
         return
     leads = _write(outbox, job, now, lead=True, release=False)
     if leads is None:
@@ -136,6 +137,13 @@ def _report(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None
             job.shown = None
     elif job.leading:
         _step_down(outbox, job, now, "another member holds the fleet's lease")
+
+
+def _news(mine: MemberState, reported: MemberState | None) -> bool:
+    """Whether the member's state changed in a way the card shows at once (it ended, or moved
+    to another stage); mere progress waits for the next report, so a member that counts every
+    second writes every ``fleet_report_every``, not every second."""
+    return reported is None or (mine.outcome, mine.stage) != (reported.outcome, reported.stage)
 
 
 def _write(outbox: Outbox, job: FleetJob, now: float, *, lead: bool, release: bool) -> bool | None:
