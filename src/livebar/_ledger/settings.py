@@ -133,20 +133,25 @@ def open_ledger(
         )
         if resolved.kind != "redis" or not _unreachable(exc):
             return memory
-        # A Redis that is not answering yet: pace alone, and join it once it answers.
-        from livebar._ledger.reconnecting import Reconnecting
-        from livebar._ledger.redis import RedisBackend
-
-        location = resolved.location
-        pending = Reconnecting(
-            lambda: RedisBackend(location, account=account, window=window, owner=owner),
-            name="redis",
-            window=window,
-            owner=owner,
-        )
-        description = f"redis {redact_url(location)}"
-        return AccountLedger(pending, description=description, degraded=True, **options)
+        return _redis_later(resolved.location, account, window, owner, options)
     return AccountLedger(backend, description=description, **options)
+
+
+def _redis_later(
+    location: str, account: Account, window: float, owner: Owner, options: dict[str, Any]
+) -> AccountLedger:
+    """A Redis that is not answering yet: pace alone, and join it once it answers."""
+    from livebar._ledger.reconnecting import Reconnecting
+    from livebar._ledger.redis import RedisBackend
+
+    pending = Reconnecting(
+        lambda: RedisBackend(location, account=account, window=window, owner=owner),
+        name="redis",
+        window=window,
+        owner=owner,
+    )
+    description = f"redis {redact_url(location)}"
+    return AccountLedger(pending, description=description, degraded=True, **options)
 
 
 def _unreachable(exc: Exception) -> bool:
