@@ -222,7 +222,7 @@ def big_read(redis: Redis, members: int = 200) -> dict[str, Any]:
     size = sum(
         len(k) + len(v)
         for k, v in redis.client.hgetall(f"livebar:{{{account.id}}}:fleet:{run}").items()
-    )  # noqa: E501
+    )
     backend.close()
     times.sort()
     return {"members": members, "bytes": size, "read_ms_median": round(times[25] * 1000, 2)}
