@@ -506,6 +506,14 @@ def default_pacing() -> Iterator[None]:
 
 
 @pytest.fixture
+def env(sim: Any) -> dict[str, str]:
+    """The environment of a livebar subprocess pointed at the ``sim`` simulator."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEBAR_", "TQDM_"))}
+    environ.update(ACTIVITYSMITH_API_KEY=sim.api_key, ACTIVITYSMITH_BASE_URL=sim.url)
+    return environ
+
+
+@pytest.fixture
 def sim(spec_validator: SpecValidator) -> Iterator[Any]:
     """A fresh simulator at ActivitySmith's limits on 127.0.0.1.
 

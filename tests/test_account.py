@@ -32,14 +32,17 @@ def test_spellings_of_one_server_are_one_account(spelling: str) -> None:
 @pytest.mark.parametrize(
     ("url", "canonical"),
     [
-        ("http://127.0.0.1:80/api/", "http://127.0.0.1/api"),
+        ("http://127.0.0.1:80/api/", "http://localhost/api"),
         ("http://LOCALHOST:8080", "http://localhost:8080"),
-        ("https://[::1]:443/x/", "https://[::1]/x"),
+        ("http://127.0.0.2:8080", "http://localhost:8080"),
+        ("https://[::1]:443/x/", "https://localhost/x"),
         ("https://user:pw@example.com/api", "https://example.com/api"),
     ],
 )
 def test_canonical_server(url: str, canonical: str) -> None:
-    """Default ports and user info go, other ports and the path (case kept) stay."""
+    """Default ports and user info go, every loopback address is ``localhost`` (127.0.0.1 and
+    localhost were two accounts: 8 activities where the limit is 4), other ports and the path
+    (case kept) stay."""
     assert canonical == canonical_server(url)
 
 

@@ -20,14 +20,6 @@ from livebar._cli import main
 PY = sys.executable
 
 
-@pytest.fixture
-def env(sim: Any) -> dict[str, str]:
-    """The environment of a livebar subprocess pointed at the simulator."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEBAR_", "TQDM_"))}
-    environ.update(ACTIVITYSMITH_API_KEY=sim.api_key, ACTIVITYSMITH_BASE_URL=sim.url)
-    return environ
-
-
 def livebar(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
     """Run ``python -m livebar ARGS`` (stdin from /dev/null unless given) and capture its output."""
     if "input" not in kwargs:

@@ -9,11 +9,14 @@ from typing import Any
 
 FRAMEWORKS = {
     "IPython",
+    "airflow",
+    "celery",
     "dask",
     "distributed",
     "keras",
     "lightning",
     "pandas",
+    "prefect",
     "ray",
     "torch",
     "transformers",
@@ -21,12 +24,15 @@ FRAMEWORKS = {
 
 
 def test_import_livebar_and_the_stdlib_integrations_import_no_framework() -> None:
-    """livebar, act.handle(), rank checks, notebooks and contrib.concurrent load no framework."""
+    """livebar, act.handle(), rank checks, notebooks, contrib.concurrent, the pytest plugin,
+    LogHandler and ``livebar watch`` load no framework."""
     script = (
         "import json, sys\n"
         "import livebar, livebar.contrib.concurrent, livebar._integrations.handle\n"
         "import livebar._engine.ranks\n"
         "import livebar._integrations.ipython, livebar._integrations.training\n"
+        "import livebar.pytest_plugin, livebar._integrations.watch, livebar._integrations.keyed\n"
+        "livebar.LogHandler\n"
         "livebar.pandas  # the name resolves; pandas itself loads only when it is called\n"
         "livebar._engine.ranks.process_rank()\n"
         "livebar._integrations.ipython.watch_running_shell(list)\n"

@@ -75,17 +75,18 @@ def offenders(layer: str, allowed: tuple[str, ...]) -> dict[str, set[str]]:
 
 def test_the_wire_knows_no_activity_thread_or_ledger() -> None:
     """``_wire`` imports only ``_defaults`` and ``_version`` of livebar."""
-    assert {} == offenders("livebar._wire", ("livebar._defaults", "livebar._version"))
+    allowed = ("livebar._defaults", "livebar._version", "livebar._log")
+    assert {} == offenders("livebar._wire", allowed)
 
 
 def test_the_job_layer_knows_only_the_wire() -> None:
     """``_job`` imports only ``_wire`` and ``_defaults``."""
-    assert {} == offenders("livebar._job", ("livebar._wire", "livebar._defaults"))
+    assert {} == offenders("livebar._job", ("livebar._wire", "livebar._defaults", "livebar._log"))
 
 
 def test_the_ledger_knows_no_engine() -> None:
     """``_ledger`` imports nothing of the engine, the job or the activity."""
-    allowed = ("livebar._wire", "livebar._defaults", "livebar._version")
+    allowed = ("livebar._wire", "livebar._defaults", "livebar._version", "livebar._log")
     assert {} == offenders("livebar._ledger", allowed)
 
 
@@ -122,6 +123,7 @@ def test_integrations_use_the_public_api() -> None:
         "livebar._defaults",
         "livebar._job",
         "livebar._process.fork",
+        "livebar._log",
     )
     found = {}
     for name, _path, tree in sources():
@@ -132,6 +134,10 @@ def test_integrations_use_the_public_api() -> None:
             "livebar.dask",
             "livebar.ray",
             "livebar.contrib.concurrent",
+            "livebar.celery",
+            "livebar.prefect",
+            "livebar.airflow",
+            "livebar.pytest_plugin",
         )
         if not integration:
             continue

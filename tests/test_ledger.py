@@ -149,6 +149,21 @@ def test_a_refund_frees_the_place(ledger: AccountLedger, clock: FakeClock) -> No
     assert ledger.acquire(clock(), limit=2).admitted
 
 
+def test_a_request_counts_from_when_its_answer_came_back(
+    ledger: AccountLedger, clock: FakeClock
+) -> None:
+    """A request that landed late (its answer 5 s after it was admitted) keeps its place until
+    a window after it landed, not after it was admitted: the server counted it on arrival."""
+    early = ledger.acquire(clock(), limit=1)
+    assert early.ticket is not None
+    clock.t += 5.0
+    ledger.landed(early.ticket, clock())
+    clock.t += WINDOW - 1.0  # a window after admission, not yet after landing
+    assert not ledger.acquire(clock(), limit=1).admitted
+    clock.t += 1.5
+    assert ledger.acquire(clock(), limit=1).admitted
+
+
 def test_the_limit_may_change_between_calls(ledger: AccountLedger, clock: FakeClock) -> None:
     """A shrunken share (AIMD) applies at once to what is already in the window."""
     for _ in range(5):

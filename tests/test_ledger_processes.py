@@ -221,3 +221,25 @@ def test_the_same_host_reaps_at_once_on_redis(
     owner.join(10)
     reports = race_to_claim(processes, where, 2, host="host-a", stale=3600.0)
     assert 1 == sum(len(ids) for _pid, ids in reports)
+
+
+SKEWED = """
+import json, sys, time
+skew = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
+real = time.time
+time.time = lambda: real() + {skew}  # this process's wall clock is set apart
+from livebar._ledger.settings import open_ledger
+from livebar._wire.account import account_for
+ledger = open_ledger(account_for(api_key="ask_skewed", base_url="https://activitysmith.com/api"))
+admitted = sum(ledger.acquire(time.monotonic(), limit=40).admitted for _ in range(60))
+print(admitted)
+"""
+
+
+def test_processes_whose_wall_clocks_differ_share_one_window(tmp_path: Path) -> None:
+    """Two processes on one machine whose wall clocks differ by two minutes (an NTP step, a
+    container with its own clock) share one window: 40 requests between them, not 40 each."""
+    env = {"LIVEBAR_LEDGER": str(tmp_path)}
+    first = int(ledger_support.run_python(SKEWED.format(skew=0.0), env=env))
+    second = int(ledger_support.run_python(SKEWED.format(skew=120.0), env=env))
+    assert (40, 0) == (first, second)

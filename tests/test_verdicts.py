@@ -234,13 +234,31 @@ TABLE: list[tuple[str, JobFacts, Kind, Trouble, bool | None, bool, dict[str, Any
     ),
     # gone: what an end wanted
     (
-        "404 end",
-        ACTIVITY_STREAM,
+        "404 end of a card we knew",
+        JobFacts(JobKind.ACTIVITY, stream=True, had_id=True),
         Kind.END,
         T.GONE,
         True,
         False,
         {"heard": Heard.OK, "note": Note.GONE, "delivered": False},
+    ),
+    (
+        "404 end of a manual card",
+        ACTIVITY_MANUAL,
+        Kind.END,
+        T.GONE,
+        True,
+        False,
+        {"heard": Heard.OK, "note": Note.GONE},
+    ),
+    (
+        "404 end of a stream never confirmed started",
+        ACTIVITY_STREAM,
+        Kind.END,
+        T.GONE,
+        True,
+        False,
+        {"heard": Heard.NEVER_STARTED, "note": Note.NEVER_STARTED},
     ),
     (
         "404 orphan end",

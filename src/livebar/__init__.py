@@ -20,9 +20,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from livebar._process import signals as _signals
+from livebar._process.exit import place as _exit_place
 from livebar._version import __version__
 
 _signals.prepare()  # SIGTERM, while this is (most likely) the main thread: see _signals
+_exit_place.take()  # livebar's place in the exit, before the program registers its own
 
 if TYPE_CHECKING:
     from livebar._activity import (
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from livebar._engine.jobs import ActivityStats
     from livebar._engine.runtime import configure, flush, push
     from livebar._fleet import FleetMember, fleet
+    from livebar._integrations.logs import LogHandler
     from livebar._integrations.pandas import pandas
     from livebar._integrations.tqdm import tqdm, trange
     from livebar._job.endings import Outcome
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         ConnectError,
         LivebarError,
+        MisuseError,
         NoRecipientsError,
         NotFoundError,
         PaymentRequiredError,
@@ -104,6 +108,7 @@ _EXPORTS = {
     "flush": "livebar._engine.runtime",
     "push": "livebar._engine.runtime",
     "Budgets": "livebar._engine.budgets",
+    "LogHandler": "livebar._integrations.logs",
     "pandas": "livebar._integrations.pandas",
     "tqdm": "livebar._integrations.tqdm",
     "trange": "livebar._integrations.tqdm",
@@ -138,6 +143,7 @@ _EXPORTS = {
     "MetricValue": "livebar._wire.payload",
     "LivebarError": "livebar._wire.errors",
     "ConfigurationError": "livebar._wire.errors",
+    "MisuseError": "livebar._wire.errors",
     "ValidationError": "livebar._wire.errors",
     "TransportError": "livebar._wire.errors",
     "ConnectError": "livebar._wire.errors",
@@ -179,9 +185,11 @@ __all__ = [
     "Icon",
     "LiveActivity",
     "LivebarError",
+    "LogHandler",
     "Metric",
     "MetricResult",
     "MetricValue",
+    "MisuseError",
     "NoRecipientsError",
     "NotFoundError",
     "Outcome",

@@ -40,7 +40,8 @@ from livebar._job.options import (
 )
 from livebar._job.progress import Progress
 from livebar._job.view import Sample, render
-from livebar._wire.errors import LivebarError, ValidationError, detached
+from livebar._log import log
+from livebar._wire.errors import LivebarError, MisuseError, ValidationError, detached
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -94,6 +95,8 @@ class LiveActivity:
         self._frozen: float | None = None
         self._end_lock = threading.Lock()  # endings only: close, correct
         self._tokens: list[contextvars.Token[LiveActivity | None]] = []
+        self._late = 0
+        """Progress recorded after the end: ignored (the ending is final), counted."""
 
     # -- what it is now -----------------------------------------------------------------------
 
@@ -132,8 +135,14 @@ class LiveActivity:
         if self._job is None:
             from livebar._engine.jobs import ActivityStats
 
-            return ActivityStats()
-        return self._job.stats
+            stats = ActivityStats()
+        else:
+            stats = self._job.stats
+        if not self._late:
+            return stats
+        import dataclasses
+
+        return dataclasses.replace(stats, ignored=stats.ignored + self._late)
 
     title = property(lambda self: self._progress.title, doc="The title the phone shows.")
     subtitle = property(lambda self: self._progress.subtitle, doc="The job's own subtitle.")
@@ -191,8 +200,12 @@ class LiveActivity:
 
         A value of the wrong type raises ``ValidationError`` at once; a number that cannot be
         shown (NaN, infinite, out of range) is dropped and counted in ``act.ignored``: a
-        running job is never stopped by a bad progress value.
+        running job is never stopped by a bad progress value. After the end, nothing changes
+        (counted in ``stats.ignored``, said once).
         """
+        if self._ending is not None:
+            self._after_the_end("update")
+            return
         self._progress.update(
             n,
             total=total,
@@ -206,7 +219,20 @@ class LiveActivity:
 
     def advance(self, k: float = 1) -> None:
         """``k`` more items done (progress) or ``k`` more steps complete (segmented)."""
+        if self._ending is not None:
+            self._after_the_end("advance")
+            return
         self._progress.advance(k)
+
+    def _after_the_end(self, what: str) -> None:
+        self._late += 1
+        if self._late == 1:
+            log.warning(
+                "livebar: %r had ended: %s() after its end changes nothing (counted in "
+                "stats.ignored; said once)",
+                self.title,
+                what,
+            )
 
     def set_total(self, total: float | None) -> None:
         """Set (or clear) the number of items the job will process (see ``update``)."""
@@ -312,6 +338,10 @@ class LiveActivity:
             self._frozen = self._progress.count()  # what the ending shows, whatever comes later
             self._ending = self._ending_for(facts, subtitle)
         _wake_engine()
+        if self._job is not None:
+            from livebar._engine.runtime import runtime
+
+            runtime.deliver_late()
 
     def correct(self, exc: BaseException) -> bool:
         """An exception escaped the program: a loop left by it (not yet reported) failed with it.
@@ -386,9 +416,20 @@ class LiveActivity:
 
     left_early = loop_left
 
+    def exit_facts(self, uncaught: BaseException | None) -> Facts:
+        """What is known when the interpreter exits with this activity open: the exception
+        that escaped, and how a bare loop still holding its iterator was left (a
+        ``sys.exit()`` in its body at module level: its frame still says where it stopped)."""
+        return Facts(exception=uncaught, at_exit=True, left=self._progress.loop_stands())
+
     # -- with, async with, the decorator ------------------------------------------------------
 
     def __enter__(self) -> LiveActivity:
+        if self.closed:
+            raise MisuseError(
+                f"{self.title!r} has ended: an activity is entered once; for another run make "
+                "a new one (act.copy() has the same options)"
+            )
         self.start()
         self._tokens.append(_current.set(self))
         return self
@@ -425,6 +466,21 @@ class LiveActivity:
     def copy(self) -> LiveActivity:
         """A fresh, unstarted activity with the same options."""
         return LiveActivity(self.spec.title, **self.spec.options())
+
+    def __copy__(self) -> LiveActivity:
+        raise MisuseError(
+            "copy.copy() of a LiveActivity would share its progress and its card: use act.copy() "
+            "for a fresh activity with the same options"
+        )
+
+    def __deepcopy__(self, memo: object) -> LiveActivity:
+        return self.__copy__()
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "cannot pickle a LiveActivity (it lives in one process): pass act.handle() to other "
+            "processes, and advance it there"
+        )
 
 
 @overload

@@ -6,6 +6,7 @@
     livebar run --fleet NAME --members N [--member NAME] [--deadline S] -- CMD ...
     cat big.csv | livebar --total 1000000 --title Import | psql ...     (pipe mode)
     livebar push --title T [--message M] ...
+    livebar watch --pid N [--log FILE --progress-regex RE]           (a running process)
     livebar simulate | livebar demo
 
 Configuration comes from the library's environment variables (``ACTIVITYSMITH_API_KEY``,
@@ -53,7 +54,7 @@ MAX_LINE = 64 * 1024
 """Longest partial line kept for regex matching; a longer run without a newline is cut."""
 MAX_TITLE = 60
 MAX_PORT = 65535
-COMMANDS = ("run", "pipe", "push", "simulate", "demo")
+COMMANDS = ("run", "pipe", "push", "watch", "simulate", "demo")
 
 
 class UsageError(Exception):
@@ -181,6 +182,29 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     push.add_argument("--sound", metavar="NAME", help="the notification sound")
     push.set_defaults(handler=_push, command_name="push")
 
+    watch = sub.add_parser(
+        "watch",
+        help="mirror a process that is already running, until it exits",
+        description=(
+            "Show a Live Activity for the running process PID until it exits (its exit status "
+            "cannot be known: the card ends 'Ended after 3h 12m'). With --log, follow the log "
+            "file's progress and show its last matching line."
+        ),
+        epilog=(
+            f"example: {PROG} watch --pid 4121 --log train.log --progress-regex '(\\d+)/(\\d+)'"
+        ),
+    )
+    _live_options(watch, title="the activity's title (default: the program's name)")
+    watch.add_argument("--pid", type=int, help="the process to watch (required)")
+    watch.add_argument("--log", metavar="FILE", help="a log file the process writes")
+    watch.add_argument(
+        "--progress-regex",
+        metavar="RE",
+        help="a log line matching RE moves the bar: one group = percentage, two = value/total",
+    )
+    watch.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    watch.set_defaults(handler=_watch, command_name="watch")
+
     reap = sub.add_parser(
         "reap",
         help="end the Live Activities of livebar processes that were killed",
@@ -225,7 +249,14 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     demo.set_defaults(handler=_demo, command_name="demo")
 
     parser.set_defaults(handler=_no_command, command_name="")
-    commands = {"run": run, "pipe": pipe, "push": push, "simulate": simulate, "demo": demo}
+    commands = {
+        "run": run,
+        "pipe": pipe,
+        "push": push,
+        "watch": watch,
+        "simulate": simulate,
+        "demo": demo,
+    }
     return parser, commands
 
 
@@ -765,6 +796,36 @@ def _push(args: argparse.Namespace) -> int:
     devices = "" if result.devices_notified is None else f" to {result.devices_notified} device(s)"
     print(f"{PROG}: push sent{devices}", flush=True)
     return 0
+
+
+# -- watch ------------------------------------------------------------------------------------
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from livebar._integrations import watch
+
+    command = [word for word in args.command if word != "--"]
+    if command:
+        raise UsageError(
+            "watches a process that is already running (--pid); to start one and watch it, "
+            f"use: {PROG} run -- {' '.join(command)}"
+        )
+    if args.pid is None:
+        raise UsageError("give the process to watch: --pid PID")
+    progress = _compile(args.progress_regex, "--progress-regex", groups=(1, 2))
+    if progress is not None and args.log is None:
+        raise UsageError("--progress-regex reads the log: give --log FILE")
+    try:
+        process = watch.Process(args.pid)
+    except watch.NoSuchProcess as exc:
+        raise UsageError(str(exc)) from None
+    checked = _activity(args.title or process.name, args)
+    activity = checked if _mirroring_allowed() else None
+    lines = None
+    if activity is not None and progress is not None:
+        activity.update(percentage=0.0)  # a progress bar from the start, as `run` does
+        lines = LineWatcher(activity, progress=progress, step=None, steps=None, step_counter=[0])
+    return watch.watch(process, activity, log=args.log, progress=progress, lines=lines, say=_say)
 
 
 # -- reap -------------------------------------------------------------------------------------

@@ -124,3 +124,5 @@ dead process is known at once."""
 DEFAULT_FLEET_JOIN_WINDOW = 3600.0
 """Without a deadline, how long after its first member a run takes new members (a member that
 comes later starts the fleet's next run: a new card)."""
+ENV_PYTEST = "LIVEBAR_PYTEST"
+"""``1`` turns the pytest plugin on, as ``pytest --livebar`` does."""

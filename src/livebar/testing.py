@@ -176,7 +176,7 @@ class VirtualTime:
         still waiting on a request (which then completes, on the engine's clock, after it).
         """
         deadline = self.now + (runtime.deadline() if timeout is None else timeout)
-        ticket = FlushTicket(self.dispatcher)
+        ticket = FlushTicket(self.dispatcher, deadline)
         try:
             self._wake()
             done = self._run(ticket.done, deadline, waiting=True)

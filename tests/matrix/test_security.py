@@ -499,3 +499,19 @@ def test_logging_is_left_as_it_was() -> None:
         for name in LOGGERS
     }
     assert before == after
+
+
+@pytest.mark.parametrize(
+    "url", ["https://ops:hunter2@activitysmith.com/api", "http://:hunter2@127.0.0.1:9/api"]
+)
+def test_a_base_url_with_credentials_is_refused_without_showing_them(url: str) -> None:
+    """``user:password@`` in the base URL is refused, naming ``base_url``; the password is in
+    no message, repr or log line (it was printed by ``repr(Client)`` and httpx's INFO line)."""
+    with capture_logs("livebar", "httpx") as logs:
+        with pytest.raises(livebar.ConfigurationError) as caught:
+            livebar.Client(api_key="ask_x", base_url=url)
+        with pytest.raises(livebar.ValidationError) as refused:
+            livebar.live_activity("Job", base_url=url)
+    assert ("base_url", "base_url") == (caught.value.option, refused.value.field)
+    shown = [str(caught.value), repr(caught.value), str(refused.value), logs.text()]
+    assert not any("hunter2" in text for text in shown)

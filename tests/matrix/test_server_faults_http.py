@@ -249,3 +249,21 @@ def test_the_exit_names_even_what_the_engine_has_not_looked_at_yet() -> None:
     [line] = child.stderr.strip().splitlines()
     assert line.startswith("livebar: gave up after 1.0s; not delivered: ")
     assert {"First job", "Second job"} == set(line.split("not delivered: ")[1].split(", "))
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES)
+def test_an_end_still_dripping_in_at_the_exit_is_said_sent_but_unconfirmed(lifecycle: str) -> None:
+    """The end's answer drips in slower than the whole flush deadline (the request's own
+    timeout is longer): the exit line says "sent but unconfirmed", not "not delivered"."""
+    with serve() as sim:
+
+        def slow_end(process: Any) -> None:
+            sim.state.set_faults(slow_next=1, drip=30.0)
+
+        code, env = job(sim.url, lifecycle, handshake=True, LIVEBAR_TIMEOUT="5")
+        env["ACTIVITYSMITH_API_KEY"] = sim.api_key
+        child = run_child(code, env=env, at_ready=slow_end)
+    assert 0 == child.returncode, child.stderr
+    line = child.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"livebar: gave up after {DEADLINE:.1f}s; "), line
+    assert line.endswith(f"sent but unconfirmed (no answer in time; it may have arrived): {TITLE}")

@@ -34,6 +34,7 @@ from livebar._engine.outbox import Outbox, perform
 from livebar._engine.pacing import PacingPolicy
 from livebar._engine.requests import build
 from livebar._engine.verdicts import Answered, JobFacts, Note, Standing, Verdict, interpret
+from livebar._log import log
 from livebar._wire.account import account_for
 from livebar._wire.config import redact
 from livebar._wire.errors import (
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Connect", "Dispatcher", "Ledgers"]
 
-log = logging.getLogger("livebar")
 
 Connect = Callable[["Config"], "Client"]
 Ledgers = Callable[["Account", float], "AccountLedger"]
@@ -93,6 +93,11 @@ _NOTES = {
         "neither updated nor ended (stream_key= avoids this): %s",
     ),
     Note.DROPPED: (logging.WARNING, "livebar: %s request dropped: %s"),
+    Note.NEVER_STARTED: (
+        logging.WARNING,
+        "livebar: %r never reached the phone (its start was never confirmed, and its end found "
+        "no card: %s); its outcome goes out as a push notification",
+    ),
     Note.RESTARTED: (
         logging.WARNING,
         "livebar: %r had been ended elsewhere; its next update started a new card",
@@ -134,8 +139,9 @@ class Dispatcher:
         self._inbox: collections.deque[_Message] = collections.deque()
         self._keys = itertools.count(1)
         self._new_key = self._keys.__next__
-        self.flushing = 0
-        """While above zero, endings seal at once: nobody waits for a late excepthook."""
+        self.flushing: list[float] = []
+        """The deadlines (engine clock) of the flushes waiting now: endings seal at once (nobody
+        waits for a late excepthook), and retries of ends and pushes fit before the first."""
         self.idle = idle or threading.Condition()
         self.turns_started = 0
         self.turns_completed = 0
@@ -145,6 +151,10 @@ class Dispatcher:
         """How many activities, pushes and endings user code has handed over so far."""
         self.use_given_clients = True
         """Send with a ``client=`` the user passed (off under virtual time: no real I/O)."""
+        self._given_up: list[str] = []
+        self.sending: tuple[Job, Kind] | None = None
+        """The request on its way now (its answer not back yet): an end in flight when a flush
+        gives up was sent, and is "sent but unconfirmed", not "not delivered"."""
 
     # -- called from user threads (never blocks on I/O) --------------------------------------
 
@@ -193,6 +203,10 @@ class Dispatcher:
         self._inbox.append(_CLOSE)
         self.waker()
 
+    def lost(self) -> int:
+        """How many ends and pushes handed over will never be delivered, so far."""
+        return len(self._given_up) + sum(len(outbox.lost) for outbox in self._outboxes.values())
+
     def pending(self) -> bool:
         """Anything handed over or ending that is not settled yet, as of the last turn."""
         return bool(self._inbox) or self.pending_now
@@ -218,12 +232,14 @@ class Dispatcher:
                 self.idle.notify_all()
 
     def _turn(self, now: float) -> float | None:
-        self._intake(now)
+        seal_before = now if self.flushing else now - self.stop_grace
+        self._intake(now, seal_before)
         any_open = False
         wake = math.inf
         for outbox in list(self._outboxes.values()):
+            outbox.policy.deadline = min(self.flushing, default=None)
             outbox.tend(now, self._new_key)
-            any_open |= self._sample(outbox, now)
+            any_open |= self._sample(outbox, now, seal_before)
             while sends := outbox.admit(self.clock()):
                 for send in sends:
                     self._perform(outbox, send)
@@ -236,7 +252,7 @@ class Dispatcher:
             return max(0.0, min(wake - current, 1.0))
         return None
 
-    def _intake(self, now: float) -> None:
+    def _intake(self, now: float, seal_before: float) -> None:
         while self._inbox:
             item = self._inbox.popleft()
             if isinstance(item, _Close):
@@ -249,23 +265,29 @@ class Dispatcher:
                     each.policy.budgets = item
                 continue
             outbox = self._outbox(item.config)
-            if outbox is None:
-                if isinstance(item, ActivityJob):
-                    item.give_up(item.stats.last_error or "no client")
-                continue
-            if item.client is None:  # else the user's own Client object sends
+            if outbox is not None and item.client is None:  # else the user's own Client sends
                 item.client = outbox.client
-            if isinstance(item, PushJob):
-                if not outbox.refused:  # else: said once already, nothing more to send
+            why = None
+            if outbox is None:
+                why = (
+                    item.stats.last_error or "no client" if isinstance(item, ActivityJob) else None
+                )
+            elif isinstance(item, PushJob):
+                if outbox.refused:  # said once already: nothing more is sent for the key
+                    outbox.lost.append(item.title)
+                else:
                     outbox.queue(item)
             elif outbox.refused:
-                item.give_up("the account refused our key earlier")
-            elif item.look(self._seal_before(now), now) is None:
-                item.give_up(item.stats.last_error or "no state")
+                why = "the account refused our key earlier"
+            elif item.look(seal_before, now) is None:
+                why = item.stats.last_error or "no state"
             elif isinstance(item, FleetJob):
                 outbox.activities[item.key] = item  # on the phone only while it leads
             else:
                 outbox.open(item, now)
+            if why is not None and isinstance(item, ActivityJob):
+                item.give_up(why)
+                self._given_up.append(item.title)
 
     def _outbox(self, config: Config) -> Outbox | None:
         try:
@@ -286,10 +308,7 @@ class Dispatcher:
         outbox = self._outboxes[account.id] = Outbox(client, policy, ledger, config)
         return outbox
 
-    def _seal_before(self, now: float) -> float:
-        return now if self.flushing else now - self.stop_grace
-
-    def _sample(self, outbox: Outbox, now: float) -> bool:
+    def _sample(self, outbox: Outbox, now: float, seal_before: float) -> bool:
         """Feed the policy the latest state of each activity; True if any is still open."""
         any_open = False
         policy = outbox.policy
@@ -297,9 +316,9 @@ class Dispatcher:
             if job.ending is not None:
                 continue
             if isinstance(job, FleetJob):
-                any_open |= self._tend_fleet(outbox, job, now)
+                any_open |= self._tend_fleet(outbox, job, now, seal_before)
                 continue
-            sample = job.look(self._seal_before(now), now)
+            sample = job.look(seal_before, now)
             if sample is None:
                 outbox.abandon(job, now)
                 outbox.settle(job, now)
@@ -313,9 +332,9 @@ class Dispatcher:
                 policy.observe(job.key, job.snapshot)
         return any_open
 
-    def _tend_fleet(self, outbox: Outbox, job: FleetJob, now: float) -> bool:
+    def _tend_fleet(self, outbox: Outbox, job: FleetJob, now: float, seal_before: float) -> bool:
         """Sample a fleet member, report it, and lead its card while it holds the lease."""
-        if job.look(self._seal_before(now), now) is None:
+        if job.look(seal_before, now) is None:
             outbox.abandon(job, now)
             job.wrote_final = True
             outbox.settle(job, now)
@@ -333,6 +352,7 @@ class Dispatcher:
             return
         exc: LivebarError | None = None
         answer: Answered | Diagnosis | None = None
+        self.sending = (job, send.kind)
         try:
             answer = _exchange(job, send)
         except LivebarError as error:
@@ -344,6 +364,7 @@ class Dispatcher:
                 job.owner.stats.dropped += 1
             now = self.clock()
             outbox.apply(outbox.policy.result(send, now, Heard.NEVER, arrived=False), now)
+        self.sending = None
         if answer is not None:
             mine = isinstance(exc, PermissionDeniedError)
             verdict = interpret(_facts(job), send.kind, answer, own_request=mine)
@@ -392,8 +413,8 @@ class Dispatcher:
             outbox.policy.as_stream(job.key)
         if verdict.settle_orphan and isinstance(job, OrphanJob):
             outbox.settle_orphan(job, now, ended=True)
-        if verdict.forget:
-            outbox.queued.pop(job.key, None)
+        if verdict.forget and outbox.queued.pop(job.key, None) is not None:
+            outbox.lost.append(job.title)
         if verdict.abandon and isinstance(job, ActivityJob):
             outbox.abandon(job, now)
         if verdict.standing is Standing.REFUSED:
@@ -422,7 +443,7 @@ class Dispatcher:
                     names.append(job.title)
                 elif job.stats.end_delivered:  # ended (or not yet seen to end): undelivered
                     continue
-                elif job.stats.end_unconfirmed:
+                elif job.stats.end_unconfirmed or self.sending == (job, Kind.END):
                     unconfirmed.append(job.title)
                 else:
                     job.stats.dropped += 1

@@ -38,6 +38,7 @@ from livebar._job.fleet import (
     tally,
 )
 from livebar._job.fleet_view import fleet_ending, render_fleet
+from livebar._log import log
 
 if TYPE_CHECKING:
     from livebar._engine.budgets import Budgets
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
     from livebar._ledger.backend import FleetRecord
 
 __all__ = ["delivered", "tend"]
-
-log = logging.getLogger("livebar")
 
 QUIET_REPORTS = 2.5
 """A member that has missed this many reports (of ``fleet_report_every``) has gone quiet."""

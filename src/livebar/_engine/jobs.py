@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Callable, Union
 
 from livebar._engine.freshness import snapshot_of
 from livebar._job.fleet import MemberState, member_state
-from livebar._job.view import render
+from livebar._job.view import render, render_plainly
+from livebar._log import log
+from livebar._wire.errors import LivebarError
 
 if TYPE_CHECKING:
     from livebar._engine.freshness import Snapshot
@@ -43,7 +45,6 @@ __all__ = [
     "new_stream_key",
 ]
 
-log = logging.getLogger("livebar")
 
 Sampler = Callable[[float], "Sample"]
 
@@ -156,13 +157,10 @@ class ActivityJob:
             sample = self.sample(seal_before)
             shown = (sample.view, sample.ending)
             if shown != self.shown:
-                at = sample.ended_at if sample.ended_at is not None else now
-                self.state = render(
-                    self.spec, sample.view, sample.ending, started_at=sample.started_at, now=at
-                )
+                self.state = self._render(sample, now)
                 self.snapshot = snapshot_of(self.state)
                 self.shown = shown
-        except Exception as exc:  # the state could not be built: say so once, never spin
+        except Exception as exc:  # nothing could be built: say so once, never spin
             self.stats.last_error = f"could not build the state: {exc}"
             self.stats.dropped += 1
             log.warning("livebar: %r cannot be shown: %s", self.title, exc)
@@ -179,6 +177,24 @@ class ActivityJob:
         if sample.ending is not None:
             self.ending = sample.ending
         return sample
+
+    def _render(self, sample: Sample, now: float) -> ContentState:
+        """What the phone is sent for ``sample``; when the payload's rules refuse it (a value
+        at the edge of what a card can show), the least a card can show, said once."""
+        at = sample.ended_at if sample.ended_at is not None else now
+        try:
+            return render(
+                self.spec, sample.view, sample.ending, started_at=sample.started_at, now=at
+            )
+        except LivebarError as exc:
+            self.say_once(
+                ("plainly",),
+                logging.WARNING,
+                "livebar: %r cannot be shown as it is (%s); it is shown plainly instead",
+                self.title,
+                exc,
+            )
+            return render_plainly(sample.view, sample.ending)
 
     def give_up(self, why: str) -> None:
         """Nothing of this activity will be sent: say why in its stats, and wake its waiters."""

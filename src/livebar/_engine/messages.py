@@ -3,7 +3,8 @@
 The shell tells the policy what each request's answer meant (``Heard``, from the verdicts); the
 policy asks the shell to put its questions to the account's ledger (``AskSlot``, ``AskRoom``;
 answered with a ``bool`` and a ``Room``) and returns what the ledger must be told afterwards
-(``Refund``, ``YieldSlot``, ``Release``). ``Send`` is one request to make now, of a ``Kind``.
+(``Refund``, ``Landed``, ``YieldSlot``, ``Release``). ``Send`` is one request to make now, of a
+``Kind``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "Effect",
     "Heard",
     "Kind",
+    "Landed",
     "Question",
     "Refund",
     "Release",
@@ -55,6 +57,9 @@ class Heard(enum.Enum):
     """The key was refused: nothing more is sent for it."""
     BLOCKED = "blocked"
     """The account's billing refuses anything new; the ends of what runs still go."""
+    NEVER_STARTED = "never started"
+    """The activity was never on the phone after all (a stream end answered 404 with no start
+    ever confirmed): its outcome goes out as a push."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,13 @@ class Refund(NamedTuple):
     ticket: int
 
 
+class Landed(NamedTuple):
+    """Request ``ticket`` reached the server by now (its answer is back, or lost on the way):
+    the window counts it from now, as the server does from its arrival."""
+
+    ticket: int
+
+
 class YieldSlot(NamedTuple):
     """Activity ``key`` gives its concurrent slot back and keeps its place in the queue."""
 
@@ -112,4 +124,4 @@ class Release(NamedTuple):
 
 
 Question = Union[AskSlot, AskRoom]
-Effect = Union[Refund, YieldSlot, Release]
+Effect = Union[Refund, Landed, YieldSlot, Release]

@@ -9,7 +9,6 @@ policy returns. Only the engine's thread touches it.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import TYPE_CHECKING, Callable
 
@@ -21,6 +20,7 @@ from livebar._engine.messages import (
     AskSlot,
     Effect,
     Kind,
+    Landed,
     Question,
     Refund,
     Room,
@@ -32,6 +32,7 @@ from livebar._engine.requests import outcome_push
 from livebar._ledger import ledger as _ledger
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
+from livebar._log import log
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
     from livebar._wire.results import Result
 
 __all__ = ["Outbox", "admit", "apply", "ask", "perform"]
-
-log = logging.getLogger("livebar")
 
 
 class Outbox:
@@ -62,6 +61,8 @@ class Outbox:
         self.queued: dict[int, PushJob | OrphanJob] = {}
         self.refused = False
         """The key was refused (or its billing blocked): nothing new is taken in."""
+        self.lost: list[str] = []
+        """What will never be delivered: activities settled without their end, pushes dropped."""
         self.blocked = False
         self.said_pushed = False
         self.next_claim = -math.inf
@@ -130,7 +131,8 @@ class Outbox:
             return  # its outcome push is still on its way
         job.stats.coalesced = self.policy.coalesced(job.key)
         self.apply(self.policy.forget(job.key), now)
-        self.activities.pop(job.key, None)
+        if self.activities.pop(job.key, None) is not None and not job.stats.end_delivered:
+            self.lost.append(job.title)
         job.done.set()
 
     def settle_orphan(self, job: OrphanJob, now: float, *, ended: bool) -> None:
@@ -206,6 +208,8 @@ class Outbox:
         for key, queued in list(self.queued.items()):
             if isinstance(queued, OrphanJob):
                 self.ledger.settle_orphan(queued.end.orphan.id, now, ended=False)
+            else:
+                self.lost.append(queued.title)
             self.apply(self.policy.forget(key), now)
         self.queued.clear()
 
@@ -229,6 +233,7 @@ class Outbox:
                 if queued.owner is not None:
                     queued.owner.stats.dropped += 1
                 del self.queued[key]
+                self.lost.append(queued.title)
                 self.apply(self.policy.forget(key), now)
 
     # -- the account's other processes ----------------------------------------------------------
@@ -278,6 +283,8 @@ def apply(ledger: AccountLedger, effects: list[Effect], now: float) -> None:
     for effect in effects:
         if isinstance(effect, Refund):
             ledger.refund(effect.ticket, now)
+        elif isinstance(effect, Landed):
+            ledger.landed(effect.ticket, now)
         elif isinstance(effect, YieldSlot):
             ledger.yield_slot(str(effect.key), now)
         else:

@@ -40,6 +40,7 @@ from livebar._engine.messages import (
     Effect,
     Heard,
     Kind,
+    Landed,
     Question,
     Refund,
     Release,
@@ -131,6 +132,8 @@ class PacingPolicy:
         self._push_failures = 0
         self._forbidden = False
         self._blocked = False
+        self.deadline: float | None = None
+        """While a flush waits, its deadline: a retried end or push is tried again before it."""
 
     @property
     def budgets(self) -> Budgets:
@@ -276,8 +279,10 @@ class PacingPolicy:
         """
         effects: list[Effect] = []
         room = self._tickets.pop((send.key, send.kind), None)
-        if arrived is False and room is not None and room.ticket is not None:
-            effects.append(Refund(room.ticket))  # it never reached the server
+        if room is not None and room.ticket is not None:
+            # It never reached the server: give it back. Else the window counts it from now,
+            # as the server counted it from its arrival (after it was admitted).
+            effects.append(Refund(room.ticket) if arrived is False else Landed(room.ticket))
         self._account_heard(heard, now, retry_after, room)
         slot = self._slots.get(send.key)
         if slot is None:  # a push of its own
@@ -293,7 +298,9 @@ class PacingPolicy:
                 initial, cap = b.activity_limit_initial, b.activity_limit_max
             else:
                 initial, cap = b.backoff_initial, b.backoff_max
-            delay = self._backoff(slot.failures, initial, cap, retry_after)
+            delay = self._hurried(
+                send.kind, now, self._backoff(slot.failures, initial, cap, retry_after)
+            )
             effects += _retrying(slot, send.kind, heard, now, arrived, delay)
         else:
             _failed(slot, send.kind, heard)
@@ -321,9 +328,10 @@ class PacingPolicy:
             self._pushes.appendleft(send.key)
             self._push_failures += 1
             b = self.budgets
-            self._push_retry_at = now + self._backoff(
+            delay = self._backoff(
                 self._push_failures, b.backoff_initial, b.backoff_max, retry_after
             )
+            self._push_retry_at = now + self._hurried(Kind.PUSH, now, delay)
         else:
             self._push_failures = 0
 
@@ -503,6 +511,15 @@ class PacingPolicy:
         )
         self._paused_until = max(self._paused_until, now + delay)
 
+    def _hurried(self, kind: Kind, now: float, delay: float) -> float:
+        """``delay``, cut so that an end or a push is tried again before a waiting flush's
+        deadline (halfway there: room for the request itself, and for one more try), unless
+        so little time is left that a try would only hammer the server."""
+        if self.deadline is None or kind not in (Kind.END, Kind.PUSH):
+            return delay
+        halfway = (self.deadline - now) / 2
+        return delay if halfway < self.budgets.backoff_initial else min(delay, halfway)
+
     def _backoff(
         self, failures: int, initial: float, cap: float, retry_after: float | None
     ) -> float:
@@ -530,6 +547,7 @@ _FAILED = {
     (Heard.NEVER, Kind.ROTATE): Phase.WAITING,  # the old card cannot be ended: start the new one
     (Heard.NEVER, Kind.END): Phase.ENDED,  # an end (or its push) the server will never take
     (Heard.NEVER, Kind.PUSH): Phase.ENDED,
+    (Heard.NEVER_STARTED, Kind.END): Phase.FALLBACK,  # say how it went in a push instead
     (Heard.BLOCKED, Kind.START): Phase.ABANDONED,  # what runs keeps running, and will be ended
     (Heard.BLOCKED, Kind.ROTATE): Phase.ABANDONED,
     (Heard.BLOCKED, Kind.END): Phase.ABANDONED,

@@ -20,6 +20,7 @@ from livebar._engine import ranks
 from livebar._engine.budgets import Budgets, budgets_for
 from livebar._engine.dispatcher import Dispatcher
 from livebar._ledger.settings import open_ledger
+from livebar._log import log
 from livebar._process import fork
 from livebar._wire.config import (
     Config,
@@ -57,8 +58,6 @@ __all__ = [
     "wake",
 ]
 
-log = logging.getLogger("livebar")
-
 
 class Driver(Protocol):
     """Runs a dispatcher's turns: the background thread, or a virtual clock in tests."""
@@ -73,20 +72,22 @@ class Driver(Protocol):
 
 
 class FlushTicket:
-    """One flush of a dispatcher: done when a turn that began after it leaves nothing pending.
-    While a ticket is out, endings seal at once (nobody waits for a late excepthook)."""
+    """One flush of a dispatcher until ``deadline`` (the engine's clock): done when a turn that
+    began after it leaves nothing pending. While a ticket is out, endings seal at once (nobody
+    waits for a late excepthook) and the retries of ends and pushes fit before its deadline."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, deadline: float) -> None:
         self.dispatcher = dispatcher
         self.mark = dispatcher.turns_started
-        dispatcher.flushing += 1
+        self.deadline = deadline
+        dispatcher.flushing.append(deadline)
 
     def done(self) -> bool:
         dispatcher = self.dispatcher
         return dispatcher.turns_completed > self.mark and not dispatcher.pending()
 
     def close(self) -> None:
-        self.dispatcher.flushing -= 1
+        self.dispatcher.flushing.remove(self.deadline)
 
 
 class Sender:
@@ -110,7 +111,7 @@ class Sender:
         dispatcher = self.dispatcher
         deadline = time.monotonic() + timeout
         with dispatcher.idle:
-            ticket = FlushTicket(dispatcher)
+            ticket = FlushTicket(dispatcher, deadline)
             try:
                 self._event.set()
                 while not ticket.done():
@@ -149,6 +150,9 @@ class Runtime:
         self.warned: set[str] = set()
         self.gave_up: int | None = None
         """``Dispatcher.handed_over`` when a flush last gave up (see ``flush(again=False)``)."""
+        self.lost_seen = 0
+        """``Dispatcher.lost()`` as the last flush reported it: a flush after an end was given
+        up says False, once, whatever else it delivered."""
         self.open: dict[int, tuple[Any, int]] = {}
         """id(activity) -> (activity, the thread that started it), until its ending is sealed."""
         self.uncaught: BaseException | None = None
@@ -158,6 +162,9 @@ class Runtime:
         self.signal_at: float | None = None
         """When SIGTERM last arrived, on the engine's clock."""
         self.hooks_installed = False
+        self.exit_deadline: float | None = None
+        """Once livebar's exit hook has run: until when (engine clock) what exit handlers after
+        it do (an end, a push) may still be delivered."""
 
     # -- the engine -----------------------------------------------------------------------------
 
@@ -271,6 +278,10 @@ class Runtime:
             return False
         delivered = driver.flush(self.deadline() if timeout is None else timeout)
         self.gave_up = None if delivered else dispatcher.handed_over
+        lost = dispatcher.lost()
+        if lost != self.lost_seen:  # an end (or a push) was given up: not all was delivered
+            self.lost_seen = lost
+            return False
         return delivered
 
     def report_undelivered(self, waited: float) -> None:
@@ -293,6 +304,16 @@ class Runtime:
             )
         if parts:
             log.warning("livebar: gave up after %.1fs; %s", waited, "; ".join(parts))
+
+    def deliver_late(self) -> None:
+        """An end or a push after livebar's exit hook (an ``atexit`` handler of the program's
+        that runs after livebar's): delivered now, within what is left of the exit's deadline,
+        or said not to be."""
+        if self.exit_deadline is None:
+            return
+        left = max(0.0, self.exit_deadline - self.clock()())
+        if not self.flush(left, again=True):
+            self.report_undelivered(left)
 
     # -- the open activities ----------------------------------------------------------------------
 
@@ -357,6 +378,8 @@ def install(driver: Driver | None) -> Driver | None:
     returns the one it replaces. ``livebar.testing.virtual_time`` uses it."""
     with runtime.lock:
         previous, runtime.driver = runtime.driver, driver
+        runtime.lost_seen = 0  # a new engine has lost nothing yet, and has not been exited
+        runtime.exit_deadline = None
     return previous
 
 
@@ -428,6 +451,7 @@ def push(
         return False
     driver, config = mirrored
     driver.dispatcher.push(notification, config, spec.client)
+    runtime.deliver_late()
     return True
 
 

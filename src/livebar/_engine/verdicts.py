@@ -40,6 +40,7 @@ class Note(enum.Enum):
     RESTARTED = "restarted"
     PAUSED = "paused"
     ORPHAN_ENDED = "orphan ended"
+    NEVER_STARTED = "never started"
 
 
 class Answered(NamedTuple):
@@ -177,6 +178,10 @@ def interpret(job: JobFacts, kind: Kind, answer: Answer, *, own_request: bool = 
     elif trouble is Trouble.GARBLED and activity and kind is Kind.START:
         # A manual start whose answer cannot be read: no id, so never updated nor ended.
         verdict = Verdict(Heard.OK, abandon=True, dropped=True, note=Note.GARBLED_START)
+    elif trouble is Trouble.GONE and activity and job.stream and not job.had_id:
+        # No start of this stream was ever confirmed (its answers were lost in an outage, and
+        # it was taken as started): the card never existed. Its outcome goes out as a push.
+        verdict = Verdict(Heard.NEVER_STARTED, note=Note.NEVER_STARTED)
     else:
         verdict = _TABLE[(job.kind, trouble)]
         if trouble is Trouble.REJECTED and own_request and kind is not Kind.PUSH:

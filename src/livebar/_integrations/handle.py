@@ -26,7 +26,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
-import logging
 import os
 import secrets
 import select
@@ -41,6 +40,7 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Protocol, TypeVar
 
+from livebar._log import log
 from livebar._process.fork import at_fork
 
 __all__ = ["DEFAULT_HANDLE_INTERVAL", "ProgressHandle", "handle_for"]
@@ -57,7 +57,6 @@ class LiveActivity(Protocol):
 
 T = TypeVar("T")
 
-log = logging.getLogger("livebar")
 
 DEFAULT_HANDLE_INTERVAL = 0.5
 """Longest a worker keeps counts to itself before sending them to the parent."""

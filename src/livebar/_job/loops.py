@@ -41,13 +41,18 @@ class LoopExit(enum.Enum):
 
 
 class LoopSite:
-    """The frame that wrote ``for x in track(...)``; compared again when the loop is left."""
+    """The frame that wrote ``for x in track(...)``; compared again when the loop is left.
 
-    __slots__ = ("code", "frame_id")
+    ``frame`` is kept while the loop runs: if the interpreter exits before the loop lets go of
+    its iterator (``sys.exit()`` in its body at module level: the iterator is closed only after
+    ``atexit``), the exit reads how the frame was left from the frame itself."""
+
+    __slots__ = ("code", "frame", "frame_id")
 
     def __init__(self, frame: FrameType) -> None:
         self.code = frame.f_code
         self.frame_id = id(frame)
+        self.frame: FrameType | None = frame
 
 
 def loop_site(depth: int) -> LoopSite | None:

@@ -209,7 +209,7 @@ def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
 
 def check_title(title: object) -> str:
     text = checks.string(title, "title", min_length=1)
-    if not text.strip():
+    if not checks.sendable(text).strip():
         raise ValidationError("title", "minLength", "must not be blank")
     return text
 

@@ -138,6 +138,8 @@ class Progress:
         self.upper_limit: float | None = None
         self._source: Callable[[], float] | None = None
         self.stopped_early = False
+        self.loop: LoopSite | None = None
+        """The bare loop this progress's activity ends with, while it runs."""
         self.ignored = 0
         """Values refused while the job ran (NaN, out of range): dropped, never raised."""
 
@@ -377,6 +379,13 @@ class Progress:
 
     # -- loops --------------------------------------------------------------------------------
 
+    def loop_stands(self) -> LoopExit | None:
+        """How the bare loop of this activity stands, read from its frame (at exit)."""
+        site = self.loop
+        if site is None or site.frame is None:
+            return None
+        return how_left(site, site.frame)
+
     def track(
         self,
         iterable: Iterable[T],
@@ -394,6 +403,8 @@ class Progress:
             total = length
         if total is not None and not self.segmented:
             self.set_total(total)
+        if owner is not None:
+            self.loop = site
         base = self.count()
         iterator = iter(iterable)
         length_hint = getattr(iterator, "__length_hint__", None)
@@ -447,6 +458,10 @@ class Progress:
         closer: FrameType | None,
     ) -> None:
         self.freeze(count)
+        if site is not None:
+            site.frame = None  # the loop is over: its frame is not ours to keep
+        if owner is not None:
+            self.loop = None
         if finished:
             if owner is not None:
                 owner.loop_finished()

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from livebar._job.progress import ProgressView
     from livebar._wire.payload import ContentState, Metric
 
-__all__ = ["Sample", "render"]
+__all__ = ["Sample", "render", "render_plainly"]
 
 
 class Sample(NamedTuple):
@@ -141,4 +141,24 @@ def _count_and_rate(count: float, started_at: float | None, now: float) -> list[
 
 
 def plain_number(x: float) -> int | float:
-    return int(x) if float(x).is_integer() else round(x, 2)
+    """``x`` as a card shows it: whole numbers as ints, others to two decimals (but never a
+    positive number rounded to nothing: ``1.3e-13`` stays itself)."""
+    if float(x).is_integer():
+        return int(x)
+    rounded = round(x, 2)
+    return rounded if rounded or not x else x
+
+
+def render_plainly(view: ProgressView, ending: Ending | None) -> ContentState:
+    """The least a card can show of ``view`` (a one-step bar, full once it is done, with the
+    ending's words): what is sent when the state as rendered was refused by the payload's
+    rules, so that the job's end still reaches the phone."""
+    from livebar._wire.payload import ContentState
+
+    title = truncate(view.title, MAX_TITLE)
+    complete = ending is not None and ending.outcome is Outcome.DONE
+    subtitle = ending.subtitle if ending is not None else None
+    color = ending.color if ending is not None else None
+    return ContentState.segmented_progress(
+        title, number_of_steps=1, current_step=int(complete), subtitle=subtitle, color=color
+    )

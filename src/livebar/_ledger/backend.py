@@ -201,6 +201,12 @@ class Backend(abc.ABC):
         """Forget a recorded request that never reached the server."""
 
     @abc.abstractmethod
+    def landed(self, ticket: int, now: float) -> None:
+        """A recorded request's answer came back at ``now``: it reached the server by then, so
+        it counts in the window from ``now`` (the server counted it when it arrived, which may
+        be well after it was recorded: a slow network, a retried connection)."""
+
+    @abc.abstractmethod
     def used(self, now: float) -> int:
         """Requests in the window ending at ``now``."""
 

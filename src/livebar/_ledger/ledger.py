@@ -33,7 +33,6 @@ backend's clock and only meaningful as differences.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import OrderedDict, deque
 from collections.abc import Mapping
@@ -51,6 +50,7 @@ from livebar._ledger.backend import (
 )
 from livebar._ledger.memory import MemoryBackend
 from livebar._ledger.owner import Owner
+from livebar._log import log
 
 __all__ = [
     "DEFAULT_BUSY_RETRY",
@@ -60,7 +60,6 @@ __all__ = [
     "AccountLedger",
 ]
 
-log = logging.getLogger("livebar")
 
 _T = TypeVar("_T")
 
@@ -183,6 +182,17 @@ class AccountLedger:
         backend_ticket = self._backend_tickets.pop(ticket, None)
         if backend_ticket is not None:
             self._write(now, lambda b, _t: b.refund(backend_ticket))
+
+    def landed(self, ticket: int, now: float) -> None:
+        """The request admitted with ``ticket`` got its answer at ``now``: it counts in the
+        window from then (the server counted it on arrival, after it was admitted)."""
+        if ticket not in self._shadow.sent:
+            return
+        self._shadow.sent[ticket] = now
+        self._shadow.sent.move_to_end(ticket)
+        backend_ticket = self._backend_tickets.get(ticket)
+        if backend_ticket is not None:
+            self._write(now, lambda b, t: b.landed(backend_ticket, t))
 
     def used(self, now: float) -> int:
         """Requests in the account's window now (this process's own while degraded or busy)."""

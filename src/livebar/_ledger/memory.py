@@ -77,6 +77,10 @@ class MemoryBackend(Backend):
     def refund(self, ticket: int) -> None:
         self._sent.pop(ticket, None)
 
+    def landed(self, ticket: int, now: float) -> None:
+        if self._sent.pop(ticket, None) is not None:
+            self._sent[ticket] = now  # the latest time: it keeps the window's order
+
     def used(self, now: float) -> int:
         self._expire(now)
         return len(self._sent)

@@ -144,6 +144,12 @@ def _read_first(paths: tuple[str, ...]) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def boot_id() -> str:
+    """This boot of this machine (Linux's boot id), or ``""`` where the system does not say."""
+    return _read_first((_BOOT_ID_FILE,))
+
+
+@functools.lru_cache(maxsize=1)
 def host_id() -> str:
     """A name for this kernel instance's pid space: equal on one boot of one machine, in one pid
     namespace (containers with their own pid namespace get their own); different otherwise."""

@@ -43,6 +43,9 @@ class Reconnecting(Backend):
     def refund(self, ticket: int) -> None:
         self._real().refund(ticket)
 
+    def landed(self, ticket: int, now: float) -> None:
+        self._real().landed(ticket, now)
+
     def used(self, now: float) -> int:
         return self._real().used(now)
 

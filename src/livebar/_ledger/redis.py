@@ -81,6 +81,15 @@ return {0, used, fmt(math.max(tonumber(at[2]) + window - now, 0)), 0, fmt(now)}
 """
 )
 
+# KEYS: sent. ARGV: now, ticket.
+_LANDED = (
+    _PRELUDE
+    + """
+redis.call('ZADD', KEYS[1], 'XX', clock(), ARGV[2])
+return 1
+"""
+)
+
 # KEYS: sent. ARGV: now, window.
 _USED = (
     _PRELUDE
@@ -377,6 +386,7 @@ class RedisBackend(Backend):
         r = self._redis
         self._acquire = r.register_script(_ACQUIRE)
         self._used = r.register_script(_USED)
+        self._landed = r.register_script(_LANDED)
         self._request_slot = r.register_script(_REQUEST_SLOT)
         self._yield = r.register_script(_YIELD)
         self._record_state = r.register_script(_RECORD_STATE)
@@ -421,6 +431,9 @@ class RedisBackend(Backend):
             self._redis.zrem(self._sent, str(ticket))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise LedgerUnavailable(str(exc)) from exc
+
+    def landed(self, ticket: int, now: float) -> None:
+        self._run(self._landed, [self._sent], [self._now(now), str(ticket)])
 
     def used(self, now: float) -> int:
         return int(self._run(self._used, [self._sent], [self._now(now), self.window]))

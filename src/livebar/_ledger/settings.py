@@ -7,7 +7,6 @@ every process on this machine; a ``redis://`` URL: shared by every machine.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,12 +18,11 @@ from livebar._ledger.backend import Backend, LedgerUnavailable
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
 from livebar._ledger.owner import Owner
+from livebar._log import log
 from livebar._wire.account import Account
 from livebar._wire.errors import ConfigurationError
 
 __all__ = ["LedgerSetting", "default_directory", "open_ledger", "redact_url", "resolve_ledger"]
-
-log = logging.getLogger("livebar")
 
 
 @dataclass(frozen=True)

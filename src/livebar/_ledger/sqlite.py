@@ -5,9 +5,11 @@ Standard library only. The file is in WAL mode (readers never wait for the write
 processes, not a power cut), and every operation is one ``BEGIN IMMEDIATE`` transaction, so it
 is atomic across processes. The busy timeout is short (``DEFAULT_BUSY_TIMEOUT``): a call that
 cannot get the write lock in time raises ``LedgerUnavailable`` and the wrapper answers "not
-now". Times are the wall clock (``time.time``), which every process on the machine shares; a
-request time further in the future than one window means the clock was set back, and is
-forgotten rather than left to block the window.
+now". Times are the machine's monotonic clock (``time.monotonic``: ``CLOCK_MONOTONIC`` on
+Linux), which every process on the machine shares whatever their wall clocks say (an NTP step,
+a container with a clock of its own: two processes whose wall clocks differed by two minutes
+each filled their own window). The file records the boot it was written in (Linux's boot id):
+after a reboot the monotonic clock starts again, so the old boot's request times are dropped.
 
 The file holds no secret (its name is the account's hash), but it names jobs, so it and its
 directory are private to the user (0600 / 0700).
@@ -32,7 +34,7 @@ from livebar._ledger.backend import (
     Tracked,
     _Grant,
 )
-from livebar._ledger.owner import Owner
+from livebar._ledger.owner import Owner, boot_id
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "SCHEMA_VERSION", "SqliteBackend"]
 
@@ -87,7 +89,7 @@ class SqliteBackend(Backend):
         window: float,
         owner: Owner,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not window > 0:
             raise ValueError("window must be positive")
@@ -128,6 +130,10 @@ class SqliteBackend(Backend):
         (version,) = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
         if version != SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"ledger schema {version!r}, expected {SCHEMA_VERSION}")
+        boot = db.execute("SELECT value FROM meta WHERE name = 'boot'").fetchone()
+        if boot is None or boot[0] != boot_id():
+            db.execute("DELETE FROM sent")  # times of another boot's monotonic clock
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('boot', ?)", (boot_id(),))
         self._register(db, now)
 
     def _transaction(self, work: Callable[[sqlite3.Connection, float], Any]) -> Any:
@@ -188,6 +194,11 @@ class SqliteBackend(Backend):
     def refund(self, ticket: int) -> None:
         self._transaction(
             lambda db, _now: db.execute("DELETE FROM sent WHERE ticket = ?", (ticket,))
+        )
+
+    def landed(self, ticket: int, now: float) -> None:
+        self._transaction(
+            lambda db, now: db.execute("UPDATE sent SET at = ? WHERE ticket = ?", (now, ticket))
         )
 
     def used(self, now: float) -> int:

@@ -16,7 +16,6 @@ activities; every ending they make is ``endings.decide``'s, from the facts they 
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import signal
@@ -27,17 +26,25 @@ from typing import Any, Callable
 
 from livebar._engine.runtime import runtime
 from livebar._job.endings import Facts, Outcome, Terminated
+from livebar._log import log
 from livebar._process import signals
+from livebar._process.exit import place as exit_place
 
 __all__ = ["at_exit", "handling_sigterm", "install", "on_sigterm", "report_uncaught", "track_open"]
-
-log = logging.getLogger("livebar")
 
 
 def track_open(activity: Any) -> None:
     """Register a mirrored activity that has started; installs the hooks on first use."""
     install()
     runtime.track_open(activity)
+    if runtime.exit_deadline is not None:
+        runtime.say_once(
+            "opened at exit",
+            "livebar: %r was opened by an exit handler that runs after livebar's: it is ended "
+            "(and its end delivered) only if that handler closes it",
+            activity.title,
+            level=logging.WARNING,
+        )
 
 
 def install() -> None:
@@ -46,7 +53,8 @@ def install() -> None:
         if runtime.hooks_installed:
             return
         runtime.hooks_installed = True
-    atexit.register(at_exit)
+    exit_place.hook = at_exit
+    exit_place.take()  # taken at import already, unless livebar's modules were loaded alone
     previous = sys.excepthook
 
     def excepthook(tp: type[BaseException], exc: BaseException, tb: Any) -> None:
@@ -136,7 +144,7 @@ def at_exit() -> None:
         return
     for activity in runtime.open_activities():
         if not activity.closed:
-            activity.finish(Facts(exception=runtime.uncaught, at_exit=True))
+            activity.finish(activity.exit_facts(runtime.uncaught))
     timeout = runtime.deadline()
     clock = runtime.clock()
     started = clock()
@@ -154,6 +162,7 @@ def at_exit() -> None:
         _close_ledgers()  # nothing of ours is left on the phone: nothing for others to reap
     else:
         runtime.report_undelivered(waited)
+    runtime.exit_deadline = started + timeout  # what exit handlers after this one may still use
     if isinstance(runtime.uncaught, KeyboardInterrupt):
         _exit_as_interrupted()
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from livebar._wire.config import is_loopback
 from livebar._wire.errors import ConfigurationError
 
 __all__ = ["Account", "account_for", "account_of", "canonical_server"]
@@ -37,8 +38,9 @@ class Account:
 
 
 def canonical_server(base_url: str) -> str:
-    """``base_url`` in one spelling per server: lower-case scheme and host, no default port, no
-    user info, no trailing slash. Raises ``ConfigurationError`` naming ``base_url``."""
+    """``base_url`` in one spelling per server: lower-case scheme and host, every loopback
+    address as ``localhost``, no default port, no user info, no trailing slash. Raises
+    ``ConfigurationError`` naming ``base_url``."""
     if not isinstance(base_url, str):
         raise ConfigurationError("base_url", "must be a string")
     try:
@@ -50,7 +52,9 @@ def canonical_server(base_url: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not host:
         raise ConfigurationError("base_url", "must be an absolute http(s):// URL")
-    if ":" in host:
+    if is_loopback(host):
+        host = "localhost"  # 127.0.0.1, ::1 and localhost are one server (at one port)
+    elif ":" in host:
         host = f"[{host}]"  # an IPv6 literal keeps its brackets
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = parts.path.rstrip("/")

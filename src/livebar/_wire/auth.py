@@ -19,7 +19,43 @@ import httpx
 from livebar._wire.config import is_loopback
 from livebar._wire.errors import redact
 
-__all__ = ["BearerAuth", "direct", "hide_in_library_logs"]
+__all__ = [
+    "BearerAuth",
+    "ForeignRedirect",
+    "direct",
+    "hide_in_library_logs",
+    "same_origin_redirects",
+    "same_origin_redirects_async",
+]
+
+MAX_REDIRECTS = 3
+"""How many redirects (within the base URL's own origin) one request follows."""
+
+
+class ForeignRedirect(httpx.RequestError):
+    """The server redirected a request to another origin: not followed (the key is not sent
+    there, and a request without it would read as a refused key)."""
+
+
+def same_origin_redirects(response: httpx.Response) -> None:
+    """An ``httpx`` response hook: a redirect is followed only within the request's origin
+    (scheme, host and port: a load balancer's ``307`` to the same server); one to anywhere else
+    raises ``ForeignRedirect``, naming where, so that the base URL can be corrected."""
+    if not response.has_redirect_location:
+        return
+    here = response.request.url
+    there = here.join(response.headers["location"])
+    if (there.scheme, there.host, there.port) != (here.scheme, here.host, here.port):
+        where = there.copy_with(query=None, fragment=None, username=None, password=None)
+        raise ForeignRedirect(
+            f"the server redirects to {where} (another origin; set base_url there)",
+            request=response.request,
+        )
+
+
+async def same_origin_redirects_async(response: httpx.Response) -> None:
+    """``same_origin_redirects`` for ``httpx.AsyncClient``."""
+    same_origin_redirects(response)
 
 
 class BearerAuth(httpx.Auth):

@@ -75,6 +75,34 @@ def string(value: object, field: str, *, min_length: int = 0, max_length: int | 
     return value
 
 
+def text(value: object, field: str, *, min_length: int = 0, max_length: int | None = None) -> str:
+    """A ``str`` a phone can show, made sendable (``sendable``), then checked as ``string``. A
+    text of nothing but control characters keeps one U+FFFD: something was there."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "type", "must be a string")
+    shown = sendable(value)
+    if value and not shown:
+        shown = "\ufffd"
+    return string(shown, field, min_length=min_length, max_length=max_length)
+
+
+_BLANKS = {ord("\t"): " ", ord("\n"): " ", ord("\r"): " "}
+_CONTROLS = dict.fromkeys([*range(0x20), 0x7F, *range(0x80, 0xA0)])
+_CONTROLS.update(_BLANKS)
+
+
+def sendable(value: str) -> str:
+    """``value`` as it can travel and be shown: a lone surrogate (a file name ``os.fsdecode``
+    could not decode, ``photo-\udcff.jpg``) becomes U+FFFD, a tab or line break a space, and
+    any other control character (C0, DEL, C1) goes. Printable text is returned as it is."""
+    if value.isprintable():
+        return value
+    cleaned = value.translate(_CONTROLS)
+    if any("\ud800" <= c <= "\udfff" for c in cleaned):
+        cleaned = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in cleaned)
+    return cleaned
+
+
 def integer(
     value: object, field: str, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:

@@ -16,7 +16,6 @@ the parsed body with the key cut out; and ``auth`` cuts it out of httpx's log re
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
 from collections.abc import Awaitable
@@ -27,8 +26,16 @@ from typing import Any, Callable, Generic, TypeVar
 import anyio
 import httpx
 
+from livebar._log import log
 from livebar._version import __version__
-from livebar._wire.auth import BearerAuth, direct, hide_in_library_logs
+from livebar._wire.auth import (
+    MAX_REDIRECTS,
+    BearerAuth,
+    direct,
+    hide_in_library_logs,
+    same_origin_redirects,
+    same_origin_redirects_async,
+)
 from livebar._wire.config import Config, resolve_config
 from livebar._wire.errors import (
     ConfigurationError,
@@ -86,7 +93,6 @@ from livebar._wire.retry import NO_RETRY, RetryPolicy
 
 __all__ = ["USER_AGENT", "AsyncClient", "Client"]
 
-logger = logging.getLogger("livebar")
 
 USER_AGENT = f"livebar/{__version__}"
 
@@ -161,6 +167,8 @@ class _ClientCore:
             "timeout": httpx.Timeout(self.config.timeout),
             "auth": BearerAuth(self.config.api_key),
             "trust_env": not direct(self.config.base_url),
+            "follow_redirects": True,  # within the base URL's origin only (the response hook)
+            "max_redirects": MAX_REDIRECTS,
         }
 
     def url(self, request: _Request[Any]) -> str:
@@ -207,7 +215,7 @@ class _ClientCore:
         warning = result.warning
         if warning is not None and request.operation not in self._warned:
             self._warned.add(request.operation)  # once per kind of request: never a flood
-            logger.warning("ActivitySmith warning on %s: %s", request.operation, warning)
+            log.warning("ActivitySmith warning on %s: %s", request.operation, warning)
         return result
 
     @staticmethod
@@ -260,7 +268,7 @@ class _ClientCore:
             attempt=attempt, error=error, elapsed=elapsed, operation=request.operation, rng=rng
         )
         if delay is not None:
-            logger.info("retrying %s in %.2fs after: %s", request.operation, delay, error)
+            log.info("retrying %s in %.2fs after: %s", request.operation, delay, error)
         return delay
 
 
@@ -296,7 +304,11 @@ class Client:
             raise detached(exc) from None
         hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
-        self._http = httpx.Client(transport=transport, **self._core.http_options())
+        self._http = httpx.Client(
+            transport=transport,
+            event_hooks={"response": [same_origin_redirects]},
+            **self._core.http_options(),
+        )
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -477,7 +489,11 @@ class AsyncClient:
             raise detached(exc) from None
         hide_in_library_logs(config.api_key)
         self._core = _ClientCore(config, retry)
-        self._http = httpx.AsyncClient(transport=transport, **self._core.http_options())
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            event_hooks={"response": [same_origin_redirects_async]},
+            **self._core.http_options(),
+        )
         self._sleep = sleep
         self._clock = clock
         self._rng = rng

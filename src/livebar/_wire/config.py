@@ -161,6 +161,12 @@ def _base_url(value: object) -> str:
         raise ConfigurationError("base_url", "must be an absolute https:// URL")
     if parts.query or parts.fragment:
         raise ConfigurationError("base_url", "must not have a query or fragment")
+    if parts.username is not None or parts.password is not None:
+        # Refused rather than redacted and used: the key is the only credential the API takes,
+        # and a password in a URL ends up in reprs, logs and proxies' access lines.
+        raise ConfigurationError(
+            "base_url", "must not carry credentials (user:password@); the API key is the only one"
+        )
     if parts.scheme == "http" and not is_loopback(host):
         raise ConfigurationError(
             "base_url", "must use https:// (plain http:// is allowed only for loopback hosts)"

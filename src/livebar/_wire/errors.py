@@ -88,6 +88,11 @@ class ConfigurationError(LivebarError, ValueError):
         self.option = option
 
 
+class MisuseError(LivebarError, RuntimeError):
+    """An object of livebar's used in a way that cannot work (an activity entered again after
+    it ended, copied with ``copy.copy``); the message says what to do instead."""
+
+
 class ValidationError(LivebarError, ValueError):
     """A payload breaks a rule of the API; raised before any request is sent.
 

@@ -102,6 +102,9 @@ MAX_METRIC_KEY = 64
 
 _text = checks.string
 _non_empty = partial(checks.string, min_length=1)
+_words = checks.text
+"""Text a person reads on the phone: made sendable (``checks.sendable``) at this boundary."""
+_some_words = partial(checks.text, min_length=1)
 _count = partial(checks.integer, minimum=0)
 
 
@@ -123,7 +126,7 @@ def _colors(value: object, name: str) -> tuple[str, ...]:
 def _text_or_number(*, minimum: float | None = None) -> Callable[[object, str], float | str]:
     def check(value: object, name: str) -> float | str:
         if isinstance(value, str):
-            return checks.string(value, name, min_length=1, max_length=MAX_METRIC_TEXT)
+            return checks.text(value, name, min_length=1, max_length=MAX_METRIC_TEXT)
         return checks.number(value, name, minimum=minimum)
 
     return check
@@ -163,24 +166,24 @@ class Icon(Model):
 class Badge(Model):
     """A short label on the activity (alert, progress, segmented_progress and value types)."""
 
-    title: str = field(check=_non_empty)
+    title: str = field(check=_some_words)
     color: str | None = field(check=checks.color, default=None)
 
 
 class Metric(Model):
     """One value of a metrics/stats activity: a number >= 0 or a text of 1..64 characters."""
 
-    label: str = field(check=_non_empty)
+    label: str = field(check=_some_words)
     value: float | str = field(check=_text_or_number(minimum=0))
-    unit: str | None = field(check=_text, default=None)
+    unit: str | None = field(check=_words, default=None)
     color: str | None = field(check=checks.color, default=None)
 
 
 class Alert(Model):
     """The alert that accompanies a start or stream update (lights the screen, may sound)."""
 
-    title: str | None = field(check=_text, default=None)
-    body: str | None = field(check=_text, default=None)
+    title: str | None = field(check=_words, default=None)
+    body: str | None = field(check=_words, default=None)
 
 
 class Action(Model):
@@ -190,7 +193,7 @@ class Action(Model):
     ``allow_http=True`` lets an ``open_url`` button open an ``http://`` URL (newer surface).
     """
 
-    title: str = field(check=_text)
+    title: str = field(check=_words)
     type: str = field(check=_choice(ACTION_TYPES))
     url: str = field(check=_text)  # its schemes depend on type and allow_http: see _validate
     method: str | None = field(check=_choice(WEBHOOK_METHODS), default=None)
@@ -228,16 +231,16 @@ class ContentState(Model):
     ``message``; ``value``).
     """
 
-    title: str = field(check=_text)
+    title: str = field(check=_words)
     type: str | None = field(check=_choice(CONTENT_TYPES + NEWER_CONTENT_TYPES), default=None)
-    subtitle: str | None = field(check=_text, default=None)
+    subtitle: str | None = field(check=_words, default=None)
     number_of_steps: int | None = field(check=partial(checks.integer, minimum=1), default=None)
     current_step: int | None = field(check=_count, default=None)
     percentage: float | None = field(
         check=partial(checks.number, minimum=0, maximum=100), default=None
     )
     value: float | None = field(check=checks.number, default=None)
-    value_text: str | None = field(check=_text, default=None, wire=AS_VALUE, newer=True)
+    value_text: str | None = field(check=_words, default=None, wire=AS_VALUE, newer=True)
     upper_limit: float | None = field(
         check=partial(checks.number, exclusive_minimum=0), default=None
     )
@@ -249,7 +252,7 @@ class ContentState(Model):
     metrics: Sequence[Metric] | None = field(
         check=Many(Metric, min_items=1, max_items=MAX_METRICS), default=None
     )
-    message: str | None = field(check=_non_empty, default=None)
+    message: str | None = field(check=_some_words, default=None)
     icon: Icon | None = field(check=One(Icon), default=None)
     badge: Badge | None = field(check=One(Badge), default=None)
     color: str | None = field(check=checks.color, default=None)
@@ -387,9 +390,9 @@ def _dismiss() -> Any:
 class _PushContent(Model):
     """What a push notification shows; shared by a new push and its replacement."""
 
-    title: str = field(check=_text)
-    message: str | None = field(check=_text, default=None)
-    subtitle: str | None = field(check=_text, default=None)
+    title: str = field(check=_words)
+    message: str | None = field(check=_words, default=None)
+    subtitle: str | None = field(check=_words, default=None)
     payload: Mapping[str, Any] | None = field(check=checks.json_object, default=None)
     badge: int | None = field(check=checks.integer, default=None)
     media: str | None = field(check=_https, default=None)
