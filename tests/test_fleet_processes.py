@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 
 from ledger_support import RedisServer, redis_server_fixture
+from livebar._ledger.settings import LedgerSetting, open_ledger
+from livebar._wire.account import account_for
 from livebar.simulator import SimulatorHandle, serve
 
 pytestmark = pytest.mark.timeout(120)
@@ -61,7 +63,7 @@ class Hosts:
         self.procs: dict[str, subprocess.Popen[str]] = {}
 
     def start(
-        self, name: str, steps: int, fate: str = "ok", *, host: bool = True, deadline: float = 5.0
+        self, name: str, steps: int, fate: str = "ok", *, host: bool = True, deadline: float = 60.0
     ) -> None:
         env = {**self.env, "LIVEBAR_HOST_ID": name} if host else self.env
         proc = subprocess.Popen(
@@ -110,17 +112,30 @@ def cards(sim: SimulatorHandle) -> list[dict[str, Any]]:
     return [r for r in sim.requests() if "/live-activity/" in r["path"]]
 
 
+def reported(sim: SimulatorHandle, ledger: str) -> set[str]:
+    """The members in the fleet's record, as the ledger the members share holds it."""
+    kind = "redis" if ledger.startswith("redis://") else "sqlite"
+    account = account_for(api_key=sim.api_key, base_url=sim.url)
+    shared = open_ledger(account, setting=LedgerSetting(kind, ledger))
+    try:
+        record = shared.fleet_read("nightly#1", time.monotonic(), lost_after=60.0)
+    finally:
+        shared.close(time.monotonic())
+    return set() if record is None else set(record.members)
+
+
 def run_five(sim: SimulatorHandle, ledger: str, *, hosts: bool) -> None:
-    """h1 runs longest (10 s, past the 5 s deadline), h2 finishes, h3 fails, h4 is killed with
-    SIGKILL, h5 never starts. (A member that joins after the deadline belongs to the fleet's
-    next run: the deadline leaves room for four interpreters starting on a busy machine.)"""
+    """h1 runs longest (10 s), h2 finishes, h3 fails, h4 is killed with SIGKILL, h5 never
+    starts: when h1, the last one running, leaves, h5 has never started. (The deadline is
+    generous: a member that joins after it belongs to the fleet's next run, and four
+    interpreters may take seconds to start on a busy machine.)"""
     members = Hosts(sim, ledger)
     try:
         members.start("h1", 100, host=hosts)
         members.start("h2", 15, host=hosts)
         members.start("h3", 30, "fail", host=hosts)
         members.start("h4", 600, host=hosts)
-        time.sleep(0.5)  # h4 has reported some progress
+        until(lambda: "h4" in reported(sim, ledger), "h4 never reported")
         members.kill("h4")
         assert (0, 3, 0) == (members.wait("h2"), members.wait("h3"), members.wait("h1"))
     finally:
@@ -168,10 +183,10 @@ def test_the_card_keeps_moving_when_its_sender_is_killed(
     redis_server.flush()
     members = Hosts(sim, redis_server.url)
     try:
-        members.start("h1", 600, deadline=120.0)
+        members.start("h1", 600)
         until(lambda: cards(sim), "the first member never sent the card")
-        members.start("h2", 80, deadline=120.0)
-        members.start("h3", 100, deadline=120.0)
+        members.start("h2", 80)
+        members.start("h3", 100)
         time.sleep(1.0)
         killed = members.kill("h1")
         until(
@@ -188,7 +203,9 @@ def test_the_card_keeps_moving_when_its_sender_is_killed(
 
 
 def test_livebar_run_fleet_on_one_machine(sim: SimulatorHandle, tmp_path: Path) -> None:
-    """``livebar run --fleet``: three commands, one exits 3; one card, the failure named."""
+    """``livebar run --fleet``: three commands, one exits 3; one card, the failure named. (The
+    commands take a few seconds: members must overlap, or the first to finish, alone, would
+    end the card before the others joined.)"""
     env = {**os.environ, **sim.env(), "LIVEBAR_LEDGER": str(tmp_path)}
     procs = [
         subprocess.Popen(
@@ -208,7 +225,7 @@ def test_livebar_run_fleet_on_one_machine(sim: SimulatorHandle, tmp_path: Path) 
                 "--",
                 "sh",
                 "-c",
-                f"sleep 0.5; exit {code}",
+                f"sleep 5; exit {code}",
             ],
             env=env,
             stderr=subprocess.PIPE,

@@ -395,13 +395,13 @@ class Dispatcher:
             job.plain = True
         result = answer if isinstance(answer, Answered) else Answered()
         if verdict.delivered and exc is None:  # what the answer says, before pacing hears it
-            outbox.delivered(send, job, result, verdict, now, new_key=self._new_key)
+            self._delivered(outbox, send, job, result, verdict, now)
         heard = outbox.policy.result(
             send, now, verdict.heard, retry_after=verdict.retry_after, arrived=verdict.arrived
         )
         outbox.apply(heard, now)
         if verdict.delivered and exc is not None:  # it arrived; only its answer is lost
-            outbox.delivered(send, job, result, verdict, now, new_key=self._new_key)
+            self._delivered(outbox, send, job, result, verdict, now)
         if owner is not None:
             owner.stats.retried += verdict.retried
             owner.stats.dropped += verdict.dropped
@@ -423,6 +423,13 @@ class Dispatcher:
             outbox.block(_describe(exc, job), now)
         if verdict.note is not None:
             _say(send, job, verdict.note, exc)
+
+    def _delivered(
+        self, outbox: Outbox, send: Send, job: Job, result: Answered, verdict: Verdict, now: float
+    ) -> None:
+        outbox.delivered(send, job, result, verdict, now, new_key=self._new_key)
+        if isinstance(job, FleetJob):  # what other senders must know of the card
+            fleets.delivered(outbox, job, send.kind, now)
 
     # -- after a flush gave up ----------------------------------------------------------------
 

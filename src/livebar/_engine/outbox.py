@@ -13,7 +13,6 @@ import math
 from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
-from livebar._engine import fleets
 from livebar._engine.jobs import ActivityJob, FleetJob, OrphanJob, PushJob
 from livebar._engine.lost import lost_end
 from livebar._engine.messages import (
@@ -159,7 +158,7 @@ class Outbox:
         if verdict.renewed:  # the server replaced the card: iOS's budget is fresh
             self.policy.renewed(job.key, now)
         if isinstance(job, FleetJob):
-            fleets.delivered(self, job, send.kind, now)
+            pass  # the fleet's card is the fleet's: the engine writes it to the fleet's record
         elif send.kind in (Kind.START, Kind.UPDATE):
             stats.activity_id = result.activity_id or stats.activity_id
             if job.state is not None:  # what a reaper would end it with if we die

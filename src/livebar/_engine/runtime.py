@@ -19,7 +19,7 @@ from livebar import _defaults
 from livebar._engine import ranks
 from livebar._engine.budgets import Budgets, budgets_for
 from livebar._engine.dispatcher import Dispatcher
-from livebar._ledger.settings import open_ledger
+from livebar._ledger.settings import open_ledger, preload_ledger
 from livebar._log import log
 from livebar._process import fork
 from livebar._wire.config import (
@@ -172,6 +172,7 @@ class Runtime:
         """The driver, created (with its thread) on first use."""
         with self.lock:
             if self.driver is None:
+                preload_ledger()  # here, not on the engine's thread: see preload_ledger
                 dispatcher = Dispatcher(
                     connect=self.connect, ledgers=_shared_ledger, budgets=self.default_budgets()
                 )

@@ -22,7 +22,14 @@ from livebar._log import log
 from livebar._wire.account import Account
 from livebar._wire.errors import ConfigurationError
 
-__all__ = ["LedgerSetting", "default_directory", "open_ledger", "redact_url", "resolve_ledger"]
+__all__ = [
+    "LedgerSetting",
+    "default_directory",
+    "open_ledger",
+    "preload_ledger",
+    "redact_url",
+    "resolve_ledger",
+]
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,20 @@ def _unreachable(exc: Exception) -> bool:
     except ImportError:
         return False
     return isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
+
+
+def preload_ledger(environ: Mapping[str, str] | None = None) -> None:
+    """Import what opening the configured ledger needs (the Redis client), from the caller's
+    thread. The engine's thread opens the ledger on its first turn, which may come while the
+    interpreter shuts down (a job that ended at once): the Redis client then fails to import
+    (it registers an exit hook of ``concurrent.futures``, refused after shutdown began), and the
+    job's end would be paced alone, outside the shared ledger (a fleet member: never reported).
+    """
+    try:
+        if resolve_ledger(environ=environ).kind == "redis":
+            import livebar._ledger.redis  # noqa: F401
+    except Exception:  # no redis package, a bad setting: open_ledger says so, once, later
+        pass
 
 
 def _warn_once(token: str, message: str, *args: object) -> None:
