@@ -230,7 +230,15 @@ __all__ = [
 ]
 
 
+_SUBMODULES = frozenset({"auto", "contrib", "simulator", "testing"})
+"""Submodules reachable as attributes after a plain ``import livebar`` (``livebar.auto``),
+loaded when first used (the framework integrations are imported by name: they import their
+framework)."""
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"livebar.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'livebar' has no attribute {name!r}")

@@ -488,10 +488,10 @@ def live_activity(title: F, /) -> F: ...
 
 
 @overload
-def live_activity(title: str, /, **options: Unpack[ActivityOptions]) -> LiveActivity: ...
+def live_activity(title: str, **options: Unpack[ActivityOptions]) -> LiveActivity: ...
 
 
-def live_activity(title: Any, /, **options: Any) -> Any:
+def live_activity(title: Any = None, **options: Any) -> Any:
     """Mirror a job to a Live Activity: ``with live_activity("Deploy", steps=[...]) as act:``.
 
     ``steps`` (a count or names) makes a segmented bar; otherwise it is a progress bar (``total``
@@ -502,6 +502,9 @@ def live_activity(title: Any, /, **options: Any) -> Any:
         fn = title
         name = getattr(fn, "__name__", None) or _DEFAULT_TITLE
         return _decorate(fn, lambda: LiveActivity(name))
+    if title is None:
+        options.clear()  # a refusal at the call: the key must not stay in this frame's locals
+        raise ValidationError("title", "required", "is required: live_activity('Backup', ...)")
     try:
         return LiveActivity(title, **options)
     except LivebarError as exc:

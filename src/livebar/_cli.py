@@ -210,7 +210,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         help="end the Live Activities of livebar processes that were killed",
         description=(
             "End, truthfully, every Live Activity of this account whose livebar process is gone "
-            "(killed, OOM, a lost node): 'Lost: process 4121 was killed after 2h 13m at 61%%'. "
+            "(killed, OOM, a lost node): 'Lost: process 4121 was killed after 2h 13m at 61%'. "
             "Any livebar process on the account does this on its own; run it from cron or a "
             "shell when none is running."
         ),
@@ -882,5 +882,8 @@ def _simulate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     demo = _simulator_demo_module()
     options = {} if args.port is None else {"port": _port(args.port)}
-    code: int = demo.run_demo(keep_open=args.keep_open, fast=args.fast, **options)
+    try:
+        code: int = demo.run_demo(keep_open=args.keep_open, fast=args.fast, **options)
+    except KeyboardInterrupt:  # before the tour began, or while its page was kept open
+        return EXIT_INTERRUPTED
     return code

@@ -205,3 +205,32 @@ say(errors=errors, flushed=livebar.flush(20))
     assert all(v.startswith("Done") for v in shown.values()), shown
     pushed = [p["title"] for p in sim.pushes()]
     assert [f"Job {n}" for n in range(8)] == sorted([*shown, *(t[:5] for t in pushed)])
+
+
+# -- pool workers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_the_ends_of_a_pools_tasks_reach_the_phone(
+    sim: SimulatorHandle, tmp_path: Path, method: str
+) -> None:
+    """Each task of a ``multiprocessing.Pool`` runs its own activity; the pool closes its workers
+    (a sentinel, then SIGTERM) right after the last result: every task's end is delivered
+    (none was: the workers left through ``os._exit`` or died of the signal with them queued)."""
+    (tmp_path / "tasks.py").write_text(
+        "import livebar\n"
+        "def task(n):\n"
+        "    with livebar.live_activity(f'Task {n}', total=1) as act:\n"
+        "        act.update(1)\n"
+        "    return n\n"
+    )
+    code = f"""
+import multiprocessing
+sys.path.insert(0, {str(tmp_path)!r})
+import tasks
+with multiprocessing.get_context({method!r}).Pool(2) as pool:
+    say(results=pool.map(tasks.task, range(4)))
+"""
+    run = child(sim, code, tmp_path / "ledger")
+    assert (0, [0, 1, 2, 3]) == (run.returncode, run.last("results"))
+    assert {f"Task {n}": "Done" for n in range(4)} == {k: v[:4] for k, v in phone(sim).items()}

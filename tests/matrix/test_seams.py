@@ -33,7 +33,7 @@ def last_state(vt: VirtualTime) -> dict[str, Any]:
     return dict(card["content_state"])
 
 
-# -- text that cannot be encoded --------------------------------------------------------------
+# -- text that cannot be encoded -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_a_control_character_title_is_refused_at_the_call() -> None:
     assert "title" == caught.value.field
 
 
-# -- an end that can never be delivered ---------------------------------------------------------
+# -- an end that can never be delivered ------------------------------------------------------------
 
 
 def test_flush_never_reports_an_undelivered_end_as_done() -> None:
@@ -96,7 +96,7 @@ def test_flush_never_reports_an_undelivered_end_as_done() -> None:
     assert any("the end of 'Refused end' was refused" in line for line in logs.livebar())
 
 
-# -- an outage over the start ---------------------------------------------------------------------
+# -- an outage over the start ----------------------------------------------------------------------
 
 
 def test_an_outage_over_the_start_still_tells_the_phone() -> None:
@@ -180,7 +180,7 @@ def test_logging_that_raises_never_stops_the_engine(what: str) -> None:
     assert (True, True) == (act.stats.end_delivered, later.stats.end_delivered)
 
 
-# -- values at the edge of what a card can show ------------------------------------------------------
+# -- values at the edge of what a card can show ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_a_state_the_rules_refuse_is_shown_plainly_and_ends() -> None:
     assert 1 >= sum("shown plainly" in line for line in logs.livebar())
 
 
-# -- answers the API does not document --------------------------------------------------------------
+# -- answers the API does not document -------------------------------------------------------------
 
 
 def test_a_redirect_within_the_server_is_followed() -> None:
@@ -258,7 +258,7 @@ def _redirecting(location: str) -> Any:
     return httpx.MockTransport(handler)
 
 
-# -- objects used in ways that cannot work ----------------------------------------------------------
+# -- objects used in ways that cannot work ---------------------------------------------------------
 
 
 def test_an_activity_entered_again_after_its_end_says_so() -> None:

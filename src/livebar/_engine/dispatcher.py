@@ -326,6 +326,7 @@ class Dispatcher:
             assert job.snapshot is not None
             if job.ending is not None:
                 policy.close(job.key, job.snapshot)
+                outbox.record(job, now)  # the end, for whoever delivers it if we cannot
                 continue
             any_open = True
             if not sample.pending:

@@ -8,9 +8,12 @@ state the phone was sent, turned red, with a subtitle saying what happened::
     Lost: process 4121 was killed after 2h 13m at 61%
     Lost: process 4121 on build-7 went silent after 2h 13m at step 2 of 3
 
-and the failure dismiss time. ``lost_end`` builds that end; the engine sends it as one of its
-jobs (an ``OrphanJob``), and ``livebar reap`` (``_engine/reap.py``) sends it from the command
-line, both through ``requests.orphan_call``.
+and the failure dismiss time. A job that ended but whose process exited before its end was
+delivered (a slow server, the account's share used up at the exit) is never "Lost": the engine
+writes the true end into the ledger the moment it knows it (``ended_record``), and whoever
+picks the card up delivers that end ("Done in 25s") instead. ``lost_end`` builds either; the
+engine sends it as one of its jobs (an ``OrphanJob``), and ``livebar reap``
+(``_engine/reap.py``) sends it from the command line, both through ``requests.orphan_call``.
 """
 
 from __future__ import annotations
@@ -28,13 +31,32 @@ from livebar._wire.payload import ContentState, state_fraction
 if TYPE_CHECKING:
     from livebar._ledger.backend import Orphan
 
-__all__ = ["LOST_COLOR", "LostEnd", "lost_end", "lost_message"]
+__all__ = ["LOST_COLOR", "LostEnd", "ended_record", "lost_end", "lost_message", "true_end"]
 
 LOST_COLOR = "red"
 
 
+ENDED = "ended"
+"""The key of a ledger record's state that holds the job's own end, not its last progress."""
+
+
+def ended_record(end_state: dict[str, Any]) -> dict[str, Any]:
+    """What the ledger keeps of a job that has ended (its end's content state, with its dismiss
+    minutes), until the end is delivered: the end a reaper delivers if the process is gone."""
+    return {ENDED: end_state}
+
+
+def true_end(orphan: Orphan) -> dict[str, Any] | None:
+    """The end the job itself decided, when its process recorded one before it went."""
+    state = orphan.state
+    ended = state.get(ENDED) if isinstance(state, dict) else None
+    return dict(ended) if isinstance(ended, dict) else None
+
+
 def lost_message(orphan: Orphan) -> str:
     """What happened, in a subtitle: ``Lost: process 4121 was killed after 2h 13m at 61%``."""
+    if true_end(orphan) is not None:
+        return f"the end of process {orphan.owner.pid or '?'}'s job, delivered after it exited"
     who = f"process {orphan.owner.pid}" if orphan.owner.pid else "its process"
     if orphan.same_host:
         what = f"{who} was killed"
@@ -57,6 +79,12 @@ class LostEnd:
 
     def bare(self) -> LostEnd:
         """The same end without the last state (the server refused the state as it was)."""
+        ended = true_end(self.orphan)
+        if ended is not None:  # the job's own words, and nothing else
+            title = str(ended.get("title") or self.orphan.title or "Job")
+            subtitle = ended.get("subtitle")
+            plain = ContentState(title=title, subtitle=str(subtitle) if subtitle else None)
+            return LostEnd(self.orphan, plain, self.auto_dismiss_minutes)
         orphan = dataclasses.replace(self.orphan, state=None)
         return lost_end(orphan, auto_dismiss_minutes=self.auto_dismiss_minutes)
 
@@ -66,7 +94,15 @@ def lost_end(
     *,
     auto_dismiss_minutes: int = _defaults.DEFAULT_FAILURE_AUTO_DISMISS_MINUTES,
 ) -> LostEnd:
-    """The truthful end of ``orphan``: its last state, red, with ``lost_message`` as subtitle."""
+    """The truthful end of ``orphan``: the end its job decided, if its process recorded one;
+    else its last state, red, with ``lost_message`` as subtitle."""
+    ended = true_end(orphan)
+    if ended is not None:
+        minutes = ended.pop("auto_dismiss_minutes", auto_dismiss_minutes)
+        try:
+            return LostEnd(orphan, ContentState.from_json(ended), int(minutes))
+        except (ValidationError, TypeError, ValueError):
+            orphan = dataclasses.replace(orphan, state=None)  # unreadable: say what is known
     return LostEnd(orphan, _lost_state(orphan), auto_dismiss_minutes)
 
 

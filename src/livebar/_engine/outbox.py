@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
 from livebar._engine.jobs import ActivityJob, FleetJob, OrphanJob, PushJob
-from livebar._engine.lost import lost_end
+from livebar._engine.lost import ended_record, lost_end
 from livebar._engine.messages import (
     AskSlot,
     Effect,
@@ -113,6 +113,19 @@ class Outbox:
         self.policy.granted(job.key, bool(self.ask(question, now)))
         if job.ending is not None:  # over before the engine first saw it
             self.policy.close(job.key, job.snapshot)
+            self.record(job, now)
+
+    def record(self, job: ActivityJob, now: float) -> None:
+        """Tell the ledger what a reaper would end ``job`` with if this process went now: its
+        own end once it has one (a finished job is never shown "Lost"), else the state the
+        phone was last sent. Never a fleet's card: it is the fleet's, and the next sender goes
+        on with it when this one dies (the ledger keeps no id or state that a reaper would end)."""
+        if job.state is None or isinstance(job, FleetJob):
+            return
+        state = job.state.to_json()
+        if job.ending is not None:
+            state = ended_record({**state, "auto_dismiss_minutes": job.ending.dismiss_minutes})
+        self.ledger.record_state(str(job.key), now, activity_id=job.stats.activity_id, state=state)
 
     def queue(self, job: PushJob | OrphanJob) -> None:
         self.queued[job.key] = job
@@ -157,15 +170,9 @@ class Outbox:
         stats.rotations += verdict.rotated
         if verdict.renewed:  # the server replaced the card: iOS's budget is fresh
             self.policy.renewed(job.key, now)
-        if isinstance(job, FleetJob):
-            pass  # the fleet's card is the fleet's: the engine writes it to the fleet's record
-        elif send.kind in (Kind.START, Kind.UPDATE):
+        if send.kind in (Kind.START, Kind.UPDATE):
             stats.activity_id = result.activity_id or stats.activity_id
-            if job.state is not None:  # what a reaper would end it with if we die
-                state = job.state.to_json()
-                self.ledger.record_state(
-                    str(job.key), now, activity_id=stats.activity_id, state=state
-                )
+            self.record(job, now)
         if send.kind is Kind.ROTATE:
             stats.rotations += 1
         elif send.kind is Kind.UPDATE:

@@ -26,7 +26,9 @@ if the exception then reaches ``sys.excepthook``. Finishing the loop or ``close(
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import sys
 import threading
@@ -219,6 +221,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
             _mirroring.add(self)
         if not mirrors:
             return None
+        _keep_lines_apart()
         self._title_desc = _title_from_desc(options.get("desc"))
         total = _known_total(iterable, options.get("total"))
         if live_options.get("color") is None:
@@ -354,7 +357,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
     def _end_live(self) -> None:
         live, self._live = self._live, None
         self._forget()
-        if live is None:
+        if live is None or live.closed:  # ended already (by the caller): nothing to add
             return
         # Freeze the count: the ending is built later, maybe after this bar is collected.
         live.set_source(None)
@@ -374,6 +377,30 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]  # tqdm's own spelling
     def _forget(self) -> None:
         with _mirroring_lock:
             _mirroring.discard(self)
+
+
+class _LinesApart(logging.Filter):
+    """On the ``livebar`` logger while bars are drawn: a line livebar logs (on the engine's
+    thread, whenever) would be written after a bar's half-drawn line and glued to it; the bars
+    drawn on a terminal are cleared first (they draw themselves again at their next refresh,
+    as around ``tqdm.write``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with contextlib.suppress(Exception):  # never let drawing fail a log line
+            for bar in list(getattr(_tqdm_std.tqdm, "_instances", ())):
+                isatty = getattr(getattr(bar, "fp", None), "isatty", None)
+                if not bar.disable and callable(isatty) and isatty():
+                    bar.clear()
+        return True
+
+
+_lines_apart = _LinesApart()
+
+
+def _keep_lines_apart() -> None:
+    logger = logging.getLogger("livebar")
+    if _lines_apart not in logger.filters:
+        logger.addFilter(_lines_apart)
 
 
 def _known_total(iterable: object, total: object) -> float | None:

@@ -168,6 +168,10 @@ def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
     """Check ``title`` and ``options`` and freeze them; ``ValidationError`` names the option."""
     check_names(options)
     get = options.get
+    if get("steps") is not None and get("total") is not None:
+        raise ValidationError(
+            "total", "not", "cannot go with steps: a bar counts items or steps, not both"
+        )
     return ActivitySpec(
         title=check_title(title),
         steps=check_steps(get("steps")),

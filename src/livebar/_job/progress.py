@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol, TypeVar
 
 from livebar._job.loops import LoopExit, LoopSite, caller, how_left
 from livebar._job.options import check_color, check_steps, check_text, check_title, check_total
+from livebar._log import log
 from livebar._wire import checks
 from livebar._wire.errors import ValidationError
 
@@ -80,12 +81,10 @@ class ProgressView(NamedTuple):
 
     @property
     def reached_the_end(self) -> bool:
-        """Whether "done" may fill the bar: not when a count fell short of its known total."""
-        if self.segmented or self.percentage is not None or self.value is not None:
-            return True
-        if not self.total:
-            return True
-        return self.items >= self.total
+        """Whether "done" may fill the bar: not when the work the job declared (its items, its
+        steps) was not all done. The phone shows the real progress, never a bar not reached."""
+        complete = self.complete
+        return complete is None or complete or self.percentage is not None
 
     @property
     def complete(self) -> bool | None:
@@ -125,6 +124,7 @@ class Progress:
         self.stages: list[str] = []
         """The stages running now, outermost first."""
         self.failed_at: str | None = None
+        self.said_unknown_step = False
         if spec.steps is not None:
             self._apply_steps(spec.steps)
         self.total: float | None = spec.total
@@ -331,6 +331,15 @@ class Progress:
             return self.step_names.index(name)
         # A name we did not know: it is the next step; grow the count if needed.
         index = min(self.current_step, self.number_of_steps)
+        if len(self.step_names) >= self.number_of_steps and not self.said_unknown_step:
+            self.said_unknown_step = True  # every step was named, and not this one: say so once
+            log.warning(
+                "livebar: %r has no step named %r (its steps: %s); it is added as a step of its "
+                "own (said once)",
+                self.title,
+                name,
+                ", ".join(self.step_names),
+            )
         while len(self.step_names) < index:
             self.step_names.append(f"step {len(self.step_names) + 1}")
         self.step_names.insert(index, name)

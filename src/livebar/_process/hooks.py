@@ -55,6 +55,12 @@ def install() -> None:
         runtime.hooks_installed = True
     exit_place.hook = at_exit
     exit_place.take()  # taken at import already, unless livebar's modules were loaded alone
+    if _in_a_worker_process():
+        # A multiprocessing worker leaves through os._exit (no atexit): its pool's finalizers
+        # are where the ends of the tasks it ran are delivered, after the handles' counts.
+        from multiprocessing import util
+
+        util.Finalize(None, at_exit, exitpriority=50)
     previous = sys.excepthook
 
     def excepthook(tp: type[BaseException], exc: BaseException, tb: Any) -> None:
@@ -99,13 +105,23 @@ def on_sigterm(signum: int, frame: Any, previous: Any) -> bool:
     worker threads have activities, end them as cancelled, flush (bounded) and die of the signal
     as the default would; with none open, leave it to the default.
     """
-    if runtime.exiting:  # the exit is delivering the last updates: stop waiting, and exit
-        raise Terminated(128 + signum)
+    if runtime.exiting:
+        if _in_a_worker_process():
+            # A pool terminates its workers with SIGTERM as it closes: the exit delivering
+            # their tasks' ends (bounded by its deadline) goes on.
+            return True
+        raise Terminated(128 + signum)  # the exit's wait is stopped: exit now
     if callable(previous):
         return False
     main = threading.main_thread().ident
     opened = runtime.open_threads()
     if not opened:
+        # Nothing runs, but ends may still be on their way (a pool's worker, terminated by
+        # SIGTERM once its tasks are done): deliver them (bounded) before dying of the signal.
+        driver = runtime.driver
+        if driver is not None and driver.dispatcher.pending():
+            with contextlib.suppress(BaseException):
+                runtime.flush(None, again=True)
         return False
     if any(thread == main for _, thread in opened):
         raise Terminated(128 + signum)
@@ -165,6 +181,12 @@ def at_exit() -> None:
     runtime.exit_deadline = started + timeout  # what exit handlers after this one may still use
     if isinstance(runtime.uncaught, KeyboardInterrupt):
         _exit_as_interrupted()
+
+
+def _in_a_worker_process() -> bool:
+    """Whether this process is a ``multiprocessing`` child (a pool's worker)."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    return multiprocessing is not None and multiprocessing.parent_process() is not None
 
 
 def _close_ledgers(timeout: float = 1.0) -> None:

@@ -94,16 +94,24 @@ def run_demo(
             time.sleep(2.0)  # time to open the page before anything happens
         narrator = _Narrator(sim, out)
         narrator.start()
+        stop = threading.Event()
+        interrupted = False
         try:
             demo_job(
                 api_key=sim.api_key,
                 base_url=sim.url,
-                pause=lambda seconds: time.sleep(seconds * scale),
+                pause=lambda seconds: _pause(stop, seconds * scale),
+                stop=stop,
             )
-            _dispatch.flush(10.0)
+        except KeyboardInterrupt:  # Ctrl-C: the cards end Cancelled, the demo stops at once
+            interrupted = True
         finally:
+            _dispatch.flush(5.0 if interrupted else 10.0)
             narrator.stop()
         narrator.summary()
+        if interrupted:
+            print("Interrupted: the demo's cards ended Cancelled.", file=out, flush=True)
+            return 130
         if keep_open:
             print(f"Still serving {sim.page_url}; press Ctrl-C to stop.", file=out, flush=True)
             try:
@@ -141,11 +149,24 @@ class DemoFailure(RuntimeError):
     """The failure the demo's deploy runs into on purpose."""
 
 
-def demo_job(*, api_key: str, base_url: str, pause: Callable[[float], None]) -> None:
+def _pause(stop: threading.Event, seconds: float) -> None:
+    """Wait ``seconds`` of the demo's time; raise ``KeyboardInterrupt`` once it is stopped."""
+    if stop.wait(seconds):
+        raise KeyboardInterrupt
+
+
+def demo_job(
+    *,
+    api_key: str,
+    base_url: str,
+    pause: Callable[[float], None],
+    stop: threading.Event | None = None,
+) -> None:
     """The demo: a staged deploy that fails at its migration, beside a tqdm loop that succeeds.
 
     Written as a user would write it: ``live_activity`` with stages in one thread, ``livebar.tqdm``
-    in the other; livebar decides what to send.
+    in the other; livebar decides what to send. Ctrl-C (``KeyboardInterrupt`` in the main
+    thread) sets ``stop``: the deploy is interrupted too, and both cards end Cancelled.
     """
     import livebar
 
@@ -169,23 +190,30 @@ def demo_job(*, api_key: str, base_url: str, pause: Callable[[float], None]) -> 
                 with act.stage("Migrate"):
                     pause(3.0)
                     raise DemoFailure("lock timeout after 30s")
-        except DemoFailure:
-            pass  # the phone shows it; the demo goes on
+        except (DemoFailure, KeyboardInterrupt):
+            pass  # the phone shows it; the demo goes on (or stops)
 
-    deployer = threading.Thread(target=deploy, name="demo-deploy")
+    deployer = threading.Thread(target=deploy, name="demo-deploy", daemon=True)
     deployer.start()
-    pause(1.0)
-    for _ in livebar.tqdm(
-        range(DEMO_TOTAL),
-        desc="Resize images",
-        unit="images",
-        color="cyan",
-        icon=Icon(symbol="photo.stack"),
-        leave=False,
-        api_key=api_key,
-        base_url=base_url,
-    ):
-        pause(15.0 / DEMO_TOTAL)
+    try:
+        pause(1.0)
+        with livebar.tqdm(
+            range(DEMO_TOTAL),
+            desc="Resize images",
+            unit="images",
+            color="cyan",
+            icon=Icon(symbol="photo.stack"),
+            leave=False,
+            api_key=api_key,
+            base_url=base_url,
+        ) as images:
+            for _ in images:
+                pause(15.0 / DEMO_TOTAL)
+    except KeyboardInterrupt:
+        if stop is not None:
+            stop.set()  # the deploy stops at its next pause, and ends Cancelled
+        deployer.join(5.0)
+        raise
     deployer.join()
 
 
