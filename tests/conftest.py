@@ -75,7 +75,9 @@ def spec_status() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse to run without the spec when ``LIVEBAR_REQUIRE_SPEC=1`` (CI); keep the shared
-    ledger of this run (and of every process it starts) in a directory of its own."""
+    ledger of this run (and of every process it starts) in a directory of its own; send no
+    courier from the processes the tests start (the cells that test it ask for one)."""
+    os.environ.setdefault("LIVEBAR_COURIER", "0")
     if "LIVEBAR_LEDGER" not in os.environ:
         import tempfile
 

@@ -232,7 +232,7 @@ def test_reap_reports_what_the_server_said(tmp_path: Path, fake_api: Any) -> Non
         (200, {"success": True, "operation": "ended", "activity_id": "x"}),
     )
     with Client(api_key="ask_k", transport=api.transport, retry=False) as client:
-        report = reap(ledger, client, clock=clock, sleep=clock.sleep)
+        report = reap(ledger, client, deadline=0.0, clock=clock, sleep=clock.sleep)
         assert (1, 1, 1) == (len(report.ended), len(report.already_ended), len(report.failed))
         assert "ServerError" in report.failed[0][1]
         again = reap(ledger, client, clock=clock, sleep=clock.sleep)
@@ -243,6 +243,29 @@ def test_reap_reports_what_the_server_said(tmp_path: Path, fake_api: Any) -> Non
         report = reap(ledger, client, clock=clock, sleep=clock.sleep)
     assert (0, 2) == (len(report.ended), len(report.failed))
     assert 1 == len(refused.requests)
+
+
+def test_reap_sends_again_while_the_server_is_busy_or_the_window_full(
+    tmp_path: Path, fake_api: Any
+) -> None:
+    """503, then 429 (other tools used the account's window up): the same end goes again after
+    the backoff, then after the server's Retry-After, and lands, all within the deadline."""
+    clock = FakeClock()
+    ledger = orphaned_ledger(tmp_path, clock, "a")
+    api = fake_api(
+        (503, {"error": "Unavailable", "message": "try later"}),
+        httpx.Response(
+            429,
+            json={"error": "Rate limit exceeded", "message": "slow down"},
+            headers={"Retry-After": "7"},
+        ),
+        (200, {"success": True, "operation": "ended", "activity_id": "x"}),
+    )
+    with Client(api_key="ask_k", transport=api.transport, retry=False) as client:
+        report = reap(ledger, client, deadline=30.0, clock=clock, sleep=clock.sleep)
+    assert (1, 0) == (len(report.ended), len(report.failed))
+    assert [1.0, 7.0] == clock.slept
+    assert 3 == len(api.requests)
 
 
 def test_a_connection_failure_is_a_failure(tmp_path: Path, fake_api: Any) -> None:

@@ -221,6 +221,12 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         default=30.0,
         help="longest wait for room in the account's rate limit, in seconds (default 30)",
     )
+    reap.add_argument(
+        "--after",
+        type=int,
+        metavar="PID",
+        help="first wait (up to 30 s) for process PID to exit: how an exit's courier starts",
+    )
     reap.set_defaults(handler=_reap, command_name="reap")
 
     simulate = sub.add_parser(
@@ -659,6 +665,8 @@ def _run(args: argparse.Namespace) -> int:
         if signalled:
             activity.cancel()
         elif returncode == 0:
+            if steps is not None:
+                activity.advance(len(steps))  # a command that exits 0 went through every stage
             activity.close()
         else:
             activity.fail(
@@ -840,6 +848,8 @@ def _reap(args: argparse.Namespace) -> int:
     config = _config()
     if not config.api_key:
         raise UsageError(f"no API key: set {ENV_API_KEY}")
+    if args.after is not None:
+        _wait_for_exit(args.after, timeout=30.0)
     ledger = open_ledger(account_for(api_key=config.api_key, base_url=config.base_url))
     try:
         with Client(api_key=config.api_key, base_url=config.base_url, retry=False) as client:
@@ -855,6 +865,21 @@ def _reap(args: argparse.Namespace) -> int:
     if not report.found:
         print(f"{PROG}: nothing to reap ({ledger.backend} ledger)", flush=True)
     return 1 if report.failed else 0
+
+
+def _wait_for_exit(pid: int, *, timeout: float) -> None:
+    """Return once process ``pid`` is gone (or after ``timeout`` seconds)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # alive, another user's
+            pass
+        time.sleep(0.05)
 
 
 # -- simulator --------------------------------------------------------------------------------

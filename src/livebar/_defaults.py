@@ -90,6 +90,8 @@ DEFAULT_SIGTERM_GRACE = 30.0
 """A job that declared no work and ends this soon after a SIGTERM was cancelled by it (Kubernetes
 gives a pod 30 s between SIGTERM and SIGKILL); one that ends later survived it."""
 ENV_FLUSH_TIMEOUT = "LIVEBAR_FLUSH_TIMEOUT"
+ENV_COURIER = "LIVEBAR_COURIER"
+"""``0`` stops the exit from sending a courier for the ends it could not deliver in time."""
 ENV_LEDGER = "LIVEBAR_LEDGER"
 """Where processes share an account's budget: ``off``, a directory, or a ``redis://`` URL."""
 ENV_HOST_ID = "LIVEBAR_HOST_ID"

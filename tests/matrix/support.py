@@ -358,7 +358,7 @@ def run_child(
     import textwrap
     import time
 
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LIVEBAR_COURIER": "0", **env}
     own_ledger = None
     if "LIVEBAR_LEDGER" not in full_env:
         # An account ledger of the child's own: children run one after another on one key, and

@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,3 +235,63 @@ with multiprocessing.get_context({method!r}).Pool(2) as pool:
     run = child(sim, code, tmp_path / "ledger")
     assert (0, [0, 1, 2, 3]) == (run.returncode, run.last("results"))
     assert {f"Task {n}": "Done" for n in range(4)} == {k: v[:4] for k, v in phone(sim).items()}
+
+
+# -- a finished job is never shown Lost ---------------------------------------------------------
+
+FINISHED = """
+import livebar
+with livebar.live_activity("Backup", total=3) as act:
+    act.update(1)
+    livebar.flush()  # the card is on the phone
+    act.update(3)
+    say(ready=True)
+    sys.stdin.readline()  # the parent makes the end miss the exit's deadline now
+"""
+
+
+@pytest.mark.parametrize("why", ["the server is slower than the deadline", "the share is used up"])
+@pytest.mark.timeout(90)
+def test_an_end_that_missed_the_exit_reaches_the_phone_soon_and_true(
+    tmp_path: Path, why: str
+) -> None:
+    """A job ends Done, but its end misses the exit's deadline: the courier the exit sends
+    delivers "Done in …" soon after (it was later ended "Lost: process … was killed")."""
+    with serve(rate_window=10.0) as sim:  # a minute's window in ten seconds
+        _courier_case(sim, tmp_path, why)
+
+
+def _courier_case(sim: SimulatorHandle, tmp_path: Path, why: str) -> None:
+    import time
+
+    def miss_the_deadline(process: Any) -> None:
+        if why == "the server is slower than the deadline":
+            sim.state.set_faults(slow_next=1, delay=8.0)
+        else:
+            for _ in range(60):  # another tool on the key has used the window up
+                sim.state.handle(
+                    "POST",
+                    "/badge",
+                    authorization=f"Bearer {sim.api_key}",
+                    body=b'{"badge": 1}',
+                )
+        process.stdin.write("go\\n")
+        process.stdin.flush()
+
+    env = {
+        **sim.env(),
+        "LIVEBAR_LEDGER": str(tmp_path),
+        "LIVEBAR_COURIER": "1",
+        "LIVEBAR_FLUSH_TIMEOUT": "2",
+        "LIVEBAR_TIMEOUT": "3",
+        "LIVEBAR_REQUESTS_PER_MINUTE": "60",
+    }
+    run = run_child(FINISHED, env=env, at_ready=miss_the_deadline, timeout=40.0)
+    exited = time.monotonic()
+    assert 0 == run.returncode, run.stderr
+    assert "a courier (pid" in run.stderr
+    while time.monotonic() - exited < 40.0 and phone(sim).get("Backup") == "running":
+        time.sleep(0.2)
+    shown = phone(sim)["Backup"]
+    assert shown.startswith("Done in"), shown
+    print(f"{why}: the phone showed the true end {time.monotonic() - exited:.1f}s after exit")

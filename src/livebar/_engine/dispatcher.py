@@ -22,7 +22,7 @@ import logging
 import math
 import random
 import time
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING, Callable, NamedTuple, Union
 
 from livebar import _defaults
 from livebar._engine import fleets
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from livebar._wire.config import Config
     from livebar._wire.payload import PushNotification
 
-__all__ = ["Connect", "Dispatcher", "Ledgers"]
+__all__ = ["Connect", "Dispatcher", "Ledgers", "Undelivered"]
 
 
 Connect = Callable[["Config"], "Client"]
@@ -387,6 +387,7 @@ class Dispatcher:
         """Do what ``verdict`` says about ``job``'s request ``send``."""
         now = self.clock()
         owner = job.owner
+        outbox.reachable |= verdict.counted
         if owner is not None:
             owner.stats.requests += verdict.counted
             if exc is not None:
@@ -434,29 +435,42 @@ class Dispatcher:
 
     # -- after a flush gave up ----------------------------------------------------------------
 
-    def undelivered(self) -> tuple[list[str], list[str]]:
-        """What is still undelivered, and which ends were sent but never confirmed (they may
-        have arrived): read after a flush gave up; names only."""
-        names: list[str] = []
-        unconfirmed: list[str] = []
+    def undelivered(self) -> Undelivered:
+        """What is still undelivered, which ends were sent but never confirmed (they may have
+        arrived), and the accounts whose undelivered ends a courier can deliver (they are in a
+        shared ledger, and the server has answered): read after a flush gave up."""
+        report = Undelivered([], [], [])
         for item in list(self._inbox):  # handed over, not yet looked at by the engine
             if isinstance(item, ActivityJob):
                 item.stats.dropped += 1
-                names.append(item.title)
+                report.names.append(item.title)
             elif isinstance(item, PushJob):
-                names.append(item.title)
+                report.names.append(item.title)
         for outbox in list(self._outboxes.values()):
+            ends = False
             for job in outbox.jobs():
                 if not isinstance(job, ActivityJob):
-                    names.append(job.title)
+                    report.names.append(job.title)
                 elif job.stats.end_delivered:  # ended (or not yet seen to end): undelivered
                     continue
                 elif job.stats.end_unconfirmed or self.sending == (job, Kind.END):
-                    unconfirmed.append(job.title)
+                    report.unconfirmed.append(job.title)
+                    ends = True
                 else:
                     job.stats.dropped += 1
-                    names.append(job.title)
-        return names, unconfirmed
+                    report.names.append(job.title)
+                    ends = True
+            if ends and outbox.reachable and outbox.ledger.shared:
+                report.accounts.append(outbox.config)
+        return report
+
+
+class Undelivered(NamedTuple):
+    """What a flush that gave up left behind."""
+
+    names: list[str]
+    unconfirmed: list[str]
+    accounts: list[Config]
 
 
 def _say(send: Send, job: Job, note: Note, exc: LivebarError | None) -> None:

@@ -60,6 +60,8 @@ class Outbox:
         self.queued: dict[int, PushJob | OrphanJob] = {}
         self.refused = False
         """The key was refused (or its billing blocked): nothing new is taken in."""
+        self.reachable = False
+        """The server has answered (or may have) at least one request of this account."""
         self.lost: list[str] = []
         """What will never be delivered: activities settled without their end, pushes dropped."""
         self.blocked = False

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ReapReport", "reap"]
 
+_AGAIN = (Heard.RETRY, Heard.RATE_LIMITED)
+"""The answers after which the same end is sent again (after a wait), within the deadline."""
+
 
 @dataclass
 class ReapReport:
@@ -75,7 +78,7 @@ def reap(
                 report.failed.append((rest, "no room in the account's rate limit in time"))
             break
         end = lost_end(orphan, auto_dismiss_minutes=auto_dismiss_minutes)
-        verdict, answer, why = _end(client, end)
+        verdict, answer, why = _end_by(started + deadline, client, end, clock, sleep)
         if verdict.standing is not None:  # the key (or its billing) refuses everything
             for rest in orphans[index:]:
                 ledger.settle_orphan(rest.id, clock(), ended=False)
@@ -96,6 +99,25 @@ def reap(
             report.ended.append(orphan)
         ledger.settle_orphan(orphan.id, clock(), ended=settled)
     return report
+
+
+def _end_by(
+    until: float,
+    client: Any,
+    end: LostEnd,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> tuple[Verdict, Answered | Diagnosis, str]:
+    """Send ``end``; again after the wait the server asks for while it is busy or the account's
+    window is full (other tools share the key), as long as the answer can come by ``until``."""
+    verdict, answer, why = _end(client, end)
+    backoff = _defaults.DEFAULT_BACKOFF_INITIAL
+    while verdict.heard in _AGAIN and clock() + backoff <= until:
+        wait = verdict.retry_after if verdict.retry_after is not None else backoff
+        sleep(min(max(wait, backoff), max(until - clock(), 0.0)))
+        backoff = min(backoff * 2, _defaults.DEFAULT_BACKOFF_MAX)
+        verdict, answer, why = _end(client, end)
+    return verdict, answer, why
 
 
 def _end(client: Any, end: LostEnd) -> tuple[Verdict, Answered | Diagnosis, str]:

@@ -285,23 +285,33 @@ class Runtime:
             return False
         return delivered
 
-    def report_undelivered(self, waited: float) -> None:
+    def report_undelivered(
+        self, waited: float, courier: Callable[[Config], int | None] | None = None
+    ) -> None:
         """After a flush gave up: count what never arrived and name it in one log line (an end
-        that was sent but never answered is named apart: it may well be on the phone).
+        that was sent but never answered is named apart: it may well be on the phone); with a
+        ``courier``, send one for each account whose ends it can still deliver.
 
         Built by the exiting thread: the engine's may be blocked on a request that will not
         answer in time, which is why the flush gave up."""
         driver = self.driver
         if driver is None:
             return
-        undelivered, unconfirmed = driver.dispatcher.undelivered()
+        report = driver.dispatcher.undelivered()
         parts = []
-        if undelivered:
-            parts.append("not delivered: " + ", ".join(undelivered))
-        if unconfirmed:
+        if report.names:
+            parts.append("not delivered: " + ", ".join(report.names))
+        if report.unconfirmed:
             parts.append(
                 "sent but unconfirmed (no answer in time; it may have arrived): "
-                + ", ".join(unconfirmed)
+                + ", ".join(report.unconfirmed)
+            )
+        couriers = [courier(config) for config in report.accounts] if courier else []
+        sent = [str(pid) for pid in couriers if pid is not None]
+        if sent:
+            parts.append(
+                f"a courier (pid {', '.join(sent)}) delivers their ends once this process has "
+                "exited"
             )
         if parts:
             log.warning("livebar: gave up after %.1fs; %s", waited, "; ".join(parts))

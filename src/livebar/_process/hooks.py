@@ -28,6 +28,8 @@ from livebar._engine.runtime import runtime
 from livebar._job.endings import Facts, Outcome, Terminated
 from livebar._log import log
 from livebar._process import signals
+from livebar._process.courier import send_courier
+from livebar._process.courier import wanted as courier_wanted
 from livebar._process.exit import place as exit_place
 
 __all__ = ["at_exit", "handling_sigterm", "install", "on_sigterm", "report_uncaught", "track_open"]
@@ -177,7 +179,7 @@ def at_exit() -> None:
     if delivered:
         _close_ledgers()  # nothing of ours is left on the phone: nothing for others to reap
     else:
-        runtime.report_undelivered(waited)
+        runtime.report_undelivered(waited, courier=send_courier if courier_wanted() else None)
     runtime.exit_deadline = started + timeout  # what exit handlers after this one may still use
     if isinstance(runtime.uncaught, KeyboardInterrupt):
         _exit_as_interrupted()
