@@ -201,19 +201,18 @@ def redis_calls(redis: Redis, members: int = 20, minutes: int = 10) -> dict[str,
 
 def big_read(redis: Redis, members: int = 200) -> dict[str, Any]:
     """The sender's read of a ``members``-member record: bytes and milliseconds."""
+    from livebar._ledger.backend import FleetJoin, FleetReport
     from livebar._ledger.owner import Owner
     from livebar._ledger.redis import RedisBackend
     from livebar._wire.account import Account
 
     account = Account(server="https://bench.example/api", id="f" * 32)
     backend = RedisBackend(redis.url, account=account, window=60.0, owner=Owner.current())
-    run = backend.fleet_join(
-        "big", "h0", 0.0, run=None, meta={"title": "Big", "expected": members},
-        deadline=None, join_window=3600.0, lost_after=30.0,
-    )  # fmt: skip
+    meta = {"title": "Big", "expected": members}
+    run = backend.fleet_join("big", "h0", 0.0, FleetJoin(None, meta, None, 3600.0, 30.0))
     state = {"done": 30, "total": 60, "fraction": 0.5, "stage": None, "outcome": None}
     for i in range(members):
-        backend.fleet_report(run, f"h{i}", 0.0, state=state, holder=f"H{i}", lease=10.0)
+        backend.fleet_report(run, f"h{i}", 0.0, FleetReport(state, f"H{i}", 10.0))
     times = []
     for _ in range(50):
         started = time.perf_counter()

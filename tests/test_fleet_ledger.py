@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ledger_support import RedisServer, Where, close_opened, open_backend, redis_server_fixture
-from livebar._ledger.backend import Backend
+from livebar._ledger.backend import Backend, FleetJoin, FleetReport
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
 
@@ -53,25 +53,25 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Ite
     close_opened()
 
 
+JOIN = FleetJoin(
+    run=None,
+    meta={"title": "Nightly backups", "expected": 3},
+    deadline=None,
+    join_window=3600.0,
+    lost_after=30.0,
+)
+
+
 def join(backend: Backend, member: str, now: float, **options: Any) -> str:
-    settings: dict[str, Any] = {
-        "run": None,
-        "meta": {"title": "Nightly backups", "expected": 3},
-        "deadline": None,
-        "join_window": 3600.0,
-        "lost_after": 30.0,
-    }
-    settings.update(options)
-    return backend.fleet_join("nightly", member, now, **settings)
+    return backend.fleet_join("nightly", member, now, JOIN._replace(**options))
 
 
 def report(
     backend: Backend, run: str, member: str, now: float, holder: str, **options: Any
 ) -> bool:
     state = options.pop("state", {"done": 1, "outcome": None})
-    settings: dict[str, Any] = {"lease": 10.0, "lead": True, "release": False}
-    settings.update(options)
-    return backend.fleet_report(run, member, now, state=state, holder=holder, **settings)
+    lease = options.pop("lease", 10.0)
+    return backend.fleet_report(run, member, now, FleetReport(state, holder, lease, **options))
 
 
 def test_members_share_a_run_and_each_writes_its_own_state(backend: Backend, clock: Clock) -> None:
@@ -198,13 +198,8 @@ def test_a_ledger_without_fleets_answers_nothing(clock: Clock) -> None:
     """A ledger that keeps no fleets (off, or standing in for a shared one) answers None to
     every fleet call: nobody leads a fleet it cannot see."""
     ledger = AccountLedger(MemoryBackend(window=60.0), fleets=False)
-    assert (
-        ledger.fleet_join(
-            "n", "a", 0.0, run=None, meta={}, deadline=None, join_window=60.0, lost_after=30.0
-        )
-        is None
-    )
-    assert ledger.fleet_report("n#1", "a", 0.0, state={}, holder="A", lease=10.0) is None
+    assert ledger.fleet_join("n", "a", 0.0, JOIN) is None
+    assert ledger.fleet_report("n#1", "a", 0.0, FleetReport({}, "A", 10.0)) is None
     assert ledger.fleet_read("n#1", 0.0, lost_after=30.0) is None
 
 
@@ -220,7 +215,7 @@ def test_the_reader_judges_members_alive(tmp_path: Path, clock: Clock) -> None:
         clock.now += 20.0
         report(writer, run, "b", clock.now, "B")
         clock.now += 20.0
-        ledger.fleet_report(run, "c", clock.now, state={}, holder="C", lease=10.0)
+        ledger.fleet_report(run, "c", clock.now, FleetReport({}, "C", 10.0))
         record = ledger.fleet_read(run, clock.now, lost_after=30.0)
         assert record is not None
         assert frozenset({"b", "c"}) == record.alive

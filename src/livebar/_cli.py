@@ -309,16 +309,6 @@ def _members(text: str) -> int | list[str]:
     return names
 
 
-def _non_negative_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
-
-
 def _title(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -340,12 +330,20 @@ def _button(kind: str, option: str) -> Callable[[str], dict[str, str]]:
 
 
 def _positive_number(text: str) -> float:
+    return _number(text, zero=False)
+
+
+def _non_negative_number(text: str) -> float:
+    return _number(text, zero=True)
+
+
+def _number(text: str, *, zero: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be > 0")
+    if not (0 <= value < math.inf if zero else value > 0):
+        raise argparse.ArgumentTypeError("must be >= 0" if zero else "must be > 0")
     return value
 
 

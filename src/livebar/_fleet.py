@@ -20,7 +20,7 @@ import datetime
 import os
 import socket
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from livebar._activity import LiveActivity, _refused
 from livebar._defaults import (
@@ -30,20 +30,35 @@ from livebar._defaults import (
     FLEET_BARS,
 )
 from livebar._job.fleet import FleetSpec
+from livebar._job.options import ActivityOptions
 from livebar._wire.errors import LivebarError, ValidationError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from livebar._engine.jobs import ActivityJob
-    from livebar._job.options import ActivityOptions
 
-__all__ = ["FleetMember", "fleet", "member_name", "resolve_fleet"]
+__all__ = ["FleetMember", "FleetOptions", "fleet", "member_name", "resolve_fleet"]
 
 MAX_NAME = 100
 """Longest fleet name, member name or run id."""
 
 Deadline = Union[float, int, datetime.datetime, None]
+
+
+class FleetOptions(ActivityOptions, total=False):
+    """The options of ``livebar.fleet``: the fleet's own, then every option of
+    ``live_activity`` (``members`` is required; its absence is a ``ValidationError``)."""
+
+    members: int | Sequence[str]
+    title: str | None
+    member: str | None
+    deadline: Deadline
+    run: str | None
+    bar: str
+
+
+_FLEET_OPTIONS = ("members", "title", "member", "deadline", "run", "bar")
 
 
 class FleetMember(LiveActivity):
@@ -55,22 +70,22 @@ class FleetMember(LiveActivity):
     every member has, or the deadline has passed with nobody still running.
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        members: int | Sequence[str],
-        title: str | None = None,
-        member: str | None = None,
-        deadline: Deadline = None,
-        run: str | None = None,
-        bar: str = "auto",
-        **options: Unpack[ActivityOptions],
-    ) -> None:
-        self.fleet = resolve_fleet(
-            name, members=members, member=member, deadline=deadline, run=run, bar=bar
-        )
-        super().__init__(title if title is not None else name, **options)
+    def __init__(self, name: str, **options: Unpack[FleetOptions]) -> None:
+        given: dict[str, Any] = dict(options)
+        own = {key: given.pop(key) for key in _FLEET_OPTIONS if key in given}
+        try:
+            self.fleet = resolve_fleet(
+                name,
+                members=own.get("members"),
+                member=own.get("member"),
+                deadline=own.get("deadline"),
+                run=own.get("run"),
+                bar=own.get("bar", "auto"),
+            )
+        except LivebarError as exc:
+            raise _refused(exc, cast("dict[str, Any]", options)) from None
+        title = own.get("title")
+        super().__init__(title if title is not None else name, **given)
 
     def _open_job(self) -> ActivityJob | None:
         from livebar._engine import runtime
@@ -98,18 +113,7 @@ class FleetMember(LiveActivity):
         return f"<FleetMember {self.fleet.member!r} of {self.fleet.name!r}>"
 
 
-def fleet(
-    name: str,
-    /,
-    *,
-    members: int | Sequence[str],
-    title: str | None = None,
-    member: str | None = None,
-    deadline: Deadline = None,
-    run: str | None = None,
-    bar: str = "auto",
-    **options: Unpack[ActivityOptions],
-) -> FleetMember:
+def fleet(name: str, /, **options: Unpack[FleetOptions]) -> FleetMember:
     """This process as one member of the fleet ``name``, whose one card shows every member.
 
     ``members``: how many there are, or their names. ``member``: this one's name (default
@@ -118,22 +122,11 @@ def fleet(
     or as a ``datetime``; members missing then are named as never started. ``run``: the run
     this member belongs to (default ``LIVEBAR_FLEET_RUN``, else the fleet's current run).
     ``bar``: ``auto`` (a segment per member up to 24, else a progress bar over the summed
-    items), ``steps`` or ``items``. The other options are ``live_activity``'s (the member's own
-    ``total`` or ``steps``; the card's ``color``, ``channels``, ``auto_dismiss_minutes``, …).
+    items), ``steps`` or ``items``. ``title``: the card's (default: the fleet's name). The other
+    options are ``live_activity``'s (the member's own ``total`` or ``steps``; the card's
+    ``color``, ``channels``, ``auto_dismiss_minutes``, …).
     """
-    try:
-        return FleetMember(
-            name,
-            members=members,
-            title=title,
-            member=member,
-            deadline=deadline,
-            run=run,
-            bar=bar,
-            **options,
-        )
-    except LivebarError as exc:
-        raise _refused(exc, options) from None
+    return FleetMember(name, **options)
 
 
 def resolve_fleet(

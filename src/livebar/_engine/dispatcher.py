@@ -22,7 +22,7 @@ import logging
 import math
 import random
 import time
-from typing import TYPE_CHECKING, Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar, Union
 
 from livebar import _defaults
 from livebar._engine import fleets
@@ -70,6 +70,7 @@ class _Close:
 
 
 _CLOSE = _Close()
+_J = TypeVar("_J", bound=ActivityJob)
 _Message = Union[ActivityJob, PushJob, Budgets, _Close]
 
 _NOTES = {
@@ -160,21 +161,17 @@ class Dispatcher:
 
     def open(self, spec: ActivitySpec, sample: Sampler, config: Config) -> ActivityJob:
         """Take a starting activity; returns the record ``wait()`` and ``stats`` read."""
-        job = ActivityJob(next(self._keys), spec, sample, config)
-        if self.use_given_clients:
-            job.client = spec.client
-        self.handed_over += 1
-        self._inbox.append(job)
-        self.waker()
-        return job
+        return self._take(ActivityJob(next(self._keys), spec, sample, config))
 
     def open_fleet(
         self, spec: ActivitySpec, fleet: FleetSpec, sample: Sampler, config: Config
     ) -> FleetJob:
         """Take a starting fleet member; returns the record ``wait()`` and ``stats`` read."""
-        job = FleetJob(next(self._keys), spec, fleet, sample, config)
+        return self._take(FleetJob(next(self._keys), spec, fleet, sample, config))
+
+    def _take(self, job: _J) -> _J:
         if self.use_given_clients:
-            job.client = spec.client
+            job.client = job.spec.client
         self.handed_over += 1
         self._inbox.append(job)
         self.waker()

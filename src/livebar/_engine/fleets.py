@@ -38,6 +38,7 @@ from livebar._job.fleet import (
     tally,
 )
 from livebar._job.fleet_view import fleet_ending, render_fleet
+from livebar._ledger.backend import FleetJoin, FleetReport
 from livebar._log import log
 
 if TYPE_CHECKING:
@@ -89,16 +90,14 @@ def _join(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> bool:
     if now < job.next_join:
         return False
     spec = job.fleet
-    run = outbox.ledger.fleet_join(
-        spec.name,
-        spec.member,
-        now,
+    joining = FleetJoin(
         run=spec.run,
         meta=spec.meta(job.spec.title),
         deadline=spec.deadline,
         join_window=_defaults.DEFAULT_FLEET_JOIN_WINDOW,
         lost_after=budgets.fleet_lost_after,
     )
+    run = outbox.ledger.fleet_join(spec.name, spec.member, now, joining)
     if run is None:
         job.next_join = now + budgets.fleet_report_every
         _unavailable(job)
@@ -147,16 +146,9 @@ def _news(mine: MemberState, reported: MemberState | None) -> bool:
 
 def _write(outbox: Outbox, job: FleetJob, now: float, *, lead: bool, release: bool) -> bool | None:
     assert job.run is not None
-    return outbox.ledger.fleet_report(
-        job.run,
-        job.fleet.member,
-        now,
-        state=job.mine.to_json(),
-        holder=job.holder,
-        lease=outbox.policy.budgets.fleet_lease,
-        lead=lead,
-        release=release,
-    )
+    lease = outbox.policy.budgets.fleet_lease
+    report = FleetReport(job.mine.to_json(), job.holder, lease, lead=lead, release=release)
+    return outbox.ledger.fleet_report(job.run, job.fleet.member, now, report)
 
 
 def _lead(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None:

@@ -17,7 +17,9 @@ __all__ = [
     "Admission",
     "Backend",
     "FleetEntry",
+    "FleetJoin",
     "FleetRecord",
+    "FleetReport",
     "FleetsUnsupported",
     "LedgerUnavailable",
     "Orphan",
@@ -147,6 +149,35 @@ class FleetRecord:
     alive: frozenset[str] = frozenset()
 
 
+class FleetJoin(NamedTuple):
+    """What a member brings when it joins a run of a fleet (``Backend.fleet_join``)."""
+
+    run: str | None
+    """The run id it was given (``None``: the fleet's current run, if it may join it)."""
+    meta: Mapping[str, Any]
+    """What the run's first member writes of the fleet (title, expected members)."""
+    deadline: float | None
+    """Seconds from now by which every member should have started (the first member's)."""
+    join_window: float
+    """Without a deadline, how long after its first member a run takes new members."""
+    lost_after: float
+    """How old a running member's heartbeat may be before its name is free again."""
+
+
+class FleetReport(NamedTuple):
+    """One member's write (``Backend.fleet_report``): its state, and its bid for the lease."""
+
+    state: Mapping[str, Any]
+    holder: str
+    """The member's name for the lease (unique to one member's job)."""
+    lease: float
+    """Seconds the lease lasts from this write, if it holds it."""
+    lead: bool = True
+    """Take the lease if it is free."""
+    release: bool = False
+    """Give the lease back if it holds it."""
+
+
 class FleetsUnsupported(LedgerUnavailable):
     """This ledger keeps no fleets (one that is off, or stands in for a shared one that failed)."""
 
@@ -256,38 +287,17 @@ class Backend(abc.ABC):
 
     # -- fleets: one card for a job run by many members (``livebar._job.fleet``) ---------------
 
-    def fleet_join(
-        self,
-        fleet: str,
-        member: str,
-        now: float,
-        *,
-        run: str | None,
-        meta: Mapping[str, Any],
-        deadline: float | None,
-        join_window: float,
-        lost_after: float,
-    ) -> str:
-        """Join a run of ``fleet`` as ``member`` and answer its name: run ``run`` when given,
-        else the current one if ``may_join`` says so, else a new one (which becomes current).
-        The first member sets ``meta`` and the deadline (``deadline`` seconds from now)."""
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str:
+        """Join a run of ``fleet`` as ``member`` and answer its name: run ``join.run`` when
+        given, else the current one if ``may_join`` says so, else a new one (which becomes
+        current). The first member sets the run's ``meta`` and deadline."""
         raise FleetsUnsupported(self.name)
 
-    def fleet_report(
-        self,
-        run: str,
-        member: str,
-        now: float,
-        *,
-        state: Mapping[str, Any],
-        holder: str,
-        lease: float,
-        lead: bool = True,
-        release: bool = False,
-    ) -> bool:
-        """Write ``member``'s state (and heartbeat); then the sender's lease: renewed when
-        ``holder`` holds it (given back when ``release``), taken when it is free and ``lead``
-        (``SET NX PX``), never once the run is over. Answers whether ``holder`` holds it now."""
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool:
+        """Write ``member``'s state (and heartbeat); then the sender's lease: renewed when the
+        report's ``holder`` holds it (given back when ``release``), taken when it is free and
+        ``lead`` (``SET NX PX``), never once the run is over. Answers whether the holder holds
+        it now."""
         raise FleetsUnsupported(self.name)
 
     def fleet_read(self, run: str, now: float) -> FleetRecord | None:

@@ -42,7 +42,9 @@ from typing import Any, Callable, TypeVar
 from livebar._ledger.backend import (
     Admission,
     Backend,
+    FleetJoin,
     FleetRecord,
+    FleetReport,
     FleetsUnsupported,
     Orphan,
     SlotGrant,
@@ -306,14 +308,14 @@ class AccountLedger:
         """Whether fleets can be coordinated here now (the backend answers, and keeps them)."""
         return self._fleets and self._fallback is None
 
-    def fleet_join(self, fleet: str, member: str, now: float, **options: Any) -> str | None:
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str | None:
         """Join a run of ``fleet`` as ``member`` (``Backend.fleet_join``); None: not now."""
-        return self._fleet_call(now, lambda b, t: b.fleet_join(fleet, member, t, **options))
+        return self._fleet_call(now, lambda b, t: b.fleet_join(fleet, member, t, join))
 
-    def fleet_report(self, run: str, member: str, now: float, **options: Any) -> bool | None:
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool | None:
         """Write ``member``'s state (``Backend.fleet_report``); answers whether the holder
         holds the sender's lease now (None: the ledger did not answer, nothing is known)."""
-        return self._fleet_call(now, lambda b, t: b.fleet_report(run, member, t, **options))
+        return self._fleet_call(now, lambda b, t: b.fleet_report(run, member, t, report))
 
     def fleet_read(self, run: str, now: float, *, lost_after: float) -> FleetRecord | None:
         """The record of ``run``, each member's owner judged alive or not as for orphans (its

@@ -11,7 +11,9 @@ from typing import Any
 from livebar._ledger.backend import (
     Backend,
     FleetEntry,
+    FleetJoin,
     FleetRecord,
+    FleetReport,
     Orphan,
     SlotGrant,
     Tracked,
@@ -145,18 +147,8 @@ class MemoryBackend(Backend):
 
     # -- fleets (members in this process only) --------------------------------------------------
 
-    def fleet_join(
-        self,
-        fleet: str,
-        member: str,
-        now: float,
-        *,
-        run: str | None,
-        meta: Mapping[str, Any],
-        deadline: float | None,
-        join_window: float,
-        lost_after: float,
-    ) -> str:
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str:
+        run, deadline = join.run, join.deadline
         if run is None:
             number = self._current.get(fleet, 0)
             current = self._runs.get(fleet_run_name(fleet, number))
@@ -165,7 +157,7 @@ class MemoryBackend(Backend):
                 join_until=current.join_until,
                 now=now,
                 entry=current.members.get(member),
-                lost_after=lost_after,
+                lost_after=join.lost_after,
             ):
                 number = self._current[fleet] = number + 1
             name = fleet_run_name(fleet, number)
@@ -173,37 +165,26 @@ class MemoryBackend(Backend):
             name = fleet_run_name(fleet, run)
         if name not in self._runs:
             at = None if deadline is None else now + deadline
-            until = at if at is not None else (now + join_window if run is None else None)
-            self._runs[name] = _Run(now, at, until, dict(meta))
+            until = at if at is not None else (now + join.join_window if run is None else None)
+            self._runs[name] = _Run(now, at, until, dict(join.meta))
         return name
 
-    def fleet_report(
-        self,
-        run: str,
-        member: str,
-        now: float,
-        *,
-        state: Mapping[str, Any],
-        holder: str,
-        lease: float,
-        lead: bool = True,
-        release: bool = False,
-    ) -> bool:
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool:
         record = self._runs.get(run)
         if record is None:
             return False
         known = record.members.get(member)
         started = known.started if known is not None else now
-        record.members[member] = FleetEntry(dict(state), self.owner.token, now, started)
+        record.members[member] = FleetEntry(dict(report.state), self.owner.token, now, started)
         free = record.holder is None or record.lease_until <= now
-        if record.holder == holder and not free:
-            if release:
+        if record.holder == report.holder and not free:
+            if report.release:
                 record.holder = None
                 return False
-            record.lease_until = now + lease
+            record.lease_until = now + report.lease
             return True
-        if free and lead and not release and not record.over:
-            record.holder, record.lease_until = holder, now + lease
+        if free and report.lead and not report.release and not record.over:
+            record.holder, record.lease_until = report.holder, now + report.lease
             return True
         return False
 

@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from livebar._ledger.backend import Backend, LedgerUnavailable, Orphan, SlotGrant, Tracked, _Grant
+from livebar._ledger.backend import (
+    Backend,
+    FleetJoin,
+    FleetRecord,
+    FleetReport,
+    LedgerUnavailable,
+    Orphan,
+    SlotGrant,
+    Tracked,
+    _Grant,
+)
 from livebar._ledger.owner import Owner
 
 __all__ = ["Reconnecting"]
@@ -77,13 +87,13 @@ class Reconnecting(Backend):
         if self._backend is not None:
             self._backend.close()
 
-    def fleet_join(self, fleet: str, member: str, now: float, **options: Any) -> str:
-        return self._real().fleet_join(fleet, member, now, **options)
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str:
+        return self._real().fleet_join(fleet, member, now, join)
 
-    def fleet_report(self, run: str, member: str, now: float, **options: Any) -> bool:
-        return self._real().fleet_report(run, member, now, **options)
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool:
+        return self._real().fleet_report(run, member, now, report)
 
-    def fleet_read(self, run: str, now: float) -> Any:
+    def fleet_read(self, run: str, now: float) -> FleetRecord | None:
         return self._real().fleet_read(run, now)
 
     def fleet_card(self, run: str, now: float, **options: Any) -> bool:

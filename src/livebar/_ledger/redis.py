@@ -30,7 +30,9 @@ import redis
 
 from livebar._ledger.backend import (
     Backend,
+    FleetJoin,
     FleetRecord,
+    FleetReport,
     LedgerUnavailable,
     Orphan,
     SlotGrant,
@@ -568,12 +570,11 @@ class RedisBackend(Backend):
 
     # -- fleets (``livebar._ledger.redis_fleets``) ----------------------------------------------
 
-    def fleet_join(self, fleet: str, member: str, now: float, **options: Any) -> str:
-        return self._fleets.join(self._now(now), fleet, member, **options)
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str:
+        return self._fleets.join(self._now(now), fleet, member, join)
 
-    def fleet_report(self, run: str, member: str, now: float, **options: Any) -> bool:
-        token = self.owner.token
-        return self._fleets.report(self._now(now), run, member, token, **options)
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool:
+        return self._fleets.report(self._now(now), run, member, self.owner.token, report)
 
     def fleet_read(self, run: str, now: float) -> FleetRecord | None:
         return self._fleets.read(run, None if self._server_time else now)

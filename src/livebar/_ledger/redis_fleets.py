@@ -22,7 +22,13 @@ from typing import Any, Callable
 
 import redis
 
-from livebar._ledger.backend import FleetEntry, FleetRecord, LedgerUnavailable
+from livebar._ledger.backend import (
+    FleetEntry,
+    FleetJoin,
+    FleetRecord,
+    FleetReport,
+    LedgerUnavailable,
+)
 
 __all__ = ["RedisFleets"]
 
@@ -114,54 +120,31 @@ class RedisFleets:
         self._report = client.register_script(prelude + _REPORT)
         self._card = client.register_script(_CARD)
 
-    def join(
-        self,
-        now: str,
-        fleet: str,
-        member: str,
-        *,
-        run: str | None,
-        meta: Mapping[str, Any],
-        deadline: float | None,
-        join_window: float,
-        lost_after: float,
-    ) -> str:
+    def join(self, now: str, fleet: str, member: str, join: FleetJoin) -> str:
         args = [
             now,
             self._prefix,
             fleet,
             member,
-            run or "",
-            json.dumps(dict(meta), separators=(",", ":")),
-            "" if deadline is None else repr(float(deadline)),
-            repr(float(join_window)),
-            repr(float(lost_after)),
+            join.run or "",
+            json.dumps(dict(join.meta), separators=(",", ":")),
+            "" if join.deadline is None else repr(float(join.deadline)),
+            repr(float(join.join_window)),
+            repr(float(join.lost_after)),
         ]
         return str(self._run(self._join, [self._prefix + fleet], args))
 
-    def report(
-        self,
-        now: str,
-        run: str,
-        member: str,
-        owner: str,
-        *,
-        state: Mapping[str, Any],
-        holder: str,
-        lease: float,
-        lead: bool = True,
-        release: bool = False,
-    ) -> bool:
+    def report(self, now: str, run: str, member: str, owner: str, report: FleetReport) -> bool:
         key = self._prefix + run
         args = [
             now,
             member,
-            json.dumps(dict(state), separators=(",", ":")),
+            json.dumps(dict(report.state), separators=(",", ":")),
             owner,
-            holder,
-            str(max(int(lease * 1000), 1)),
-            "1" if lead else "0",
-            "1" if release else "0",
+            report.holder,
+            str(max(int(report.lease * 1000), 1)),
+            "1" if report.lead else "0",
+            "1" if report.release else "0",
         ]
         return bool(self._run(self._report, [key, key + ":lease"], args))
 

@@ -27,7 +27,9 @@ from typing import Any, Callable
 from livebar._ledger import sqlite_fleets
 from livebar._ledger.backend import (
     Backend,
+    FleetJoin,
     FleetRecord,
+    FleetReport,
     LedgerUnavailable,
     Orphan,
     SlotGrant,
@@ -395,16 +397,16 @@ class SqliteBackend(Backend):
 
     # -- fleets (``livebar._ledger.sqlite_fleets``) ---------------------------------------------
 
-    def fleet_join(self, fleet: str, member: str, now: float, **options: Any) -> str:
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str:
         name: str = self._transaction(
-            lambda db, now: sqlite_fleets.join(db, now, fleet, member, **options)
+            lambda db, now: sqlite_fleets.join(db, now, fleet, member, join)
         )
         return name
 
-    def fleet_report(self, run: str, member: str, now: float, **options: Any) -> bool:
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool:
         token = self.owner.token
         leads: bool = self._transaction(
-            lambda db, now: sqlite_fleets.report(db, now, run, member, token, **options)
+            lambda db, now: sqlite_fleets.report(db, now, run, member, token, report)
         )
         return leads
 

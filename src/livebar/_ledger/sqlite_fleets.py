@@ -15,7 +15,14 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from livebar._ledger.backend import FleetEntry, FleetRecord, fleet_run_name, may_join
+from livebar._ledger.backend import (
+    FleetEntry,
+    FleetJoin,
+    FleetRecord,
+    FleetReport,
+    fleet_run_name,
+    may_join,
+)
 
 __all__ = ["SCHEMA", "card", "join", "read", "report"]
 
@@ -47,20 +54,10 @@ CREATE TABLE IF NOT EXISTS fleet_members (
 """
 
 
-def join(
-    db: sqlite3.Connection,
-    now: float,
-    fleet: str,
-    member: str,
-    *,
-    run: str | None,
-    meta: Mapping[str, Any],
-    deadline: float | None,
-    join_window: float,
-    lost_after: float,
-) -> str:
+def join(db: sqlite3.Connection, now: float, fleet: str, member: str, join: FleetJoin) -> str:
     """``Backend.fleet_join``."""
     _forget_old(db, now)
+    run, deadline = join.run, join.deadline
     if run is None:
         row = db.execute("SELECT run FROM fleet_current WHERE fleet = ?", (fleet,)).fetchone()
         number = row[0] if row is not None else 0
@@ -70,7 +67,11 @@ def join(
         ).fetchone()
         entry = _entry(db, name, member)
         if found is None or not may_join(
-            over=bool(found[0]), join_until=found[1], now=now, entry=entry, lost_after=lost_after
+            over=bool(found[0]),
+            join_until=found[1],
+            now=now,
+            entry=entry,
+            lost_after=join.lost_after,
         ):
             number += 1
             db.execute("INSERT OR REPLACE INTO fleet_current VALUES (?, ?)", (fleet, number))
@@ -78,27 +79,17 @@ def join(
     else:
         name = fleet_run_name(fleet, run)
     at = None if deadline is None else now + deadline
-    until = at if at is not None else (now + join_window if run is None else None)
+    until = at if at is not None else (now + join.join_window if run is None else None)
     db.execute(
         "INSERT OR IGNORE INTO fleet_runs (run, created, deadline, join_until, meta) "
         "VALUES (?, ?, ?, ?, ?)",
-        (name, now, at, until, json.dumps(dict(meta), separators=(",", ":"))),
+        (name, now, at, until, json.dumps(dict(join.meta), separators=(",", ":"))),
     )
     return name
 
 
 def report(
-    db: sqlite3.Connection,
-    now: float,
-    run: str,
-    member: str,
-    owner: str,
-    *,
-    state: Mapping[str, Any],
-    holder: str,
-    lease: float,
-    lead: bool = True,
-    release: bool = False,
+    db: sqlite3.Connection, now: float, run: str, member: str, owner: str, report: FleetReport
 ) -> bool:
     """``Backend.fleet_report``."""
     found = db.execute(
@@ -109,20 +100,21 @@ def report(
     db.execute(
         "INSERT INTO fleet_members VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run, member) DO UPDATE "
         "SET state = excluded.state, owner = excluded.owner, beat = excluded.beat",
-        (run, member, json.dumps(dict(state), separators=(",", ":")), owner, now, now),
+        (run, member, json.dumps(dict(report.state), separators=(",", ":")), owner, now, now),
     )
     over, current, until = found
     free = current is None or until <= now
-    if current == holder and not free:
-        if release:
+    lease_until = now + report.lease
+    if current == report.holder and not free:
+        if report.release:
             db.execute("UPDATE fleet_runs SET holder = NULL WHERE run = ?", (run,))
             return False
-        db.execute("UPDATE fleet_runs SET lease_until = ? WHERE run = ?", (now + lease, run))
+        db.execute("UPDATE fleet_runs SET lease_until = ? WHERE run = ?", (lease_until, run))
         return True
-    if free and lead and not release and not over:
+    if free and report.lead and not report.release and not over:
         db.execute(
             "UPDATE fleet_runs SET holder = ?, lease_until = ? WHERE run = ?",
-            (holder, now + lease, run),
+            (report.holder, lease_until, run),
         )
         return True
     return False
