@@ -99,6 +99,12 @@ _NOTES = {
         "livebar: %r never reached the phone (its start was never confirmed, and its end found "
         "no card: %s); its outcome goes out as a push notification",
     ),
+    Note.NO_ENDPOINT: (
+        logging.ERROR,
+        "livebar: %r cannot be sent: %s, so the base URL does not lead to ActivitySmith's API "
+        "(is /api missing? ActivitySmith's is https://activitysmith.com/api); nothing more is "
+        "sent for it",
+    ),
     Note.RESTARTED: (
         logging.WARNING,
         "livebar: %r had been ended elsewhere; its next update started a new card",
@@ -385,6 +391,7 @@ class Dispatcher:
         now = self.clock()
         owner = job.owner
         outbox.reachable |= verdict.counted
+        outbox.reached(job, send.kind, verdict, _describe(exc, job) if exc else "", now)
         if owner is not None:
             owner.stats.requests += verdict.counted
             if exc is not None:
@@ -480,6 +487,8 @@ def _say(send: Send, job: Job, note: Note, exc: LivebarError | None) -> None:
     if owner is None and note is Note.GONE:
         return
     why = _describe(exc, job) if exc is not None else ""
+    if note is Note.NO_ENDPOINT:
+        why = f"{job.config.base_url} answered 404 ({why})"
     subject = send.kind.value if note is Note.DROPPED else (owner or job).title
     level, message = _NOTES[note]
     args = (subject, why) if exc is not None else (subject,)

@@ -329,7 +329,8 @@ class OrphanJob:
 
     @property
     def title(self) -> str:
-        return f"lost {self.end.orphan.title!r}"
+        orphan = self.end.orphan
+        return f"the end of {orphan.title} (left by process {orphan.owner.pid})"
 
 
 Job = Union[ActivityJob, FleetJob, PushJob, OrphanJob]

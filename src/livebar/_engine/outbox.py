@@ -18,6 +18,7 @@ from livebar._engine.lost import ended_record, lost_end
 from livebar._engine.messages import (
     AskSlot,
     Effect,
+    Heard,
     Kind,
     Landed,
     Question,
@@ -28,6 +29,7 @@ from livebar._engine.messages import (
 )
 from livebar._engine.pacing import PacingPolicy, Phase
 from livebar._engine.requests import outcome_push
+from livebar._job.endings import format_duration
 from livebar._ledger import ledger as _ledger
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
@@ -66,6 +68,9 @@ class Outbox:
         """What will never be delivered: activities settled without their end, pushes dropped."""
         self.blocked = False
         self.said_pushed = False
+        self.unreachable_since: float | None = None
+        """When the server stopped being reachable (a connection refused, a name that does not
+        resolve), while it still is; said once, and again when it answers."""
         self.next_claim = -math.inf
         self.next_heartbeat = -math.inf
 
@@ -196,6 +201,27 @@ class Outbox:
                 notification = outcome_push(job)
                 self.queue(PushJob(new_key(), notification, job.config, job, job.client))
 
+    def reached(self, job: Job, kind: Kind, verdict: Verdict, why: str, now: float) -> None:
+        """Say, when it happens, that the server cannot be reached (what the phone misses
+        meanwhile) and, once it answers again, that it does: once per outage."""
+        if verdict.heard is Heard.RETRY and verdict.arrived is False:
+            if self.unreachable_since is None and not isinstance(job, OrphanJob):
+                self.unreachable_since = now
+                log.warning(
+                    "livebar: cannot reach ActivitySmith at %s (%s): %s; livebar keeps trying "
+                    "(backing off) and says when it answers",
+                    self.config.base_url,
+                    why,
+                    _missing(job, kind),
+                )
+        elif verdict.arrived and self.unreachable_since is not None:
+            log.warning(
+                "livebar: ActivitySmith at %s answers again (unreachable for %s)",
+                self.config.base_url,
+                format_duration(now - self.unreachable_since),
+            )
+            self.unreachable_since = None
+
     # -- the account's standing -----------------------------------------------------------------
 
     def refuse(self, why: str, now: float) -> None:
@@ -317,3 +343,14 @@ def perform(client: Client, call: Call) -> Result:
     """Send ``call`` with ``client``, once: pacing (or the reaper) decides about retries."""
     path = {} if call.key is None else {"stream_key": call.key}
     return client.call(call.operation, call.body, retry=False, **path)
+
+
+def _missing(job: Job, kind: Kind) -> str:
+    """What the phone misses while a request of ``kind`` for ``job`` cannot go."""
+    if kind is Kind.START:
+        return f"{job.title!r} is not on the phone yet"
+    if kind is Kind.PUSH:
+        return f"the push {job.title!r} waits"
+    if kind is Kind.END:
+        return f"the phone still shows {job.title!r} running"
+    return f"the phone shows {job.title!r} as it was"
