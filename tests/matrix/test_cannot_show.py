@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import livebar
-from livebar.simulator import serve
+from livebar.simulator import SimulatorHandle, serve
 from livebar.testing import virtual_time
 
 from .support import capture_logs
@@ -61,3 +61,31 @@ def test_a_base_url_without_api_is_said_at_once_and_never_retried() -> None:
     assert sim.api_key not in said
     assert 1 == sum("404" in line for line in logs.livebar())
     assert (1, 1, False) == (act.stats.requests, act.stats.dropped, act.stats.end_delivered)
+
+
+def test_a_loss_is_reported_by_the_engine_that_lost_it_only() -> None:
+    """The background engine loses an end (a 404 to its start) and a flush says so; after a
+    ``virtual_time`` block, a delivered job's flush is True (it said False again: a suite
+    mixing both saw stray Falses). A loss not yet reported is still said after such a block."""
+
+    def lose(sim: SimulatorHandle, title: str) -> None:
+        wrong = sim.url.removesuffix("/api")
+        with livebar.live_activity(title, api_key=sim.api_key, base_url=wrong) as act:
+            act.wait(5.0)
+
+    def virtual_job() -> None:
+        with virtual_time():
+            with livebar.live_activity("Virtual", total=1) as act:
+                act.update(1)
+            assert livebar.flush(5.0)
+
+    with serve() as sim:
+        lose(sim, "Lost")
+        assert not livebar.flush(5.0)
+        virtual_job()
+        with livebar.live_activity("Shown", api_key=sim.api_key, base_url=sim.url) as shown:
+            shown.update(subtitle="fine")
+        assert livebar.flush(5.0)
+        lose(sim, "Lost again")
+        virtual_job()
+        assert not livebar.flush(5.0)

@@ -159,6 +159,10 @@ class Dispatcher:
         self.use_given_clients = True
         """Send with a ``client=`` the user passed (off under virtual time: no real I/O)."""
         self._given_up: list[str] = []
+        self.lost_reported = 0
+        """``lost()`` as the last flush reported it: a flush after an end or a push was given up
+        says False, once, whatever else it delivered (kept here, so an engine put back after
+        another was installed, as ``virtual_time`` does, reports only its own losses)."""
         self.sending: tuple[Job, Kind] | None = None
         """The request on its way now (its answer not back yet): an end in flight when a flush
         gives up was sent, and is "sent but unconfirmed", not "not delivered"."""

@@ -150,9 +150,6 @@ class Runtime:
         self.warned: set[str] = set()
         self.gave_up: int | None = None
         """``Dispatcher.handed_over`` when a flush last gave up (see ``flush(again=False)``)."""
-        self.lost_seen = 0
-        """``Dispatcher.lost()`` as the last flush reported it: a flush after an end was given
-        up says False, once, whatever else it delivered."""
         self.open: dict[int, tuple[Any, int]] = {}
         """id(activity) -> (activity, the thread that started it), until its ending is sealed."""
         self.uncaught: BaseException | None = None
@@ -280,8 +277,8 @@ class Runtime:
         delivered = driver.flush(self.deadline() if timeout is None else timeout)
         self.gave_up = None if delivered else dispatcher.handed_over
         lost = dispatcher.lost()
-        if lost != self.lost_seen:  # an end (or a push) was given up: not all was delivered
-            self.lost_seen = lost
+        if lost != dispatcher.lost_reported:  # an end or push was given up since the last flush
+            dispatcher.lost_reported = lost
             return False
         return delivered
 
@@ -389,7 +386,6 @@ def install(driver: Driver | None) -> Driver | None:
     returns the one it replaces. ``livebar.testing.virtual_time`` uses it."""
     with runtime.lock:
         previous, runtime.driver = runtime.driver, driver
-        runtime.lost_seen = 0  # a new engine has lost nothing yet, and has not been exited
         runtime.exit_deadline = None
     return previous
 
