@@ -23,6 +23,7 @@ from livebar._wire.errors import (
     StreamNotFoundError,
     TransportError,
     ValidationError,
+    classify,
     error_from_response,
     parse_retry_after,
 )
@@ -194,3 +195,23 @@ def test_configuration_error_names_option() -> None:
     error = ConfigurationError("base_url", "must use https://")
     assert "base_url" == error.option
     assert "base_url: must use https://" == str(error)
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "trouble"),
+    [
+        ("start", {"error": "Not Found"}, "no_endpoint"),  # a 404 page: the base URL misses /api
+        ("stream", {}, "no_endpoint"),
+        ("push", {"error": "Not Found"}, "no_endpoint"),
+        ("end_stream", {"error": "Live Activity stream not found"}, "gone"),
+        ("end", {"error": "Not Found"}, "gone"),
+        ("update", {"error": "Not Found"}, "rejected"),  # a card another tool ended
+        ("start", {"error": "No recipients found", "effective_channel_slugs": []}, "rejected"),
+    ],
+)
+def test_what_a_404_means_depends_on_the_operation(
+    operation: str, body: dict[str, object], trouble: str
+) -> None:
+    """ActivitySmith never answers "not found" to what creates (save "no recipients")."""
+    exc = error_from_response(404, body, {}, operation=operation)
+    assert trouble == classify(exc).trouble.value

@@ -58,6 +58,34 @@ TABLE: list[tuple[str, JobFacts, Kind, Trouble, bool | None, bool, dict[str, Any
         False,
         {"heard": Heard.RETRY, "settle_orphan": False},
     ),
+    # a 404 to what creates (a start, a stream PUT, a push): the base URL misses the API
+    (
+        "404 start",
+        ACTIVITY_STREAM,
+        Kind.START,
+        T.NO_ENDPOINT,
+        True,
+        False,
+        {"heard": Heard.NEVER, "abandon": True, "note": Note.NO_ENDPOINT},
+    ),
+    (
+        "404 stream update",
+        ACTIVITY_STREAM,
+        Kind.UPDATE,
+        T.NO_ENDPOINT,
+        True,
+        False,
+        {"heard": Heard.NEVER, "abandon": False, "note": Note.DROPPED},
+    ),
+    (
+        "404 push",
+        PUSH,
+        Kind.PUSH,
+        T.NO_ENDPOINT,
+        True,
+        False,
+        {"heard": Heard.NEVER, "forget": True, "note": Note.NO_ENDPOINT},
+    ),
     # a start whose answer was lost: a stream simply repeats, a manual one carries on as a stream
     (
         "lost stream start",

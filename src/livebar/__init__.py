@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from livebar._engine.budgets import Budgets
     from livebar._engine.jobs import ActivityStats
     from livebar._engine.runtime import configure, flush, push
+    from livebar._fleet import FleetMember, fleet
     from livebar._integrations.logs import LogHandler
     from livebar._integrations.pandas import pandas
     from livebar._integrations.tqdm import tqdm, trange
@@ -96,6 +97,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "live_activity": "livebar._activity",
     "LiveActivity": "livebar._activity",
+    "fleet": "livebar._fleet",
+    "FleetMember": "livebar._fleet",
     "ActivityStats": "livebar._engine.jobs",
     "Outcome": "livebar._job.endings",
     "track": "livebar._activity",
@@ -178,6 +181,7 @@ __all__ = [
     "ContentState",
     "EndActivity",
     "EndResult",
+    "FleetMember",
     "Icon",
     "LiveActivity",
     "LivebarError",
@@ -214,6 +218,7 @@ __all__ = [
     "atrack",
     "configure",
     "current_activity",
+    "fleet",
     "flush",
     "live_activity",
     "pandas",

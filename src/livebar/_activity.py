@@ -322,11 +322,17 @@ class LiveActivity:
 
         self._clock = runtime.clock()
         self.started_at = self._clock()
-        self._opening = runtime.open_activity(self.spec, self.sample)
+        self._opening = self._open_job()
         if self._opening is not None:
             self._progress.changed = runtime.nudge
             hooks.track_open(self)
         return self
+
+    def _open_job(self) -> Opening | None:
+        """Hand this activity to the engine (a fleet member hands over a fleet job instead)."""
+        from livebar._engine import runtime
+
+        return runtime.open_activity(self.spec, self.sample)
 
     def close(
         self,

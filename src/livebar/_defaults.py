@@ -103,5 +103,32 @@ ENV_HOST_ID = "LIVEBAR_HOST_ID"
 ENV_REQUESTS_PER_MINUTE = "LIVEBAR_REQUESTS_PER_MINUTE"
 ENV_RANKS = "LIVEBAR_RANKS"
 """Which processes of a distributed job mirror: ``main`` (default) or ``all``."""
+
+# Fleets: one card for a job run by many members (see ``livebar._job.fleet``).
+ENV_FLEET_RUN = "LIVEBAR_FLEET_RUN"
+"""A fleet's run id, shared by every member of one run (e.g. a Kubernetes Job's uid)."""
+ENV_JOB_COMPLETION_INDEX = "JOB_COMPLETION_INDEX"
+"""Set by Kubernetes in each pod of an Indexed Job: a member's name when none is given."""
+FLEET_BARS = ("auto", "steps", "items")
+"""``bar=`` of a fleet: a segment per member up to ``DEFAULT_FLEET_MAX_SEGMENTS`` (auto), always
+(steps), or a progress bar over the members' summed items (items)."""
+DEFAULT_FLEET_MAX_SEGMENTS = 24
+"""Most segments a fleet's card draws, one per member; a larger fleet gets a progress bar."""
+DEFAULT_FLEET_LEASE = 10.0
+"""How long the lease of a fleet's sender lasts unless renewed: a new member takes over this
+long (plus one report) after the sender dies."""
+DEFAULT_FLEET_REPORT_EVERY = 2.5
+"""How often a member writes its state when nothing changed (its heartbeat, and its bid for the
+lease); a fourth of the lease, so a live sender renews it several times per period."""
+DEFAULT_FLEET_MIN_WRITE = 1.0
+"""Shortest time between two writes of a member's changing state."""
+DEFAULT_FLEET_READ_EVERY = 1.0
+"""How often the sender reads the fleet's record to render the card."""
+DEFAULT_FLEET_LOST_AFTER = 30.0
+"""A running member whose heartbeat is this old is lost (killed, or cut off); on its own host a
+dead process is known at once."""
+DEFAULT_FLEET_JOIN_WINDOW = 3600.0
+"""Without a deadline, how long after its first member a run takes new members (a member that
+comes later starts the fleet's next run: a new card)."""
 ENV_PYTEST = "LIVEBAR_PYTEST"
 """``1`` turns the pytest plugin on, as ``pytest --livebar`` does."""

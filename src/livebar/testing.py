@@ -60,6 +60,7 @@ from livebar.simulator._faults import Exchange, FaultDecision, RawAnswer, Step, 
 
 if TYPE_CHECKING:
     from livebar._engine.jobs import ActivityJob, Sampler
+    from livebar._job.fleet import FleetSpec
     from livebar._job.options import ActivitySpec
     from livebar._wire.account import Account
     from livebar._wire.client import Client
@@ -236,12 +237,14 @@ class VirtualTime:
 
     # -- the engine's driver ----------------------------------------------------------------------
 
-    def open(self, spec: ActivitySpec, sample: Sampler) -> Opening:
+    def open(
+        self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None
+    ) -> Opening:
         """Hand over a starting activity, its job made at once: the virtual clock has no
         thread to make it on, and tests read ``act.stats`` right after ``start()``."""
-        opening = Opening(spec, sample)
+        opening = Opening(spec, sample, fleet)
         config = self.resolve(spec) if runtime.mirrors_here(spec.ranks) else None
-        job = None if config is None else self.dispatcher.make_job(spec, sample, config)
+        job = None if config is None else self.dispatcher.make_job(spec, sample, config, fleet)
         opening.take(job)
         if job is not None:
             self.intake.hand(job)

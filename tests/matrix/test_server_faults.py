@@ -197,7 +197,13 @@ def recovers(times: int, **extra: Any) -> Callable[[str, str, list[dict[str, Any
 def recovers_after_outage(phase: str, lifecycle: str, log: list[dict[str, Any]]) -> Expect:
     """Refused while down (each attempt refused at the door), the first one after that works."""
     refused = sum(1 for r in log if r["fault"] == "dropped")
-    return Expect(kinds_of(BASE[lifecycle], phase, refused + 1), refused=refused, retried=refused)
+    return Expect(
+        kinds_of(BASE[lifecycle], phase, refused + 1),
+        refused=refused,
+        retried=refused,
+        logged="cannot reach ActivitySmith",  # said when it happens, and when it is over
+        other=["answers again"],
+    )
 
 
 def outage_for_good(phase: str, lifecycle: str, log: list[dict[str, Any]]) -> Expect:
@@ -213,6 +219,7 @@ def outage_for_good(phase: str, lifecycle: str, log: list[dict[str, Any]]) -> Ex
         truth=False,
         logged=f"not delivered: {TITLE}",
         refused=refused,
+        other=["cannot reach ActivitySmith"],
     )
 
 
@@ -313,7 +320,11 @@ def rejected(phase: str, lifecycle: str, log: list[dict[str, Any]]) -> Expect:
 
 
 def gone(phase: str, lifecycle: str, log: list[dict[str, Any]]) -> Expect:
-    """404: at the start and mid-run like any refusal; to an end, the activity is gone."""
+    """404: to a start, the base URL does not lead to the API (ActivitySmith never answers a
+    start "not found", save "no recipients"); mid-run like any refusal; to an end, the activity
+    is gone."""
+    if phase == "start":
+        return never_started(lifecycle, logged="does not lead to ActivitySmith's API", dropped=1)
     if phase != "end":
         return rejected(phase, lifecycle, log)
     return Expect(

@@ -35,6 +35,11 @@ class Budgets:
     activity_limit_initial: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_INITIAL
     activity_limit_max: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_MAX
     rotate_after: float = _defaults.DEFAULT_ROTATE_AFTER
+    fleet_lease: float = _defaults.DEFAULT_FLEET_LEASE
+    fleet_report_every: float = _defaults.DEFAULT_FLEET_REPORT_EVERY
+    fleet_min_write: float = _defaults.DEFAULT_FLEET_MIN_WRITE
+    fleet_read_every: float = _defaults.DEFAULT_FLEET_READ_EVERY
+    fleet_lost_after: float = _defaults.DEFAULT_FLEET_LOST_AFTER
 
     def __post_init__(self) -> None:
         whole = ("requests_per_window", "reserve", "end_reserve", "max_activities")
@@ -51,6 +56,8 @@ class Budgets:
             raise ConfigurationError("end_reserve", "must be between 0 and reserve")
         if self.window <= 0 or self.ios_interval <= 0:
             raise ConfigurationError("window", "window and ios_interval must be positive")
+        if not 0 < self.fleet_report_every < self.fleet_lease:
+            raise ConfigurationError("fleet_report_every", "must be positive and under fleet_lease")
 
     def ios_allowance(self, elapsed: float) -> int:
         """How many updates an activity that started ``elapsed`` seconds ago may have had."""

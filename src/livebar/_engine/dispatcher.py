@@ -23,9 +23,10 @@ import time
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from livebar import _defaults
+from livebar._engine import fleets
 from livebar._engine.budgets import Budgets
 from livebar._engine.intake import CLOSE, Intake, Opening
-from livebar._engine.jobs import ActivityJob, Job, OrphanJob, PushJob, new_stream_key
+from livebar._engine.jobs import ActivityJob, FleetJob, Job, OrphanJob, PushJob, new_stream_key
 from livebar._engine.lost import lost_message
 from livebar._engine.messages import Heard, Kind, Send
 from livebar._engine.outbox import Outbox, perform
@@ -47,6 +48,7 @@ from livebar._wire.errors import (
 
 if TYPE_CHECKING:
     from livebar._engine.jobs import Sampler
+    from livebar._job.fleet import FleetSpec
     from livebar._job.options import ActivitySpec
     from livebar._ledger.ledger import AccountLedger
     from livebar._wire.account import Account
@@ -81,6 +83,12 @@ _NOTES = {
         "neither updated nor ended (stream_key= avoids this): %s",
     ),
     Note.DROPPED: (logging.WARNING, "livebar: %s request dropped: %s"),
+    Note.NO_ENDPOINT: (
+        logging.ERROR,
+        "livebar: %r cannot be sent: %s, so the base URL does not lead to ActivitySmith's API "
+        "(is /api missing? ActivitySmith's is https://activitysmith.com/api); nothing more is "
+        "sent for it",
+    ),
     Note.NEVER_STARTED: (
         logging.WARNING,
         "livebar: %r never reached the phone (its start was never confirmed, and its end found "
@@ -128,6 +136,10 @@ class Dispatcher:
         """What user threads hand over, and the counters flushes read (``intake.Intake``)."""
         self._new_key = self.intake.new_key
         self._given_up: list[str] = []
+        self.lost_reported = 0
+        """``lost()`` as the last flush reported it: a flush after an end or a push was given up
+        says False, once, whatever else it delivered (kept here, so an engine put back after
+        another was installed, as ``virtual_time`` does, reports only its own losses)."""
         self.sending: tuple[Job, Kind] | None = None
         """The request on its way now (its answer not back yet): an end in flight when a flush
         gives up was sent, and is "sent but unconfirmed", not "not delivered"."""
@@ -144,9 +156,20 @@ class Dispatcher:
         """How many ends and pushes handed over will never be delivered, so far."""
         return len(self._given_up) + sum(len(outbox.lost) for outbox in self._outboxes.values())
 
-    def make_job(self, spec: ActivitySpec, sample: Sampler, config: Config) -> ActivityJob:
-        """The engine's record of a starting activity (what ``wait()`` and ``stats`` read)."""
-        job = ActivityJob(self._new_key(), spec, sample, config)
+    def make_job(
+        self,
+        spec: ActivitySpec,
+        sample: Sampler,
+        config: Config,
+        fleet: FleetSpec | None = None,
+    ) -> ActivityJob:
+        """The engine's record of a starting activity (what ``wait()`` and ``stats`` read): a
+        fleet member's when ``fleet`` is given."""
+        job = (
+            ActivityJob(self._new_key(), spec, sample, config)
+            if fleet is None
+            else FleetJob(self._new_key(), spec, fleet, sample, config)
+        )
         if self.intake.use_given_clients:
             job.client = spec.client
         return job
@@ -228,6 +251,8 @@ class Dispatcher:
                 why = "the account refused our key earlier"
             elif item.look(seal_before, now) is None:
                 why = item.stats.last_error or "no state"
+            elif isinstance(item, FleetJob):
+                outbox.activities[item.key] = item  # on the phone only while it leads
             else:
                 outbox.open(item, now)
             if why is not None and isinstance(item, ActivityJob):
@@ -238,7 +263,11 @@ class Dispatcher:
         """An activity handed over by the caller's thread: its account, and the engine's record
         of it (None when it is not mirrored)."""
         config = self._resolve(opening.spec) if self._resolve is not None else None
-        job = None if config is None else self.make_job(opening.spec, opening.sample, config)
+        job = (
+            None
+            if config is None
+            else self.make_job(opening.spec, opening.sample, config, opening.fleet)
+        )
         opening.take(job)
         return job
 
@@ -269,6 +298,12 @@ class Dispatcher:
         for job in list(outbox.activities.values()):
             if job.ending is not None:
                 continue
+            if isinstance(job, FleetJob):
+                # A member reports and leases on the fleet's own clock: looked at every sample
+                # interval, as before the engine slept (its deadlines are the fleet's to name).
+                if self._tend_fleet(outbox, job, now, seal_before):
+                    seals = min(seals, now + self.sample_interval)
+                continue
             sample = job.look(seal_before, now)
             if sample is None:
                 outbox.abandon(job, now)
@@ -285,6 +320,16 @@ class Dispatcher:
             else:
                 policy.observe(job.key, job.snapshot)
         return seals
+
+    def _tend_fleet(self, outbox: Outbox, job: FleetJob, now: float, seal_before: float) -> bool:
+        """Sample a fleet member, report it, and lead its card while it holds the lease."""
+        if job.look(seal_before, now) is None:
+            outbox.abandon(job, now)
+            job.wrote_final = True
+            outbox.settle(job, now)
+            return False
+        fleets.tend(outbox, job, now, outbox.policy.budgets)
+        return job.key in outbox.activities
 
     # -- sending, and what the answer means ---------------------------------------------------
 
@@ -335,6 +380,7 @@ class Dispatcher:
         now = self.clock()
         owner = job.owner
         outbox.reachable |= verdict.counted
+        outbox.reached(job, send.kind, verdict, _describe(exc, job) if exc else "", now)
         if owner is not None:
             owner.stats.requests += verdict.counted
             if exc is not None:
@@ -344,13 +390,13 @@ class Dispatcher:
             job.plain = True
         result = answer if isinstance(answer, Answered) else Answered()
         if verdict.delivered and exc is None:  # what the answer says, before pacing hears it
-            outbox.delivered(send, job, result, verdict, now, new_key=self._new_key)
+            self._delivered(outbox, send, job, result, verdict, now)
         heard = outbox.policy.result(
             send, now, verdict.heard, retry_after=verdict.retry_after, arrived=verdict.arrived
         )
         outbox.apply(heard, now)
         if verdict.delivered and exc is not None:  # it arrived; only its answer is lost
-            outbox.delivered(send, job, result, verdict, now, new_key=self._new_key)
+            self._delivered(outbox, send, job, result, verdict, now)
         if owner is not None:
             owner.stats.retried += verdict.retried
             owner.stats.dropped += verdict.dropped
@@ -372,6 +418,13 @@ class Dispatcher:
             outbox.block(_describe(exc, job), now)
         if verdict.note is not None:
             _say(send, job, verdict.note, exc)
+
+    def _delivered(
+        self, outbox: Outbox, send: Send, job: Job, result: Answered, verdict: Verdict, now: float
+    ) -> None:
+        outbox.delivered(send, job, result, verdict, now, new_key=self._new_key)
+        if isinstance(job, FleetJob):  # what other senders must know of the card
+            fleets.delivered(outbox, job, send.kind, now)
 
     # -- after a flush gave up ----------------------------------------------------------------
 
@@ -425,6 +478,8 @@ def _say(send: Send, job: Job, note: Note, exc: LivebarError | None) -> None:
     if owner is None and note is Note.GONE:
         return
     why = _describe(exc, job) if exc is not None else ""
+    if note is Note.NO_ENDPOINT:
+        why = f"{job.config.base_url} answered 404 ({why})"
     subject = send.kind.value if note is Note.DROPPED else (owner or job).title
     level, message = _NOTES[note]
     args = (subject, why) if exc is not None else (subject,)

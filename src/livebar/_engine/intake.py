@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from livebar._engine.jobs import ActivityJob, Sampler
+    from livebar._job.fleet import FleetSpec
     from livebar._job.options import ActivitySpec
 
 __all__ = ["CLOSE", "Intake", "Opening"]
@@ -27,11 +28,15 @@ class Opening:
     """An activity the caller's thread handed over: the engine fills in ``job`` (None when it
     is not mirrored: no usable account) and sets ``taken``."""
 
-    __slots__ = ("job", "sample", "spec", "taken")
+    __slots__ = ("fleet", "job", "sample", "spec", "taken")
 
-    def __init__(self, spec: ActivitySpec, sample: Sampler) -> None:
+    def __init__(
+        self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None
+    ) -> None:
         self.spec = spec
         self.sample = sample
+        self.fleet = fleet
+        """A fleet member's fleet: the engine makes a ``FleetJob``."""
         self.job: ActivityJob | None = None
         self.taken = threading.Event()
 
@@ -91,9 +96,16 @@ class Intake:
         if wake:
             self.waker()
 
-    def open(self, spec: ActivitySpec, sample: Sampler, *, wake: bool = True) -> Opening:
+    def open(
+        self,
+        spec: ActivitySpec,
+        sample: Sampler,
+        *,
+        fleet: FleetSpec | None = None,
+        wake: bool = True,
+    ) -> Opening:
         """Hand over a starting activity; the engine makes its job at its next turn."""
-        opening = Opening(spec, sample)
+        opening = Opening(spec, sample, fleet)
         self.hand(opening, wake=wake)
         return opening
 

@@ -9,13 +9,16 @@ Only the engine writes these records; the activity reads ``stats`` and ``done`` 
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 import os
+import socket
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Union
 
 from livebar._engine.freshness import snapshot_of
+from livebar._job.fleet import MemberState, member_state
 from livebar._job.view import render, render_plainly
 from livebar._log import log
 from livebar._wire.errors import LivebarError
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from livebar._engine.freshness import Snapshot
     from livebar._engine.lost import LostEnd
     from livebar._job.endings import Ending
+    from livebar._job.fleet import FleetSpec
     from livebar._job.options import ActivitySpec
     from livebar._job.view import Sample
     from livebar._wire.client import Client
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ActivityJob",
     "ActivityStats",
+    "FleetJob",
     "Job",
     "JobKind",
     "OrphanJob",
@@ -50,6 +55,8 @@ class JobKind(enum.Enum):
     ACTIVITY = "activity"
     PUSH = "push"
     ORPHAN = "orphan"
+    FLEET = "fleet"
+    """A fleet's one card, sent by the member that holds the fleet's lease."""
 
 
 @dataclass
@@ -195,6 +202,101 @@ class ActivityJob:
         self.stats.last_error = why
         self.done.set()
 
+    @property
+    def over(self) -> bool:
+        """The job is over for the engine: its end is to be settled (a flush waits for it)."""
+        return self.ending is not None
+
+    def may_settle(self) -> bool:
+        """Whether the engine may forget it once pacing has nothing more to send for it."""
+        return True
+
+
+class FleetJob(ActivityJob):
+    """One member of a fleet, and (while it holds the fleet's lease) the fleet's card.
+
+    The member's own progress is sampled like an activity's, but goes to the ledger as its
+    absolute state (``member_state``), never to the phone. ``state``, ``snapshot`` and
+    ``ending`` are the *card's*, rendered from the fleet's record while this member leads
+    (``_engine/fleets.py``); the member's own ending is ``own_ending``.
+    """
+
+    kind = JobKind.FLEET
+
+    __slots__ = (
+        "adopt",
+        "card_started",
+        "card_updates",
+        "fleet",
+        "holder",
+        "leading",
+        "lease_until",
+        "mine",
+        "next_join",
+        "next_read",
+        "next_report",
+        "offset",
+        "own_ending",
+        "reported",
+        "reported_at",
+        "run",
+        "unavailable",
+        "wrote_final",
+    )
+
+    def __init__(
+        self, key: int, spec: ActivitySpec, fleet: FleetSpec, sample: Sampler, config: Config
+    ) -> None:
+        super().__init__(key, spec, sample, config)
+        self.fleet = fleet
+        self.stream_key = None  # the run's, once joined
+        self.run: str | None = None
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
+        """This member's name for the lease (unique to the job)."""
+        self.mine = MemberState()
+        self.own_ending: Ending | None = None
+        self.reported: MemberState | None = None
+        self.reported_at = -float("inf")
+        self.wrote_final = False
+        self.next_join = self.next_report = self.next_read = -float("inf")
+        self.leading = False
+        """Holds the lease and has the card in pacing."""
+        self.lease_until = -float("inf")
+        """Until when (the engine's clock) this member may send as the fleet's sender."""
+        self.adopt: tuple[float, int] | None = None
+        """The card was on the phone before this member led: (its age, its updates)."""
+        self.card_started: float | None = None
+        self.card_updates = 0
+        self.offset = 0.0
+        """The ledger's clock minus the engine's, as of the last read."""
+        self.unavailable = False
+
+    @property
+    def over(self) -> bool:
+        return self.own_ending is not None or self.ending is not None
+
+    def may_settle(self) -> bool:
+        return self.wrote_final
+
+    def look(self, seal_before: float, now: float) -> Sample | None:
+        """One look at the member's own progress: kept as its absolute state (``mine``)."""
+        try:
+            sample = self.sample(seal_before)
+            self.mine = member_state(sample.view, sample.ending)
+        except Exception as exc:  # the state could not be built: say so once, never spin
+            self.stats.last_error = f"could not build the state: {exc}"
+            self.stats.dropped += 1
+            log.warning("livebar: fleet member %r cannot be read: %s", self.fleet.member, exc)
+            return None
+        if sample.ending is not None:
+            self.own_ending = sample.ending
+        return sample
+
+    def join(self, run: str) -> None:
+        self.run = run
+        digest = hashlib.sha256(f"{self.fleet.name}\0{run}".encode()).hexdigest()[:32]
+        self.stream_key = f"livebar-fleet-{digest}"
+
 
 @dataclass
 class PushJob:
@@ -227,10 +329,11 @@ class OrphanJob:
 
     @property
     def title(self) -> str:
-        return f"lost {self.end.orphan.title!r}"
+        orphan = self.end.orphan
+        return f"the end of {orphan.title} (left by process {orphan.owner.pid})"
 
 
-Job = Union[ActivityJob, PushJob, OrphanJob]
+Job = Union[ActivityJob, FleetJob, PushJob, OrphanJob]
 
 
 def new_stream_key() -> str:

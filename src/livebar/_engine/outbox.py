@@ -13,11 +13,12 @@ import math
 from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
-from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
+from livebar._engine.jobs import ActivityJob, FleetJob, OrphanJob, PushJob
 from livebar._engine.lost import ended_record, lost_end
 from livebar._engine.messages import (
     AskSlot,
     Effect,
+    Heard,
     Kind,
     Landed,
     Question,
@@ -28,6 +29,7 @@ from livebar._engine.messages import (
 )
 from livebar._engine.pacing import PacingPolicy, Phase
 from livebar._engine.requests import outcome_push
+from livebar._job.endings import format_duration
 from livebar._ledger import ledger as _ledger
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
@@ -66,6 +68,9 @@ class Outbox:
         """What will never be delivered: activities settled without their end, pushes dropped."""
         self.blocked = False
         self.said_pushed = False
+        self.unreachable_since: float | None = None
+        """When the server stopped being reachable (a connection refused, a name that does not
+        resolve), while it still is; said once, and again when it answers."""
         self.next_claim = -math.inf
         self.next_heartbeat = -math.inf
 
@@ -79,7 +84,7 @@ class Outbox:
     @property
     def settling(self) -> bool:
         """Anything queued, or an activity over whose end is not settled yet."""
-        return bool(self.queued) or any(j.ending is not None for j in self.activities.values())
+        return bool(self.queued) or any(j.over for j in self.activities.values())
 
     # -- the policy's questions and effects, answered by the ledger ----------------------------
 
@@ -101,13 +106,16 @@ class Outbox:
         """A new activity (sampled once): it joins the account's queue of starts at once."""
         assert job.snapshot is not None
         self.activities[job.key] = job
+        # A fleet's card is the fleet's, not this process's: the ledger keeps no stream key
+        # for it, so that no reaper ends it when this sender dies (the next one goes on).
+        fleet = isinstance(job, FleetJob)
         question = self.policy.open(
             job.key,
             now,
             job.snapshot,
             rotates=job.stream_key is None,
             title=job.title,
-            stream_key=job.stream_key,
+            stream_key=None if fleet else job.stream_key,
         )
         self.policy.granted(job.key, bool(self.ask(question, now)))
         if job.ending is not None:  # over before the engine first saw it
@@ -117,8 +125,9 @@ class Outbox:
     def record(self, job: ActivityJob, now: float) -> None:
         """Tell the ledger what a reaper would end ``job`` with if this process went now: its
         own end once it has one (a finished job is never shown "Lost"), else the state the
-        phone was last sent."""
-        if job.state is None:
+        phone was last sent. Never a fleet's card: it is the fleet's, and the next sender goes
+        on with it when this one dies (the ledger keeps no id or state that a reaper would end)."""
+        if job.state is None or isinstance(job, FleetJob):
             return
         state = job.state.to_json()
         if job.ending is not None:
@@ -135,7 +144,7 @@ class Outbox:
     def settle(self, job: ActivityJob, now: float) -> None:
         """Forget an activity whose story is over, and wake whoever waits for it."""
         phase = self.policy.phase(job.key)
-        if phase is not None and not phase.settled:
+        if (phase is not None and not phase.settled) or not job.may_settle():
             return
         if any(queued.owner is job for queued in self.queued.values()):
             return  # its outcome push is still on its way
@@ -191,6 +200,27 @@ class Outbox:
             if ending is not None and ending.outcome in job.spec.notify_on:
                 notification = outcome_push(job)
                 self.queue(PushJob(new_key(), notification, job.config, job, job.client))
+
+    def reached(self, job: Job, kind: Kind, verdict: Verdict, why: str, now: float) -> None:
+        """Say, when it happens, that the server cannot be reached (what the phone misses
+        meanwhile) and, once it answers again, that it does: once per outage."""
+        if verdict.heard is Heard.RETRY and verdict.arrived is False:
+            if self.unreachable_since is None and not isinstance(job, OrphanJob):
+                self.unreachable_since = now
+                log.warning(
+                    "livebar: cannot reach ActivitySmith at %s (%s): %s; livebar keeps trying "
+                    "(backing off) and says when it answers",
+                    self.config.base_url,
+                    why,
+                    _missing(job, kind),
+                )
+        elif verdict.arrived and self.unreachable_since is not None:
+            log.warning(
+                "livebar: ActivitySmith at %s answers again (unreachable for %s)",
+                self.config.base_url,
+                format_duration(now - self.unreachable_since),
+            )
+            self.unreachable_since = None
 
     # -- the account's standing -----------------------------------------------------------------
 
@@ -321,3 +351,14 @@ def perform(client: Client, call: Call) -> Result:
     """Send ``call`` with ``client``, once: pacing (or the reaper) decides about retries."""
     path = {} if call.key is None else {"stream_key": call.key}
     return client.call(call.operation, call.body, retry=False, **path)
+
+
+def _missing(job: Job, kind: Kind) -> str:
+    """What the phone misses while a request of ``kind`` for ``job`` cannot go."""
+    if kind is Kind.START:
+        return f"{job.title!r} is not on the phone yet"
+    if kind is Kind.PUSH:
+        return f"the push {job.title!r} waits"
+    if kind is Kind.END:
+        return f"the phone still shows {job.title!r} running"
+    return f"the phone shows {job.title!r} as it was"

@@ -189,6 +189,15 @@ class PacingPolicy:
             slot.updates_sent = 0
             slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
 
+    def adopt(self, key: int, now: float, *, age: float, updates: int) -> None:
+        """Activity ``key`` is a card already on the phone, started ``age`` seconds ago and
+        updated ``updates`` times by another sender (a fleet's, that this process takes over):
+        it is active at once, on the budget iOS has left it, and its next state is worth a
+        send (what the phone shows is not known here)."""
+        slot = self._slots.get(key)
+        if slot is not None and slot.phase is Phase.WAITING:
+            _adopted(slot, now - max(age, 0.0), updates, self.budgets.rotate_after)
+
     def observe(self, key: int, snapshot: Snapshot) -> None:
         """The latest state of an activity; states between two sends coalesce into one."""
         slot = self._slots.get(key)
@@ -613,6 +622,15 @@ def _maybe_started(slot: _Slot, now: float) -> None:
     slot.started_at = now
     slot.updates_sent = 0
     slot.base_fraction = 0.0
+    slot.shown = _UNKNOWN
+
+
+def _adopted(slot: _Slot, started_at: float, updates: int, rotate_after: float) -> None:
+    """A card already on the phone, started at ``started_at`` and updated ``updates`` times."""
+    slot.phase, slot.granted = Phase.ACTIVE, True
+    slot.started_at = started_at
+    slot.renew_at = started_at + rotate_after
+    slot.updates_sent = max(updates, 0)
     slot.shown = _UNKNOWN
 
 

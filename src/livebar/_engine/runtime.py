@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from livebar._engine.budgets import Budgets
     from livebar._engine.dispatcher import Dispatcher
     from livebar._engine.jobs import ActivityJob, Sampler
+    from livebar._job.fleet import FleetSpec
     from livebar._job.options import ActivitySpec, PushOptions
     from livebar._ledger.ledger import AccountLedger
     from livebar._wire.account import Account
@@ -46,6 +47,7 @@ __all__ = [
     "install",
     "nudge",
     "open_activity",
+    "open_fleet",
     "push",
     "runtime",
     "wait_for",
@@ -74,7 +76,9 @@ class Driver(Protocol):
     @property
     def dispatcher(self) -> Dispatcher | None: ...
 
-    def open(self, spec: ActivitySpec, sample: Sampler) -> Opening: ...
+    def open(
+        self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None
+    ) -> Opening: ...
 
     def flush(self, timeout: float, stop: Callable[[], bool] | None = None) -> bool: ...
 
@@ -158,10 +162,12 @@ class Sender:
         self._hold_until = max(self._hold_until, at)
         self._event.set()
 
-    def open(self, spec: ActivitySpec, sample: Sampler) -> Opening:
+    def open(
+        self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None
+    ) -> Opening:
         """Hand over a starting activity: the engine's thread resolves its account and makes
         its job (the caller's thread only queues it)."""
-        opening = self.intake.open(spec, sample, wake=False)
+        opening = self.intake.open(spec, sample, fleet=fleet, wake=False)
         self._wake()  # the last thing the caller does here: the engine may start now
         return opening
 
@@ -213,9 +219,6 @@ class Runtime:
         (engine clock): see ``flush(again=False)``."""
         self.waited = 0.0
         """How long the last flush waited, with the flush whose deadline it finished."""
-        self.lost_seen = 0
-        """``Dispatcher.lost()`` as the last flush reported it: a flush after an end was given
-        up says False, once, whatever else it delivered."""
         self.open: dict[int, tuple[Any, int]] = {}
         """id(activity) -> (activity, the thread that started it), until its ending is sealed
         (dropped when the registry next grows past ``prune_at``)."""
@@ -238,6 +241,7 @@ class Runtime:
         the dispatcher, the client and the ledger are built on the engine's thread."""
         with self.lock:
             if self.driver is None:
+                _preload_a_redis_ledger()
                 intake = Intake(
                     clock=time.monotonic, sample_interval=_defaults.DEFAULT_SAMPLE_INTERVAL
                 )
@@ -314,7 +318,9 @@ class Runtime:
             return None
         return (driver or self.engine()), config
 
-    def hand_over(self, spec: ActivitySpec, sample: Sampler) -> Opening | None:
+    def hand_over(
+        self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None
+    ) -> Opening | None:
         """Hand a starting activity to the engine; None when it is certainly not mirrored.
 
         The caller's thread does as little as it can: when a key may be there, the engine's
@@ -329,7 +335,7 @@ class Runtime:
                 if why == "no key" and why not in self.warned and self.mirrors_here(spec.ranks):
                     self.resolve(spec)  # says once why not
                 return None
-        return (driver or self.engine()).open(spec, sample)
+        return (driver or self.engine()).open(spec, sample, fleet)
 
     def resolve_opening(self, spec: ActivitySpec) -> Config | None:
         """The account of an activity the caller handed over (on the engine's thread): None
@@ -423,8 +429,8 @@ class Runtime:
             self.gave_up = (intake.handed_over, began, began + seconds)
         dispatcher = driver.dispatcher
         lost = dispatcher.lost() if dispatcher is not None else 0
-        if lost != self.lost_seen:  # an end (or a push) was given up: not all was delivered
-            self.lost_seen = lost
+        if dispatcher is not None and lost != dispatcher.lost_reported:
+            dispatcher.lost_reported = lost  # an end or push was given up since the last flush
             return False
         return delivered
 
@@ -556,7 +562,6 @@ def install(driver: Driver | None) -> Driver | None:
     with runtime.lock:
         previous, runtime.driver = runtime.driver, driver
         runtime.gave_up = None  # a flush of another engine gave up on its own work
-        runtime.lost_seen = 0  # a new engine has lost nothing yet, and has not been exited
         runtime.exit_deadline = None
     return previous
 
@@ -585,6 +590,25 @@ def open_activity(spec: ActivitySpec, sample: Sampler) -> Opening | None:
     """Hand a starting activity to the engine (its job is made on the engine's thread, or at
     once under virtual time); None when it is certainly not mirrored."""
     return runtime.hand_over(spec, sample)
+
+
+def open_fleet(spec: ActivitySpec, fleet: FleetSpec, sample: Sampler) -> Opening | None:
+    """Hand a starting fleet member to the engine (its ``FleetJob`` is made on the engine's
+    thread); None when it is certainly not mirrored."""
+    return runtime.hand_over(spec, sample, fleet)
+
+
+def _preload_a_redis_ledger() -> None:
+    """With a Redis ledger configured, import its client on the caller's thread
+    (``preload_ledger``: the engine's thread may import it only after the interpreter's
+    shutdown began, and it cannot then). Any other ledger loads on the engine's thread."""
+    import os
+
+    setting = os.environ.get(_defaults.ENV_LEDGER, "").strip()
+    if setting.startswith(("redis://", "rediss://", "unix://")):
+        from livebar._ledger.settings import preload_ledger
+
+        preload_ledger()
 
 
 def in_a_worker_process() -> bool:

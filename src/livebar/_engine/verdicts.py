@@ -41,6 +41,7 @@ class Note(enum.Enum):
     PAUSED = "paused"
     ORPHAN_ENDED = "orphan ended"
     NEVER_STARTED = "never started"
+    NO_ENDPOINT = "no endpoint"
 
 
 class Answered(NamedTuple):
@@ -101,6 +102,9 @@ class Verdict:
 
 Answer = Union[Answered, Diagnosis]
 
+_CARDS = (JobKind.ACTIVITY, JobKind.FLEET)
+"""The jobs that have a card of their own on the phone (an activity's, a fleet's)."""
+
 _RETRYING = {
     Trouble.TRANSIENT: Heard.RETRY,
     Trouble.RATE_LIMITED: Heard.RATE_LIMITED,
@@ -114,6 +118,9 @@ _TABLE: dict[tuple[JobKind, Trouble], Verdict] = {
     (JobKind.ACTIVITY, Trouble.GONE): Verdict(Heard.OK, note=Note.GONE),
     (JobKind.ACTIVITY, Trouble.GARBLED): Verdict(Heard.OK, delivered=True),
     (JobKind.ACTIVITY, Trouble.REJECTED): Verdict(Heard.NEVER, dropped=True, note=Note.DROPPED),
+    (JobKind.ACTIVITY, Trouble.NO_ENDPOINT): Verdict(
+        Heard.NEVER, abandon=True, dropped=True, note=Note.NO_ENDPOINT
+    ),
     # -- a push of the user's (or an activity's outcome, queued by notify_on) ----------------
     (JobKind.PUSH, Trouble.FORBIDDEN): Verdict(Heard.FORBIDDEN, standing=Standing.REFUSED),
     (JobKind.PUSH, Trouble.BLOCKED): Verdict(Heard.BLOCKED, standing=Standing.BLOCKED),
@@ -122,12 +129,27 @@ _TABLE: dict[tuple[JobKind, Trouble], Verdict] = {
     (JobKind.PUSH, Trouble.REJECTED): Verdict(
         Heard.NEVER, dropped=True, forget=True, note=Note.DROPPED
     ),
+    (JobKind.PUSH, Trouble.NO_ENDPOINT): Verdict(
+        Heard.NEVER, dropped=True, forget=True, note=Note.NO_ENDPOINT
+    ),
     # -- a dead process's activity, ended "Lost: …" -------------------------------------------
     (JobKind.ORPHAN, Trouble.FORBIDDEN): Verdict(Heard.FORBIDDEN, standing=Standing.REFUSED),
     (JobKind.ORPHAN, Trouble.BLOCKED): Verdict(Heard.BLOCKED, standing=Standing.BLOCKED),
     (JobKind.ORPHAN, Trouble.GONE): Verdict(Heard.OK, settle_orphan=True),
     (JobKind.ORPHAN, Trouble.GARBLED): Verdict(Heard.OK, settle_orphan=True),
     (JobKind.ORPHAN, Trouble.REJECTED): Verdict(Heard.NEVER, settle_orphan=True),
+    (JobKind.ORPHAN, Trouble.NO_ENDPOINT): Verdict(Heard.NEVER),  # kept for a right base URL
+    # -- a fleet's card, sent by the member that leads: an activity's rows, but a card that
+    # was already gone when its end arrived was ended by another member (a sender before this
+    # one): nothing to say ---------------------------------------------------------------------
+    (JobKind.FLEET, Trouble.FORBIDDEN): Verdict(Heard.FORBIDDEN, standing=Standing.REFUSED),
+    (JobKind.FLEET, Trouble.BLOCKED): Verdict(Heard.BLOCKED, standing=Standing.BLOCKED),
+    (JobKind.FLEET, Trouble.GONE): Verdict(Heard.OK, delivered=True),
+    (JobKind.FLEET, Trouble.GARBLED): Verdict(Heard.OK, delivered=True),
+    (JobKind.FLEET, Trouble.REJECTED): Verdict(Heard.NEVER, dropped=True, note=Note.DROPPED),
+    (JobKind.FLEET, Trouble.NO_ENDPOINT): Verdict(
+        Heard.NEVER, abandon=True, dropped=True, note=Note.NO_ENDPOINT
+    ),
 }
 """What a trouble means for each kind of job, before the request and the lifecycle refine it.
 The three retrying troubles (``_RETRYING``) mean the same for every job: try again."""
@@ -154,12 +176,14 @@ def interpret(job: JobFacts, kind: Kind, answer: Answer, *, own_request: bool = 
     if isinstance(answer, Answered):
         return _delivered(job, kind, answer)
     trouble, arrived, retry_after = answer
-    activity = job.kind is JobKind.ACTIVITY and kind is not Kind.PUSH
+    activity = job.kind in _CARDS and kind is not Kind.PUSH
+    if trouble is Trouble.NO_ENDPOINT and activity and kind is not Kind.START:
+        trouble = Trouble.REJECTED  # the start found the API: this one request is refused
     if trouble is Trouble.GARBLED and activity and job.stream:
         trouble = Trouble.TRANSIENT  # a stream PUT/DELETE is safe to repeat
     if trouble in _RETRYING:
         verdict = Verdict(_RETRYING[trouble], retried=True)
-        if job.kind is JobKind.ACTIVITY and kind is Kind.START and arrived is None:
+        if job.kind in _CARDS and kind is Kind.START and arrived is None:
             # A manual start cannot be repeated safely: this one may be on the phone already.
             verdict = replace(verdict, as_stream=not job.stream, note=_as_stream(job))
     elif trouble is Trouble.REJECTED and _plainly(job, kind, own_request):
@@ -174,7 +198,7 @@ def interpret(job: JobFacts, kind: Kind, answer: Answer, *, own_request: bool = 
     else:
         verdict = _TABLE[(job.kind, trouble)]
         if trouble is Trouble.REJECTED and own_request and kind is not Kind.PUSH:
-            verdict = replace(verdict, abandon=job.kind is JobKind.ACTIVITY)
+            verdict = replace(verdict, abandon=job.kind in _CARDS)
     return replace(verdict, arrived=arrived, retry_after=retry_after)
 
 
@@ -183,7 +207,7 @@ def _plainly(job: JobFacts, kind: Kind, own_request: bool) -> bool:
     state it had), so that the card does not stay open."""
     if job.plain or own_request:
         return False
-    return (job.kind is JobKind.ACTIVITY and kind is Kind.END) or job.kind is JobKind.ORPHAN
+    return (job.kind in _CARDS and kind is Kind.END) or job.kind is JobKind.ORPHAN
 
 
 def _as_stream(job: JobFacts) -> Note | None:

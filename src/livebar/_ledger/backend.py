@@ -9,13 +9,18 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from livebar._ledger.owner import Owner
 
 __all__ = [
     "Admission",
     "Backend",
+    "FleetEntry",
+    "FleetJoin",
+    "FleetRecord",
+    "FleetReport",
+    "FleetsUnsupported",
     "LedgerUnavailable",
     "Orphan",
     "SlotGrant",
@@ -111,6 +116,96 @@ class _Grant:
     """When the ledger recorded it, on the backend's clock (tests check the window with it)."""
 
 
+class FleetEntry(NamedTuple):
+    """One member in a fleet's record: its last state (JSON, as it wrote it), the owner that
+    wrote it (a token), its last write and its first, on the backend's clock."""
+
+    state: Mapping[str, Any]
+    owner: str
+    beat: float
+    started: float
+
+
+@dataclass(frozen=True)
+class FleetRecord:
+    """One run of a fleet as the ledger holds it, read at ``now`` (the backend's clock).
+
+    ``meta`` is what the first member wrote of the fleet (title, expected members);
+    ``deadline`` when every member should have started; ``card`` what the senders wrote of the
+    card (when it started, how many updates it had); ``over`` once its end was delivered;
+    ``leader`` the holder of the sender's lease, if any. ``alive`` names the members whose
+    owner the reading process knows to be alive (filled in by ``AccountLedger``).
+    """
+
+    run: str
+    now: float
+    created: float
+    deadline: float | None
+    meta: Mapping[str, Any]
+    members: Mapping[str, FleetEntry]
+    over: bool = False
+    card: Mapping[str, Any] | None = None
+    leader: str | None = None
+    alive: frozenset[str] = frozenset()
+
+
+class FleetJoin(NamedTuple):
+    """What a member brings when it joins a run of a fleet (``Backend.fleet_join``)."""
+
+    run: str | None
+    """The run id it was given (``None``: the fleet's current run, if it may join it)."""
+    meta: Mapping[str, Any]
+    """What the run's first member writes of the fleet (title, expected members)."""
+    deadline: float | None
+    """Seconds from now by which every member should have started (the first member's)."""
+    join_window: float
+    """Without a deadline, how long after its first member a run takes new members."""
+    lost_after: float
+    """How old a running member's heartbeat may be before its name is free again."""
+
+
+class FleetReport(NamedTuple):
+    """One member's write (``Backend.fleet_report``): its state, and its bid for the lease."""
+
+    state: Mapping[str, Any]
+    holder: str
+    """The member's name for the lease (unique to one member's job)."""
+    lease: float
+    """Seconds the lease lasts from this write, if it holds it."""
+    lead: bool = True
+    """Take the lease if it is free."""
+    release: bool = False
+    """Give the lease back if it holds it."""
+
+
+class FleetsUnsupported(LedgerUnavailable):
+    """This ledger keeps no fleets (one that is off, or stands in for a shared one that failed)."""
+
+
+def fleet_run_name(fleet: str, run: str | int) -> str:
+    """The ledger's name of one run of ``fleet``: ``nightly#3`` (counted), ``nightly@<id>``."""
+    return f"{fleet}#{run}" if isinstance(run, int) else f"{fleet}@{run}"
+
+
+def may_join(
+    *,
+    over: bool,
+    join_until: float | None,
+    now: float,
+    entry: FleetEntry | None,
+    lost_after: float,
+) -> bool:
+    """Whether a member joins a fleet's current run (else it starts the next one): not once
+    the run's card has ended or its time to join has passed, nor when a member of the same name
+    still runs in it (yesterday's run, still going: today's member is not part of it)."""
+    if over or (join_until is not None and now > join_until):
+        return False
+    if entry is None:
+        return True
+    running = not entry.state.get("outcome")
+    return not (running and now - entry.beat <= lost_after)
+
+
 # -- backends ---------------------------------------------------------------------------------
 
 
@@ -189,3 +284,29 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Drop this owner's records and release resources (a clean exit)."""
+
+    # -- fleets: one card for a job run by many members (``livebar._job.fleet``) ---------------
+
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str:
+        """Join a run of ``fleet`` as ``member`` and answer its name: run ``join.run`` when
+        given, else the current one if ``may_join`` says so, else a new one (which becomes
+        current). The first member sets the run's ``meta`` and deadline."""
+        raise FleetsUnsupported(self.name)
+
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool:
+        """Write ``member``'s state (and heartbeat); then the sender's lease: renewed when the
+        report's ``holder`` holds it (given back when ``release``), taken when it is free and
+        ``lead`` (``SET NX PX``), never once the run is over. Answers whether the holder holds
+        it now."""
+        raise FleetsUnsupported(self.name)
+
+    def fleet_read(self, run: str, now: float) -> FleetRecord | None:
+        """The whole record of ``run`` (None when there is none)."""
+        raise FleetsUnsupported(self.name)
+
+    def fleet_card(
+        self, run: str, now: float, *, holder: str, card: Mapping[str, Any] | None, over: bool
+    ) -> bool:
+        """What the sender ``holder`` wrote of the card (``over``: its end was delivered);
+        only while it holds the lease. Answers whether it was written."""
+        raise FleetsUnsupported(self.name)

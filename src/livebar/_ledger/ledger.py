@@ -42,11 +42,16 @@ from typing import Any, Callable, TypeVar
 from livebar._ledger.backend import (
     Admission,
     Backend,
+    FleetJoin,
+    FleetRecord,
+    FleetReport,
+    FleetsUnsupported,
     Orphan,
     SlotGrant,
     Tracked,
 )
 from livebar._ledger.memory import MemoryBackend
+from livebar._ledger.owner import Owner
 from livebar._log import log
 
 __all__ = [
@@ -99,8 +104,11 @@ class AccountLedger:
         recover_every: float = DEFAULT_RECOVER_EVERY,
         stale_after: float = DEFAULT_STALE_AFTER,
         description: str = "",
+        fleets: bool = True,
+        degraded: bool = False,
     ) -> None:
         self._backend = backend
+        self._fleets = fleets
         self._fallback: MemoryBackend | None = None
         self._busy_retry = busy_retry
         self._degrade_after = degrade_after
@@ -115,6 +123,10 @@ class AccountLedger:
         self._failing_since: float | None = None
         self._retry_backend_at = -math.inf
         self._warned = False
+        if degraded:  # the backend could not be opened (said once): pace alone, try it later
+            self._fallback = MemoryBackend(window=backend.window, owner=backend.owner)
+            self._warned = True
+            self._retry_backend_at = math.inf  # the first call schedules the first try
 
     # -- introspection ----------------------------------------------------------------------
 
@@ -286,6 +298,60 @@ class AccountLedger:
         except Exception as exc:
             log.debug("livebar: closing the ledger failed: %r", exc)
 
+    # -- fleets -------------------------------------------------------------------------------
+    # Only ever on the backend itself: a fleet is coordinated through the shared ledger or not
+    # at all. While it is out (and on a ledger built without fleets) these answer None: a member
+    # reports once it can, and nobody stands in as the sender of a fleet it cannot see.
+
+    @property
+    def fleets(self) -> bool:
+        """Whether fleets can be coordinated here now (the backend answers, and keeps them)."""
+        return self._fleets and self._fallback is None
+
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str | None:
+        """Join a run of ``fleet`` as ``member`` (``Backend.fleet_join``); None: not now."""
+        return self._fleet_call(now, lambda b, t: b.fleet_join(fleet, member, t, join))
+
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool | None:
+        """Write ``member``'s state (``Backend.fleet_report``); answers whether the holder
+        holds the sender's lease now (None: the ledger did not answer, nothing is known)."""
+        return self._fleet_call(now, lambda b, t: b.fleet_report(run, member, t, report))
+
+    def fleet_read(self, run: str, now: float, *, lost_after: float) -> FleetRecord | None:
+        """The record of ``run``, each member's owner judged alive or not as for orphans (its
+        process on this host, else its heartbeat against ``lost_after``); None: not now."""
+        record = self._fleet_call(now, lambda b, t: b.fleet_read(run, t))
+        if record is None:
+            return None
+        me = self._backend.owner
+        alive = frozenset(
+            name
+            for name, entry in record.members.items()
+            if Owner.from_token(entry.owner).alive(
+                me, heartbeat_age=record.now - entry.beat, stale_after=lost_after
+            )
+        )
+        return replace(record, alive=alive)
+
+    def fleet_card(self, run: str, now: float, **options: Any) -> bool | None:
+        """Write what the sender knows of the card (``Backend.fleet_card``: only while it
+        leads); None: not now."""
+        return self._fleet_call(now, lambda b, t: b.fleet_card(run, t, **options))
+
+    def _fleet_call(self, now: float, operation: Callable[[Backend, float], _T]) -> _T | None:
+        if not self.fleets or self._active_backend(now) is self._fallback:
+            return None
+        try:
+            self._drain_or_raise(now)
+            answer = operation(self._backend, self._backend_now(now))
+        except FleetsUnsupported:
+            return None
+        except Exception as exc:
+            self._failed(now, exc)
+            return None
+        self._failing_since = None
+        return answer
+
     # -- failure handling ---------------------------------------------------------------------
 
     def _backend_now(self, now: float) -> float:
@@ -293,7 +359,9 @@ class AccountLedger:
         return clock() if clock is not None else now
 
     def _active_backend(self, now: float) -> Backend:
-        if self._fallback is not None and now >= self._retry_backend_at:
+        if self._fallback is not None and self._retry_backend_at == math.inf:
+            self._retry_backend_at = now + self._recover_every
+        elif self._fallback is not None and now >= self._retry_backend_at:
             self._recover(now)
         return self._fallback if self._fallback is not None else self._backend
 

@@ -4,13 +4,41 @@ a shared backend cannot be used). Pure: it takes ``now`` and reads no clock."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from livebar._ledger.backend import Backend, Orphan, SlotGrant, Tracked, _Grant
+from livebar._ledger.backend import (
+    Backend,
+    FleetEntry,
+    FleetJoin,
+    FleetRecord,
+    FleetReport,
+    Orphan,
+    SlotGrant,
+    Tracked,
+    _Grant,
+    fleet_run_name,
+    may_join,
+)
 from livebar._ledger.owner import Owner
 
 __all__ = ["MemoryBackend"]
+
+
+@dataclass
+class _Run:
+    """One run of a fleet, in memory."""
+
+    created: float
+    deadline: float | None
+    join_until: float | None
+    meta: dict[str, Any]
+    members: dict[str, FleetEntry] = field(default_factory=dict)
+    over: bool = False
+    card: dict[str, Any] | None = None
+    holder: str | None = None
+    lease_until: float = 0.0
 
 
 class MemoryBackend(Backend):
@@ -26,6 +54,8 @@ class MemoryBackend(Backend):
         self._sent: OrderedDict[int, float] = OrderedDict()
         self._tickets = 0
         self._tracked: dict[str, Tracked] = {}  # insertion order is queue order
+        self._runs: dict[str, _Run] = {}
+        self._current: dict[str, int] = {}
 
     def _expire(self, now: float) -> None:
         horizon = now - self.window
@@ -114,6 +144,77 @@ class MemoryBackend(Backend):
             self._tickets += 1
             self._sent[self._tickets] = now - age
         self._expire(now)
+
+    # -- fleets (members in this process only) --------------------------------------------------
+
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str:
+        run, deadline = join.run, join.deadline
+        if run is None:
+            number = self._current.get(fleet, 0)
+            current = self._runs.get(fleet_run_name(fleet, number))
+            if current is None or not may_join(
+                over=current.over,
+                join_until=current.join_until,
+                now=now,
+                entry=current.members.get(member),
+                lost_after=join.lost_after,
+            ):
+                number = self._current[fleet] = number + 1
+            name = fleet_run_name(fleet, number)
+        else:
+            name = fleet_run_name(fleet, run)
+        if name not in self._runs:
+            at = None if deadline is None else now + deadline
+            until = at if at is not None else (now + join.join_window if run is None else None)
+            self._runs[name] = _Run(now, at, until, dict(join.meta))
+        return name
+
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool:
+        record = self._runs.get(run)
+        if record is None:
+            return False
+        known = record.members.get(member)
+        started = known.started if known is not None else now
+        record.members[member] = FleetEntry(dict(report.state), self.owner.token, now, started)
+        free = record.holder is None or record.lease_until <= now
+        if record.holder == report.holder and not free:
+            if report.release:
+                record.holder = None
+                return False
+            record.lease_until = now + report.lease
+            return True
+        if free and report.lead and not report.release and not record.over:
+            record.holder, record.lease_until = report.holder, now + report.lease
+            return True
+        return False
+
+    def fleet_read(self, run: str, now: float) -> FleetRecord | None:
+        record = self._runs.get(run)
+        if record is None:
+            return None
+        leader = record.holder if record.lease_until > now else None
+        return FleetRecord(
+            run,
+            now,
+            record.created,
+            record.deadline,
+            dict(record.meta),
+            dict(record.members),
+            record.over,
+            None if record.card is None else dict(record.card),
+            leader,
+        )
+
+    def fleet_card(
+        self, run: str, now: float, *, holder: str, card: Mapping[str, Any] | None, over: bool
+    ) -> bool:
+        record = self._runs.get(run)
+        if record is None or record.holder != holder or record.lease_until <= now:
+            return False
+        if card is not None:
+            record.card = dict(card)
+        record.over |= over
+        return True
 
 
 def _wait(times: list[float], excess: int, now: float, window: float) -> float:

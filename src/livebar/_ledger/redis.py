@@ -30,6 +30,9 @@ import redis
 
 from livebar._ledger.backend import (
     Backend,
+    FleetJoin,
+    FleetRecord,
+    FleetReport,
     LedgerUnavailable,
     Orphan,
     SlotGrant,
@@ -37,6 +40,7 @@ from livebar._ledger.backend import (
     _Grant,
 )
 from livebar._ledger.owner import Owner
+from livebar._ledger.redis_fleets import RedisFleets
 from livebar._wire.account import Account
 
 __all__ = ["DEFAULT_REDIS_TIMEOUT", "RedisBackend"]
@@ -394,6 +398,7 @@ class RedisBackend(Backend):
         self._settle = r.register_script(_SETTLE)
         self._restore = r.register_script(_RESTORE)
         self._close = r.register_script(_CLOSE)
+        self._fleets = RedisFleets(r, prefix, _PRELUDE, self._run)
         self._owner_json = json.dumps(
             {"host": owner.host, "pid": owner.pid, "start": owner.start, "hostname": owner.hostname}
         )
@@ -562,6 +567,20 @@ class RedisBackend(Backend):
             [self._acts, self._states, self._owners, self._beats, self._sent, self._seq],
             args,
         )
+
+    # -- fleets (``livebar._ledger.redis_fleets``) ----------------------------------------------
+
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str:
+        return self._fleets.join(self._now(now), fleet, member, join)
+
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool:
+        return self._fleets.report(self._now(now), run, member, self.owner.token, report)
+
+    def fleet_read(self, run: str, now: float) -> FleetRecord | None:
+        return self._fleets.read(run, None if self._server_time else now)
+
+    def fleet_card(self, run: str, now: float, **options: Any) -> bool:
+        return self._fleets.card(self._now(now), run, **options)
 
     def close(self) -> None:
         if self._closed:

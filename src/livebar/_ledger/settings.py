@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from livebar._defaults import ENV_HOST_ID, ENV_LEDGER
-from livebar._ledger.backend import Backend
+from livebar._ledger.backend import Backend, LedgerUnavailable
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
 from livebar._ledger.owner import Owner
@@ -22,7 +22,14 @@ from livebar._log import log
 from livebar._wire.account import Account
 from livebar._wire.errors import ConfigurationError
 
-__all__ = ["LedgerSetting", "default_directory", "open_ledger", "redact_url", "resolve_ledger"]
+__all__ = [
+    "LedgerSetting",
+    "default_directory",
+    "open_ledger",
+    "preload_ledger",
+    "redact_url",
+    "resolve_ledger",
+]
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,10 @@ def open_ledger(
         _warn_once(f"setting:{exc}", "livebar: %s; the ledger is off (this process only)", exc)
         resolved = LedgerSetting("off")
     owner = Owner.current(host=host or env.get(ENV_HOST_ID, "").strip() or None)
-    memory = AccountLedger(MemoryBackend(window=window, owner=owner), description="memory")
+    # This process alone: it keeps no fleets (a fleet needs a ledger its members share).
+    memory = AccountLedger(
+        MemoryBackend(window=window, owner=owner), description="memory", fleets=False
+    )
     if resolved.kind == "off":
         return memory
     try:
@@ -126,8 +136,53 @@ def open_ledger(
             redact_url(resolved.location),
             exc,
         )
-        return memory
+        if resolved.kind != "redis" or not _unreachable(exc):
+            return memory
+        return _redis_later(resolved.location, account, window, owner, options)
     return AccountLedger(backend, description=description, **options)
+
+
+def _redis_later(
+    location: str, account: Account, window: float, owner: Owner, options: dict[str, Any]
+) -> AccountLedger:
+    """A Redis that is not answering yet: pace alone, and join it once it answers."""
+    from livebar._ledger.reconnecting import Reconnecting
+    from livebar._ledger.redis import RedisBackend
+
+    pending = Reconnecting(
+        lambda: RedisBackend(location, account=account, window=window, owner=owner),
+        name="redis",
+        window=window,
+        owner=owner,
+    )
+    description = f"redis {redact_url(location)}"
+    return AccountLedger(pending, description=description, degraded=True, **options)
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Whether opening failed because the server did not answer (rather than, say, a missing
+    ``redis`` package or a bad URL, which no retry mends)."""
+    if isinstance(exc, LedgerUnavailable):
+        return True
+    try:
+        import redis
+    except ImportError:
+        return False
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
+
+
+def preload_ledger(environ: Mapping[str, str] | None = None) -> None:
+    """Import what opening the configured ledger needs (the Redis client), from the caller's
+    thread. The engine's thread opens the ledger on its first turn, which may come while the
+    interpreter shuts down (a job that ended at once): the Redis client then fails to import
+    (it registers an exit hook of ``concurrent.futures``, refused after shutdown began), and the
+    job's end would be paced alone, outside the shared ledger (a fleet member: never reported).
+    """
+    try:
+        if resolve_ledger(environ=environ).kind == "redis":
+            import livebar._ledger.redis  # noqa: F401
+    except Exception:  # no redis package, a bad setting: open_ledger says so, once, later
+        pass
 
 
 def _warn_once(token: str, message: str, *args: object) -> None:

@@ -24,8 +24,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from livebar._ledger import sqlite_fleets
 from livebar._ledger.backend import (
     Backend,
+    FleetJoin,
+    FleetRecord,
+    FleetReport,
     LedgerUnavailable,
     Orphan,
     SlotGrant,
@@ -121,7 +125,7 @@ class SqliteBackend(Backend):
     # -- plumbing -----------------------------------------------------------------------------
 
     def _create(self, db: sqlite3.Connection, now: float) -> None:
-        for statement in _SCHEMA.split(";"):
+        for statement in (_SCHEMA + sqlite_fleets.SCHEMA).split(";"):
             if statement.strip():
                 db.execute(statement)
         db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
@@ -390,6 +394,33 @@ class SqliteBackend(Backend):
             )
 
         self._transaction(work)
+
+    # -- fleets (``livebar._ledger.sqlite_fleets``) ---------------------------------------------
+
+    def fleet_join(self, fleet: str, member: str, now: float, join: FleetJoin) -> str:
+        name: str = self._transaction(
+            lambda db, now: sqlite_fleets.join(db, now, fleet, member, join)
+        )
+        return name
+
+    def fleet_report(self, run: str, member: str, now: float, report: FleetReport) -> bool:
+        token = self.owner.token
+        leads: bool = self._transaction(
+            lambda db, now: sqlite_fleets.report(db, now, run, member, token, report)
+        )
+        return leads
+
+    def fleet_read(self, run: str, now: float) -> FleetRecord | None:
+        record: FleetRecord | None = self._transaction(
+            lambda db, now: sqlite_fleets.read(db, now, run)
+        )
+        return record
+
+    def fleet_card(self, run: str, now: float, **options: Any) -> bool:
+        written: bool = self._transaction(
+            lambda db, now: sqlite_fleets.card(db, now, run, **options)
+        )
+        return written
 
     def close(self) -> None:
         if os.getpid() != self._pid or self._closed:

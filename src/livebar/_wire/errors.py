@@ -71,6 +71,10 @@ NOT_IDEMPOTENT = frozenset({Operation.START})
 ENDING_OPERATIONS = frozenset({Operation.END, Operation.END_STREAM})
 """Operations that end an activity: a 404 to one means it is already gone."""
 
+OPENING_OPERATIONS = frozenset({Operation.START, Operation.STREAM, Operation.PUSH})
+"""Operations that create what they address: ActivitySmith never answers one "not found", so a
+404 to one means the base URL does not lead to its API."""
+
 NO_RECIPIENTS = "No recipients found"
 
 E = TypeVar("E", bound=BaseException)
@@ -346,6 +350,9 @@ class Trouble(enum.Enum):
     """404 to an end: the activity is already gone, which is what the end wanted."""
     GARBLED = "garbled"
     """A 2xx the client could not read: it arrived and probably worked; its answer is lost."""
+    NO_ENDPOINT = "no_endpoint"
+    """404 to a start, a stream PUT or a push: the base URL does not lead to the API (``/api``
+    missing, a typo); nothing sent there will ever succeed."""
 
 
 class Diagnosis(NamedTuple):
@@ -382,6 +389,8 @@ def classify(exc: LivebarError) -> Diagnosis:
         return Diagnosis(Trouble.TRANSIENT, arrived=True)
     if isinstance(exc, NotFoundError) and exc.operation in ENDING_OPERATIONS:
         return Diagnosis(Trouble.GONE, arrived=True)
+    if isinstance(exc, NotFoundError) and exc.operation in OPENING_OPERATIONS:
+        return Diagnosis(Trouble.NO_ENDPOINT, arrived=True)
     if isinstance(exc, ServerError):
         if exc.status >= 500:
             return Diagnosis(Trouble.TRANSIENT, arrived=True)

@@ -77,11 +77,8 @@ def run_demo(
     what your own jobs will do. ``fast`` (or ``LIVEBAR_DEMO_FAST=1``) runs it in about 3 s;
     ``keep_open`` keeps serving the lock screen after the job until Ctrl-C.
     """
-    from livebar._engine import runtime as _dispatch
-
     out = out or sys.stdout
     fast = fast or os.environ.get(ENV_DEMO_FAST, "").strip().lower() in ("1", "true", "yes", "on")
-    scale = FAST_SCALE if fast else 1.0
     try:
         server = SimulatorServer(SimulatorConfig(), port=port)
     except OSError as exc:
@@ -92,24 +89,7 @@ def run_demo(
         print(f"livebar demo: open {sim.page_url} to watch the lock screen.", file=out, flush=True)
         if not fast:
             time.sleep(2.0)  # time to open the page before anything happens
-        narrator = _Narrator(sim, out)
-        narrator.start()
-        stop = threading.Event()
-        interrupted = False
-        try:
-            demo_job(
-                api_key=sim.api_key,
-                base_url=sim.url,
-                pause=lambda seconds: _pause(stop, seconds * scale),
-                stop=stop,
-            )
-        except KeyboardInterrupt:  # Ctrl-C: the cards end Cancelled, the demo stops at once
-            interrupted = True
-        finally:
-            _dispatch.flush(5.0 if interrupted else 10.0)
-            narrator.stop()
-        narrator.summary()
-        if interrupted:
+        if not _tour(sim, out, scale=FAST_SCALE if fast else 1.0):
             print("Interrupted: the demo's cards ended Cancelled.", file=out, flush=True)
             return 130
         if keep_open:
@@ -128,6 +108,31 @@ def run_demo(
         flush=True,
     )
     return 0
+
+
+def _tour(sim: SimulatorHandle, out: TextIO, *, scale: float) -> bool:
+    """Run the demo's job, narrating what the phone shows; False when Ctrl-C cut it short (its
+    cards end Cancelled, at once)."""
+    from livebar._engine import runtime
+
+    narrator = _Narrator(sim, out)
+    narrator.start()
+    stop = threading.Event()
+    interrupted = False
+    try:
+        demo_job(
+            api_key=sim.api_key,
+            base_url=sim.url,
+            pause=lambda seconds: _pause(stop, seconds * scale),
+            stop=stop,
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        runtime.flush(5.0 if interrupted else 10.0)
+        narrator.stop()
+    narrator.summary()
+    return not interrupted
 
 
 def _cannot_listen(command: str, host: str, port: int, exc: OSError) -> int:

@@ -1,0 +1,153 @@
+"""What every ``livebar`` command shares: exit codes, the usage error, the environment's
+settings (a bad one said in one line), the activity a command's options describe, and the
+argparse types of its options."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any, Callable
+
+from livebar._activity import LiveActivity, live_activity
+from livebar._defaults import ENV_API_KEY, ENV_BASE_URL, ENV_DISABLE
+from livebar._wire.config import Config, resolve_config
+from livebar._wire.errors import ConfigurationError, ValidationError
+
+PROG = "livebar"
+EXIT_USAGE = 2
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a writer whose reader went away."""
+EXIT_INTERRUPTED = 130
+MAX_TITLE = 60
+MAX_PORT = 65535
+
+
+class UsageError(Exception):
+    """A bad option: reported as ``livebar <command>: <message>`` with exit code 2."""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def setting_error(exc: ConfigurationError) -> str:
+    """``exc`` naming the environment variable the setting came from (the CLI reads no other)."""
+    variables = {"api_key": ENV_API_KEY, "base_url": ENV_BASE_URL}
+    detail = str(exc).split(": ", 1)[-1]
+    return f"{variables.get(exc.option, exc.option)}: {detail}"
+
+
+def config() -> Config:
+    """The environment's settings; a bad one is a usage error (for ``push``, which only sends)."""
+    try:
+        return resolve_config()
+    except ConfigurationError as exc:
+        raise UsageError(setting_error(exc)) from None
+
+
+def mirroring_allowed() -> bool:
+    """Whether ``run`` and the pipe mirror; when they cannot, one line says why (as the library
+    does) and the job runs anyway. ``LIVEBAR_DISABLE=1`` turns mirroring off silently."""
+    try:
+        settings = resolve_config()
+    except ConfigurationError as exc:
+        say(f"{PROG}: {setting_error(exc)}; running without the Live Activity.")
+        return False
+    if settings.disabled:
+        return False
+    if not settings.api_key:
+        say(
+            f"{PROG}: {ENV_API_KEY} is not set; running without the Live Activity "
+            f"({ENV_DISABLE}=1 silences this)."
+        )
+        return False
+    return True
+
+
+def activity(title: str, args: argparse.Namespace, **options: Any) -> LiveActivity:
+    """The activity the options describe, checked but not started (bad options exit 2); a
+    fleet's member with ``--fleet``."""
+    fleet_name = getattr(args, "fleet", None)
+    if fleet_name is None and getattr(args, "members", None) is not None:
+        raise UsageError("--members needs --fleet")
+    try:
+        if fleet_name is not None:
+            if args.members is None:
+                raise UsageError("--fleet needs --members (a count, or the members' names)")
+            from livebar._fleet import fleet
+
+            return fleet(
+                fleet_name,
+                members=args.members,
+                member=args.member,
+                deadline=args.deadline,
+                run=args.run,
+                title=title,
+                subtitle=args.subtitle,
+                channels=args.channels,
+                **options,
+            )
+        return live_activity(title, subtitle=args.subtitle, channels=args.channels, **options)
+    except ValidationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def port(number: int | None) -> int | None:
+    if number is not None and not 0 <= number <= MAX_PORT:
+        raise UsageError(
+            f"--port {number}: must be between 0 and {MAX_PORT} (--port 0 picks a free one)"
+        )
+    return number
+
+
+# -- argparse types ---------------------------------------------------------------------------
+
+
+def members(text: str) -> int | list[str]:
+    if text.strip().isdigit():
+        return int(text)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give a count or comma-separated names")
+    return names
+
+
+def non_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def button(kind: str, option: str) -> Callable[[str], dict[str, str]]:
+    """The argparse type of ``--action`` / ``--webhook``: ``TITLE=URL`` as an action's JSON."""
+
+    def parse(text: str) -> dict[str, str]:
+        name, equals, url = text.partition("=")
+        if not (equals and name.strip() and url.strip()):
+            raise argparse.ArgumentTypeError(f"give TITLE=URL (got {text!r})")
+        made = {"title": name.strip(), "type": kind, "url": url.strip()}
+        return {**made, "method": "POST"} if kind == "webhook" else made
+
+    parse.__name__ = option  # argparse names the type in "invalid <type> value" messages
+    return parse
+
+
+def positive_number(text: str) -> float:
+    return _number(text, zero=False)
+
+
+def non_negative_number(text: str) -> float:
+    return _number(text, zero=True)
+
+
+def _number(text: str, *, zero: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0 <= value < math.inf if zero else value > 0):
+        raise argparse.ArgumentTypeError("must be >= 0" if zero else "must be > 0")
+    return value
