@@ -237,9 +237,7 @@ class VirtualTime:
 
     # -- the engine's driver ----------------------------------------------------------------------
 
-    def open(
-        self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None
-    ) -> Opening:
+    def open(self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None) -> Opening:
         """Hand over a starting activity, its job made at once: the virtual clock has no
         thread to make it on, and tests read ``act.stats`` right after ``start()``."""
         opening = Opening(spec, sample, fleet)

@@ -30,9 +30,7 @@ class Opening:
 
     __slots__ = ("fleet", "job", "sample", "spec", "taken")
 
-    def __init__(
-        self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None
-    ) -> None:
+    def __init__(self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None) -> None:
         self.spec = spec
         self.sample = sample
         self.fleet = fleet

@@ -162,9 +162,7 @@ class Sender:
         self._hold_until = max(self._hold_until, at)
         self._event.set()
 
-    def open(
-        self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None
-    ) -> Opening:
+    def open(self, spec: ActivitySpec, sample: Sampler, fleet: FleetSpec | None = None) -> Opening:
         """Hand over a starting activity: the engine's thread resolves its account and makes
         its job (the caller's thread only queues it)."""
         opening = self.intake.open(spec, sample, fleet=fleet, wake=False)
