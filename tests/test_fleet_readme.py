@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +86,20 @@ def test_the_kubernetes_indexed_job(
     assert "LIVEBAR_FLEET_RUN" in manifest
     assert "ACTIVITYSMITH_API_KEY" in manifest
     (tmp_path / "reindex.py").write_text(  # the image's program: a while, then shard 2 fails
-        "import sys, time\ntime.sleep(5)\nsys.exit(1 if sys.argv[-1] == '2' else 0)\n",
+        textwrap.dedent(
+            f"""
+            import pathlib, sys, time
+            # The Job's pods run in parallel: each works until all {completions} are up (a
+            # loaded machine can start one late), then a moment more.
+            here = pathlib.Path(".")
+            (here / f"up-{{sys.argv[-1]}}").touch()
+            deadline = time.monotonic() + 60
+            while len(list(here.glob("up-*"))) < {completions} and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(2)
+            sys.exit(1 if sys.argv[-1] == "2" else 0)
+            """
+        ),
         encoding="utf-8",
     )
     base = environment(sim, redis_server.url)  # the cluster's Redis, here

@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
-from livebar._defaults import DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
-from livebar._engine.budgets import Budgets
+from livebar._defaults import DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
+from livebar._engine.budgets import Budgets, budgets_for
 from livebar._engine.dispatcher import Dispatcher
 from livebar._engine.intake import Opening
 from livebar._engine.runtime import FlushTicket, install, runtime
@@ -118,7 +118,7 @@ class VirtualTime:
         """Inspect and fault the simulated account, as with ``serve()``."""
         self.timeout = timeout
         self.dispatcher = Dispatcher(
-            budgets=budgets or Budgets(),
+            budgets=budgets or budgets_for(DEFAULT_REQUESTS_PER_MINUTE),
             clock=self.clock,
             connect=self._connect,
             rng=random.Random(seed),

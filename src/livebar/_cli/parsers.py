@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from livebar._cli import commands
+from livebar._cli.commands import demo, push, reap, simulate, watch
 from livebar._cli.common import (
     EXIT_USAGE,
     PROG,
@@ -106,19 +106,19 @@ def _pipe(sub: Commands) -> argparse.ArgumentParser:
 
 
 def _push(sub: Commands) -> argparse.ArgumentParser:
-    push = sub.add_parser(
+    command = sub.add_parser(
         "push",
         help="send a push notification",
         description="Send one push notification and print the result.",
         epilog=f"example: {PROG} push --title Deployed --action 'CI=https://ci.example.com'",
     )
-    push.add_argument("--title", required=True, type=non_empty, help="the notification's title")
-    push.add_argument("--message", help="its text")
-    push.add_argument("--subtitle", help="a line between the title and the text")
-    _channel_option(push)
-    push.add_argument("--media", metavar="URL", help="https URL of an image, audio or video")
-    push.add_argument("--redirection", metavar="URL", help="https or shortcuts URL to open")
-    push.add_argument(
+    command.add_argument("--title", required=True, type=non_empty, help="the notification's title")
+    command.add_argument("--message", help="its text")
+    command.add_argument("--subtitle", help="a line between the title and the text")
+    _channel_option(command)
+    command.add_argument("--media", metavar="URL", help="https URL of an image, audio or video")
+    command.add_argument("--redirection", metavar="URL", help="https or shortcuts URL to open")
+    command.add_argument(
         "--action",
         action="append",
         dest="actions",
@@ -126,7 +126,7 @@ def _push(sub: Commands) -> argparse.ArgumentParser:
         metavar="TITLE=URL",
         help="a button that opens an https or shortcuts URL (repeatable, at most 4 buttons)",
     )
-    push.add_argument(
+    command.add_argument(
         "--webhook",
         action="append",
         dest="actions",
@@ -134,14 +134,14 @@ def _push(sub: Commands) -> argparse.ArgumentParser:
         metavar="TITLE=URL",
         help="a button that makes ActivitySmith POST to an https URL (repeatable)",
     )
-    push.add_argument("--badge", type=int, metavar="N", help="the app icon's badge number")
-    push.add_argument("--sound", metavar="NAME", help="the notification sound")
-    push.set_defaults(handler=commands.push, command_name="push")
-    return push
+    command.add_argument("--badge", type=int, metavar="N", help="the app icon's badge number")
+    command.add_argument("--sound", metavar="NAME", help="the notification sound")
+    command.set_defaults(handler=push, command_name="push")
+    return command
 
 
 def _watch(sub: Commands) -> argparse.ArgumentParser:
-    watch = sub.add_parser(
+    command = sub.add_parser(
         "watch",
         help="mirror a process that is already running, until it exits",
         description=(
@@ -153,21 +153,21 @@ def _watch(sub: Commands) -> argparse.ArgumentParser:
             f"example: {PROG} watch --pid 4121 --log train.log --progress-regex '(\\d+)/(\\d+)'"
         ),
     )
-    _live_options(watch, title="the activity's title (default: the program's name)")
-    watch.add_argument("--pid", type=int, help="the process to watch (required)")
-    watch.add_argument("--log", metavar="FILE", help="a log file the process writes")
-    watch.add_argument(
+    _live_options(command, title="the activity's title (default: the program's name)")
+    command.add_argument("--pid", type=int, help="the process to watch (required)")
+    command.add_argument("--log", metavar="FILE", help="a log file the process writes")
+    command.add_argument(
         "--progress-regex",
         metavar="RE",
         help="a log line matching RE moves the bar: one group = percentage, two = value/total",
     )
-    watch.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    watch.set_defaults(handler=commands.watch, command_name="watch")
-    return watch
+    command.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    command.set_defaults(handler=watch, command_name="watch")
+    return command
 
 
 def _reap(sub: Commands) -> argparse.ArgumentParser:
-    reap = sub.add_parser(
+    command = sub.add_parser(
         "reap",
         help="end the Live Activities of livebar processes that were killed",
         description=(
@@ -177,51 +177,49 @@ def _reap(sub: Commands) -> argparse.ArgumentParser:
             "shell when none is running."
         ),
     )
-    reap.add_argument(
+    command.add_argument(
         "--deadline",
         type=positive_number,
         default=30.0,
         help="longest wait for room in the account's rate limit, in seconds (default 30)",
     )
-    reap.add_argument(
+    command.add_argument(
         "--after",
         type=int,
         metavar="PID",
         help="first wait (up to 30 s) for process PID to exit: how an exit's courier starts",
     )
-    reap.set_defaults(handler=commands.reap, command_name="reap")
-    return reap
+    command.set_defaults(handler=reap, command_name="reap")
+    return command
 
 
 def _simulate(sub: Commands) -> argparse.ArgumentParser:
-    simulate = sub.add_parser(
+    command = sub.add_parser(
         "simulate",
         help="serve the local ActivitySmith simulator and its lock-screen page",
         description="Serve an ActivitySmith-compatible simulator (needs livebar[simulator]).",
     )
-    simulate.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    simulate.add_argument(
-        "--port", type=int, help="port to listen on (default 8787; 0: a free one)"
-    )
-    simulate.add_argument(
+    command.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    command.add_argument("--port", type=int, help="port to listen on (default 8787; 0: a free one)")
+    command.add_argument(
         "--key", action="append", dest="keys", metavar="KEY", help="an API key to accept"
     )
-    simulate.add_argument("--open", action="store_true", help="open the page in a browser")
-    simulate.set_defaults(handler=commands.simulate, command_name="simulate")
-    return simulate
+    command.add_argument("--open", action="store_true", help="open the page in a browser")
+    command.set_defaults(handler=simulate, command_name="simulate")
+    return command
 
 
 def _demo(sub: Commands) -> argparse.ArgumentParser:
-    demo = sub.add_parser(
+    command = sub.add_parser(
         "demo",
         help="watch livebar drive the simulated lock screen",
         description="Run a short demo job against the simulator (needs livebar[simulator]).",
     )
-    demo.add_argument("--keep-open", action="store_true", help="keep serving after the demo")
-    demo.add_argument("--fast", action="store_true", help="compress the demo's timings")
-    demo.add_argument("--port", type=int, help="port for the simulator (default: a free one)")
-    demo.set_defaults(handler=commands.demo, command_name="demo")
-    return demo
+    command.add_argument("--keep-open", action="store_true", help="keep serving after the demo")
+    command.add_argument("--fast", action="store_true", help="compress the demo's timings")
+    command.add_argument("--port", type=int, help="port for the simulator (default: a free one)")
+    command.set_defaults(handler=demo, command_name="demo")
+    return command
 
 
 def _live_options(parser: argparse.ArgumentParser, *, title: str) -> None:

@@ -35,6 +35,11 @@ class Budgets:
     activity_limit_initial: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_INITIAL
     activity_limit_max: float = _defaults.DEFAULT_ACTIVITY_LIMIT_BACKOFF_MAX
     rotate_after: float = _defaults.DEFAULT_ROTATE_AFTER
+    whole_window: int | None = None
+    """The account's whole window (its requests per ``window``), when what the phone must show
+    may reach beyond livebar's share: starts, renewals and pushes borrow half of what the share
+    leaves to other tools, ends all of it (see ``PacingPolicy._room``). None: livebar keeps to
+    its share for everything. ``budgets_for`` (the engine's default) sets the account's 60."""
     fleet_lease: float = _defaults.DEFAULT_FLEET_LEASE
     fleet_report_every: float = _defaults.DEFAULT_FLEET_REPORT_EVERY
     fleet_min_write: float = _defaults.DEFAULT_FLEET_MIN_WRITE
@@ -44,6 +49,8 @@ class Budgets:
     def __post_init__(self) -> None:
         whole = ("requests_per_window", "reserve", "end_reserve", "max_activities")
         for item in fields(self):
+            if item.name == "whole_window":
+                continue  # optional, checked below
             check = checks.integer if item.name in whole else checks.number
             checks.setting(check, getattr(self, item.name), item.name, minimum=0)
             if item.name in whole and not isinstance(getattr(self, item.name), int):
@@ -54,6 +61,12 @@ class Budgets:
             raise ConfigurationError("reserve", "must be between 0 and requests_per_window - 1")
         if not self.end_reserve <= self.reserve:
             raise ConfigurationError("end_reserve", "must be between 0 and reserve")
+        if self.whole_window is not None and not (
+            isinstance(self.whole_window, int) and self.whole_window >= self.requests_per_window
+        ):
+            raise ConfigurationError(
+                "whole_window", "must be a whole number >= requests_per_window"
+            )
         if self.window <= 0 or self.ios_interval <= 0:
             raise ConfigurationError("window", "window and ios_interval must be positive")
         if not 0 < self.fleet_report_every < self.fleet_lease:
@@ -73,9 +86,13 @@ class Budgets:
 
 
 def budgets_for(requests_per_minute: int) -> Budgets:
-    """The default budgets for a share of ``requests_per_minute`` of the account."""
+    """The default budgets for a share of ``requests_per_minute`` of the account's 60 (what the
+    phone must show may reach beyond it: ``Budgets.whole_window``)."""
     reserve = min(_defaults.DEFAULT_RESERVED_REQUESTS, requests_per_minute - 1)
     end_reserve = min(_defaults.DEFAULT_END_RESERVE, reserve)
     return Budgets(
-        requests_per_window=requests_per_minute, reserve=reserve, end_reserve=end_reserve
+        requests_per_window=requests_per_minute,
+        reserve=reserve,
+        end_reserve=end_reserve,
+        whole_window=max(_defaults.ACCOUNT_REQUESTS_PER_MINUTE, requests_per_minute),
     )

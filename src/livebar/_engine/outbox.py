@@ -27,7 +27,7 @@ from livebar._engine.messages import (
     Send,
     YieldSlot,
 )
-from livebar._engine.pacing import PacingPolicy, Phase
+from livebar._engine.pacing import PacingPolicy, Phase, Wait
 from livebar._engine.requests import outcome_push
 from livebar._job.endings import format_duration
 from livebar._ledger import ledger as _ledger
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from livebar._wire.results import Result
 
 __all__ = ["Outbox", "admit", "apply", "ask", "perform"]
+
+HELD_QUIETLY = 2.0
+"""Seconds: a start held back for room no longer than this is not worth a line."""
 
 
 class Outbox:
@@ -68,6 +71,8 @@ class Outbox:
         """What will never be delivered: activities settled without their end, pushes dropped."""
         self.blocked = False
         self.said_pushed = False
+        self.said_held: set[Wait] = set()
+        """Why starts wait, as said since every start last went."""
         self.unreachable_since: float | None = None
         """When the server stopped being reachable (a connection refused, a name that does not
         resolve), while it still is; said once, and again when it answers."""
@@ -94,7 +99,42 @@ class Outbox:
 
     def admit(self, now: float) -> list[Send]:
         """What to send now: the policy's plan, its questions answered by the ledger."""
-        return admit(self.policy, lambda question: self.ask(question, now), now)
+        sends = admit(self.policy, lambda question: self.ask(question, now), now)
+        self._say_held(now)
+        return sends
+
+    def _say_held(self, now: float) -> None:
+        """Say, once per reason while starts wait, why a card is not on the phone yet and what
+        will happen (a wait for room shorter than ``HELD_QUIETLY`` goes unsaid)."""
+        held = self.policy.held_back()
+        if not held:
+            self.said_held.clear()  # every start went: a later wait is news again
+            return
+        for key, (why, until) in held:
+            job = self.activities.get(key)
+            if why in self.said_held or job is None or until - now < HELD_QUIETLY:
+                continue
+            self.said_held.add(why)
+            if why is Wait.SLOTS:
+                log.warning(
+                    "livebar: %r waits to start: the account's %d Live Activities are all "
+                    "running (ActivitySmith's limit, for every process on the key); it starts "
+                    "when one ends, or, if its job ends first, its outcome goes out as a push "
+                    "notification (said once)",
+                    job.title,
+                    self.policy.budgets.max_activities,
+                )
+            else:
+                log.warning(
+                    "livebar: %r waits about %s to start: livebar's processes on this key have "
+                    "used the account's requests this minute as far as a start may (livebar's "
+                    "share, %d a minute, %s, and half of what it leaves to other tools); it "
+                    "starts as the window frees (said once)",
+                    job.title,
+                    format_duration(until - now),
+                    self.policy.budgets.requests_per_window,
+                    _defaults.ENV_REQUESTS_PER_MINUTE,
+                )
 
     def apply(self, effects: list[Effect], now: float) -> None:
         """Write what the policy says the ledger must be told."""

@@ -29,7 +29,7 @@ import random
 from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 from livebar import _defaults
 from livebar._engine.budgets import Budgets
@@ -104,6 +104,23 @@ class _Slot:
     renew_at: float = math.inf  # when a stream asks the server to renew it (a PUT)
     title: str = ""
     stream_key: str | None = None
+    held: Held | None = None  # why its start did not go at the last plan
+
+
+class Wait(enum.Enum):
+    """Why an activity's start is held back."""
+
+    SLOTS = "slots"
+    """The account's concurrent Live Activities are all running (this process's or others')."""
+    ROOM = "room"
+    """The account's window is full, as far as a start may fill it."""
+
+
+class Held(NamedTuple):
+    """An activity's start held back: why, and until when at least (``inf``: a slot frees)."""
+
+    why: Wait
+    until: float
 
 
 Plan = Generator[Question, Union[bool, Room], list[Send]]
@@ -128,7 +145,7 @@ class PacingPolicy:
         self._slots: dict[int, _Slot] = {}
         self._pushes: deque[int] = deque()
         self._tickets: dict[tuple[int, Kind], Room] = {}
-        self._refused: dict[int, float] = {}  # floor -> when the window frees for it (last look)
+        self._refused: dict[int, float] = {}  # room asked for -> when the window frees for it
         self._paused_until = -math.inf
         self._rate_failures = 0
         self._push_retry_at = -math.inf
@@ -230,6 +247,12 @@ class PacingPolicy:
         """How many sampled states of ``key`` were replaced by a newer one before being sent."""
         slot = self._slots.get(key)
         return slot.coalesced if slot is not None else 0
+
+    def held_back(self) -> list[tuple[int, Held]]:
+        """The activities whose start the last plan held back, and why (oldest first)."""
+        waiting = [s for s in self._slots.values() if s.phase is Phase.WAITING and s.held]
+        waiting.sort(key=lambda s: s.opened_at)
+        return [(s.key, s.held) for s in waiting if s.held is not None]
 
     def phase(self, key: int) -> Phase | None:
         slot = self._slots.get(key)
@@ -360,12 +383,18 @@ class PacingPolicy:
         if self._blocked:
             return sends  # the account's billing refuses anything new: only ends go out
         for slot in sorted(slots, key=lambda s: s.opened_at):
-            if slot.phase is not Phase.WAITING or not (yield from self._holds_slot(slot)):
+            if slot.phase is not Phase.WAITING:
+                continue
+            if not (yield from self._holds_slot(slot)):
+                slot.held = None if slot.closing else Held(Wait.SLOTS, math.inf)
                 continue
             if (yield from self._take(Send(slot.key, Kind.START), now, sends)):
                 slot.in_flight = Kind.START
                 slot.phase = Phase.STARTING
                 slot.latest_sent = slot.latest
+                slot.held = None
+            else:
+                slot.held = Held(Wait.ROOM, self._frees_at(Kind.START, now))
         for slot in slots:
             if (
                 slot.rotates
@@ -427,27 +456,43 @@ class PacingPolicy:
 
     def _take(self, send: Send, now: float, sends: list[Send]) -> Generator[Question, Any, bool]:
         """Ask the ledger for room for ``send``; True (and ``send`` planned) when admitted."""
-        floor = self._floor(send.kind)
-        if any(refused <= floor for refused in self._refused):
-            return False  # a lower floor found the window full: so would this one
-        room: Room = yield AskRoom(limit=self.share(now), floor=floor)
+        limit, floor = self._room(send.kind, now)
+        if any(refused >= limit - floor for refused in self._refused):
+            return False  # a request with more room found the window full: so would this one
+        room: Room = yield AskRoom(limit=limit, floor=floor)
         if not room.admitted:
-            self._refused[floor] = room.retry_at
+            self._refused[limit - floor] = room.retry_at
             return False
         self._tickets[(send.key, send.kind)] = room
         sends.append(send)
         return True
 
-    def _floor(self, kind: Kind) -> int:
-        """The part of the window a request of ``kind`` may not use (ends may use it all)."""
+    def _room(self, kind: Kind, now: float) -> tuple[int, int]:
+        """How much of the account's window a request of ``kind`` may fill: ``(limit, floor)``,
+        as the ledger takes them (it admits while fewer than ``limit - floor`` are in it).
+
+        Updates keep to livebar's share, less the reserve. What the phone must show reaches
+        beyond it when the budgets know the whole window: a start, a renewal or a push borrows
+        half of what the share leaves to other tools, an end may use it all (an update can
+        wait for the window, a card that never appears or never ends is a lie). Nothing is
+        borrowed while the share is cut (another tool on the key was seen).
+        """
         b = self.budgets
-        return {
+        share = self.share(now)
+        floor = {
             Kind.END: 0,
             Kind.START: b.end_reserve,
             Kind.ROTATE: b.end_reserve + 1,  # its start follows at once
             Kind.PUSH: b.end_reserve,
             Kind.UPDATE: b.reserve,
         }[kind]
+        whole = b.whole_window
+        if kind is Kind.UPDATE or whole is None:
+            return share, floor
+        if kind is Kind.END:
+            return whole, floor
+        borrowed = (whole - b.requests_per_window) // 2 if share >= b.requests_per_window else 0
+        return share + borrowed, floor
 
     def _holds_slot(self, slot: _Slot) -> Generator[Question, Any, bool]:
         """Whether ``slot`` holds one of the account's concurrent slots (asking if it does not)."""
@@ -483,30 +528,31 @@ class PacingPolicy:
 
         later(self._paused_until)
         if self._pushes:
-            later(max(self._push_retry_at, self._frees_at(b.end_reserve, now)))
+            later(max(self._push_retry_at, self._frees_at(Kind.PUSH, now)))
         for slot in self._slots.values():
             later(slot.retry_at)
             if slot.in_flight is not None:
                 continue
             if slot.closing and slot.phase in (Phase.ACTIVE, Phase.WAITING, Phase.FALLBACK):
-                floor = 0 if slot.phase is Phase.ACTIVE else b.end_reserve
-                later(max(slot.retry_at, self._frees_at(floor, now)))
+                ending = Kind.END if slot.phase is Phase.ACTIVE else Kind.PUSH
+                later(max(slot.retry_at, self._frees_at(ending, now)))
             elif slot.phase is Phase.WAITING and slot.granted:
-                later(max(slot.retry_at, self._frees_at(b.end_reserve, now)))
+                later(max(slot.retry_at, self._frees_at(Kind.START, now)))
             elif slot.phase is Phase.WAITING:  # another process may free a slot: ask again
                 later(max(slot.retry_at, now + longest))
             elif slot.phase is Phase.ACTIVE:
                 if slot.rotates:  # renewed by pacing before iOS's 8 hours end it
                     due = slot.started_at + b.rotate_after
-                    later(max(due, self._frees_at(b.end_reserve + 1, now)))
+                    later(max(due, self._frees_at(Kind.ROTATE, now)))
                 look = next_look(slot, b, now, shortest=shortest, longest=longest)
-                later(max(look, slot.retry_at, self._frees_at(b.reserve, now)))
+                later(max(look, slot.retry_at, self._frees_at(Kind.UPDATE, now)))
         return wake
 
-    def _frees_at(self, floor: int, now: float) -> float:
-        """When the window next has room for a request that may not use its last ``floor``
-        (as the ledger answered the last look; ``now`` when nothing was refused)."""
-        known = [at for refused, at in self._refused.items() if refused <= floor]
+    def _frees_at(self, kind: Kind, now: float) -> float:
+        """When the window next has room for a request of ``kind`` (as the ledger answered the
+        last look; ``now`` when nothing was refused)."""
+        limit, floor = self._room(kind, now)
+        known = [at for refused, at in self._refused.items() if refused >= limit - floor]
         return max(known) if known else now
 
     # -- bookkeeping --------------------------------------------------------------------------
