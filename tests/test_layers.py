@@ -167,7 +167,6 @@ def test_process_wide_state_lives_in_the_runtime() -> None:
     assert [] == found
 
 
-@pytest.mark.xfail(reason="the reshape is under way (issue 18)", strict=True)
 def test_no_giant_rooms() -> None:
     """No module over 650 lines, no class over 400, no function over 60."""
     found = []

@@ -17,19 +17,11 @@ import contextvars
 import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
-from livebar._job.endings import (
-    MAX_SUBTITLE,
-    Ending,
-    Facts,
-    Outcome,
-    decide,
-    ending_for,
-    truncate,
-)
+from livebar._job.endings import Ending, Facts, Outcome, ending_of
 from livebar._job.loops import LoopExit, loop_site
 from livebar._job.options import (
     ActivityOptions,
@@ -38,9 +30,8 @@ from livebar._job.options import (
     check_text,
     resolve_spec,
 )
-from livebar._job.progress import Progress
 from livebar._job.view import Sample, render
-from livebar._log import log
+from livebar._recording import Recording
 from livebar._wire.errors import LivebarError, MisuseError, ValidationError, detached
 
 if TYPE_CHECKING:
@@ -77,7 +68,7 @@ def current_activity() -> LiveActivity | None:
     return _current.get()
 
 
-class LiveActivity:
+class LiveActivity(Recording):
     """One job mirrored to a Live Activity.
 
     Use it as a context manager (sync or async), as a decorator, or call :meth:`start` and
@@ -89,19 +80,16 @@ class LiveActivity:
             self.spec = spec = resolve_spec(title, options)
         except LivebarError as exc:
             raise _refused(exc, options) from None
-        self._progress = Progress(spec)
+        super().__init__(spec)
         self.started_at: float | None = None
         self.ended_at: float | None = None
         self._clock: Callable[[], float] = time.monotonic
         self._opening: Opening | None = None
         """What ``start()`` handed the engine; the engine's record of the activity (its
         ``job``) is made on the engine's thread, soon after."""
-        self._ending: Ending | None = None
         self._frozen: float | None = None
         self._end_lock = threading.Lock()  # endings only: close, correct
         self._tokens: list[contextvars.Token[LiveActivity | None]] = []
-        self._late = 0
-        """Progress recorded after the end: ignored (the ending is final), counted."""
 
     # -- what it is now -----------------------------------------------------------------------
 
@@ -178,32 +166,6 @@ class LiveActivity:
 
         return dataclasses.replace(stats, ignored=stats.ignored + self._late)
 
-    title = property(lambda self: self._progress.title, doc="The title the phone shows.")
-    subtitle = property(lambda self: self._progress.subtitle, doc="The job's own subtitle.")
-    color = property(lambda self: self._progress.color, doc="The card's colour, if any.")
-    total = property(lambda self: self._progress.total, doc="Items the job will process.")
-    current_step = property(lambda self: self._progress.current_step, doc="Steps complete.")
-    segmented = property(lambda self: self._progress.segmented, doc="A bar of steps.")
-    ignored = property(lambda self: self._progress.ignored, doc="Values it could not show.")
-
-    @property
-    def show_count(self) -> bool:
-        """Show ``value / upper_limit`` counts instead of a percentage (when there is a total)."""
-        return self._progress.show_count
-
-    @show_count.setter
-    def show_count(self, show: bool) -> None:
-        self._progress.show_count = show
-
-    @property
-    def count(self) -> float:
-        """Items done so far (progress bars)."""
-        return self._progress.count()
-
-    def fraction(self) -> float | None:
-        """The share of the bar that is full, or None when the total is unknown."""
-        return self._progress.view().fraction
-
     def content_state(self) -> ContentState:
         """The content state the phone should show now (or at the end)."""
         sample = self.sample(float("inf"))
@@ -215,83 +177,6 @@ class LiveActivity:
             return "<LiveActivity refused>"
         state = self.outcome or ("open" if self.started_at is not None else "new")
         return f"<LiveActivity {self.title!r} {state}>"
-
-    # -- progress (the recorder's hot path) -----------------------------------------------------
-
-    def update(
-        self,
-        n: float | None = None,
-        *,
-        total: float | None = None,
-        percentage: float | None = None,
-        value: float | None = None,
-        upper_limit: float | None = None,
-        subtitle: str | None = None,
-        color: str | None = None,
-        title: str | None = None,
-    ) -> None:
-        """Record the current state; the engine sends what the budgets allow.
-
-        A value of the wrong type raises ``ValidationError`` at once; a number that cannot be
-        shown (NaN, infinite, out of range) is dropped and counted in ``act.ignored``: a
-        running job is never stopped by a bad progress value. After the end, nothing changes
-        (counted in ``stats.ignored``, said once).
-        """
-        if self._ending is not None:
-            self._after_the_end("update")
-            return
-        self._progress.update(
-            n,
-            total=total,
-            percentage=percentage,
-            value=value,
-            upper_limit=upper_limit,
-            subtitle=subtitle,
-            color=color,
-            title=title,
-        )
-
-    def advance(self, k: float = 1) -> None:
-        """``k`` more items done (progress) or ``k`` more steps complete (segmented)."""
-        if self._ending is not None:
-            self._after_the_end("advance")
-            return
-        self._progress.advance(k)
-
-    def _after_the_end(self, what: str) -> None:
-        self._late += 1
-        if self._late == 1:
-            log.warning(
-                "livebar: %r had ended: %s() after its end changes nothing (counted in "
-                "stats.ignored; said once)",
-                self.title,
-                what,
-            )
-
-    def set_total(self, total: float | None) -> None:
-        """Set (or clear) the number of items the job will process (see ``update``)."""
-        self._progress.set_total(total)
-
-    def set_source(self, fn: Callable[[], float] | None) -> None:
-        """Read the count from ``fn()`` whenever the engine samples, instead of ``n``."""
-        self._progress.set_source(fn)
-
-    def track(self, iterable: Iterable[T], total: float | None = None) -> Iterator[T]:
-        """Iterate ``iterable``, counting items as they are taken; costs almost nothing per item."""
-        return self._progress.track(iterable, total, None, None)
-
-    def set_steps(self, steps: int | Sequence[str]) -> None:
-        """Set the number of steps (or their names); it may change while the job runs.
-
-        Steps of the wrong type (``3.0``, ``"a,b"``, a name that is not a string) raise
-        ``ValidationError``; a count below 1, an empty list or an empty name is dropped and
-        counted.
-        """
-        self._progress.set_steps(steps)
-
-    def step(self, name_or_index: str | int) -> None:
-        """Show that step ``name_or_index`` is running (the steps before it are complete)."""
-        self._progress.step(name_or_index)
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[LiveActivity]:
@@ -394,26 +279,15 @@ class LiveActivity:
 
     def _ending_for(self, facts: Facts, subtitle: str | None) -> Ending:
         assert self.ended_at is not None
-        view = self._progress.view(self._frozen)
-        facts = facts._replace(
-            stopped_early=facts.stopped_early or view.stopped_early,
-            signal_at=_signal_since(self.started_at),
+        return ending_of(
+            facts,
+            self._progress.view(self._frozen),
+            started_at=self.started_at,
             ended_at=self.ended_at,
-            complete=view.complete,
+            signal_at=_signal_since(self.started_at),
+            dismiss_minutes=self.spec.dismiss_minutes,
+            subtitle=subtitle,
         )
-        decision = decide(facts)
-        took = self.ended_at - (self.started_at if self.started_at is not None else self.ended_at)
-        ending = ending_for(
-            decision,
-            facts.exception,
-            view,
-            dismiss_minutes=self.spec.dismiss_minutes(decision.outcome),
-            took=took,
-            at=self.ended_at,
-        )
-        if subtitle:
-            ending = ending._replace(subtitle=truncate(subtitle, MAX_SUBTITLE))
-        return ending
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the end has been delivered (or given up on); True if it was delivered."""
@@ -507,19 +381,23 @@ class LiveActivity:
         return LiveActivity(self.spec.title, **self.spec.options())
 
     def __copy__(self) -> LiveActivity:
-        raise MisuseError(
-            "copy.copy() of a LiveActivity would share its progress and its card: use act.copy() "
-            "for a fresh activity with the same options"
-        )
+        raise MisuseError(_NO_COPY)
 
     def __deepcopy__(self, memo: object) -> LiveActivity:
-        return self.__copy__()
+        raise MisuseError(_NO_COPY)
 
     def __reduce__(self) -> Any:
-        raise TypeError(
-            "cannot pickle a LiveActivity (it lives in one process): pass act.handle() to other "
-            "processes, and advance it there"
-        )
+        raise TypeError(_NO_PICKLE)
+
+
+_NO_COPY = (
+    "copy.copy() of a LiveActivity would share its progress and its card: use act.copy() for a "
+    "fresh activity with the same options"
+)
+_NO_PICKLE = (
+    "cannot pickle a LiveActivity (it lives in one process): pass act.handle() to other "
+    "processes, and advance it there"
+)
 
 
 @overload

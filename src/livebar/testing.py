@@ -50,8 +50,9 @@ import httpx
 from livebar._defaults import DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_SAMPLE_INTERVAL, DEFAULT_TIMEOUT
 from livebar._engine.budgets import Budgets, budgets_for
 from livebar._engine.dispatcher import Dispatcher
+from livebar._engine.drivers import FlushTicket
 from livebar._engine.intake import Opening
-from livebar._engine.runtime import FlushTicket, install, runtime
+from livebar._engine.runtime import install, runtime
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
 from livebar._wire.config import Config

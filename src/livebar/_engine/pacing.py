@@ -16,20 +16,18 @@ The budgets it keeps (``budgets.Budgets``; see ``docs/design.md`` for the reason
   ``k > ios_burst`` is therefore only sent once ``ios_interval * k * ios_margin`` seconds have
   passed since the start.
 
-Within those budgets ``freshness.update_score`` decides where an activity's updates go. Where an
-activity stands after each answer is two tables at the end of this file (``_SUCCEEDED``,
-``_FAILED``) and ``_retrying``.
+Within those budgets ``freshness.update_score`` decides where an activity's updates go; where an
+activity stands after each answer is ``phases``' (two tables, and ``retrying``); how much of the
+account's window each kind of request may fill is ``window.Window``'s.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 import random
 from collections import deque
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import Any, NamedTuple, Union
+from typing import Any, Union
 
 from livebar import _defaults
 from livebar._engine.budgets import Budgets
@@ -46,81 +44,22 @@ from livebar._engine.messages import (
     Release,
     Room,
     Send,
-    YieldSlot,
 )
-from livebar._engine.share import ShareController
+from livebar._engine.phases import (
+    RETRYING,
+    Held,
+    Phase,
+    Slot,
+    Wait,
+    adopted,
+    failed,
+    retrying,
+    succeeded,
+)
+from livebar._engine.window import Window
 from livebar._wire.retry import backoff
 
-__all__ = ["PacingPolicy", "Phase", "Plan"]
-
-
-class Phase(enum.Enum):
-    """Where an activity stands, as far as pacing knows.
-
-    ``WAITING`` → ``STARTING`` → ``ACTIVE`` → ``ENDED``; ``FALLBACK`` when its outcome goes out
-    as a push because it never got a Live Activity; ``ABANDONED`` when nothing more will be sent.
-    """
-
-    WAITING = "waiting"
-    STARTING = "starting"
-    ACTIVE = "active"
-    ENDED = "ended"
-    FALLBACK = "fallback"
-    ABANDONED = "abandoned"
-
-    @property
-    def settled(self) -> bool:
-        """Nothing more will be sent for an activity in this phase."""
-        return self in (Phase.ENDED, Phase.ABANDONED)
-
-
-@dataclass
-class _Slot:
-    """The policy's view of one activity."""
-
-    key: int
-    opened_at: float
-    latest: Snapshot | None = None
-    shown: Snapshot | None = None
-    latest_sent: Snapshot | None = None
-    phase: Phase = Phase.WAITING
-    started_at: float = 0.0
-    base_fraction: float = 0.0
-    updates_sent: int = 0
-    last_update_at: float = -math.inf
-    closing: bool = False
-    blocked: bool = False  # the server said its concurrent-activity limit is reached
-    in_flight: Kind | None = None
-    retry_at: float = -math.inf
-    failures: int = 0
-    coalesced: int = 0
-    stale_area: float = 0.0  # integral of |true - shown| over time since the phone last changed
-    stale_since: float = 0.0
-    stale_gap: float = 0.0  # |true - shown| at stale_since
-    seen_at: float = -math.inf  # the last look that measured the job's pace
-    seen_fraction: float = 0.0
-    rotates: bool = False  # ours to renew before iOS's 8 hours (the manual lifecycle)
-    granted: bool = False  # holds one of the account's concurrent slots (in the ledger)
-    renew_at: float = math.inf  # when a stream asks the server to renew it (a PUT)
-    title: str = ""
-    stream_key: str | None = None
-    held: Held | None = None  # why its start did not go at the last plan
-
-
-class Wait(enum.Enum):
-    """Why an activity's start is held back."""
-
-    SLOTS = "slots"
-    """The account's concurrent Live Activities are all running (this process's or others')."""
-    ROOM = "room"
-    """The account's window is full, as far as a start may fill it."""
-
-
-class Held(NamedTuple):
-    """An activity's start held back: why, and until when at least (``inf``: a slot frees)."""
-
-    why: Wait
-    until: float
+__all__ = ["Held", "PacingPolicy", "Phase", "Plan", "Wait"]
 
 
 Plan = Generator[Question, Union[bool, Room], list[Send]]
@@ -141,13 +80,10 @@ class PacingPolicy:
     def __init__(self, budgets: Budgets | None = None, rng: random.Random | None = None) -> None:
         self.rng = rng if rng is not None else random.Random()
         self._budgets = budgets if budgets is not None else Budgets()
-        self._share = _share_for(self._budgets)
-        self._slots: dict[int, _Slot] = {}
+        self._window = Window(self._budgets)
+        self._slots: dict[int, Slot] = {}
         self._pushes: deque[int] = deque()
         self._tickets: dict[tuple[int, Kind], Room] = {}
-        self._refused: dict[int, float] = {}  # room asked for -> when the window frees for it
-        self._paused_until = -math.inf
-        self._rate_failures = 0
         self._push_retry_at = -math.inf
         self._push_failures = 0
         self._forbidden = False
@@ -161,13 +97,12 @@ class PacingPolicy:
 
     @budgets.setter
     def budgets(self, budgets: Budgets) -> None:
-        old, self._budgets = self._budgets, budgets
-        if (old.requests_per_window, old.window) != (budgets.requests_per_window, budgets.window):
-            self._share = _share_for(budgets)
+        self._budgets = budgets
+        self._window.rebudget(budgets)
 
     def share(self, now: float) -> int:
         """livebar's share of the account's window now (lowered after unforeseen 429s)."""
-        return min(self._share.limit(now), self._budgets.requests_per_window)
+        return self._window.share(now)
 
     # -- what the dispatcher tells the policy -------------------------------------------------
 
@@ -186,7 +121,7 @@ class PacingPolicy:
         the account's queue of starts at once: the shell puts the returned question to the
         ledger and answers with ``granted`` (``title`` and ``stream_key`` are what the ledger
         keeps of it, so that it can be ended if this process dies)."""
-        slot = _Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates)
+        slot = Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates)
         slot.title, slot.stream_key = title, stream_key
         self._slots[key] = slot
         return self._slot_question(slot)
@@ -213,7 +148,7 @@ class PacingPolicy:
         send (what the phone shows is not known here)."""
         slot = self._slots.get(key)
         if slot is not None and slot.phase is Phase.WAITING:
-            _adopted(slot, now - max(age, 0.0), updates, self.budgets.rotate_after)
+            adopted(slot, now - max(age, 0.0), updates, self.budgets.rotate_after)
 
     def observe(self, key: int, snapshot: Snapshot) -> None:
         """The latest state of an activity; states between two sends coalesce into one."""
@@ -316,20 +251,24 @@ class PacingPolicy:
             return effects
         slot.in_flight = None
         if heard is Heard.OK:
-            _succeeded(slot, send.kind, now, self.budgets.rotate_after)
-        elif heard in _RETRYING:
+            succeeded(slot, send.kind, now, self.budgets.rotate_after)
+        elif heard in RETRYING:
             slot.failures += 1
             b = self.budgets
             if heard is Heard.SLOT_TAKEN:  # only an ending activity frees a slot: be patient
                 initial, cap = b.activity_limit_initial, b.activity_limit_max
             else:
                 initial, cap = b.backoff_initial, b.backoff_max
-            delay = self._hurried(
-                send.kind, now, self._backoff(slot.failures, initial, cap, retry_after)
+            delay = _hurried(
+                self.deadline,
+                send.kind,
+                now,
+                _backoff(slot.failures, initial, cap, retry_after, self.rng),
+                b.backoff_initial,
             )
-            effects += _retrying(slot, send.kind, heard, now, arrived, delay)
+            effects += retrying(slot, send.kind, heard, now, arrived, delay)
         else:
-            _failed(slot, send.kind, heard)
+            failed(slot, send.kind, heard)
         if slot.phase.settled:  # its slot (and record) on the account are free at once
             effects.append(Release(slot.key))
         return effects
@@ -338,26 +277,32 @@ class PacingPolicy:
         self, heard: Heard, now: float, retry_after: float | None, room: Room | None
     ) -> None:
         """What an answer means for the whole account."""
+        window = self._window
         if heard is Heard.OK:
-            self._rate_failures = 0
-        elif heard is Heard.RATE_LIMITED:
-            self._pause_all(now, retry_after)  # the account is saturated: everyone waits
-            used = room.used if room is not None else None
-            self._share.on_rate_limited(now, used=used)  # someone else spends our window
+            window.answered(now)
+        elif heard is Heard.RATE_LIMITED:  # the account is saturated: everyone waits
+            window.rate_failures += 1
+            b = self.budgets
+            delay = _backoff(
+                window.rate_failures, b.backoff_initial, b.backoff_max, retry_after, self.rng
+            )
+            window.rate_limited(now, delay, room.used if room is not None else None)
         elif heard is Heard.FORBIDDEN:
             self._forbidden = True
         elif heard is Heard.BLOCKED:
             self._blocked = True
 
     def _push_heard(self, send: Send, heard: Heard, now: float, retry_after: float | None) -> None:
-        if heard in _RETRYING:
+        if heard in RETRYING:
             self._pushes.appendleft(send.key)
             self._push_failures += 1
             b = self.budgets
-            delay = self._backoff(
-                self._push_failures, b.backoff_initial, b.backoff_max, retry_after
+            delay = _backoff(
+                self._push_failures, b.backoff_initial, b.backoff_max, retry_after, self.rng
             )
-            self._push_retry_at = now + self._hurried(Kind.PUSH, now, delay)
+            self._push_retry_at = now + _hurried(
+                self.deadline, Kind.PUSH, now, delay, b.backoff_initial
+            )
         else:
             self._push_failures = 0
 
@@ -372,8 +317,8 @@ class PacingPolicy:
         """
         if self._forbidden:
             return []
-        self._refused = {}
-        if now < self._paused_until:
+        self._window.new_plan()
+        if now < self._window.paused_until:
             return []
         sends: list[Send] = []
         slots = [s for s in self._slots.values() if s.in_flight is None and now >= s.retry_at]
@@ -394,7 +339,7 @@ class PacingPolicy:
                 slot.latest_sent = slot.latest
                 slot.held = None
             else:
-                slot.held = Held(Wait.ROOM, self._frees_at(Kind.START, now))
+                slot.held = Held(Wait.ROOM, self._window.frees_at(Kind.START, now))
         for slot in slots:
             if (
                 slot.rotates
@@ -415,7 +360,7 @@ class PacingPolicy:
         yield from self._plan_updates(slots, now, sends)
         return sends
 
-    def _plan_ending(self, slot: _Slot, now: float, sends: list[Send]) -> Plan:
+    def _plan_ending(self, slot: Slot, now: float, sends: list[Send]) -> Plan:
         """An activity that is over: its end, or the push that stands in for it."""
         started = slot.phase is Phase.ACTIVE
         never_started = not started and (
@@ -438,7 +383,7 @@ class PacingPolicy:
             slot.phase = Phase.FALLBACK
         return sends
 
-    def _plan_updates(self, slots: list[_Slot], now: float, sends: list[Send]) -> Plan:
+    def _plan_updates(self, slots: list[Slot], now: float, sends: list[Send]) -> Plan:
         ranked = []
         for slot in slots:
             if slot.phase is not Phase.ACTIVE or slot.closing or slot.in_flight is not None:
@@ -456,51 +401,24 @@ class PacingPolicy:
 
     def _take(self, send: Send, now: float, sends: list[Send]) -> Generator[Question, Any, bool]:
         """Ask the ledger for room for ``send``; True (and ``send`` planned) when admitted."""
-        limit, floor = self._room(send.kind, now)
-        if any(refused >= limit - floor for refused in self._refused):
+        limit, floor = self._window.room(send.kind, now)
+        if self._window.full_for(limit, floor):
             return False  # a request with more room found the window full: so would this one
         room: Room = yield AskRoom(limit=limit, floor=floor)
         if not room.admitted:
-            self._refused[limit - floor] = room.retry_at
+            self._window.refused(limit, floor, room.retry_at)
             return False
         self._tickets[(send.key, send.kind)] = room
         sends.append(send)
         return True
 
-    def _room(self, kind: Kind, now: float) -> tuple[int, int]:
-        """How much of the account's window a request of ``kind`` may fill: ``(limit, floor)``,
-        as the ledger takes them (it admits while fewer than ``limit - floor`` are in it).
-
-        Updates keep to livebar's share, less the reserve. What the phone must show reaches
-        beyond it when the budgets know the whole window: a start, a renewal or a push borrows
-        half of what the share leaves to other tools, an end may use it all (an update can
-        wait for the window, a card that never appears or never ends is a lie). Nothing is
-        borrowed while the share is cut (another tool on the key was seen).
-        """
-        b = self.budgets
-        share = self.share(now)
-        floor = {
-            Kind.END: 0,
-            Kind.START: b.end_reserve,
-            Kind.ROTATE: b.end_reserve + 1,  # its start follows at once
-            Kind.PUSH: b.end_reserve,
-            Kind.UPDATE: b.reserve,
-        }[kind]
-        whole = b.whole_window
-        if kind is Kind.UPDATE or whole is None:
-            return share, floor
-        if kind is Kind.END:
-            return whole, floor
-        borrowed = (whole - b.requests_per_window) // 2 if share >= b.requests_per_window else 0
-        return share + borrowed, floor
-
-    def _holds_slot(self, slot: _Slot) -> Generator[Question, Any, bool]:
+    def _holds_slot(self, slot: Slot) -> Generator[Question, Any, bool]:
         """Whether ``slot`` holds one of the account's concurrent slots (asking if it does not)."""
         if not slot.granted:
             slot.granted = yield self._slot_question(slot)
         return slot.granted
 
-    def _slot_question(self, slot: _Slot) -> AskSlot:
+    def _slot_question(self, slot: Slot) -> AskSlot:
         return AskSlot(slot.key, self.budgets.max_activities, slot.title, slot.stream_key)
 
     def next_wake(
@@ -522,180 +440,48 @@ class PacingPolicy:
 
         def later(t: float) -> None:
             nonlocal wake
-            t = max(t, self._paused_until)
+            t = max(t, self._window.paused_until)
             if t > now:
                 wake = min(wake, t)
 
-        later(self._paused_until)
+        later(self._window.paused_until)
         if self._pushes:
-            later(max(self._push_retry_at, self._frees_at(Kind.PUSH, now)))
+            later(max(self._push_retry_at, self._window.frees_at(Kind.PUSH, now)))
         for slot in self._slots.values():
             later(slot.retry_at)
             if slot.in_flight is not None:
                 continue
             if slot.closing and slot.phase in (Phase.ACTIVE, Phase.WAITING, Phase.FALLBACK):
                 ending = Kind.END if slot.phase is Phase.ACTIVE else Kind.PUSH
-                later(max(slot.retry_at, self._frees_at(ending, now)))
+                later(max(slot.retry_at, self._window.frees_at(ending, now)))
             elif slot.phase is Phase.WAITING and slot.granted:
-                later(max(slot.retry_at, self._frees_at(Kind.START, now)))
+                later(max(slot.retry_at, self._window.frees_at(Kind.START, now)))
             elif slot.phase is Phase.WAITING:  # another process may free a slot: ask again
                 later(max(slot.retry_at, now + longest))
             elif slot.phase is Phase.ACTIVE:
                 if slot.rotates:  # renewed by pacing before iOS's 8 hours end it
                     due = slot.started_at + b.rotate_after
-                    later(max(due, self._frees_at(Kind.ROTATE, now)))
+                    later(max(due, self._window.frees_at(Kind.ROTATE, now)))
                 look = next_look(slot, b, now, shortest=shortest, longest=longest)
-                later(max(look, slot.retry_at, self._frees_at(Kind.UPDATE, now)))
+                later(max(look, slot.retry_at, self._window.frees_at(Kind.UPDATE, now)))
         return wake
 
-    def _frees_at(self, kind: Kind, now: float) -> float:
-        """When the window next has room for a request of ``kind`` (as the ledger answered the
-        last look; ``now`` when nothing was refused)."""
-        limit, floor = self._room(kind, now)
-        known = [at for refused, at in self._refused.items() if refused >= limit - floor]
-        return max(known) if known else now
 
-    # -- bookkeeping --------------------------------------------------------------------------
-
-    def _pause_all(self, now: float, retry_after: float | None) -> None:
-        self._rate_failures += 1
-        delay = self._backoff(
-            self._rate_failures, self.budgets.backoff_initial, self.budgets.backoff_max, retry_after
-        )
-        self._paused_until = max(self._paused_until, now + delay)
-
-    def _hurried(self, kind: Kind, now: float, delay: float) -> float:
-        """``delay``, cut so that an end or a push is tried again before a waiting flush's
-        deadline (halfway there: room for the request itself, and for one more try), unless
-        so little time is left that a try would only hammer the server."""
-        if self.deadline is None or kind not in (Kind.END, Kind.PUSH):
-            return delay
-        halfway = (self.deadline - now) / 2
-        return delay if halfway < self.budgets.backoff_initial else min(delay, halfway)
-
-    def _backoff(
-        self, failures: int, initial: float, cap: float, retry_after: float | None
-    ) -> float:
-        if retry_after is not None and retry_after > 0:  # the server knows best (capped)
-            return retry_after
-        # No hint, or "now" (0, negative, a date past): asking again at once only hammers a
-        # server that just refused us; the usual backoff.
-        return backoff(failures, initial=initial, cap=cap, rng=self.rng)
+def _hurried(deadline: float | None, kind: Kind, now: float, delay: float, least: float) -> float:
+    """``delay``, cut so that an end or a push is tried again before a waiting flush's
+    ``deadline`` (halfway there: room for the request itself, and for one more try), unless
+    so little time is left (less than ``least``) that a try would only hammer the server."""
+    if deadline is None or kind not in (Kind.END, Kind.PUSH):
+        return delay
+    halfway = (deadline - now) / 2
+    return delay if halfway < least else min(delay, halfway)
 
 
-# -- where an activity stands after an answer ----------------------------------------------------
-
-_RETRYING = (Heard.RETRY, Heard.RATE_LIMITED, Heard.SLOT_TAKEN)
-
-_SUCCEEDED = {
-    Kind.START: Phase.ACTIVE,
-    Kind.ROTATE: Phase.WAITING,  # the old card is gone: the new one starts at once
-    Kind.END: Phase.ENDED,
-    Kind.PUSH: Phase.ENDED,
-}
-"""Where an activity stands after a request of each kind went through (an update: no change)."""
-
-_FAILED = {
-    (Heard.NEVER, Kind.START): Phase.ABANDONED,
-    (Heard.NEVER, Kind.ROTATE): Phase.WAITING,  # the old card cannot be ended: start the new one
-    (Heard.NEVER, Kind.END): Phase.ENDED,  # an end (or its push) the server will never take
-    (Heard.NEVER, Kind.PUSH): Phase.ENDED,
-    (Heard.NEVER_STARTED, Kind.END): Phase.FALLBACK,  # say how it went in a push instead
-    (Heard.BLOCKED, Kind.START): Phase.ABANDONED,  # what runs keeps running, and will be ended
-    (Heard.BLOCKED, Kind.ROTATE): Phase.ABANDONED,
-    (Heard.BLOCKED, Kind.END): Phase.ABANDONED,
-    (Heard.BLOCKED, Kind.PUSH): Phase.ABANDONED,
-    **{(Heard.FORBIDDEN, kind): Phase.ABANDONED for kind in Kind},
-}
-"""Where an activity stands after a request of each kind will not go through (else: no change;
-a request worth retrying is ``_retrying``'s)."""
-
-
-def _succeeded(slot: _Slot, kind: Kind, now: float, rotate_after: float) -> None:
-    slot.failures = 0
-    slot.retry_at = -math.inf
-    slot.stale_area = slot.stale_gap = 0.0
-    slot.stale_since = now
-    slot.phase = _SUCCEEDED.get(kind, slot.phase)
-    if kind is Kind.START:
-        slot.started_at = now
-        slot.renew_at = now + rotate_after
-        slot.updates_sent = 0
-        slot.shown = slot.latest_sent
-        slot.base_fraction = (slot.shown.fraction or 0.0) if slot.shown is not None else 0.0
-    elif kind is Kind.ROTATE:
-        slot.shown = None  # the old card is gone: start the new one at once
-    elif kind is Kind.UPDATE:
-        slot.updates_sent += 1
-        slot.last_update_at = now
-        slot.shown = slot.latest_sent
-        if now >= slot.renew_at:  # asked the server to renew; it did not (yet): ask later
-            slot.renew_at = now + _defaults.DEFAULT_RENEW_RETRY
-    else:
-        slot.shown = slot.latest_sent
-
-
-def _retrying(
-    slot: _Slot, kind: Kind, heard: Heard, now: float, arrived: bool | None, delay: float
-) -> list[Effect]:
-    """A request worth trying again after ``delay`` (its failures already counted)."""
-    effects: list[Effect] = []
-    if kind is Kind.START and heard is Heard.SLOT_TAKEN:
-        effects.append(YieldSlot(slot.key))  # keep our place in the queue
-        slot.granted = False
-    if kind is Kind.UPDATE and arrived is not False and heard is Heard.RETRY:
-        # A timed-out update may well have reached the phone: iOS counts it, so do we.
-        slot.updates_sent += 1
-        slot.last_update_at = now
-    slot.blocked |= heard is Heard.SLOT_TAKEN
-    slot.retry_at = now + delay
-    if kind is Kind.START and arrived is None and not slot.rotates:
-        _maybe_started(slot, now)
-    elif kind is Kind.START:
-        slot.phase = Phase.WAITING  # to be started again once the backoff is over
-    if slot.closing and slot.phase is Phase.ACTIVE and kind is not Kind.END:
-        slot.retry_at = -math.inf  # the end's first try waits for nothing before it
-    return effects
-
-
-def _maybe_started(slot: _Slot, now: float) -> None:
-    """A stream's start whose answer was lost probably reached the phone. A stream PUT both
-    starts and updates, so the activity goes on as started: its next PUTs are paced as updates
-    (iOS counts them, answered or not), and once the job is over its end goes out (safe even if
-    the start never arrived). What the phone shows is unknown, so the next state is worth
-    sending."""
-    slot.phase = Phase.ACTIVE
-    slot.started_at = now
-    slot.updates_sent = 0
-    slot.base_fraction = 0.0
-    slot.shown = _UNKNOWN
-
-
-def _adopted(slot: _Slot, started_at: float, updates: int, rotate_after: float) -> None:
-    """A card already on the phone, started at ``started_at`` and updated ``updates`` times."""
-    slot.phase, slot.granted = Phase.ACTIVE, True
-    slot.started_at = started_at
-    slot.renew_at = started_at + rotate_after
-    slot.updates_sent = max(updates, 0)
-    slot.shown = _UNKNOWN
-
-
-def _failed(slot: _Slot, kind: Kind, heard: Heard) -> None:
-    """A request that will not succeed: where the activity stands now (``_FAILED``)."""
-    if heard is Heard.NEVER and kind is Kind.UPDATE:
-        # This state can never be shown; pretend it was so the next change goes out.
-        slot.shown = slot.latest
-    slot.phase = _FAILED.get((heard, kind), slot.phase)
-
-
-_UNKNOWN = Snapshot(structure=("unknown",))
-"""What the phone shows after a start whose answer was lost: unknown, unlike any state."""
-
-
-def _share_for(budgets: Budgets) -> ShareController:
-    ceiling = budgets.requests_per_window
-    return ShareController(
-        ceiling=ceiling,
-        floor=min(ceiling, _defaults.DEFAULT_RESERVED_REQUESTS + 2),
-        window=budgets.window,
-    )
+def _backoff(
+    failures: int, initial: float, cap: float, retry_after: float | None, rng: random.Random
+) -> float:
+    if retry_after is not None and retry_after > 0:  # the server knows best (capped)
+        return retry_after
+    # No hint, or "now" (0, negative, a date past): asking again at once only hammers a
+    # server that just refused us; the usual backoff.
+    return backoff(failures, initial=initial, cap=cap, rng=rng)

@@ -11,7 +11,7 @@ exception to an outcome, and ``Terminated`` is what SIGTERM raises. No I/O, no c
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 from livebar._defaults import DEFAULT_SIGTERM_GRACE
 from livebar._job.loops import LoopExit
@@ -119,6 +119,12 @@ class Looks(Protocol):
     @property
     def reached_the_end(self) -> bool: ...
 
+    @property
+    def stopped_early(self) -> bool: ...
+
+    @property
+    def complete(self) -> bool | None: ...
+
 
 class Facts(NamedTuple):
     """Everything known about how a job ended; ``decide`` turns it into an outcome."""
@@ -185,6 +191,40 @@ def decide(facts: Facts) -> Decision:
     if outcome in (Outcome.DONE, Outcome.STOPPED) and signalled:
         return Decision(Outcome.CANCELLED)
     return Decision(outcome, provisional)
+
+
+def ending_of(
+    facts: Facts,
+    view: Looks,
+    *,
+    started_at: float | None,
+    ended_at: float,
+    signal_at: float | None,
+    dismiss_minutes: Callable[[Outcome], int],
+    subtitle: str | None = None,
+) -> Ending:
+    """The whole ending of a job that looked like ``view`` when it ended at ``ended_at``: the
+    ``facts`` completed by what the view and the clock say, decided, and worded (``subtitle``:
+    the job's own words instead). ``dismiss_minutes`` gives the minutes for an outcome."""
+    facts = facts._replace(
+        stopped_early=facts.stopped_early or view.stopped_early,
+        signal_at=signal_at,
+        ended_at=ended_at,
+        complete=view.complete,
+    )
+    decision = decide(facts)
+    took = ended_at - (started_at if started_at is not None else ended_at)
+    ending = ending_for(
+        decision,
+        facts.exception,
+        view,
+        dismiss_minutes=dismiss_minutes(decision.outcome),
+        took=took,
+        at=ended_at,
+    )
+    if subtitle:
+        ending = ending._replace(subtitle=truncate(subtitle, MAX_SUBTITLE))
+    return ending
 
 
 def ending_for(
