@@ -275,10 +275,7 @@ class Outbox:
                 why,
             )
         for job in list(self.activities.values()):
-            job.stats.dropped += 1
-            job.stats.last_error = why
-            self.abandon(job, now)
-            self.settle(job, now)
+            self._give_up(job, why, now)
         for key, queued in list(self.queued.items()):
             if isinstance(queued, OrphanJob):
                 self.ledger.settle_orphan(queued.end.orphan.id, now, ended=False)
@@ -286,6 +283,12 @@ class Outbox:
                 self.lost.append(queued.title)
             self.apply(self.policy.forget(key), now)
         self.queued.clear()
+
+    def _give_up(self, job: ActivityJob, why: str, now: float) -> None:
+        job.stats.dropped += 1
+        job.stats.last_error = why
+        self.abandon(job, now)
+        self.settle(job, now)
 
     def block(self, why: str, now: float) -> None:
         """402: the account's billing refuses anything new; what runs is still ended."""
@@ -298,10 +301,7 @@ class Outbox:
             )
         for job in list(self.activities.values()):
             if self.policy.phase(job.key) is not Phase.ACTIVE:  # never to start now
-                job.stats.dropped += 1
-                job.stats.last_error = why
-                self.abandon(job, now)
-                self.settle(job, now)
+                self._give_up(job, why, now)
         for key, queued in list(self.queued.items()):
             if isinstance(queued, PushJob):
                 if queued.owner is not None:
