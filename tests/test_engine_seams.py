@@ -263,9 +263,9 @@ with serve() as sim:
     with livebar.live_activity("Stuck", **where):
         pass
     dispatcher = runtime.engine().dispatcher
-    before = dispatcher.turns_started
+    before = dispatcher.intake.turns_started
     assert not livebar.flush(1.5)
-    print(dispatcher.turns_started - before)
+    print(dispatcher.intake.turns_started - before)
     sim.up()
     assert livebar.flush(10.0)
 """

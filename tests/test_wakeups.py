@@ -14,9 +14,9 @@ def test_the_engine_parks_once_the_last_activity_has_ended() -> None:
             act.update(10)
             vt.advance(1.0)
         assert vt.flush()
-        before = vt.dispatcher.turns_started
+        before = vt.dispatcher.intake.turns_started
         vt.advance(3600.0)
-        assert 0 == vt.dispatcher.turns_started - before
+        assert 0 == vt.dispatcher.intake.turns_started - before
 
 
 def test_a_stage_change_is_sent_within_a_sample_interval() -> None:

@@ -314,9 +314,9 @@ def test_a_refused_key_leaves_the_engine_idle() -> None:
             pass
         vt.flush()
         assert act.stats.dropped == 1
-        before = vt.dispatcher.turns_started
+        before = vt.dispatcher.intake.turns_started
         vt.advance(120.0)
-        assert vt.dispatcher.turns_started - before <= 2
+        assert vt.dispatcher.intake.turns_started - before <= 2
         with livebar.live_activity("Other key", total=1) as other:  # others still work
             other.update(1)
         assert vt.flush()

@@ -144,10 +144,6 @@ class Dispatcher:
         """The request on its way now (its answer not back yet): an end in flight when a flush
         gives up was sent, and is "sent but unconfirmed", not "not delivered"."""
 
-    @property
-    def turns_started(self) -> int:
-        return self.intake.turns_started
-
     def set_budgets(self, budgets: Budgets) -> None:
         """Use ``budgets`` from the next turn on, for every account (what was sent still counts)."""
         self.intake.hand(budgets, counted=False)
