@@ -326,13 +326,13 @@ def virtual_wakeups() -> dict[str, float]:
         with livebar.live_activity("Long", total=1200) as act:
             act.set_source(lambda: vt.now)
             vt.advance(600.0)
-            before = vt.dispatcher.turns_started
+            before = vt.dispatcher.intake.turns_started
             vt.advance(600.0)
-            running = (vt.dispatcher.turns_started - before) / 600.0
+            running = (vt.dispatcher.intake.turns_started - before) / 600.0
         vt.flush()
-        before = vt.dispatcher.turns_started
+        before = vt.dispatcher.intake.turns_started
         vt.advance(600.0)
-        after = (vt.dispatcher.turns_started - before) / 600.0
+        after = (vt.dispatcher.intake.turns_started - before) / 600.0
     return {"past_burst_turns_per_s": running, "after_turns_per_s": after}
 
 

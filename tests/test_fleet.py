@@ -10,6 +10,9 @@ import pytest
 
 import livebar
 from ledger_support import RedisServer, redis_server_fixture
+from livebar._job.endings import Outcome
+from livebar._job.fleet import MemberState
+from livebar._ledger.backend import FleetRecord, FleetReport
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
 from livebar._ledger.settings import LedgerSetting, open_ledger
@@ -93,6 +96,55 @@ def test_a_sender_that_takes_over_keeps_the_cards_ios_budget() -> None:
     [activity] = clock.simulator.activities()
     assert 0 == activity["warnings"]
     assert 1 == len({r["path"] for r in card_requests(clock)})
+
+
+class MemberElsewhere(MemoryBackend):
+    """The shared ledger, with member "b" of another process writing to it: b reports at the
+    sender's first read, and writes its final state right after the read the test arms (between
+    the sender's read and what it does next: the window two processes can race in)."""
+
+    def __init__(self, *, window: float) -> None:
+        super().__init__(window=window)
+        self.run: str | None = None
+        self.finish_after_next_read = False
+
+    def fleet_read(self, run: str, now: float) -> FleetRecord | None:
+        record = super().fleet_read(run, now)
+        if self.run is None:
+            self.run = run
+            self._b(now, MemberState(done=0.0, total=1.0))
+        elif self.finish_after_next_read:
+            self.finish_after_next_read = False
+            self._b(now, MemberState(done=1.0, total=1.0, outcome=Outcome.DONE))
+        return record
+
+    def _b(self, now: float, state: MemberState) -> None:
+        assert self.run is not None
+        self.fleet_report(self.run, "b", now, FleetReport(state.to_json(), "b@elsewhere", 10.0))
+
+
+def test_a_member_that_ends_while_the_sender_hands_over_is_not_left_without_a_card() -> None:
+    """The sender's job ends; it reads the record (b still running) and hands the lease over;
+    b ends in between, finds the lease still held and leaves. The sender reads again once the
+    lease is free, sees nobody running, takes it back and ends the card."""
+    backends: list[MemberElsewhere] = []
+
+    def ledgers(account: object, window: float) -> AccountLedger:
+        backends.append(MemberElsewhere(window=window))
+        return AccountLedger(backends[-1])
+
+    with virtual_time(ledgers=ledgers) as clock:
+        a = livebar.fleet("etl", members=2, member="a", total=1).start()
+        clock.advance(2.0)
+        [backend] = backends
+        assert backend.run is not None
+        backend.finish_after_next_read = True
+        a.update(1)
+        a.close()
+        assert clock.flush(30.0)
+    assert not backend.finish_after_next_read
+    [activity] = clock.simulator.activities()
+    assert ("ended", "Done 2/2") == (activity["state"], activity["content_state"]["subtitle"])
 
 
 def test_the_deadline_names_who_never_started() -> None:

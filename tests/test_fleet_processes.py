@@ -244,10 +244,7 @@ def test_livebar_run_fleet_on_one_machine(sim: SimulatorHandle, tmp_path: Path) 
         )
         for name, code in (("db1", 0), ("db2", 3), ("db3", 0))
     ]
-    codes = [proc.wait(60) for proc in procs]
-    for proc in procs:
-        assert proc.stderr is not None
-        proc.stderr.close()
-    assert [0, 3, 0] == codes
+    said = [proc.communicate(timeout=60)[1] for proc in procs]
+    assert [0, 3, 0] == [proc.returncode for proc in procs], said
     [activity] = sim.activities()
-    assert "Done 2/3 \u00b7 failed: db2" == activity["content_state"]["subtitle"]
+    assert "Done 2/3 \u00b7 failed: db2" == activity["content_state"]["subtitle"], said

@@ -15,7 +15,9 @@ Every turn, for each ``FleetJob`` of an account (``tend``):
 
 A member whose own job ended writes its final state; it is done unless it leads a card that is
 not over: then it hands the lease back (the next member's report takes it) — or, when nobody
-else runs any more, it ends the card itself. A member that cannot renew its lease (the ledger
+else runs any more, it ends the card itself. A hand-over reads the record again once the lease
+is free, so that a member which ended in between (and found the lease still held) is not left
+trusting a sender that has gone. A member that cannot renew its lease (the ledger
 does not answer) stops sending before the lease can pass to another. Members that are not the
 sender send nothing to ActivitySmith. Nothing here raises: the ledger's calls never do.
 """
@@ -151,7 +153,9 @@ def _write(outbox: Outbox, job: FleetJob, now: float, *, lead: bool, release: bo
     return outbox.ledger.fleet_report(job.run, job.fleet.member, now, report)
 
 
-def _lead(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None:
+def _lead(
+    outbox: Outbox, job: FleetJob, now: float, budgets: Budgets, *, may_hand_over: bool = True
+) -> None:
     """Read the record when due, render the card, and hand it (or its end) to pacing."""
     if now < job.next_read:
         return
@@ -170,11 +174,12 @@ def _lead(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None:
     ending = None
     if is_over(fleet, counted, leaving=leaving):
         ending = fleet_ending(job.spec, counted, at=now)
-    elif leaving and others_report(fleet, job.fleet.member):  # one of them sends from now on
-        _write(outbox, job, now, lead=False, release=True)
-        _step_down(outbox, job, now, None)
+    elif leaving and may_hand_over and others_report(fleet, job.fleet.member):
+        if not _hand_over(outbox, job, now, budgets):  # the others ended meanwhile
+            job.next_read = -float("inf")
+            _lead(outbox, job, now, budgets, may_hand_over=False)
         return
-    elif leaving:  # the others still "running" went quiet: stay until they are lost
+    elif leaving:  # the others still "running" went quiet (or could not take it): stay
         _write(outbox, job, now, lead=True, release=False)
     state = render_fleet(job.spec, job.fleet.bar, fleet, counted, ending)
     job.state, job.snapshot = state, snapshot_of(state)
@@ -192,6 +197,28 @@ def _lead(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None:
         policy.close(job.key, job.snapshot)
     else:
         policy.observe(job.key, job.snapshot)
+
+
+def _hand_over(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> bool:
+    """Give the lease to the members still running (the first of them to report takes it);
+    ``False`` when this sender kept it after all.
+
+    A member that wrote its final state between this sender's read and the release found the
+    lease held and has left, trusting this sender: so read again once the lease is free. When
+    nobody reports any more, take the lease back (nobody else can have) and end the card here;
+    any member that ends after the release finds the lease free and takes it itself.
+    """
+    assert job.run is not None
+    _write(outbox, job, now, lead=False, release=True)
+    record = outbox.ledger.fleet_read(job.run, now, lost_after=budgets.fleet_lost_after)
+    if record is not None and not record.over:
+        fleet = fleet_of(record, job, quiet_after=QUIET_REPORTS * budgets.fleet_report_every)
+        if not others_report(fleet, job.fleet.member) and _write(
+            outbox, job, now, lead=True, release=False
+        ):
+            return False
+    _step_down(outbox, job, now, None)
+    return True
 
 
 def fleet_of(record: FleetRecord, job: FleetJob, *, quiet_after: float) -> Fleet:
