@@ -82,6 +82,16 @@ DEFAULT_BACKOFF_JITTER = 0.5
 """Backoffs are shortened by a random fraction of up to this much."""
 DEFAULT_REAP_INTERVAL = 10.0
 """How often a process looks for activities of gone processes on its accounts (to end them)."""
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
+"""How often a process with open activities says it is alive in the account's ledger."""
+DEFAULT_HANG_AFTER = 300.0
+"""How long a live process's heartbeat may be silent before another livebar process shows its
+card as not responding: ten heartbeats (30 s each), so a busy machine, a slow ledger or a
+debugger's breakpoint of a minute never marks a healthy job. Heartbeats and looks for hung
+cards come at least ten and thirty times per threshold (``Budgets.heartbeat_every``)."""
+ENV_HANG_AFTER = "LIVEBAR_HANG_AFTER"
+HUNG_COLOR = "orange"
+"""The colour of a card whose process does not respond: it stands out, and it is not Lost's red."""
 DEFAULT_SAMPLE_INTERVAL = 0.25
 """The shortest time between two looks of the engine at a job whose update may be due: it looks
 again when a decision could change (``freshness.next_look``), never sooner than this."""

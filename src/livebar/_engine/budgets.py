@@ -45,6 +45,8 @@ class Budgets:
     fleet_min_write: float = _defaults.DEFAULT_FLEET_MIN_WRITE
     fleet_read_every: float = _defaults.DEFAULT_FLEET_READ_EVERY
     fleet_lost_after: float = _defaults.DEFAULT_FLEET_LOST_AFTER
+    hang_after: float = _defaults.DEFAULT_HANG_AFTER
+    """A live process silent this long is shown as not responding (``LIVEBAR_HANG_AFTER``)."""
 
     def __post_init__(self) -> None:
         whole = ("requests_per_window", "reserve", "end_reserve", "max_activities")
@@ -69,8 +71,21 @@ class Budgets:
             )
         if self.window <= 0 or self.ios_interval <= 0:
             raise ConfigurationError("window", "window and ios_interval must be positive")
+        if not self.hang_after > 0:
+            raise ConfigurationError("hang_after", "must be positive")
         if not 0 < self.fleet_report_every < self.fleet_lease:
             raise ConfigurationError("fleet_report_every", "must be positive and under fleet_lease")
+
+    @property
+    def heartbeat_every(self) -> float:
+        """How often the engine says it is alive: every 30 s, and ten times per ``hang_after``
+        at least (a threshold shrunk for tests shrinks it too)."""
+        return min(_defaults.DEFAULT_HEARTBEAT_INTERVAL, self.hang_after / 10)
+
+    @property
+    def watch_every(self) -> float:
+        """How often the engine looks for orphans and hung cards on its account."""
+        return min(_defaults.DEFAULT_REAP_INTERVAL, self.hang_after / 30)
 
     def ios_allowance(self, elapsed: float) -> int:
         """How many updates an activity that started ``elapsed`` seconds ago may have had."""

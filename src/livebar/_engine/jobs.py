@@ -26,6 +26,7 @@ from livebar._wire.errors import LivebarError
 if TYPE_CHECKING:
     from livebar._engine.freshness import Snapshot
     from livebar._engine.lost import LostEnd
+    from livebar._engine.watchdog import Mark
     from livebar._job.endings import Ending
     from livebar._job.fleet import FleetSpec
     from livebar._job.options import ActivitySpec
@@ -40,6 +41,7 @@ __all__ = [
     "FleetJob",
     "Job",
     "JobKind",
+    "MarkJob",
     "OrphanJob",
     "PushJob",
     "new_stream_key",
@@ -57,6 +59,8 @@ class JobKind(enum.Enum):
     ORPHAN = "orphan"
     FLEET = "fleet"
     """A fleet's one card, sent by the member that holds the fleet's lease."""
+    MARK = "mark"
+    """Another live process's card, shown as not responding (``_engine/watchdog.py``)."""
 
 
 @dataclass
@@ -333,7 +337,25 @@ class OrphanJob:
         return f"the end of {orphan.title} (left by process {orphan.owner.pid})"
 
 
-Job = Union[ActivityJob, FleetJob, PushJob, OrphanJob]
+@dataclass
+class MarkJob:
+    """One update of a hung process's card: "Not responding for 5m at 61%"."""
+
+    key: int
+    mark: Mark
+    config: Config
+    client: Client | None = None
+    owner: ActivityJob | None = None
+    plain: bool = False
+    kind = JobKind.MARK
+
+    @property
+    def title(self) -> str:
+        watched = self.mark.watched
+        return f"the mark of {watched.title} (process {watched.owner.pid} is not responding)"
+
+
+Job = Union[ActivityJob, FleetJob, PushJob, OrphanJob, MarkJob]
 
 
 def new_stream_key() -> str:

@@ -19,14 +19,14 @@ engine sends it as one of its jobs (an ``OrphanJob``), and ``livebar reap``
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from livebar import _defaults
+from livebar._engine.watchdog import progress_text, shown_state
 from livebar._job.endings import format_duration
 from livebar._wire.errors import ValidationError
-from livebar._wire.payload import ContentState, state_fraction
+from livebar._wire.payload import ContentState
 
 if TYPE_CHECKING:
     from livebar._ledger.backend import Orphan
@@ -64,7 +64,7 @@ def lost_message(orphan: Orphan) -> str:
         where = f" on {orphan.owner.hostname}" if orphan.owner.hostname else " on another host"
         what = f"{who}{where} went silent"
     text = f"Lost: {what} after {format_duration(orphan.last_seen - orphan.started_at)}"
-    where_it_was = _progress(orphan.state)
+    where_it_was = progress_text(shown_state(orphan.state))
     return f"{text} at {where_it_was}" if where_it_was else text
 
 
@@ -110,7 +110,7 @@ def _lost_state(orphan: Orphan) -> ContentState:
     message = lost_message(orphan)
     if orphan.state is not None:
         try:
-            last = ContentState.from_json(dict(orphan.state))
+            last = ContentState.from_json(shown_state(orphan.state))
             changes: dict[str, Any] = {"subtitle": message, "color": LOST_COLOR}
             if last.type == "segmented_progress":
                 changes.update(step_color=LOST_COLOR, step_colors=None)
@@ -118,14 +118,3 @@ def _lost_state(orphan: Orphan) -> ContentState:
         except (ValidationError, TypeError, ValueError):
             pass  # a state this version cannot read: say what happened without it
     return ContentState(title=orphan.title or "Lost", subtitle=message, color=LOST_COLOR)
-
-
-def _progress(state: Any | None) -> str:
-    """``61%``, ``step 2 of 3``, or ``""`` when the state says nothing of progress."""
-    if not isinstance(state, dict):
-        return ""
-    step, steps = state.get("current_step"), state.get("number_of_steps")
-    if isinstance(step, int) and isinstance(steps, int) and steps > 0:
-        return f"step {min(step + 1, steps)} of {steps}"
-    fraction = state_fraction(state)
-    return "" if fraction is None else f"{math.floor(100 * fraction + 1e-9)}%"

@@ -13,7 +13,8 @@ import math
 from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
-from livebar._engine.jobs import ActivityJob, FleetJob, OrphanJob, PushJob
+from livebar._engine import marks
+from livebar._engine.jobs import ActivityJob, FleetJob, MarkJob, OrphanJob, PushJob
 from livebar._engine.lost import ended_record, lost_end
 from livebar._engine.messages import (
     AskSlot,
@@ -28,9 +29,11 @@ from livebar._engine.messages import (
     YieldSlot,
 )
 from livebar._engine.pacing import PacingPolicy, Phase, Wait
+from livebar._engine.phases import card_of
 from livebar._engine.requests import outcome_push
+from livebar._engine.watchdog import with_budget
 from livebar._job.endings import format_duration
-from livebar._ledger import ledger as _ledger
+from livebar._ledger import watching
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
 from livebar._log import log
@@ -62,7 +65,7 @@ class Outbox:
         self.ledger = ledger
         self.config = config
         self.activities: dict[int, ActivityJob] = {}
-        self.queued: dict[int, PushJob | OrphanJob] = {}
+        self.queued: dict[int, PushJob | OrphanJob | MarkJob] = {}
         self.refused = False
         """The key was refused (or its billing blocked): nothing new is taken in."""
         self.reachable = False
@@ -170,11 +173,14 @@ class Outbox:
         if job.state is None or isinstance(job, FleetJob):
             return
         state = job.state.to_json()
+        card = card_of(self.policy.slot(job.key), now)
         if job.ending is not None:
             state = ended_record({**state, "auto_dismiss_minutes": job.ending.dismiss_minutes})
+        elif card is not None:  # what a watcher needs to keep iOS's budget if it marks the card
+            state = with_budget(state, age=card[0], updates=card[1])
         self.ledger.record_state(str(job.key), now, activity_id=job.stats.activity_id, state=state)
 
-    def queue(self, job: PushJob | OrphanJob) -> None:
+    def queue(self, job: PushJob | OrphanJob | MarkJob) -> None:
         self.queued[job.key] = job
         self.policy.push(job.key)
 
@@ -279,6 +285,8 @@ class Outbox:
         for key, queued in list(self.queued.items()):
             if isinstance(queued, OrphanJob):
                 self.ledger.settle_orphan(queued.end.orphan.id, now, ended=False)
+            elif isinstance(queued, MarkJob):
+                watching.mark(self.ledger, queued.mark.watched.id, now, marked=False)
             else:
                 self.lost.append(queued.title)
             self.apply(self.policy.forget(key), now)
@@ -313,19 +321,24 @@ class Outbox:
     # -- the account's other processes ----------------------------------------------------------
 
     def tend(self, now: float, new_key: Callable[[], int]) -> None:
-        """Heartbeat, and take the activities of processes on the account that are gone."""
+        """Heartbeat (and show our own state on cards another process marked not responding
+        while we were silent); take the activities of processes on the account that are gone,
+        and mark the cards of those that are alive but silent (``_engine/watchdog.py``)."""
+        budgets = self.policy.budgets
         if now >= self.next_heartbeat:
-            self.next_heartbeat = now + _ledger.DEFAULT_HEARTBEAT_INTERVAL
+            self.next_heartbeat = now + budgets.heartbeat_every
             for key in self.ledger.heartbeat(now):  # reaped by another host while we were paused
                 job = self.activities.get(int(key)) if key.isdigit() else None
                 if job is not None:
                     job.stats.last_error = "ended by another livebar process (lost contact)"
                     self.abandon(job, now)
                     self.settle(job, now)
+            marks.take_back(self, now)  # we are back: the phone shows our own state again
         if now >= self.next_claim and not self.refused:
-            self.next_claim = now + _defaults.DEFAULT_REAP_INTERVAL
+            self.next_claim = now + budgets.watch_every
             for orphan in self.ledger.claim_orphans(now):
                 self.queue(OrphanJob(new_key(), lost_end(orphan), self.config, client=self.client))
+            marks.watch(self, now, new_key)
 
     def next_chore(self) -> float:
         """When ``tend`` is next due while this account has work (``inf`` without: an idle

@@ -128,8 +128,7 @@ class PacingPolicy:
 
     def granted(self, key: int, granted: bool) -> None:
         """The ledger's answer to ``AskSlot`` for ``key``."""
-        slot = self._slots.get(key)
-        if slot is not None:
+        if (slot := self._slots.get(key)) is not None:
             slot.granted = granted
 
     def renewed(self, key: int, now: float) -> None:
@@ -149,6 +148,10 @@ class PacingPolicy:
         slot = self._slots.get(key)
         if slot is not None and slot.phase is Phase.WAITING:
             adopted(slot, now - max(age, 0.0), updates, self.budgets.rotate_after)
+
+    def slot(self, key: int) -> Slot | None:
+        """Activity ``key`` as pacing sees it (``phases.card_of``, ``phases.overwritten``)."""
+        return self._slots.get(key)
 
     def observe(self, key: int, snapshot: Snapshot) -> None:
         """The latest state of an activity; states between two sends coalesce into one."""
@@ -180,8 +183,7 @@ class PacingPolicy:
 
     def coalesced(self, key: int) -> int:
         """How many sampled states of ``key`` were replaced by a newer one before being sent."""
-        slot = self._slots.get(key)
-        return slot.coalesced if slot is not None else 0
+        return 0 if (slot := self._slots.get(key)) is None else slot.coalesced
 
     def held_back(self) -> list[tuple[int, Held]]:
         """The activities whose start the last plan held back, and why (oldest first)."""
@@ -190,8 +192,7 @@ class PacingPolicy:
         return [(s.key, s.held) for s in waiting if s.held is not None]
 
     def phase(self, key: int) -> Phase | None:
-        slot = self._slots.get(key)
-        return slot.phase if slot is not None else None
+        return None if (slot := self._slots.get(key)) is None else slot.phase
 
     def abandon(self, key: int) -> list[Effect]:
         """Give up on an activity (its end will not be sent)."""
@@ -204,8 +205,7 @@ class PacingPolicy:
 
     def as_stream(self, key: int) -> None:
         """The activity goes on as a stream (renewed by the server, not by pacing)."""
-        slot = self._slots.get(key)
-        if slot is not None:
+        if (slot := self._slots.get(key)) is not None:
             slot.rotates = False
 
     def forget(self, key: int) -> list[Effect]:

@@ -26,6 +26,8 @@ __all__ = [
     "Slot",
     "Wait",
     "adopted",
+    "card_of",
+    "overwritten",
     "failed",
     "maybe_started",
     "retrying",
@@ -195,6 +197,22 @@ def adopted(slot: Slot, started_at: float, updates: int, rotate_after: float) ->
     slot.renew_at = started_at + rotate_after
     slot.updates_sent = max(updates, 0)
     slot.shown = UNKNOWN
+
+
+def card_of(slot: Slot | None, now: float) -> tuple[float, int] | None:
+    """How old the slot's card is and how many updates it has had (None: not on the phone)."""
+    if slot is None or slot.phase is not Phase.ACTIVE:
+        return None
+    return now - slot.started_at, slot.updates_sent
+
+
+def overwritten(slot: Slot | None) -> None:
+    """Another process updated the card (it showed it as not responding): that update counts
+    against the card's iOS budget, and the phone no longer shows the job's state, so its next
+    state is worth a send."""
+    if slot is not None and slot.phase is Phase.ACTIVE:
+        slot.updates_sent += 1
+        slot.shown = UNKNOWN
 
 
 def failed(slot: Slot, kind: Kind, heard: Heard) -> None:

@@ -14,16 +14,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from livebar import _defaults
+from livebar._engine.budgets import Budgets
 from livebar._engine.jobs import JobKind
 from livebar._engine.lost import LostEnd, lost_end
 from livebar._engine.messages import Heard, Kind
 from livebar._engine.outbox import perform
-from livebar._engine.requests import orphan_call
+from livebar._engine.requests import Call, mark_call, orphan_call
 from livebar._engine.verdicts import Answered, JobFacts, Verdict, interpret
+from livebar._engine.watchdog import Action, decide, facts_of, ios_room, mark_of
+from livebar._ledger import watching
 from livebar._wire.errors import Diagnosis, LivebarError, PermissionDeniedError, Trouble, classify
 
 if TYPE_CHECKING:
-    from livebar._ledger.backend import Orphan
+    from livebar._ledger.backend import Orphan, Watched
     from livebar._ledger.ledger import AccountLedger
 
 __all__ = ["ReapReport", "reap"]
@@ -42,6 +45,14 @@ class ReapReport:
     ended: list[Orphan] = field(default_factory=list)
     already_ended: list[Orphan] = field(default_factory=list)
     failed: list[tuple[Orphan, str]] = field(default_factory=list)
+    marked: list[Watched] = field(default_factory=list)
+    """Cards of live processes silent for ``hang_after``, shown as not responding now."""
+    not_responding: list[Watched] = field(default_factory=list)
+    """Cards already marked whose processes are still silent (and those waiting for iOS's
+    budget to mark them)."""
+    restoring: list[Watched] = field(default_factory=list)
+    """Marked cards whose processes answer again: each owner shows its own state again."""
+    mark_failed: list[tuple[Watched, str]] = field(default_factory=list)
 
     @property
     def found(self) -> int:
@@ -57,6 +68,7 @@ def reap(
     auto_dismiss_minutes: int = _defaults.DEFAULT_FAILURE_AUTO_DISMISS_MINUTES,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    hang_after: float = _defaults.DEFAULT_HANG_AFTER,
 ) -> ReapReport:
     """Claim every orphan of ``ledger``'s account and end it truthfully with ``client``.
 
@@ -98,7 +110,56 @@ def reap(
         else:
             report.ended.append(orphan)
         ledger.settle_orphan(orphan.id, clock(), ended=settled)
+    watch(ledger, client, report, Budgets(hang_after=hang_after), limit=limit, clock=clock)
     return report
+
+
+def watch(
+    ledger: AccountLedger,
+    client: Any,
+    report: ReapReport,
+    budgets: Budgets,
+    *,
+    limit: int,
+    clock: Callable[[], float],
+) -> None:
+    """Mark, once, every card of a live process silent for ``budgets.hang_after``
+    (``watchdog.decide``), when iOS's budget for the card has room; a mark that did not go
+    through is given back to the ledger for a later pass."""
+    for watched in watching.watch(ledger, clock()):
+        action = decide(facts_of(watched), hang_after=budgets.hang_after)
+        if action is Action.RESTORE:
+            report.restoring.append(watched)
+        elif action is Action.NOTHING and watched.marked:
+            report.not_responding.append(watched)
+        if action is not Action.MARK:
+            continue
+        if not ios_room(watched, budgets) or not watching.mark(ledger, watched.id, clock()):
+            report.not_responding.append(watched)
+            continue
+        admission = ledger.acquire(clock(), limit=limit, floor=budgets.end_reserve)
+        if not admission.admitted:
+            watching.mark(ledger, watched.id, clock(), marked=False)
+            report.mark_failed.append((watched, "no room in the account's rate limit now"))
+            continue
+        verdict, why = _send(client, mark_call(mark_of(watched)), JobKind.MARK, Kind.UPDATE)
+        if verdict.heard is Heard.OK:
+            report.marked.append(watched)
+        else:
+            if verdict.heard in _AGAIN or verdict.standing is not None:
+                watching.mark(ledger, watched.id, clock(), marked=False)  # a later pass tries again
+            report.mark_failed.append((watched, why))
+
+
+def _send(client: Any, call: Call, job: JobKind, kind: Kind) -> tuple[Verdict, str]:
+    """Send ``call`` once; what its answer means for a job of ``job``'s kind."""
+    try:
+        result = perform(client, call)
+    except LivebarError as exc:
+        mine = isinstance(exc, PermissionDeniedError)
+        verdict = interpret(JobFacts(job), kind, classify(exc), own_request=mine)
+        return verdict, f"{type(exc).__name__}: {exc}"
+    return interpret(JobFacts(job), kind, Answered.of(result)), ""
 
 
 def _end_by(

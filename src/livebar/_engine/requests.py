@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple, Union
 
-from livebar._engine.jobs import ActivityJob, OrphanJob, PushJob
+from livebar._engine.jobs import ActivityJob, MarkJob, OrphanJob, PushJob
 from livebar._engine.messages import Kind
 from livebar._job.endings import Outcome
 from livebar._wire.errors import Operation
@@ -24,8 +24,9 @@ from livebar._wire.payload import (
 if TYPE_CHECKING:
     from livebar._engine.jobs import Job
     from livebar._engine.lost import LostEnd
+    from livebar._engine.watchdog import Mark
 
-__all__ = ["CONTINUES", "Body", "Call", "build", "orphan_call", "outcome_push"]
+__all__ = ["CONTINUES", "Body", "Call", "build", "mark_call", "orphan_call", "outcome_push"]
 
 CONTINUES = "Continues on a new card\u2026"
 """The last words of an activity livebar renews before iOS's 8 hours end it."""
@@ -47,6 +48,8 @@ def build(job: Job, kind: Kind) -> Call:
         return Call(Operation.PUSH, job.notification)
     if isinstance(job, OrphanJob):
         return orphan_call(job.end.bare() if job.plain else job.end)
+    if isinstance(job, MarkJob):
+        return mark_call(job.mark)
     if kind is Kind.PUSH:
         return Call(Operation.PUSH, outcome_push(job))
     return _activity_call(job, kind)
@@ -118,6 +121,17 @@ def orphan_call(end: LostEnd) -> Call:
             auto_dismiss_minutes=dismiss,
         ),
     )
+
+
+def mark_call(mark: Mark) -> Call:
+    """The update that shows another process's card as not responding: a stream's PUT (the
+    server follows the stream's renewals), else ``/live-activity/update`` with the card's id."""
+    watched, state = mark.watched, mark.content_state
+    if watched.stream_key is not None:
+        return Call(Operation.STREAM, StreamUpdate(content_state=state), watched.stream_key)
+    assert watched.activity_id is not None
+    update = UpdateActivity(activity_id=watched.activity_id, content_state=state)
+    return Call(Operation.UPDATE, update)
 
 
 def outcome_push(job: ActivityJob) -> PushNotification:

@@ -10,6 +10,7 @@ and when SIGTERM last arrived. A forked child starts with a fresh runtime state.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, cast
@@ -224,7 +225,7 @@ class Runtime:
 
     def default_budgets(self) -> Budgets:
         from livebar._engine.budgets import budgets_for
-        from livebar._wire.config import requests_per_minute_setting
+        from livebar._wire.config import hang_after_setting, requests_per_minute_setting
 
         if self.budgets is not None:
             return self.budgets
@@ -233,7 +234,12 @@ class Runtime:
         except ConfigurationError as exc:
             self.say_once("share", "livebar: %s; using the default", exc)
             share = _defaults.DEFAULT_REQUESTS_PER_MINUTE
-        return budgets_for(share)
+        try:
+            hang_after = hang_after_setting()
+        except ConfigurationError as exc:
+            self.say_once("hang", "livebar: %s; using the default", exc)
+            hang_after = _defaults.DEFAULT_HANG_AFTER
+        return dataclasses.replace(budgets_for(share), hang_after=hang_after)
 
     def deadline(self) -> float:
         """The flush deadline in force: ``configure()``, else ``LIVEBAR_FLUSH_TIMEOUT``, else

@@ -139,6 +139,14 @@ _TABLE: dict[tuple[JobKind, Trouble], Verdict] = {
     (JobKind.ORPHAN, Trouble.GARBLED): Verdict(Heard.OK, settle_orphan=True),
     (JobKind.ORPHAN, Trouble.REJECTED): Verdict(Heard.NEVER, settle_orphan=True),
     (JobKind.ORPHAN, Trouble.NO_ENDPOINT): Verdict(Heard.NEVER),  # kept for a right base URL
+    # -- another live process's card, shown as not responding: one update, never retried
+    # plainly; a card that is gone needs no mark ------------------------------------------------
+    (JobKind.MARK, Trouble.FORBIDDEN): Verdict(Heard.FORBIDDEN, standing=Standing.REFUSED),
+    (JobKind.MARK, Trouble.BLOCKED): Verdict(Heard.BLOCKED, standing=Standing.BLOCKED),
+    (JobKind.MARK, Trouble.GONE): Verdict(Heard.OK, delivered=True),
+    (JobKind.MARK, Trouble.GARBLED): Verdict(Heard.OK, delivered=True),
+    (JobKind.MARK, Trouble.REJECTED): Verdict(Heard.NEVER, dropped=True, forget=True),
+    (JobKind.MARK, Trouble.NO_ENDPOINT): Verdict(Heard.NEVER, dropped=True, forget=True),
     # -- a fleet's card, sent by the member that leads: an activity's rows, but a card that
     # was already gone when its end arrived was ended by another member (a sender before this
     # one): nothing to say ---------------------------------------------------------------------
@@ -218,7 +226,7 @@ def _delivered(job: JobFacts, kind: Kind, result: Answered) -> Verdict:
     """A result the client could read: what it says beyond "done"."""
     if job.kind is JobKind.ORPHAN:
         return Verdict(Heard.OK, delivered=True, settle_orphan=True, note=Note.ORPHAN_ENDED)
-    if job.kind is JobKind.PUSH:
+    if job.kind in (JobKind.PUSH, JobKind.MARK):
         return Verdict(Heard.OK, delivered=True)
     verdict = Verdict(Heard.OK, delivered=True, warning=result.warning)
     if result.operation == "rotated":

@@ -25,6 +25,7 @@ __all__ = [
     "Orphan",
     "SlotGrant",
     "Tracked",
+    "Watched",
 ]
 
 
@@ -88,6 +89,32 @@ class Orphan:
     started_at: float
     last_seen: float
     state: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Watched:
+    """An open activity of another process, as a watchdog sees it (``Backend.watch``).
+
+    ``alive``: its owner is alive as the reader can tell (``Owner.alive``: its pid on this
+    host, its heartbeat's age elsewhere). ``silent_for``: seconds since the owner's last
+    heartbeat or state, on the backend's clock. ``marked``: some process has already shown
+    its card as not responding. ``recorded_at``: when its state was last written (backend's
+    clock), ``started_at`` when it took its slot. ``state`` is the last content state the
+    phone was sent (JSON, as the owner recorded it).
+    """
+
+    id: str
+    owner: Owner
+    alive: bool
+    same_host: bool
+    title: str
+    stream_key: str | None
+    activity_id: str | None
+    started_at: float
+    recorded_at: float
+    silent_for: float
+    state: Mapping[str, Any] | None
+    marked: bool
 
 
 @dataclass
@@ -284,6 +311,23 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Drop this owner's records and release resources (a clean exit)."""
+
+    # -- watching: cards of live owners that stopped turning (``livebar._engine.watchdog``) ------
+
+    def watch(self, now: float, *, stale_after: float) -> list[Watched]:
+        """Every open activity of other owners that is on the phone and claimed by no reaper,
+        with its owner's liveness, silence and mark. Drops marks whose activity is gone."""
+        return []  # a backend of this process alone: nothing of another process to watch
+
+    def mark(self, record: str, now: float, *, marked: bool) -> bool:
+        """Set (``marked``) or clear the not-responding mark of ``record``, atomically: answers
+        whether this call changed it (of two racing markers, one wins)."""
+        return False
+
+    def take_marks(self, now: float) -> tuple[str, ...]:
+        """Clear the marks on this owner's activities and answer their keys (the owner is back:
+        it shows its own state again)."""
+        return ()
 
     # -- fleets: one card for a job run by many members (``livebar._job.fleet``) ---------------
 

@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, TypeVar
 
+from livebar import _defaults
 from livebar._ledger.backend import (
     Admission,
     Backend,
@@ -75,7 +76,7 @@ DEFAULT_RECOVER_EVERY = 30.0
 DEFAULT_STALE_AFTER = 600.0
 """How old another host's heartbeat must be before its owner counts as gone. Generous: a
 paused process that comes back must find its activities where it left them."""
-DEFAULT_HEARTBEAT_INTERVAL = 30.0
+DEFAULT_HEARTBEAT_INTERVAL = _defaults.DEFAULT_HEARTBEAT_INTERVAL
 """How often an owner should call ``heartbeat`` (well under ``DEFAULT_STALE_AFTER``)."""
 
 
@@ -289,6 +290,15 @@ class AccountLedger:
         """The end of a claimed orphan went out (``ended``: drop it) or failed for now (give the
         claim back, so this or another process tries again later)."""
         self._write(now, lambda b, _t: b.settle_orphan(orphan_id, ended=ended))
+
+    def call(self, now: float, operation: Callable[[Backend, float], _T]) -> _T | None:
+        """``operation(backend, backend_now)`` with this ledger's failure handling (None: no
+        answer now); ``livebar._ledger.watching`` asks its questions through it."""
+        return self._call(now, operation)
+
+    @property
+    def stale_after(self) -> float:
+        return self._stale_after
 
     def close(self, now: float) -> None:
         """Drop this process's records (a clean exit: every activity has ended)."""

@@ -37,10 +37,12 @@ from livebar._ledger.backend import (
     Orphan,
     SlotGrant,
     Tracked,
+    Watched,
     _Grant,
 )
 from livebar._ledger.owner import Owner
 from livebar._ledger.redis_fleets import RedisFleets
+from livebar._ledger.redis_watch import RedisWatch
 from livebar._wire.account import Account
 
 __all__ = ["DEFAULT_REDIS_TIMEOUT", "RedisBackend"]
@@ -399,6 +401,7 @@ class RedisBackend(Backend):
         self._restore = r.register_script(_RESTORE)
         self._close = r.register_script(_CLOSE)
         self._fleets = RedisFleets(r, prefix, _PRELUDE, self._run)
+        self._watch = RedisWatch(r, prefix, self._run)
         self._owner_json = json.dumps(
             {"host": owner.host, "pid": owner.pid, "start": owner.start, "hostname": owner.hostname}
         )
@@ -567,6 +570,19 @@ class RedisBackend(Backend):
             [self._acts, self._states, self._owners, self._beats, self._sent, self._seq],
             args,
         )
+
+    # -- watching (``livebar._ledger.redis_watch``) ----
+
+    def watch(self, now: float, *, stale_after: float) -> list[Watched]:
+        clock = None if self._server_time else now
+        owners = lambda raw: _owner(json.loads(raw))  # noqa: E731
+        return self._watch.watch(self.owner, clock, stale_after, owners)
+
+    def mark(self, record: str, now: float, *, marked: bool) -> bool:
+        return self._watch.mark(record, self.owner, marked)
+
+    def take_marks(self, now: float) -> tuple[str, ...]:
+        return self._watch.take_marks(self.owner)
 
     # -- fleets (``livebar._ledger.redis_fleets``) ----------------------------------------------
 

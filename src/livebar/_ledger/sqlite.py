@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from livebar._ledger import sqlite_fleets
+from livebar._ledger import sqlite_fleets, sqlite_watch
 from livebar._ledger.backend import (
     Backend,
     FleetJoin,
@@ -34,6 +34,7 @@ from livebar._ledger.backend import (
     Orphan,
     SlotGrant,
     Tracked,
+    Watched,
     _Grant,
 )
 from livebar._ledger.owner import Owner, boot_id
@@ -125,7 +126,7 @@ class SqliteBackend(Backend):
     # -- plumbing -----------------------------------------------------------------------------
 
     def _create(self, db: sqlite3.Connection, now: float) -> None:
-        for statement in (_SCHEMA + sqlite_fleets.SCHEMA).split(";"):
+        for statement in (_SCHEMA + sqlite_fleets.SCHEMA + sqlite_watch.SCHEMA).split(";"):
             if statement.strip():
                 db.execute(statement)
         db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
@@ -394,6 +395,27 @@ class SqliteBackend(Backend):
             )
 
         self._transaction(work)
+
+    # -- watching (``livebar._ledger.sqlite_watch``) ---------------------------------------------
+
+    def watch(self, now: float, *, stale_after: float) -> list[Watched]:
+        me = self.owner
+        found: list[Watched] = self._transaction(
+            lambda db, now: sqlite_watch.watch(db, now, me, stale_after)
+        )
+        return found
+
+    def mark(self, record: str, now: float, *, marked: bool) -> bool:
+        me = self.owner
+        changed: bool = self._transaction(
+            lambda db, now: sqlite_watch.mark(db, now, record, me, marked)
+        )
+        return changed
+
+    def take_marks(self, now: float) -> tuple[str, ...]:
+        me = self.owner
+        keys: tuple[str, ...] = self._transaction(lambda db, _now: sqlite_watch.take_marks(db, me))
+        return keys
 
     # -- fleets (``livebar._ledger.sqlite_fleets``) ---------------------------------------------
 

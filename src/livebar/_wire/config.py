@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from livebar import _defaults
 from livebar._defaults import (
     ACCOUNT_REQUESTS_PER_MINUTE,
     DEFAULT_BASE_URL,
@@ -109,6 +110,19 @@ def flush_timeout_setting(
         option = ENV_FLUSH_TIMEOUT
         value = _float(text, option)
     return float(checks.setting(checks.number, value, option, minimum=0))
+
+
+def hang_after_setting(*, environ: Mapping[str, str] | None = None) -> float:
+    """How long a live process may be silent before its card shows "Not responding":
+    ``LIVEBAR_HANG_AFTER`` (seconds, above 0) > 300 s (only that variable read)."""
+    env = os.environ if environ is None else environ
+    text = env.get(_defaults.ENV_HANG_AFTER, "").strip()
+    if not text:
+        return _defaults.DEFAULT_HANG_AFTER
+    value = _float(text, _defaults.ENV_HANG_AFTER)
+    if not value > 0:
+        raise ConfigurationError(_defaults.ENV_HANG_AFTER, "must be above 0")
+    return value
 
 
 def requests_per_minute_setting(
