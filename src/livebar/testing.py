@@ -167,6 +167,27 @@ class VirtualTime:
 
     sleep = advance
 
+    def hang(self, seconds: float) -> None:
+        """The process stops turning for ``seconds`` (SIGSTOP, a deadlock holding the GIL in C
+        code): virtual time passes and ``call_later`` calls (the world outside: another
+        process, ``livebar reap`` from cron) run when due, but the engine takes no turn, so
+        its heartbeat in the ledger goes stale. The turns that fell due run on the next
+        ``advance``, as a process that is continued catches up."""
+        if not seconds >= 0:
+            raise ValueError("seconds must be >= 0")
+        target = self.now + seconds
+        while self._calls and self._calls[0][0] <= target:
+            when, _order, fn = heapq.heappop(self._calls)
+            self.now = max(self.now, when)
+            fn()
+        self.now = max(self.now, target)
+
+    def client(self, api_key: str | None = None) -> Client:
+        """A client of the simulated account on the virtual clock: another process's way to
+        the same phone (``livebar reap``'s, say), closed with the harness."""
+        key = api_key or self.state.config.api_key
+        return self._connect(Config(api_key=key, base_url=VIRTUAL_URL, timeout=self.timeout))
+
     def call_later(self, seconds: float, fn: Callable[[], object]) -> None:
         """Call ``fn()`` once ``seconds`` of virtual time have passed (while time moves: in
         ``advance``, ``flush`` or ``wait``), e.g. to bring a downed server back mid-flush."""
