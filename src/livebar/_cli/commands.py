@@ -19,7 +19,7 @@ from livebar._cli.common import (
 )
 from livebar._cli.run import LineWatcher, compile_rule
 from livebar._defaults import ENV_API_KEY, ENV_DISABLE
-from livebar._wire.errors import LivebarError, ValidationError
+from livebar._wire.errors import ConfigurationError, LivebarError, ValidationError
 
 __all__ = ["demo", "push", "reap", "simulate", "watch"]
 
@@ -90,31 +90,33 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def reap(args: argparse.Namespace) -> int:
+    from livebar._cli.reports import reap_json, reap_lines
     from livebar._engine.reap import reap as reap_orphans
     from livebar._ledger.settings import open_ledger
     from livebar._wire.account import account_for
     from livebar._wire.client import Client
+    from livebar._wire.config import hang_after_setting
 
     settings = config()
     if not settings.api_key:
         raise UsageError(f"no API key: set {ENV_API_KEY}")
+    try:
+        hang_after = hang_after_setting()
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
     if args.after is not None:
         _wait_for_exit(args.after, timeout=30.0)
     ledger = open_ledger(account_for(api_key=settings.api_key, base_url=settings.base_url))
     try:
         with Client(api_key=settings.api_key, base_url=settings.base_url, retry=False) as client:
-            report = reap_orphans(ledger, client, deadline=args.deadline)
+            report = reap_orphans(ledger, client, deadline=args.deadline, hang_after=hang_after)
     finally:
         ledger.close(0.0)
-    for orphan in report.ended:
-        print(f"{PROG}: ended {orphan.title!r}", flush=True)
-    for orphan in report.already_ended:
-        print(f"{PROG}: {orphan.title!r} had already ended", flush=True)
-    for orphan, why in report.failed:
-        say(f"{PROG} reap: could not end {orphan.title!r}: {why}")
-    if not report.found:
-        print(f"{PROG}: nothing to reap ({ledger.backend} ledger)", flush=True)
-    return 1 if report.failed else 0
+    if args.json:
+        print(reap_json(report, ledger.backend), flush=True)
+    else:
+        reap_lines(report, ledger.backend)
+    return 1 if report.failed or report.mark_failed else 0
 
 
 def _wait_for_exit(pid: int, *, timeout: float) -> None:

@@ -169,13 +169,17 @@ def _watch(sub: Commands) -> argparse.ArgumentParser:
 def _reap(sub: Commands) -> argparse.ArgumentParser:
     command = sub.add_parser(
         "reap",
-        help="end the Live Activities of livebar processes that were killed",
+        help="end the cards of killed livebar processes, mark those of hung ones",
         description=(
             "End, truthfully, every Live Activity of this account whose livebar process is gone "
-            "(killed, OOM, a lost node): 'Lost: process 4121 was killed after 2h 13m at 61%'. "
-            "Any livebar process on the account does this on its own; run it from cron or a "
-            "shell when none is running."
+            "(killed, OOM, a lost node): 'Lost: process 4121 was killed after 2h 13m at 61%'; "
+            "mark, once, the card of a live process silent for LIVEBAR_HANG_AFTER seconds "
+            "(default 300): 'Not responding for 5m at 61%'. Any livebar process on the account "
+            "does this on its own; run it from cron or a systemd timer when none is running."
         ),
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print what was done as one JSON object"
     )
     command.add_argument(
         "--deadline",

@@ -165,7 +165,7 @@ class Outbox:
             self.policy.close(job.key, job.snapshot)
             self.record(job, now)
 
-    def record(self, job: ActivityJob, now: float) -> None:
+    def record(self, job: ActivityJob, now: float, landed: Kind | None = None) -> None:
         """Tell the ledger what a reaper would end ``job`` with if this process went now: its
         own end once it has one (a finished job is never shown "Lost"), else the state the
         phone was last sent. Never a fleet's card: it is the fleet's, and the next sender goes
@@ -173,7 +173,7 @@ class Outbox:
         if job.state is None or isinstance(job, FleetJob):
             return
         state = job.state.to_json()
-        card = card_of(self.policy.slot(job.key), now)
+        card = card_of(self.policy.slot(job.key), now, landed)
         if job.ending is not None:
             state = ended_record({**state, "auto_dismiss_minutes": job.ending.dismiss_minutes})
         elif card is not None:  # what a watcher needs to keep iOS's budget if it marks the card
@@ -225,7 +225,7 @@ class Outbox:
             self.policy.renewed(job.key, now)
         if send.kind in (Kind.START, Kind.UPDATE):
             stats.activity_id = result.activity_id or stats.activity_id
-            self.record(job, now)
+            self.record(job, now, send.kind)
         if send.kind is Kind.ROTATE:
             stats.rotations += 1
         elif send.kind is Kind.UPDATE:

@@ -199,11 +199,14 @@ def adopted(slot: Slot, started_at: float, updates: int, rotate_after: float) ->
     slot.shown = UNKNOWN
 
 
-def card_of(slot: Slot | None, now: float) -> tuple[float, int] | None:
-    """How old the slot's card is and how many updates it has had (None: not on the phone)."""
+def card_of(slot: Slot | None, now: float, landed: Kind | None = None) -> tuple[float, int] | None:
+    """How old the slot's card is and how many updates it has had (None: not on the phone),
+    counting ``landed``, a start or update that went through but is not yet heard by pacing."""
+    if slot is not None and landed is Kind.START:
+        return 0.0, 0
     if slot is None or slot.phase is not Phase.ACTIVE:
         return None
-    return now - slot.started_at, slot.updates_sent
+    return now - slot.started_at, slot.updates_sent + (landed is Kind.UPDATE)
 
 
 def overwritten(slot: Slot | None) -> None:
