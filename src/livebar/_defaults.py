@@ -92,6 +92,10 @@ cards come at least ten and thirty times per threshold (``Budgets.heartbeat_ever
 ENV_HANG_AFTER = "LIVEBAR_HANG_AFTER"
 HUNG_COLOR = "orange"
 """The colour of a card whose process does not respond: it stands out, and it is not Lost's red."""
+DEFAULT_GRACE_DIVISOR = 24
+"""A scheduled job's default grace is this fraction of its period (an hour for a daily job)."""
+DEFAULT_SCHEDULE_CHECK = 60.0
+"""How often a process with work looks for scheduled jobs that missed their start."""
 DEFAULT_SAMPLE_INTERVAL = 0.25
 """The shortest time between two looks of the engine at a job whose update may be due: it looks
 again when a decision could change (``freshness.next_look``), never sooner than this."""

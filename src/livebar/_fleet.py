@@ -70,7 +70,7 @@ class FleetMember(LiveActivity):
     every member has, or the deadline has passed with nobody still running.
     """
 
-    def __init__(self, name: str, **options: Unpack[FleetOptions]) -> None:
+    def __init__(self, name: str, /, **options: Unpack[FleetOptions]) -> None:
         given: dict[str, Any] = dict(options)
         own = {key: given.pop(key) for key in _FLEET_OPTIONS if key in given}
         try:

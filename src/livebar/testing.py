@@ -126,6 +126,7 @@ class VirtualTime:
             ledgers=ledgers
             or (lambda account, window: AccountLedger(MemoryBackend(window=window))),
             sample_interval=sample_interval,
+            wall=self._wall,
         )
         self.intake = self.dispatcher.intake
         self.intake.use_given_clients = False

@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from livebar import _defaults
-from livebar._engine import fleets
+from livebar._engine import fleets, schedules
 from livebar._engine.budgets import Budgets
 from livebar._engine.intake import CLOSE, Intake, Opening
 from livebar._engine.jobs import ActivityJob, FleetJob, Job, OrphanJob, PushJob, new_stream_key
@@ -122,8 +122,10 @@ class Dispatcher:
         stop_grace: float = _defaults.DEFAULT_STOP_GRACE,
         rng: random.Random | None = None,
         intake: Intake | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.budgets = budgets or Budgets()
+        self.wall = wall
         self._rng = rng
         self.clock = clock
         self.sample_interval = sample_interval
@@ -283,7 +285,7 @@ class Dispatcher:
             return None
         ledger = self._ledger_for(account, self.budgets.window)
         policy = PacingPolicy(self.budgets, self._rng or random.Random())
-        outbox = self._outboxes[account.id] = Outbox(client, policy, ledger, config)
+        outbox = self._outboxes[account.id] = Outbox(client, policy, ledger, config, self.wall)
         return outbox
 
     def _sample(self, outbox: Outbox, now: float, seal_before: float) -> float:
@@ -309,6 +311,7 @@ class Dispatcher:
             if job.ending is not None:
                 policy.close(job.key, job.snapshot)
                 outbox.record(job, now)  # the end, for whoever delivers it if we cannot
+                schedules.ended(outbox, job, now)
                 continue
             if sample.pending:
                 ended = sample.ended_at if sample.ended_at is not None else now

@@ -10,10 +10,11 @@ policy returns. Only the engine's thread touches it.
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
-from livebar._engine import marks
+from livebar._engine import marks, schedules
 from livebar._engine.jobs import ActivityJob, FleetJob, MarkJob, OrphanJob, PushJob
 from livebar._engine.lost import ended_record, lost_end
 from livebar._engine.messages import (
@@ -58,9 +59,16 @@ class Outbox:
     """One account's jobs, budgets (pacing policy and ledger), client and standing."""
 
     def __init__(
-        self, client: Client, policy: PacingPolicy, ledger: AccountLedger, config: Config
+        self,
+        client: Client,
+        policy: PacingPolicy,
+        ledger: AccountLedger,
+        config: Config,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
+        self.wall = wall
+        """The wall clock (scheduled jobs' times outlive reboots; a virtual one in tests)."""
         self.policy = policy
         self.ledger = ledger
         self.config = config
@@ -81,6 +89,7 @@ class Outbox:
         resolve), while it still is; said once, and again when it answers."""
         self.next_claim = -math.inf
         self.next_heartbeat = -math.inf
+        self.next_schedule_check = -math.inf
 
     def job(self, key: int) -> Job | None:
         return self.activities.get(key) or self.queued.get(key)
@@ -161,9 +170,11 @@ class Outbox:
             stream_key=None if fleet else job.stream_key,
         )
         self.policy.granted(job.key, bool(self.ask(question, now)))
+        schedules.started(self, job, now)
         if job.ending is not None:  # over before the engine first saw it
             self.policy.close(job.key, job.snapshot)
             self.record(job, now)
+            schedules.ended(self, job, now)
 
     def record(self, job: ActivityJob, now: float, landed: Kind | None = None) -> None:
         """Tell the ledger what a reaper would end ``job`` with if this process went now: its
@@ -339,6 +350,8 @@ class Outbox:
             for orphan in self.ledger.claim_orphans(now):
                 self.queue(OrphanJob(new_key(), lost_end(orphan), self.config, client=self.client))
             marks.watch(self, now, new_key)
+        if not self.refused:
+            schedules.check(self, now, new_key)
 
     def next_chore(self) -> float:
         """When ``tend`` is next due while this account has work (``inf`` without: an idle

@@ -19,15 +19,24 @@ from livebar._engine.jobs import JobKind
 from livebar._engine.lost import LostEnd, lost_end
 from livebar._engine.messages import Heard, Kind
 from livebar._engine.outbox import perform
+from livebar._engine.overdue import missed_push, to_push
 from livebar._engine.requests import Call, mark_call, orphan_call
 from livebar._engine.verdicts import Answered, JobFacts, Verdict, interpret
 from livebar._engine.watchdog import Action, decide, facts_of, ios_room, mark_of
 from livebar._ledger import watching
-from livebar._wire.errors import Diagnosis, LivebarError, PermissionDeniedError, Trouble, classify
+from livebar._wire.errors import (
+    Diagnosis,
+    LivebarError,
+    Operation,
+    PermissionDeniedError,
+    Trouble,
+    classify,
+)
 
 if TYPE_CHECKING:
     from livebar._ledger.backend import Orphan, Watched
     from livebar._ledger.ledger import AccountLedger
+    from livebar._ledger.schedules import Schedule
 
 __all__ = ["ReapReport", "reap"]
 
@@ -53,6 +62,9 @@ class ReapReport:
     restoring: list[Watched] = field(default_factory=list)
     """Marked cards whose processes answer again: each owner shows its own state again."""
     mark_failed: list[tuple[Watched, str]] = field(default_factory=list)
+    missed: list[tuple[Schedule, str]] = field(default_factory=list)
+    """Scheduled jobs that did not start, pushed now (with the push's title)."""
+    missed_failed: list[tuple[Schedule, str]] = field(default_factory=list)
 
     @property
     def found(self) -> int:
@@ -69,6 +81,7 @@ def reap(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     hang_after: float = _defaults.DEFAULT_HANG_AFTER,
+    wall: Callable[[], float] = time.time,
 ) -> ReapReport:
     """Claim every orphan of ``ledger``'s account and end it truthfully with ``client``.
 
@@ -111,7 +124,38 @@ def reap(
             report.ended.append(orphan)
         ledger.settle_orphan(orphan.id, clock(), ended=settled)
     watch(ledger, client, report, Budgets(hang_after=hang_after), limit=limit, clock=clock)
+    push_missed(ledger, client, report, limit=limit, clock=clock, wall=wall)
     return report
+
+
+def push_missed(
+    ledger: AccountLedger,
+    client: Any,
+    report: ReapReport,
+    *,
+    limit: int,
+    clock: Callable[[], float],
+    wall: Callable[[], float],
+) -> None:
+    """Push, once per missed period, every scheduled job of the account that has not started
+    (``overdue.to_push``), claimed in the ledger first (a push that does not go through is
+    reported, not tried again: the next missed period's push says it again)."""
+    for schedule in watching.schedules(ledger, clock()):
+        period = to_push(schedule, wall())
+        if not period or not watching.claim_missed(ledger, schedule, period, clock()):
+            continue
+        notification = missed_push(schedule, wall())
+        admission = ledger.acquire(clock(), limit=limit, floor=Budgets().end_reserve)
+        if admission.admitted:
+            verdict, why = _send(
+                client, Call(Operation.PUSH, notification), JobKind.PUSH, Kind.PUSH
+            )
+        else:
+            verdict, why = Verdict(Heard.RETRY), "no room in the account's rate limit now"
+        if verdict.heard is Heard.OK:
+            report.missed.append((schedule, notification.title))
+        else:  # claimed: the next period's push says it again
+            report.missed_failed.append((schedule, why))
 
 
 def watch(

@@ -13,6 +13,7 @@ is all the engine ever reads of the user's options.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, cast
 
 from livebar import _defaults
@@ -77,6 +78,15 @@ class ActivityOptions(IntegrationOptions, total=False):
     ``disable`` from tqdm's own arguments)."""
 
     total: float | None
+    # -- a scheduled job (issue 20 B: the missed run) --
+    name: str | None
+    """A stable name for the job across runs (default: its ``stream_key``)."""
+    expect_every: float | timedelta | None
+    """It should start again this often: once a period passes without a start (and ``grace``
+    after it), every livebar process on the account and ``livebar reap`` push
+    "Nightly backup has not started (last ran 26h ago)", once per missed period."""
+    grace: float | timedelta | None
+    """How late a start may be before it counts as missed (default: a 24th of the period)."""
 
 
 class PushOptions(TypedDict, total=False):
@@ -141,6 +151,10 @@ class ActivitySpec(NamedTuple):
     disable: bool | None = None
     flush_timeout: float | None = None
     ranks: str | None = None
+    # -- a scheduled job (``check_schedule``) --
+    name: str | None = None
+    expect_every: float | None = None
+    grace: float | None = None
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -212,6 +226,7 @@ def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
         disable=_optional_flag(get("disable"), "disable"),
         flush_timeout=_seconds(get("flush_timeout"), "flush_timeout"),
         ranks=check_ranks(get("ranks")),
+        **check_schedule(get("name"), get("expect_every"), get("grace"), get("stream_key")),
     )
 
 
@@ -261,6 +276,43 @@ def check_steps(steps: object) -> int | tuple[str, ...] | None:
     if not names or not all(isinstance(name, str) and name for name in names):
         raise ValidationError("steps", "type", "must be a non-empty list of non-empty names")
     return names
+
+
+def check_schedule(
+    name: object, expect_every: object, grace: object, stream_key: object
+) -> dict[str, Any]:
+    """``name``, ``expect_every`` and ``grace`` checked (seconds, or a ``timedelta``), with the
+    grace's default; ``expect_every`` needs a stable name (``name=`` or ``stream_key=``)."""
+    stable = checks.optional(checks.string, name, "name")
+    if stable is not None and not stable.strip():
+        raise ValidationError("name", "minLength", "must not be blank")
+    every = _duration(expect_every, "expect_every")
+    given_grace = _duration(grace, "grace", minimum=0.0)
+    if every is None:
+        if given_grace is not None:
+            raise ValidationError("grace", "dependentRequired", "needs expect_every")
+        return {"name": stable}
+    if stable is None and stream_key is None:
+        raise ValidationError(
+            "expect_every",
+            "dependentRequired",
+            "needs a stable name across runs: name= or stream_key=",
+        )
+    default = every / _defaults.DEFAULT_GRACE_DIVISOR
+    grace_s = default if given_grace is None else given_grace
+    return {"name": stable, "expect_every": every, "grace": grace_s}
+
+
+def _duration(value: object, field: str, *, minimum: float | None = None) -> float | None:
+    """Seconds (a positive number, or ``minimum`` and more) or a ``timedelta``."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    seconds = check_number(value, field, minimum=0.0 if minimum is None else minimum)
+    if minimum is None and not seconds > 0:
+        raise ValidationError(field, "exclusiveMinimum", "must be above 0")
+    return seconds
 
 
 def _flag(value: object, field: str) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 from livebar._ledger.owner import Owner
+from livebar._ledger.schedules import ScheduleStore
 
 __all__ = [
     "Admission",
@@ -249,6 +250,8 @@ class Backend(abc.ABC):
     window: float
     owner: Owner
     clock: Callable[[], float] | None = None
+    schedules: ScheduleStore
+    """The account's scheduled jobs (``livebar._ledger.schedules``)."""
 
     @abc.abstractmethod
     def acquire(self, now: float, *, limit: int, floor: int) -> _Grant:

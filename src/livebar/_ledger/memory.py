@@ -22,6 +22,7 @@ from livebar._ledger.backend import (
     may_join,
 )
 from livebar._ledger.owner import Owner
+from livebar._ledger.schedules import MemorySchedules
 
 __all__ = ["MemoryBackend"]
 
@@ -56,6 +57,7 @@ class MemoryBackend(Backend):
         self._tracked: dict[str, Tracked] = {}  # insertion order is queue order
         self._runs: dict[str, _Run] = {}
         self._current: dict[str, int] = {}
+        self.schedules = MemorySchedules()
 
     def _expire(self, now: float) -> None:
         horizon = now - self.window

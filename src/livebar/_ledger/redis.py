@@ -42,6 +42,7 @@ from livebar._ledger.backend import (
 )
 from livebar._ledger.owner import Owner
 from livebar._ledger.redis_fleets import RedisFleets
+from livebar._ledger.redis_schedules import RedisSchedules
 from livebar._ledger.redis_watch import RedisWatch
 from livebar._wire.account import Account
 
@@ -402,6 +403,7 @@ class RedisBackend(Backend):
         self._close = r.register_script(_CLOSE)
         self._fleets = RedisFleets(r, prefix, _PRELUDE, self._run)
         self._watch = RedisWatch(r, prefix, self._run)
+        self.schedules = RedisSchedules(r, prefix, self._run)
         self._owner_json = json.dumps(
             {"host": owner.host, "pid": owner.pid, "start": owner.start, "hostname": owner.hostname}
         )

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from livebar._ledger import sqlite_fleets, sqlite_watch
+from livebar._ledger import sqlite_fleets, sqlite_schedules, sqlite_watch
 from livebar._ledger.backend import (
     Backend,
     FleetJoin,
@@ -102,6 +102,7 @@ class SqliteBackend(Backend):
         self.clock = self._wall = clock
         self._pid = os.getpid()
         self._closed = False
+        self.schedules = sqlite_schedules.SqliteSchedules(self._transaction)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.path.exists():
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -126,7 +127,9 @@ class SqliteBackend(Backend):
     # -- plumbing -----------------------------------------------------------------------------
 
     def _create(self, db: sqlite3.Connection, now: float) -> None:
-        for statement in (_SCHEMA + sqlite_fleets.SCHEMA + sqlite_watch.SCHEMA).split(";"):
+        for statement in (
+            _SCHEMA + sqlite_fleets.SCHEMA + sqlite_watch.SCHEMA + sqlite_schedules.SCHEMA
+        ).split(";"):
             if statement.strip():
                 db.execute(statement)
         db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
