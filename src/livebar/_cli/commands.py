@@ -116,7 +116,7 @@ def reap(args: argparse.Namespace) -> int:
         print(reap_json(report, ledger.backend), flush=True)
     else:
         reap_lines(report, ledger.backend)
-    return 1 if report.failed or report.mark_failed else 0
+    return 1 if report.failed or report.mark_failed or report.missed_failed else 0
 
 
 def _wait_for_exit(pid: int, *, timeout: float) -> None:

@@ -95,6 +95,16 @@ def activity(title: str, args: argparse.Namespace, **options: Any) -> LiveActivi
         raise UsageError(str(exc)) from None
 
 
+def schedule_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--name``, ``--expect-every`` and ``--grace`` as the activity's options (given ones)."""
+    given = {
+        "name": getattr(args, "name", None),
+        "expect_every": getattr(args, "expect_every", None),
+        "grace": getattr(args, "grace", None),
+    }
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def port(number: int | None) -> int | None:
     if number is not None and not 0 <= number <= MAX_PORT:
         raise UsageError(
@@ -104,6 +114,35 @@ def port(number: int | None) -> int | None:
 
 
 # -- argparse types ---------------------------------------------------------------------------
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``90m``, ``1h``, ``24h``, ``1h30m``, ``7d`` (an argparse
+    type; one small function, to swap for a shared parser later)."""
+    raw = text.strip().lower()
+    if raw and raw.replace(".", "", 1).isdigit():
+        seconds = float(raw)
+    else:
+        seconds, number = 0.0, ""
+        for char in raw:
+            if char.isdigit() or char == ".":
+                number += char
+            elif char in _UNITS and number and number.count(".") <= 1:
+                seconds += float(number) * _UNITS[char]
+                number = ""
+            else:
+                number = "!"
+                break
+        if number or not raw:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a duration (say 90s, 90m, 1h, 24h, 7d or seconds)"
+            )
+    if not seconds > 0 or not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be above 0")
+    return seconds
 
 
 def members(text: str) -> int | list[str]:

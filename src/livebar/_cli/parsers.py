@@ -11,6 +11,7 @@ from livebar._cli.common import (
     EXIT_USAGE,
     PROG,
     button,
+    duration,
     members,
     non_empty,
     non_negative_number,
@@ -18,6 +19,7 @@ from livebar._cli.common import (
 )
 from livebar._cli.pipe import pipe
 from livebar._cli.run import run
+from livebar._cli.status import status
 from livebar._defaults import ENV_API_KEY, ENV_BASE_URL, ENV_DISABLE, ENV_TIMEOUT
 from livebar._version import __version__
 
@@ -50,6 +52,7 @@ def parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "push": _push(sub),
         "watch": _watch(sub),
         "reap": _reap(sub),
+        "status": _status(sub),
         "simulate": _simulate(sub),
         "demo": _demo(sub),
     }
@@ -86,6 +89,7 @@ def _run(sub: Commands) -> argparse.ArgumentParser:
     )
     run_parser.add_argument("--shell", action="store_true", help="run CMD through the shell")
     _fleet_options(run_parser)
+    _schedule_options(run_parser)
     run_parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
     run_parser.set_defaults(handler=run, command_name="run")
     return run_parser
@@ -197,6 +201,21 @@ def _reap(sub: Commands) -> argparse.ArgumentParser:
     return command
 
 
+def _status(sub: Commands) -> argparse.ArgumentParser:
+    command = sub.add_parser(
+        "status",
+        help="list the account's jobs: running, not responding, overdue, last outcome",
+        description=(
+            "List the jobs of this account as its ledger knows them: the cards on the phone "
+            "(running, or not responding) and the scheduled jobs (--expect-every): overdue, "
+            "or waiting for their next start, with how each last ended."
+        ),
+    )
+    command.add_argument("--json", action="store_true", help="print one JSON object")
+    command.set_defaults(handler=status, command_name="status")
+    return command
+
+
 def _simulate(sub: Commands) -> argparse.ArgumentParser:
     command = sub.add_parser(
         "simulate",
@@ -239,6 +258,27 @@ def _channel_option(parser: argparse.ArgumentParser) -> None:
         dest="channels",
         metavar="SLUG",
         help="send to this channel only (repeatable)",
+    )
+
+
+def _schedule_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "schedule",
+        "a job that should start every so often: a missed start is pushed, once per period, by "
+        "any livebar process on the account and by 'livebar reap'",
+    )
+    group.add_argument("--name", metavar="NAME", help="the job's stable name across runs")
+    group.add_argument(
+        "--expect-every",
+        type=duration,
+        metavar="DURATION",
+        help="it should start again this often: 24h, 90m, 7d (needs --name)",
+    )
+    group.add_argument(
+        "--grace",
+        type=duration,
+        metavar="DURATION",
+        help="how late a start may be before it is missed (default: a 24th of the period)",
     )
 
 

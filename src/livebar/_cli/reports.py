@@ -40,6 +40,10 @@ def reap_json(report: ReapReport, backend: str) -> str:
         "not_responding": [_card(c) for c in report.not_responding],
         "restoring": [_card(c) for c in report.restoring],
         "mark_failed": [{**_card(c), "why": why} for c, why in report.mark_failed],
+        "missed": [{"name": s.name, "title": s.title, "push": t} for s, t in report.missed],
+        "missed_failed": [
+            {"name": s.name, "title": s.title, "why": why} for s, why in report.missed_failed
+        ],
     }
     return json.dumps(data, sort_keys=True)
 
@@ -60,6 +64,17 @@ def reap_lines(report: ReapReport, backend: str) -> None:
         print(f"{PROG}: {card.title!r} responds again (its process restores its card)")
     for card, why in report.mark_failed:
         say(f"{PROG} reap: could not mark {card.title!r}: {why}")
-    quiet = not (report.marked or report.not_responding or report.restoring or report.mark_failed)
+    for _schedule, title in report.missed:
+        print(f"{PROG}: pushed {title!r}", flush=True)
+    for schedule, why in report.missed_failed:
+        say(f"{PROG} reap: could not push that {schedule.title!r} has not started: {why}")
+    quiet = not (
+        report.marked
+        or report.not_responding
+        or report.restoring
+        or report.mark_failed
+        or report.missed
+        or report.missed_failed
+    )
     if not report.found and quiet:
         print(f"{PROG}: nothing to reap ({backend} ledger)", flush=True)

@@ -31,6 +31,7 @@ from livebar._cli.common import (
     activity,
     mirroring_allowed,
     say,
+    schedule_options,
 )
 from livebar._engine.runtime import flush as livebar_flush
 from livebar._wire.errors import LivebarError
@@ -232,7 +233,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
     if args.steps is not None and not steps:
         raise UsageError("--steps: give at least one stage name")
     title = args.title or args.fleet or _program_name(command, shell=args.shell)
-    checked = activity(title, args, steps=steps)
+    checked = activity(title, args, steps=steps, **schedule_options(args))
     card = checked if mirroring_allowed() else None
     if card is not None and progress is not None and steps is None:
         card.update(percentage=0.0)  # a progress bar from the start, not a one-step job

@@ -28,7 +28,7 @@ def missed_period(schedule: Schedule, wall: float) -> int:
     late = wall - schedule.last_start - schedule.grace
     if not late > schedule.expect_every:
         return 0
-    return math.floor(late / schedule.expect_every)
+    return math.ceil(late / schedule.expect_every) - 1  # period k once late is past k periods
 
 
 def to_push(schedule: Schedule, wall: float) -> int:
