@@ -206,3 +206,51 @@ def test_another_livebar_process_marks_a_stopped_job(
         f"\nstopped→marked {marked - stopped:.2f}s (threshold {HANG_AFTER}s), "
         f"continued→restored {restored - continued:.2f}s"
     )
+
+
+def test_livebar_run_records_its_schedule_and_status_lists_it(account: Account) -> None:
+    """`livebar run --name --expect-every --grace` records it; `livebar status` lists it."""
+    command = ["run", "--name", "nightly", "--expect-every", "24h", "--grace", "1h"]
+    command += ["--title", "Nightly backup", "--", sys.executable, "-c", "pass"]
+    done = subprocess.run(
+        [sys.executable, "-m", "livebar", *command],
+        env=account.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 0 == done.returncode, done.stderr
+    shown = subprocess.run(
+        [sys.executable, "-m", "livebar", "status", "--json"],
+        env=account.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 0 == shown.returncode, shown.stderr
+    [job] = json.loads(shown.stdout)["jobs"]
+    assert ("Nightly backup", "nightly", "waiting", "done") == (
+        job["title"],
+        job["name"],
+        job["state"],
+        job["last_outcome"],
+    )
+    assert job["detail"].endswith("next due in 23h")
+    table = subprocess.run(
+        [sys.executable, "-m", "livebar", "status"],
+        env=account.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ["JOB", "STATE", "LAST", "OUTCOME", "DETAIL"] == table.stdout.splitlines()[0].split()
+    assert table.stdout.splitlines()[1].split()[:4] == ["Nightly", "backup", "waiting", "done"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "livebar", "run", "--expect-every", "1x", "--", "true"],
+        env=account.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 2 == bad.returncode
+    assert "not a duration" in bad.stderr
