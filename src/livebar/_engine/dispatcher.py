@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from livebar import _defaults
-from livebar._engine import fleets, schedules
+from livebar._engine import fleets, marks, schedules
 from livebar._engine.budgets import Budgets
 from livebar._engine.intake import CLOSE, Intake, Opening
 from livebar._engine.jobs import ActivityJob, FleetJob, Job, OrphanJob, PushJob, new_stream_key
@@ -203,7 +203,13 @@ class Dispatcher:
         wake = math.inf
         for outbox in list(self._outboxes.values()):
             outbox.policy.deadline = min(flushing, default=None)
-            outbox.tend(now, self._new_key)
+            beat, looked = outbox.tend(now, self._new_key)
+            if beat:  # we are back, if we were away: our cards show our own state again
+                marks.take_back(outbox, now)
+            if looked:
+                marks.watch(outbox, now, self._new_key)
+            if not outbox.refused:
+                schedules.check(outbox, now, self._new_key)
             wake = min(wake, self._sample(outbox, now, seal_before))
             while sends := outbox.admit(self.clock()):
                 for send in sends:
@@ -253,6 +259,9 @@ class Dispatcher:
                 outbox.activities[item.key] = item  # on the phone only while it leads
             else:
                 outbox.open(item, now)
+                schedules.started(outbox, item, now)
+                if item.ending is not None:
+                    schedules.ended(outbox, item, now)
             if why is not None and isinstance(item, ActivityJob):
                 item.give_up(why)
                 self._given_up.append(item.title)

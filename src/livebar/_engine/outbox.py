@@ -14,7 +14,6 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
-from livebar._engine import marks, schedules
 from livebar._engine.jobs import ActivityJob, FleetJob, MarkJob, OrphanJob, PushJob
 from livebar._engine.lost import ended_record, lost_end
 from livebar._engine.messages import (
@@ -170,11 +169,9 @@ class Outbox:
             stream_key=None if fleet else job.stream_key,
         )
         self.policy.granted(job.key, bool(self.ask(question, now)))
-        schedules.started(self, job, now)
         if job.ending is not None:  # over before the engine first saw it
             self.policy.close(job.key, job.snapshot)
             self.record(job, now)
-            schedules.ended(self, job, now)
 
     def record(self, job: ActivityJob, now: float, landed: Kind | None = None) -> None:
         """Tell the ledger what a reaper would end ``job`` with if this process went now: its
@@ -331,12 +328,16 @@ class Outbox:
 
     # -- the account's other processes ----------------------------------------------------------
 
-    def tend(self, now: float, new_key: Callable[[], int]) -> None:
+    def tend(self, now: float, new_key: Callable[[], int]) -> tuple[bool, bool]:
         """Heartbeat (and show our own state on cards another process marked not responding
         while we were silent); take the activities of processes on the account that are gone,
-        and mark the cards of those that are alive but silent (``_engine/watchdog.py``)."""
+        and mark the cards of those that are alive but silent (``_engine/watchdog.py``).
+        Answers whether it beat and whether it looked (the caller's ``_engine/marks.py`` takes
+        our marks back after a beat, and marks others' cards after a look)."""
         budgets = self.policy.budgets
+        beat = looked = False
         if now >= self.next_heartbeat:
+            beat = True
             self.next_heartbeat = now + budgets.heartbeat_every
             for key in self.ledger.heartbeat(now):  # reaped by another host while we were paused
                 job = self.activities.get(int(key)) if key.isdigit() else None
@@ -344,14 +345,12 @@ class Outbox:
                     job.stats.last_error = "ended by another livebar process (lost contact)"
                     self.abandon(job, now)
                     self.settle(job, now)
-            marks.take_back(self, now)  # we are back: the phone shows our own state again
         if now >= self.next_claim and not self.refused:
+            looked = True
             self.next_claim = now + budgets.watch_every
             for orphan in self.ledger.claim_orphans(now):
                 self.queue(OrphanJob(new_key(), lost_end(orphan), self.config, client=self.client))
-            marks.watch(self, now, new_key)
-        if not self.refused:
-            schedules.check(self, now, new_key)
+        return beat, looked
 
     def next_chore(self) -> float:
         """When ``tend`` is next due while this account has work (``inf`` without: an idle

@@ -63,6 +63,15 @@ class SharedOptions(TypedDict, total=False):
     ranks: str | None
     """``"main"`` (default, or ``LIVEBAR_RANKS``): mirror only a distributed job's main process;
     ``"all"``: every process (``livebar._engine.ranks``)."""
+    # -- a scheduled job (issue 20 B: the missed run) --
+    name: str | None
+    """A stable name for the job across runs (default: its ``stream_key``)."""
+    expect_every: float | timedelta | None
+    """It should start again this often: once a period passes without a start (and ``grace``
+    after it), every livebar process on the account and ``livebar reap`` push
+    "Nightly backup has not started (last ran 26h ago)", once per missed period."""
+    grace: float | timedelta | None
+    """How late a start may be before it counts as missed (default: a 24th of the period)."""
 
 
 class IntegrationOptions(SharedOptions, total=False):
@@ -78,15 +87,6 @@ class ActivityOptions(IntegrationOptions, total=False):
     ``disable`` from tqdm's own arguments)."""
 
     total: float | None
-    # -- a scheduled job (issue 20 B: the missed run) --
-    name: str | None
-    """A stable name for the job across runs (default: its ``stream_key``)."""
-    expect_every: float | timedelta | None
-    """It should start again this often: once a period passes without a start (and ``grace``
-    after it), every livebar process on the account and ``livebar reap`` push
-    "Nightly backup has not started (last ran 26h ago)", once per missed period."""
-    grace: float | timedelta | None
-    """How late a start may be before it counts as missed (default: a 24th of the period)."""
 
 
 class PushOptions(TypedDict, total=False):
