@@ -25,6 +25,7 @@ from ledger_support import (
     redis_server_fixture,
 )
 from livebar._engine.budgets import Budgets
+from livebar._engine.overdue import job_rows
 from livebar._engine.reap import ReapReport, reap
 from livebar._engine.watchdog import (
     Action,
@@ -297,3 +298,30 @@ def test_a_hung_job_is_marked_by_reap_and_restored_when_it_returns(tmp_path: Pat
     assert 100.0 == card["content_state"]["percentage"]
     assert_no_budget_warnings(vt.simulator)
     assert_within_rate_limit(vt.simulator)
+
+
+def test_another_hosts_silent_owner_is_not_responding_then_lost(where: Where) -> None:
+    """Across hosts only the heartbeat tells: marked after hang_after, Lost after 600 s."""
+    clock = FakeClock()
+    far = AccountLedger(open_backend(where, window=60.0, clock=clock, host="far-host"))
+    here = AccountLedger(open_backend(where, window=60.0, clock=clock, host="near-host"))
+    far.request_slot("1", clock(), max_active=4, title="Render", stream_key="render-1")
+    far.record_state("1", clock(), activity_id="a-1", state={"title": "Render"})
+    clock.t += 400.0
+    [seen] = watching.watch(here, clock())
+    assert (True, False) == (seen.alive, seen.same_host)
+    assert Action.MARK == decide(Facts(seen.alive, seen.silent_for, seen.marked), hang_after=HANG)
+    assert [] == here.claim_orphans(clock())
+    clock.t += 201.0
+    [gone] = watching.watch(here, clock())
+    assert Action.LOST == decide(Facts(gone.alive, gone.silent_for, gone.marked), hang_after=HANG)
+    assert ["Render"] == [o.title for o in here.claim_orphans(clock())]
+
+
+def test_status_lists_running_and_not_responding_cards() -> None:
+    """A card's owner alive and heard is running; marked (or gone) is not responding."""
+    rows = job_rows([], [watched(silent_for=5.0), watched(title="Render", marked=True)], 0.0)
+    assert [
+        ("Nightly backup", "running", "process 4121, 61%"),
+        ("Render", "not responding", "Not responding for 14m 05s at 61%"),
+    ] == [(r.title, r.state, r.detail) for r in rows]
