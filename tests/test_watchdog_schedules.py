@@ -287,7 +287,8 @@ def test_a_missed_day_is_pushed_once_by_reap_and_the_late_run_stops_it(tmp_path:
 
 
 def test_another_livebar_process_pushes_a_missed_run(tmp_path: Path) -> None:
-    """A process with work on the account (here: a long training run) pushes it, once."""
+    """A process with work on the account (here: a long training run) pushes it, once, though
+    cron's reap looks too."""
     path = tmp_path / "ledger.sqlite3"
     box: dict[str, VirtualTime] = {}
 
@@ -296,11 +297,22 @@ def test_another_livebar_process_pushes_a_missed_run(tmp_path: Path) -> None:
             SqliteBackend(path, window=window, owner=Owner.current(), clock=box["vt"].clock)
         )
 
+    reports: list[ReapReport] = []
     with virtual_time(ledgers=ledgers, sample_interval=5.0) as vt:
         box["vt"] = vt
+        cron = AccountLedger(
+            SqliteBackend(path, window=60.0, owner=Owner("cron", 1, 1, "cron"), clock=vt.clock)
+        )
+        client = vt.client()
+
+        def every_ten_minutes() -> None:  # racing the engine: one of them pushes, once
+            reports.append(reap(cron, client, clock=vt.clock, sleep=vt.advance, wall=vt._wall))
+            vt.call_later(600.0, every_ten_minutes)
+
         with livebar.live_activity("Nightly backup", name="nightly", expect_every=DAY) as act:
             vt.advance(600.0)
             act.advance(1)
+        vt.call_later(0.0, every_ten_minutes)
         vt.advance(12 * HOUR)
         with livebar.live_activity("Training", total=30) as train:
             for _ in range(30):
@@ -314,5 +326,6 @@ def test_another_livebar_process_pushes_a_missed_run(tmp_path: Path) -> None:
     at, title = pushes[0]
     assert "Nightly backup has not started (last ran 25h ago)" == title
     assert due < at <= due + 60.0 + 10.0  # the engine looks every minute while it has work
+    assert 0 == sum(len(r.missed) for r in reports)  # the engine was first; cron found it claimed
     assert_no_budget_warnings(vt.simulator)
     assert_within_rate_limit(vt.simulator)
