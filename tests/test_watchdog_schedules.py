@@ -243,7 +243,7 @@ def test_a_missed_day_is_pushed_once_by_reap_and_the_late_run_stops_it(tmp_path:
         client = vt.client()
 
         def every_ten_minutes() -> None:
-            reports.append(reap(cron, client, clock=vt.clock, sleep=vt.advance, wall=vt._wall))
+            reports.append(reap(cron, client, clock=vt.clock, sleep=vt.advance, wall=vt.wall))
             vt.call_later(600.0, every_ten_minutes)
 
         with livebar.live_activity(
@@ -280,7 +280,7 @@ def test_a_missed_day_is_pushed_once_by_reap_and_the_late_run_stops_it(tmp_path:
     assert 2 == sum(len(r.missed) for r in reports)
     data = reap_json(next(r for r in reports if r.missed), "sqlite")
     assert '"missed": [{"name": "nightly", "push": "Nightly backup has not started' in data
-    [row] = job_rows(watching.schedules(cron, vt.clock()), [], vt._wall())
+    [row] = job_rows(watching.schedules(cron, vt.clock()), [], vt.wall())
     assert ("Nightly backup", "waiting", "done") == (row.title, row.state, row.last_outcome)
     assert_no_budget_warnings(vt.simulator)
     assert_within_rate_limit(vt.simulator)
@@ -306,7 +306,7 @@ def test_another_livebar_process_pushes_a_missed_run(tmp_path: Path) -> None:
         client = vt.client()
 
         def every_ten_minutes() -> None:  # racing the engine: one of them pushes, once
-            reports.append(reap(cron, client, clock=vt.clock, sleep=vt.advance, wall=vt._wall))
+            reports.append(reap(cron, client, clock=vt.clock, sleep=vt.advance, wall=vt.wall))
             vt.call_later(600.0, every_ten_minutes)
 
         with livebar.live_activity("Nightly backup", name="nightly", expect_every=DAY) as act:

@@ -151,6 +151,11 @@ class VirtualTime:
     def _wall(self) -> float:
         return VIRTUAL_EPOCH + self.clock()
 
+    def wall(self) -> float:
+        """The virtual wall clock (``VIRTUAL_EPOCH`` plus ``clock()``): what ``time.time()``
+        is to the engine here, e.g. for ``livebar reap``'s schedules."""
+        return self._wall()
+
     def _elapse(self, seconds: float) -> None:
         """A request the engine is making takes ``seconds``."""
         if self._turn_clock is None:
