@@ -115,13 +115,14 @@ class PacingPolicy:
         rotates: bool = False,
         title: str = "",
         stream_key: str | None = None,
+        reserve: int = 0,
     ) -> AskSlot:
         """A new activity wants to start, showing ``snapshot``; ``rotates`` when pacing must
         renew it before iOS ends it (the manual lifecycle; the server renews streams). It joins
         the account's queue of starts at once: the shell puts the returned question to the
         ledger and answers with ``granted`` (``title`` and ``stream_key`` are what the ledger
-        keeps of it, so that it can be ended if this process dies)."""
-        slot = Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates)
+        keeps of it, so that it can be ended if this process dies; ``reserve``: ``Slot``'s)."""
+        slot = Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates, reserve=reserve)
         slot.title, slot.stream_key = title, stream_key
         self._slots[key] = slot
         return self._slot_question(slot)
@@ -180,8 +181,7 @@ class PacingPolicy:
 
     def coalesced(self, key: int) -> int:
         """How many sampled states of ``key`` were replaced by a newer one before being sent."""
-        slot = self._slots.get(key)
-        return slot.coalesced if slot is not None else 0
+        return slot.coalesced if (slot := self._slots.get(key)) is not None else 0
 
     def held_back(self) -> list[tuple[int, Held]]:
         """The activities whose start the last plan held back, and why (oldest first)."""
