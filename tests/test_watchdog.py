@@ -211,3 +211,10 @@ def test_every_front_end_takes_the_options() -> None:
         return 3
 
     assert 3 == job()
+
+
+def test_a_fleet_refuses_a_watchdog() -> None:
+    """A fleet's card is not watched: asking for it is refused, naming the option."""
+    with pytest.raises(ValidationError) as caught:
+        livebar.fleet("Nightly", members=2, expected=60)
+    assert "expected" == caught.value.field

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from typing import Any, Callable
 
@@ -70,6 +71,7 @@ def mirroring_allowed() -> bool:
 def activity(title: str, args: argparse.Namespace, **options: Any) -> LiveActivity:
     """The activity the options describe, checked but not started (bad options exit 2); a
     fleet's member with ``--fleet``."""
+    options.update(watchdog_options(args))
     fleet_name = getattr(args, "fleet", None)
     if fleet_name is None and getattr(args, "members", None) is not None:
         raise UsageError("--members needs --fleet")
@@ -93,6 +95,15 @@ def activity(title: str, args: argparse.Namespace, **options: Any) -> LiveActivi
         return live_activity(title, subtitle=args.subtitle, channels=args.channels, **options)
     except ValidationError as exc:
         raise UsageError(str(exc)) from None
+
+
+def watchdog_options(args: argparse.Namespace) -> dict[str, float]:
+    """``--stall-after`` and ``--expected`` as the library's options (those given)."""
+    given = {
+        "stall_after": getattr(args, "stall_after", None),
+        "expected": getattr(args, "expected", None),
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def port(number: int | None) -> int | None:
@@ -133,6 +144,37 @@ def button(kind: str, option: str) -> Callable[[str], dict[str, str]]:
 
     parse.__name__ = option  # argparse names the type in "invalid <type> value" messages
     return parse
+
+
+_DURATION = re.compile(
+    r"(?:(?P<d>\d+(?:\.\d+)?)d)?(?:(?P<h>\d+(?:\.\d+)?)h)?"
+    r"(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?"
+)
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def duration(text: str) -> float:
+    """The argparse type of a duration: ``90`` (seconds), ``90s``, ``10m``, ``2h``, ``1h30m``,
+    ``1d``; more than zero."""
+    spoken = text.strip().lower()
+    match = _DURATION.fullmatch(spoken) if spoken else None
+    try:
+        seconds = float(spoken)
+    except ValueError:
+        seconds = math.nan
+        if match is not None and any(match.groupdict().values()):
+            seconds = sum(
+                float(amount) * _UNIT_SECONDS[unit]
+                for unit, amount in match.groupdict().items()
+                if amount is not None
+            )
+    if not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(
+            f"give a duration such as 90, 90s, 10m, 2h, 1h30m or 1d (got {text!r})"
+        )
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than zero (got {text!r})")
+    return seconds
 
 
 def positive_number(text: str) -> float:
