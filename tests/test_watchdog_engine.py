@@ -248,3 +248,23 @@ def test_track_and_tqdm_pass_stall_after_through(vt: VirtualTime) -> None:
         and (r["body"]["content_state"].get("subtitle") or "").startswith("No progress")
     }
     assert {"Tracked", "Bar"} == titles
+
+
+def test_the_watchdog_benchmark_figures_hold() -> None:
+    """``benchmarks/bench_watchdog.py``'s wake-ups: a watched job wakes the engine no more than
+    an unwatched one while it moves, at most 0.5 times a second while stalled (the looks for
+    its recovery), never trips a budget."""
+    import sys
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    sys.path.insert(0, here)
+    try:
+        import bench_watchdog
+    finally:
+        sys.path.remove(here)
+    figures = bench_watchdog.wakeups()
+    plain, watched = figures["unwatched"], figures["stall_after=600"]
+    assert watched["turns_per_s"]["moving"] <= plain["turns_per_s"]["moving"] + 0.01
+    assert watched["turns_per_s"]["stalled"] <= 0.5
+    assert all(0 == job["warnings"] + job["rate_limited"] for job in figures.values())
