@@ -218,3 +218,18 @@ def test_a_fleet_refuses_a_watchdog() -> None:
     with pytest.raises(ValidationError) as caught:
         livebar.fleet("Nightly", members=2, expected=60)
     assert "expected" == caught.value.field
+
+
+def test_the_options_are_in_every_option_list() -> None:
+    """Both options are in ``SharedOptions``, so ``livebar.tqdm``, the integrations' options
+    (``IntegrationOptions``), ``live_activity``'s and a fleet's option lists carry them."""
+    from livebar._fleet import FleetOptions
+    from livebar._job.options import (
+        ActivityOptions,
+        IntegrationOptions,
+        SharedOptions,
+        option_names,
+    )
+
+    for options in (SharedOptions, IntegrationOptions, ActivityOptions, FleetOptions):
+        assert {"stall_after", "expected"} <= option_names(options), options

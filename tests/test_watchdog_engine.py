@@ -268,3 +268,15 @@ def test_the_watchdog_benchmark_figures_hold() -> None:
     assert watched["turns_per_s"]["moving"] <= plain["turns_per_s"]["moving"] + 0.01
     assert watched["turns_per_s"]["stalled"] <= 0.5
     assert all(0 == job["warnings"] + job["rate_limited"] for job in figures.values())
+
+
+def test_an_integration_takes_the_options(vt: VirtualTime) -> None:
+    """``contrib.concurrent.thread_map`` (``IntegrationOptions``) takes both options and
+    refuses a bad one naming it."""
+    from livebar.contrib.concurrent import thread_map
+
+    assert [0, 1, 2] == thread_map(abs, range(3), title="Pool", stall_after=60, expected=600)
+    with pytest.raises(livebar.ValidationError, match="stall_after"):
+        thread_map(abs, range(3), title="Pool", stall_after=-1)
+    assert vt.flush()
+    assert ["Pool"] == [a["title"] for a in vt.simulator.activities()]
