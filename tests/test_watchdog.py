@@ -57,7 +57,7 @@ TABLE = [
         False,
         True,
         "Running over (expected 2h)",
-        math.inf,
+        7260.0,  # its words are brought up to date at 1m over
     ),
     (
         facts(9600.0, 9599.0, expected=7200.0, where="upload"),
@@ -65,7 +65,7 @@ TABLE = [
         False,
         True,
         "Running 40m over (expected 2h) \u00b7 upload",
-        math.inf,
+        9900.0,  # 45m over
     ),
     # both: a stall outranks an overrun (it is the one to act on, and the one that recovers)
     (
@@ -92,7 +92,7 @@ TABLE = [
         False,
         True,
         "Running 1m over (expected 2h)",
-        7360.0,
+        7320.0,  # 2m over, before the stall threshold at 7890
     ),
 ]
 
@@ -115,6 +115,17 @@ def test_decide_table(
         reading.text,
         reading.look_at,
     )
+
+
+@pytest.mark.parametrize(
+    ("still", "step", "next_rung"),
+    [(600.0, 4, 900.0), (899.0, 4, 900.0), (900.0, 5, 1200.0), (3600.0, 9, 5400.0)],
+)
+def test_a_long_stall_climbs_the_ladder(still: float, step: int, next_rung: float) -> None:
+    """A stall's words climb rungs (10m, 15m, 20m, 30m, 45m, 1h, …): each rung is a step the
+    phone is brought up to date at; a recheck that comes sooner is still the next look."""
+    reading = decide(facts(still, 0.0, stall_after=600.0), recheck=1e9)
+    assert (step, next_rung) == (reading.step, reading.look_at)
 
 
 def test_colours_stand_out_and_are_not_a_failures() -> None:

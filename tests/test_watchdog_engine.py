@@ -101,8 +101,8 @@ def test_a_stall_shows_within_a_look_of_its_threshold_and_recovers(vt: VirtualTi
 
 def test_an_hour_long_stall_after_the_quick_updates_keeps_the_budget(vt: VirtualTime) -> None:
     """The 12 quick updates long spent, an hour-long stall: the notice goes at its threshold,
-    the recovery within a look of the job moving again, and iOS never warns (checked by the
-    fixture)."""
+    its words are brought up to date at each rung of the ladder, the recovery goes within a
+    look of the job moving again, and iOS never warns (checked by the fixture)."""
     with livebar.live_activity("Train", total=7200, stall_after=600) as act:
         n = run_uniform(vt, act, 2400.0)
         stopped = vt.now - 1.0
@@ -114,6 +114,11 @@ def test_an_hour_long_stall_after_the_quick_updates_keeps_the_budget(vt: Virtual
     assert stopped + 600.0 <= notice.t <= stopped + 660.0 + LOOK
     back = first_normal(shown, notice.t)
     assert back.t - resumed <= LOOK + 1e-6
+    # the words climb the ladder instead of saying "10m" for an hour
+    words = [c.subtitle for c in shown if notice.t <= c.t < back.t]
+    assert [
+        f"No progress for {d} at 33%" for d in ("10m", "15m", "20m", "30m", "45m", "1h")
+    ] == words
 
 
 def test_back_to_back_stalls_never_cost_the_recovery(vt: VirtualTime) -> None:

@@ -38,9 +38,12 @@ class Snapshot:
     watch: int = 0
     """How bad the watchdog's state is (``watchdog.Watch.severity``; 0: normal or unwatched). A
     rise is a notice, a fall a recovery: each may spend updates ordinary progress keeps back."""
+    watch_step: int = 0
+    """How far the state's duration has climbed (``watchdog.Reading.step``): a new rung brings
+    the phone's words up to date, as an ordinary update (it keeps the reserve)."""
 
 
-def snapshot_of(state: ContentState, watch: int = 0) -> Snapshot:
+def snapshot_of(state: ContentState, watch: int = 0, watch_step: int = 0) -> Snapshot:
     """What pacing weighs of a content state."""
     count = 0.0
     if state.metrics:
@@ -52,6 +55,7 @@ def snapshot_of(state: ContentState, watch: int = 0) -> Snapshot:
         structure=(state.type, state.title, state.color, state.number_of_steps),
         detail=(state.subtitle, state.step_color, state.step_colors),
         watch=watch,
+        watch_step=watch_step,
     )
 
 
@@ -133,7 +137,11 @@ def _weigh(slot: Showing, budgets: Budgets, now: float) -> _Weight:
     if latest == shown and latest.fraction is None:
         return _Weight(0.0)  # no total and nothing new: nothing to spread
     elapsed = max(now - slot.started_at, 1e-9)
-    if latest.structure != shown.structure or latest.watch != shown.watch:
+    if (latest.structure, latest.watch, latest.watch_step) != (
+        shown.structure,
+        shown.watch,
+        shown.watch_step,
+    ):
         return _Weight(math.inf)  # a new title, colour, step count or watch: show it at once
     remaining = estimated_remaining(slot, latest, elapsed, budgets)
     left = max(b.ios_allowance(elapsed + remaining) - _spent(slot), 1)

@@ -174,7 +174,7 @@ class ActivityJob:
             shown = (sample.view, sample.ending, watch.state, watch.text)
             if shown != self.shown:
                 self.state = self._render(sample, now, watch)
-                self.snapshot = snapshot_of(self.state, watch.state.severity)
+                self.snapshot = snapshot_of(self.state, watch.state.severity, watch.step)
                 self.shown = shown
         except Exception as exc:  # nothing could be built: say so once, never spin
             self.stats.last_error = f"could not build the state: {exc}"

@@ -11,6 +11,7 @@ renders the reading (``view.render``), sleeps until ``Reading.look_at`` and queu
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
 from typing import NamedTuple
@@ -87,6 +88,10 @@ class Reading(NamedTuple):
     look_at: float
     """The engine's next look for the watchdog's sake (``inf``: none): a threshold, or, while
     stalled, soon (a job that moves again is only seen when the engine looks)."""
+    step: int = 0
+    """How far along ``LADDER`` the stall (or the overrun) has gone: the phone's words are
+    brought up to date when it climbs a rung ("for 10m" does not stay for an hour), and only
+    then (a minute's change of words is not worth an update of its own)."""
 
     @property
     def color(self) -> str | None:
@@ -94,6 +99,28 @@ class Reading(NamedTuple):
 
 
 NOT_WATCHED = Reading(Watch.NORMAL, False, False, None, math.inf)
+
+LADDER = (
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    900.0,
+    1200.0,
+    1800.0,
+    2700.0,
+    3600.0,
+    5400.0,
+    7200.0,
+    10800.0,
+    14400.0,
+    21600.0,
+    28800.0,
+    43200.0,
+    86400.0,
+)
+"""The durations at which a stall's or an overrun's words on the phone are brought up to date:
+about twice as often as the figure doubles, a handful of updates in a day."""
 
 
 def decide(
@@ -129,13 +156,23 @@ def decide(
             look_at = min(look_at, due)
     if stalled:
         text = _stall_text(still, facts.fraction, facts.where)
-        return Reading(Watch.STALLED, True, overrun, text, look_at)
+        step, rung = _rung(still)
+        look_at = min(look_at, facts.moved_at + rung)
+        return Reading(Watch.STALLED, True, overrun, text, look_at, step)
     if overrun:
         assert expected is not None
         over = now - facts.started_at - expected
         text = _overrun_text(over, expected, facts.where)
-        return Reading(Watch.OVERRUN, False, True, text, look_at)
+        step, rung = _rung(over)
+        look_at = min(look_at, facts.started_at + expected + rung)
+        return Reading(Watch.OVERRUN, False, True, text, look_at, step)
     return Reading(Watch.NORMAL, False, False, None, look_at)
+
+
+def _rung(seconds: float) -> tuple[int, float]:
+    """How many of ``LADDER``'s rungs ``seconds`` has climbed, and when the next one is."""
+    step = bisect.bisect_right(LADDER, seconds)
+    return step, LADDER[step] if step < len(LADDER) else math.inf
 
 
 def _stall_text(still: float, fraction: float | None, where: str | None) -> str:
