@@ -88,6 +88,22 @@ class Account:
         report: dict[str, Any] = json.loads(done.stdout)
         return report
 
+    def status(self) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "livebar", "status", "--json"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert 0 == done.returncode, done.stderr
+        jobs: list[dict[str, Any]] = json.loads(done.stdout)["jobs"]
+        return jobs
+
+    def recorded(self, title: str, what: str) -> bool:
+        """Whether the ledger holds ``title``'s card showing ``what`` (``livebar status``)."""
+        return any(j["title"] == title and what in j["detail"] for j in self.status())
+
     def cleanup(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -136,6 +152,7 @@ def test_reap_marks_a_stopped_job_and_sigcont_restores_it(
     stop = tmp_path / "stop"
     job = account.job("Nightly backup", stop)
     until(lambda: at(sim, "Nightly backup") == 61.0, "the phone shows 61%")
+    until(lambda: account.recorded("Nightly backup", "61%"), "the ledger holds its state")
     os.kill(job.pid, signal.SIGSTOP)
     stopped = time.monotonic()
 
@@ -144,7 +161,7 @@ def test_reap_marks_a_stopped_job_and_sigcont_restores_it(
         assert ([], [], []) == (early["marked"], early["ended"], early["not_responding"])
     reports = [early]
     while not shows(sim, "Nightly backup", "orange"):
-        assert time.monotonic() - stopped < 30.0, "never marked"
+        assert time.monotonic() - stopped < 30.0, f"never marked: {reports[-3:]}"
         reports.append(account.reap())
     marked = time.monotonic()
     [mark] = [c for r in reports for c in r["marked"]]
@@ -184,6 +201,7 @@ def test_another_livebar_process_marks_a_stopped_job(
     stop = tmp_path / "stop"
     job = account.job("Nightly backup", stop)
     until(lambda: at(sim, "Nightly backup") == 61.0, "the phone shows 61%")
+    until(lambda: account.recorded("Nightly backup", "61%"), "the ledger holds its state")
     other = account.job("Training", tmp_path / "stop-other")
     os.kill(job.pid, signal.SIGSTOP)
     stopped = time.monotonic()
@@ -254,4 +272,4 @@ def test_livebar_run_records_its_schedule_and_status_lists_it(account: Account) 
         timeout=60,
     )
     assert 2 == bad.returncode
-    assert "not a duration" in bad.stderr
+    assert "give a duration" in bad.stderr

@@ -102,6 +102,9 @@ again when a decision could change (``freshness.next_look``), never sooner than 
 DEFAULT_LONGEST_NAP = 3.0
 """The longest the engine sleeps while an open job could be worth an update (the budgets allow
 one) but its pace does not say when: a stalled job that starts again is seen this soon."""
+DEFAULT_WATCH_PRECISION = 0.1
+"""While a job watched for stalls moves, the engine looks at it at least every this much of its
+``stall_after``: when it last moved is known that closely (``_job/watchdog.decide``)."""
 DEFAULT_STOP_GRACE = 0.5
 """How long an early-stopped loop waits for an uncaught exception to mark it failed."""
 DEFAULT_SIGTERM_GRACE = 30.0

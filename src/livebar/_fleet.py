@@ -61,6 +61,15 @@ class FleetOptions(ActivityOptions, total=False):
 _FLEET_OPTIONS = ("members", "title", "member", "deadline", "run", "bar")
 
 
+def _unwatched(given: Mapping[str, Any]) -> None:
+    """A fleet's card has no watchdog (yet): refuse asking for one rather than ignore it."""
+    for name in ("stall_after", "expected"):
+        if given.get(name) is not None:
+            raise ValidationError(
+                name, "not", "is not watched on a fleet's card (each member's own job can be)"
+            )
+
+
 class FleetMember(LiveActivity):
     """This process's part of a fleet: its own progress (everything a ``LiveActivity`` records),
     reported to the fleet's record; the fleet's one card shows every member's.
@@ -74,6 +83,7 @@ class FleetMember(LiveActivity):
         given: dict[str, Any] = dict(options)
         own = {key: given.pop(key) for key in _FLEET_OPTIONS if key in given}
         try:
+            _unwatched(given)
             self.fleet = resolve_fleet(
                 name,
                 members=own.get("members"),

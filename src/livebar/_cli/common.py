@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from typing import Any, Callable
 
@@ -70,6 +71,7 @@ def mirroring_allowed() -> bool:
 def activity(title: str, args: argparse.Namespace, **options: Any) -> LiveActivity:
     """The activity the options describe, checked but not started (bad options exit 2); a
     fleet's member with ``--fleet``."""
+    options.update(watchdog_options(args))
     fleet_name = getattr(args, "fleet", None)
     if fleet_name is None and getattr(args, "members", None) is not None:
         raise UsageError("--members needs --fleet")
@@ -105,6 +107,15 @@ def schedule_options(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in given.items() if value is not None}
 
 
+def watchdog_options(args: argparse.Namespace) -> dict[str, float]:
+    """``--stall-after`` and ``--expected`` as the library's options (those given)."""
+    given = {
+        "stall_after": getattr(args, "stall_after", None),
+        "expected": getattr(args, "expected", None),
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def port(number: int | None) -> int | None:
     if number is not None and not 0 <= number <= MAX_PORT:
         raise UsageError(
@@ -114,35 +125,6 @@ def port(number: int | None) -> int | None:
 
 
 # -- argparse types ---------------------------------------------------------------------------
-
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-def duration(text: str) -> float:
-    """Seconds from ``90``, ``90s``, ``90m``, ``1h``, ``24h``, ``1h30m``, ``7d`` (an argparse
-    type; one small function, to swap for a shared parser later)."""
-    raw = text.strip().lower()
-    if raw and raw.replace(".", "", 1).isdigit():
-        seconds = float(raw)
-    else:
-        seconds, number = 0.0, ""
-        for char in raw:
-            if char.isdigit() or char == ".":
-                number += char
-            elif char in _UNITS and number and number.count(".") <= 1:
-                seconds += float(number) * _UNITS[char]
-                number = ""
-            else:
-                number = "!"
-                break
-        if number or not raw:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a duration (say 90s, 90m, 1h, 24h, 7d or seconds)"
-            )
-    if not seconds > 0 or not math.isfinite(seconds):
-        raise argparse.ArgumentTypeError(f"{text!r}: must be above 0")
-    return seconds
 
 
 def members(text: str) -> int | list[str]:
@@ -172,6 +154,37 @@ def button(kind: str, option: str) -> Callable[[str], dict[str, str]]:
 
     parse.__name__ = option  # argparse names the type in "invalid <type> value" messages
     return parse
+
+
+_DURATION = re.compile(
+    r"(?:(?P<d>\d+(?:\.\d+)?)d)?(?:(?P<h>\d+(?:\.\d+)?)h)?"
+    r"(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?"
+)
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def duration(text: str) -> float:
+    """The argparse type of a duration: ``90`` (seconds), ``90s``, ``10m``, ``2h``, ``1h30m``,
+    ``1d``; more than zero."""
+    spoken = text.strip().lower()
+    match = _DURATION.fullmatch(spoken) if spoken else None
+    try:
+        seconds = float(spoken)
+    except ValueError:
+        seconds = math.nan
+        if match is not None and any(match.groupdict().values()):
+            seconds = sum(
+                float(amount) * _UNIT_SECONDS[unit]
+                for unit, amount in match.groupdict().items()
+                if amount is not None
+            )
+    if not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(
+            f"give a duration such as 90, 90s, 10m, 2h, 1h30m or 1d (got {text!r})"
+        )
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than zero (got {text!r})")
+    return seconds
 
 
 def positive_number(text: str) -> float:

@@ -249,6 +249,7 @@ def _live_options(parser: argparse.ArgumentParser, *, title: str) -> None:
     parser.add_argument("--title", type=non_empty, help=title)
     parser.add_argument("--subtitle", help="a line under the title")
     _channel_option(parser)
+    _watchdog_options(parser)
 
 
 def _channel_option(parser: argparse.ArgumentParser) -> None:
@@ -302,3 +303,22 @@ def _fleet_options(parser: argparse.ArgumentParser) -> None:
         help="seconds by which every member should have started",
     )
     group.add_argument("--run", metavar="ID", help="the run id (default: LIVEBAR_FLEET_RUN)")
+
+
+def _watchdog_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "watchdog", "say on the card when the job stops moving or runs long (off by default)"
+    )
+    group.add_argument(
+        "--stall-after",
+        type=duration,
+        metavar="DURATION",
+        help="show 'No progress for 12m at 61%%' when the bar has not moved this long "
+        "(90, 90s, 10m, 2h, 1h30m, 1d)",
+    )
+    group.add_argument(
+        "--expected",
+        type=duration,
+        metavar="DURATION",
+        help="show 'Running 40m over (expected 2h)' once the job runs longer than this",
+    )

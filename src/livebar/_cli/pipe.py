@@ -45,6 +45,8 @@ def pipe(args: argparse.Namespace) -> int:
             subtitle=args.subtitle,
             channels=args.channels,
             live=enabled,
+            stall_after=args.stall_after,
+            expected=args.expected,
         )
     except ValidationError as exc:
         raise UsageError(str(exc)) from None

@@ -31,8 +31,9 @@ from livebar._engine.lost import lost_message
 from livebar._engine.messages import Heard, Kind, Send
 from livebar._engine.outbox import Outbox, perform
 from livebar._engine.pacing import PacingPolicy
-from livebar._engine.requests import build
+from livebar._engine.requests import build, watch_push
 from livebar._engine.verdicts import Answered, JobFacts, Note, Standing, Verdict, interpret
+from livebar._job.watchdog import Reading, Watch
 from livebar._log import log
 from livebar._wire.account import account_for
 from livebar._wire.config import redact
@@ -311,6 +312,7 @@ class Dispatcher:
                 if self._tend_fleet(outbox, job, now, seal_before):
                     seals = min(seals, now + self.sample_interval)
                 continue
+            before = job.watch
             sample = job.look(seal_before, now)
             if sample is None:
                 outbox.abandon(job, now)
@@ -327,6 +329,8 @@ class Dispatcher:
                 seals = min(seals, max(ended + self.stop_grace, now + self.sample_interval))
             else:
                 policy.observe(job.key, job.snapshot)
+                _watched(outbox, job, before, self._new_key)
+                seals = min(seals, job.watch.look_at)
         return seals
 
     def _tend_fleet(self, outbox: Outbox, job: FleetJob, now: float, seal_before: float) -> bool:
@@ -474,6 +478,24 @@ class Undelivered(NamedTuple):
     names: list[str]
     unconfirmed: list[str]
     accounts: list[Config]
+
+
+def _watched(outbox: Outbox, job: ActivityJob, before: Reading, new_key: Callable[[], int]) -> None:
+    """What the watchdog's reading changed: the stats, and the push ``notify_on`` asks for on
+    entering a stall (each episode) or the overrun (once)."""
+    watch, stats = job.watch, job.stats
+    stats.watch = watch.state.value
+    entered = []
+    if watch.stalled and not before.stalled:
+        stats.stalls += 1
+        entered.append(Watch.STALLED)
+    if watch.overrun and not before.overrun:
+        stats.overran = True
+        entered.append(Watch.OVERRUN)
+    for event in entered:
+        if event in job.spec.notify_on:
+            notification = watch_push(job, event)
+            outbox.queue(PushJob(new_key(), notification, job.config, job, job.client))
 
 
 def _say(send: Send, job: Job, note: Note, exc: LivebarError | None) -> None:

@@ -35,9 +35,15 @@ class Snapshot:
     count: float = 0.0
     structure: tuple[object, ...] = ()
     detail: tuple[object, ...] = ()
+    watch: int = 0
+    """How bad the watchdog's state is (``watchdog.Watch.severity``; 0: normal or unwatched). A
+    rise is a notice, a fall a recovery: each may spend updates ordinary progress keeps back."""
+    watch_step: int = 0
+    """How far the state's duration has climbed (``watchdog.Reading.step``): a new rung brings
+    the phone's words up to date, as an ordinary update (it keeps the reserve)."""
 
 
-def snapshot_of(state: ContentState) -> Snapshot:
+def snapshot_of(state: ContentState, watch: int = 0, watch_step: int = 0) -> Snapshot:
     """What pacing weighs of a content state."""
     count = 0.0
     if state.metrics:
@@ -48,6 +54,8 @@ def snapshot_of(state: ContentState) -> Snapshot:
         count=count,
         structure=(state.type, state.title, state.color, state.number_of_steps),
         detail=(state.subtitle, state.step_color, state.step_colors),
+        watch=watch,
+        watch_step=watch_step,
     )
 
 
@@ -67,6 +75,7 @@ class Showing(Protocol):
     stale_gap: float
     seen_at: float
     seen_fraction: float
+    reserve: int
 
 
 def update_score(slot: Showing, budgets: Budgets, now: float) -> float:
@@ -98,9 +107,22 @@ class _Weight(NamedTuple):
 def ready_at(slot: Showing, budgets: Budgets) -> float:
     """When the budgets next allow this activity an update (iOS's spacing and the gap)."""
     return max(
-        budgets.ios_ready_at(slot.started_at, slot.updates_sent),
+        budgets.ios_ready_at(slot.started_at, _spent(slot)),
         slot.last_update_at + budgets.min_update_gap,
     )
+
+
+def _spent(slot: Showing) -> int:
+    """The updates an activity has spent, as its next update counts them: those sent, plus
+    those it must keep in hand after it. A watched job's ordinary progress keeps
+    ``slot.reserve`` (``watchdog.reserve``); a notice (the watchdog's state rising) may spend
+    all but one of them, kept for the recovery; a recovery may spend the last one."""
+    reserve = slot.reserve
+    if reserve:
+        latest, shown = slot.latest, slot.shown
+        if latest is not None and shown is not None and latest.watch != shown.watch:
+            reserve = reserve - 1 if latest.watch > shown.watch else 0
+    return slot.updates_sent + reserve
 
 
 def _weigh(slot: Showing, budgets: Budgets, now: float) -> _Weight:
@@ -115,10 +137,14 @@ def _weigh(slot: Showing, budgets: Budgets, now: float) -> _Weight:
     if latest == shown and latest.fraction is None:
         return _Weight(0.0)  # no total and nothing new: nothing to spread
     elapsed = max(now - slot.started_at, 1e-9)
-    if latest.structure != shown.structure:
-        return _Weight(math.inf)  # a new title, colour or step count: show it at once
+    if (latest.structure, latest.watch, latest.watch_step) != (
+        shown.structure,
+        shown.watch,
+        shown.watch_step,
+    ):
+        return _Weight(math.inf)  # a new title, colour, step count or watch: show it at once
     remaining = estimated_remaining(slot, latest, elapsed, budgets)
-    left = max(b.ios_allowance(elapsed + remaining) - slot.updates_sent, 1)
+    left = max(b.ios_allowance(elapsed + remaining) - _spent(slot), 1)
     if latest.fraction is not None and shown.fraction is not None:
         change = abs(latest.fraction - shown.fraction)
         span = max(1.0 - shown.fraction, change)
@@ -166,7 +192,7 @@ def _spend_no_sooner(
     """
     last = max(slot.last_update_at, slot.started_at)
     floor = last + interval if interval > 2 * budgets.min_update_gap else -math.inf
-    after = budgets.ios_ready_at(slot.started_at, slot.updates_sent + 1)
+    after = budgets.ios_ready_at(slot.started_at, _spent(slot) + 1)
     return max(floor, (last + min(after, now + remaining)) / 2)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Union
 from livebar._engine.freshness import snapshot_of
 from livebar._job.fleet import MemberState, member_state
 from livebar._job.view import render, render_plainly
+from livebar._job.watchdog import NOT_WATCHED, Reading, WatchFacts, decide
 from livebar._log import log
 from livebar._wire.errors import LivebarError
 
@@ -93,6 +94,12 @@ class ActivityStats:
     """True when the outcome went out as a push because no Live Activity could start."""
     last_error: str | None = None
     activity_id: str | None = None
+    watch: str = "normal"
+    """What the watchdog last found (``"normal"``, ``"stalled"``, ``"overrun"``)."""
+    stalls: int = 0
+    """Times the job was found stalled (``stall_after``), each stall counted once."""
+    overran: bool = False
+    """True once the job ran past its ``expected`` time."""
 
 
 class ActivityJob:
@@ -107,7 +114,9 @@ class ActivityJob:
         "ending",
         "key",
         "logged",
+        "moved_at",
         "plain",
+        "position",
         "sample",
         "shown",
         "snapshot",
@@ -115,6 +124,7 @@ class ActivityJob:
         "state",
         "stats",
         "stream_key",
+        "watch",
     )
 
     def __init__(self, key: int, spec: ActivitySpec, sample: Sampler, config: Config) -> None:
@@ -134,6 +144,11 @@ class ActivityJob:
         self.logged: set[tuple[object, ...]] = set()
         self.plain = False
         """Send the end plainly (no buttons or decorations): the server refused it as it was."""
+        self.watch: Reading = NOT_WATCHED
+        """The watchdog's reading at the last look (``_job/watchdog``)."""
+        self.position: tuple[object, ...] | None = None
+        self.moved_at: float | None = None
+        """When the engine first saw the job's current ``position``."""
         self.stream_key = spec.stream_key
         if self.stream_key is None and spec.lifecycle == "stream":
             # One key per activity: its PUTs are idempotent, so a lost answer is simply repeated.
@@ -159,10 +174,11 @@ class ActivityJob:
         ``None``: its state could not be built (said once; nothing more is sent)."""
         try:
             sample = self.sample(seal_before)
-            shown = (sample.view, sample.ending)
+            watch = self._watch(sample, now)
+            shown = (sample.view, sample.ending, watch.state, watch.text)
             if shown != self.shown:
-                self.state = self._render(sample, now)
-                self.snapshot = snapshot_of(self.state)
+                self.state = self._render(sample, now, watch)
+                self.snapshot = snapshot_of(self.state, watch.state.severity, watch.step)
                 self.shown = shown
         except Exception as exc:  # nothing could be built: say so once, never spin
             self.stats.last_error = f"could not build the state: {exc}"
@@ -182,13 +198,43 @@ class ActivityJob:
             self.ending = sample.ending
         return sample
 
-    def _render(self, sample: Sample, now: float) -> ContentState:
+    def _watch(self, sample: Sample, now: float) -> Reading:
+        """The watchdog's reading of ``sample`` (``NOT_WATCHED`` once it is over)."""
+        spec, view = self.spec, sample.view
+        if spec.stall_after is None and spec.expected is None:
+            return NOT_WATCHED
+        if sample.ending is not None or sample.pending or sample.started_at is None:
+            self.watch = NOT_WATCHED
+            return NOT_WATCHED
+        position = (view.items, view.current_step, view.percentage, view.value)
+        if position != self.position or self.moved_at is None:
+            first = self.position is None
+            self.position = position
+            self.moved_at = sample.started_at if first else now
+        facts = WatchFacts(
+            now=now,
+            started_at=sample.started_at,
+            moved_at=self.moved_at,
+            stall_after=spec.stall_after,
+            expected=spec.expected,
+            fraction=view.fraction,
+            where=view.subtitle,
+        )
+        self.watch = decide(facts)
+        return self.watch
+
+    def _render(self, sample: Sample, now: float, watch: Reading | None = None) -> ContentState:
         """What the phone is sent for ``sample``; when the payload's rules refuse it (a value
         at the edge of what a card can show), the least a card can show, said once."""
         at = sample.ended_at if sample.ended_at is not None else now
         try:
             return render(
-                self.spec, sample.view, sample.ending, started_at=sample.started_at, now=at
+                self.spec,
+                sample.view,
+                sample.ending,
+                started_at=sample.started_at,
+                now=at,
+                watch=watch,
             )
         except LivebarError as exc:
             self.say_once(

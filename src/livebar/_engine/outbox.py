@@ -33,6 +33,7 @@ from livebar._engine.phases import card_of
 from livebar._engine.requests import outcome_push
 from livebar._engine.watchdog import with_budget
 from livebar._job.endings import format_duration
+from livebar._job.watchdog import reserve
 from livebar._ledger import watching
 from livebar._ledger.ledger import AccountLedger
 from livebar._ledger.memory import MemoryBackend
@@ -167,6 +168,7 @@ class Outbox:
             rotates=job.stream_key is None,
             title=job.title,
             stream_key=None if fleet else job.stream_key,
+            reserve=reserve(job.spec.stall_after, job.spec.expected) if not fleet else 0,
         )
         self.policy.granted(job.key, bool(self.ask(question, now)))
         if job.ending is not None:  # over before the engine first saw it

@@ -115,13 +115,14 @@ class PacingPolicy:
         rotates: bool = False,
         title: str = "",
         stream_key: str | None = None,
+        reserve: int = 0,
     ) -> AskSlot:
         """A new activity wants to start, showing ``snapshot``; ``rotates`` when pacing must
         renew it before iOS ends it (the manual lifecycle; the server renews streams). It joins
         the account's queue of starts at once: the shell puts the returned question to the
         ledger and answers with ``granted`` (``title`` and ``stream_key`` are what the ledger
-        keeps of it, so that it can be ended if this process dies)."""
-        slot = Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates)
+        keeps of it, so that it can be ended if this process dies; ``reserve``: ``Slot``'s)."""
+        slot = Slot(key=key, opened_at=now, latest=snapshot, rotates=rotates, reserve=reserve)
         slot.title, slot.stream_key = title, stream_key
         self._slots[key] = slot
         return self._slot_question(slot)
@@ -142,9 +143,8 @@ class PacingPolicy:
 
     def adopt(self, key: int, now: float, *, age: float, updates: int) -> None:
         """Activity ``key`` is a card already on the phone, started ``age`` seconds ago and
-        updated ``updates`` times by another sender (a fleet's, that this process takes over):
-        it is active at once, on the budget iOS has left it, and its next state is worth a
-        send (what the phone shows is not known here)."""
+        updated ``updates`` times by another sender (a fleet's, taken over): active at once, on
+        the budget iOS has left it; its next state is worth a send (the phone's is unknown)."""
         slot = self._slots.get(key)
         if slot is not None and slot.phase is Phase.WAITING:
             adopted(slot, now - max(age, 0.0), updates, self.budgets.rotate_after)
@@ -183,7 +183,7 @@ class PacingPolicy:
 
     def coalesced(self, key: int) -> int:
         """How many sampled states of ``key`` were replaced by a newer one before being sent."""
-        return 0 if (slot := self._slots.get(key)) is None else slot.coalesced
+        return slot.coalesced if (slot := self._slots.get(key)) is not None else 0
 
     def held_back(self) -> list[tuple[int, Held]]:
         """The activities whose start the last plan held back, and why (oldest first)."""

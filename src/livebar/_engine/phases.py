@@ -86,6 +86,7 @@ class Slot:
     title: str = ""
     stream_key: str | None = None
     held: Held | None = None  # why its start did not go at the last plan
+    reserve: int = 0  # iOS updates ordinary progress keeps in hand (``watchdog.reserve``)
 
 
 class Wait(enum.Enum):

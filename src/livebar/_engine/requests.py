@@ -25,8 +25,18 @@ if TYPE_CHECKING:
     from livebar._engine.jobs import Job
     from livebar._engine.lost import LostEnd
     from livebar._engine.watchdog import Mark
+    from livebar._job.watchdog import Watch
 
-__all__ = ["CONTINUES", "Body", "Call", "build", "mark_call", "orphan_call", "outcome_push"]
+__all__ = [
+    "CONTINUES",
+    "Body",
+    "Call",
+    "build",
+    "mark_call",
+    "orphan_call",
+    "outcome_push",
+    "watch_push",
+]
 
 CONTINUES = "Continues on a new card\u2026"
 """The last words of an activity livebar renews before iOS's 8 hours end it."""
@@ -141,5 +151,14 @@ def outcome_push(job: ActivityJob) -> PushNotification:
     return PushNotification(
         title=f"{job.title} {outcome.verb}",
         message=ending.subtitle if ending is not None else None,
+        channels=job.spec.channels,
+    )
+
+
+def watch_push(job: ActivityJob, event: Watch) -> PushNotification:
+    """ "Upload stalled" with the card's words (``notify_on=["stalled"]``, ``["overrun"]``)."""
+    return PushNotification(
+        title=f"{job.title} {event.verb}",
+        message=job.watch.text,
         channels=job.spec.channels,
     )

@@ -111,19 +111,29 @@ def shown_state(state: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def ios_room(watched: Watched, budgets: Budgets) -> bool:
-    """Whether one more update of ``watched``'s card fits in iOS's budget now. Without the
-    owner's facts (a state recorded before a start's answer), nothing is sent."""
-    facts = watched.state.get(BUDGET_KEY) if isinstance(watched.state, Mapping) else None
-    if not isinstance(facts, Mapping):
-        return False
-    try:
-        age, updates = float(facts["age"]), int(facts["updates"])
-    except (KeyError, TypeError, ValueError):
+    """Whether one more update of ``watched``'s card fits in iOS's budget now.
+
+    The owner's recorded count may miss one update: the one in flight when it stopped (it
+    reached the phone; its answer was never recorded). So the mark is counted as the update
+    after that one. A card whose state was never recorded (its start's answer in flight) has
+    had at most that one; a state recorded without the facts (an older livebar) is not marked.
+    """
+    state = watched.state
+    facts = state.get(BUDGET_KEY) if isinstance(state, Mapping) else None
+    if isinstance(facts, Mapping):
+        try:
+            age, updates = float(facts["age"]), int(facts["updates"])
+        except (KeyError, TypeError, ValueError):
+            return False
+    elif state is None:
+        age, updates = max(watched.recorded_at - watched.started_at, 0.0), 0
+    else:
         return False
     # The card's age now, never overestimated: the record's age plus the owner's silence
     # (the time since its last write, at most).
     now = age + max(watched.silent_for, 0.0)
-    return budgets.ios_ready_at(0.0, updates) <= now and math.isfinite(now)
+    in_flight = 1
+    return math.isfinite(now) and budgets.ios_ready_at(0.0, updates + in_flight) <= now
 
 
 # -- what the phone is told ---------------------------------------------------------------------

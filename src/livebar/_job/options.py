@@ -12,12 +12,14 @@ is all the engine ever reads of the user's options.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, cast
 
 from livebar import _defaults
 from livebar._job.endings import Outcome
+from livebar._job.watchdog import Watch
 from livebar._wire import checks as checks
 from livebar._wire.errors import ConfigurationError, ValidationError
 
@@ -56,6 +58,13 @@ class SharedOptions(TypedDict, total=False):
     lifecycle: str | None
     """``"stream"`` (the default) or ``"manual"``: which of the API's lifecycles to use."""
     notify_on: Iterable[str]
+    """Outcomes (``"failed"``, ``"done"``, …) and watchdog events (``"stalled"``,
+    ``"overrun"``) that also send a push notification."""
+    stall_after: float | timedelta | None
+    """Say so on the card when the progress has not moved for this long (seconds or a
+    ``timedelta``; off by default: ``livebar._job.watchdog``)."""
+    expected: float | timedelta | None
+    """How long the job is expected to take: past it the card says how far over it runs."""
     client: Client | None
     api_key: str | None
     base_url: str | None
@@ -144,7 +153,9 @@ class ActivitySpec(NamedTuple):
     failure_auto_dismiss_minutes: int = _defaults.DEFAULT_FAILURE_AUTO_DISMISS_MINUTES
     stream_key: str | None = None
     lifecycle: str = "stream"
-    notify_on: frozenset[Outcome] = frozenset()
+    notify_on: frozenset[Outcome | Watch] = frozenset()
+    stall_after: float | None = None
+    expected: float | None = None
     client: Client | None = None
     api_key: str | None = None  # never shown: see __repr__
     base_url: str | None = None
@@ -220,6 +231,8 @@ def resolve_spec(title: object, options: Mapping[str, Any]) -> ActivitySpec:
         stream_key=_stream_key(get("stream_key")),
         lifecycle=_lifecycle(get("lifecycle"), get("stream_key")),
         notify_on=_notify_on(get("notify_on", ())),
+        stall_after=check_span(get("stall_after"), "stall_after"),
+        expected=check_span(get("expected"), "expected"),
         client=_client(get("client")),
         api_key=_account_setting(get("api_key"), "api_key"),
         base_url=_account_setting(get("base_url"), "base_url"),
@@ -398,21 +411,44 @@ def _lifecycle(lifecycle: object, stream_key: object) -> str:
     return str(lifecycle)
 
 
-def _notify_on(outcomes: object) -> frozenset[Outcome]:
-    if isinstance(outcomes, str):
-        outcomes = (outcomes,)  # notify_on="failed" means the one outcome
-    if not isinstance(outcomes, Iterable):
-        raise ValidationError("notify_on", "type", "must be a list of outcomes")
-    chosen = set()
-    for outcome in outcomes:
+_WATCH_EVENTS = (Watch.STALLED, Watch.OVERRUN)
+
+
+def _notify_on(events: object) -> frozenset[Outcome | Watch]:
+    if isinstance(events, str):
+        events = (events,)  # notify_on="failed" means the one outcome
+    if not isinstance(events, Iterable):
+        raise ValidationError("notify_on", "type", "must be a list of outcomes and events")
+    chosen: set[Outcome | Watch] = set()
+    for event in events:
+        if event in _WATCH_EVENTS:
+            chosen.add(Watch(event))
+            continue
         try:
-            chosen.add(Outcome(outcome))
+            chosen.add(Outcome(event))
         except ValueError:
-            known = ", ".join(o.value for o in Outcome)
+            known = ", ".join([o.value for o in Outcome] + [w.value for w in _WATCH_EVENTS])
             raise ValidationError(
-                "notify_on", "enum", f"unknown outcome {outcome!r} (one of {known})"
+                "notify_on", "enum", f"unknown outcome or event {event!r} (one of {known})"
             ) from None
     return frozenset(chosen)
+
+
+def check_span(value: object, field: str) -> float | None:
+    """A watchdog's span: positive seconds (an int or float) or a ``timedelta``; None is off."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ValidationError(field, "type", "must be seconds (a number) or a datetime.timedelta")
+    if not math.isfinite(seconds):
+        raise ValidationError(field, "type", "must be a finite number of seconds")
+    if seconds <= 0:
+        raise ValidationError(field, "exclusiveMinimum", "must be more than 0 seconds")
+    return seconds
 
 
 def check_ranks(ranks: str | None, name: str = "ranks") -> str | None:

@@ -27,6 +27,7 @@ from livebar._job.endings import (
 if TYPE_CHECKING:
     from livebar._job.options import ActivitySpec
     from livebar._job.progress import ProgressView
+    from livebar._job.watchdog import Reading
     from livebar._wire.payload import ContentState, Metric
 
 __all__ = ["Sample", "render", "render_plainly"]
@@ -54,14 +55,18 @@ def render(
     *,
     started_at: float | None,
     now: float,
+    watch: Reading | None = None,
 ) -> ContentState:
     """The content state the phone should show for ``view`` (and ``ending``, once over);
-    ``now`` (or the end) against ``started_at`` gives a count its rate."""
+    ``now`` (or the end) against ``started_at`` gives a count its rate. ``watch``: the
+    watchdog's reading while the job runs (a stall or an overrun: its words and colour)."""
     from livebar._wire.payload import ContentState
 
     subtitle = truncate(view.subtitle, MAX_SUBTITLE) if view.subtitle else None
     title = truncate(view.title, MAX_TITLE)
     color, step_color = view.color, spec.step_color
+    if ending is None and watch is not None and watch.text is not None:
+        subtitle, color = truncate(watch.text, MAX_SUBTITLE), watch.color or color
     if ending is not None:
         subtitle = ending.subtitle
         color = ending.color or color
