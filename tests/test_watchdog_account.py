@@ -1,6 +1,6 @@
 """A process that hangs entirely, as the rest of the account sees it (issue 20, part B).
 
-The decision is a table (``watchdog.decide``); the ledger's half runs on every backend; the
+The decision is a table (``hung.decide``); the ledger's half runs on every backend; the
 whole story (a job hangs, ``livebar reap`` from cron marks its card, the job comes back and
 shows itself again) runs on the virtual clock against the simulator, asserting what the phone
 showed and when, and that iOS's budget and the account's window were kept.
@@ -25,9 +25,7 @@ from ledger_support import (
     redis_server_fixture,
 )
 from livebar._engine.budgets import Budgets
-from livebar._engine.overdue import job_rows
-from livebar._engine.reap import ReapReport, reap
-from livebar._engine.watchdog import (
+from livebar._engine.hung import (
     Action,
     Facts,
     decide,
@@ -36,6 +34,8 @@ from livebar._engine.watchdog import (
     mark_of,
     with_budget,
 )
+from livebar._engine.overdue import job_rows
+from livebar._engine.reap import ReapReport, reap
 from livebar._ledger import watching
 from livebar._ledger.backend import Watched
 from livebar._ledger.ledger import AccountLedger

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from livebar._cli.common import PROG, say
-from livebar._engine.watchdog import hung_message
+from livebar._engine.hung import hung_message
 
 if TYPE_CHECKING:
     from livebar._engine.reap import ReapReport

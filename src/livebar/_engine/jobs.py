@@ -26,8 +26,8 @@ from livebar._wire.errors import LivebarError
 
 if TYPE_CHECKING:
     from livebar._engine.freshness import Snapshot
+    from livebar._engine.hung import Mark
     from livebar._engine.lost import LostEnd
-    from livebar._engine.watchdog import Mark
     from livebar._job.endings import Ending
     from livebar._job.fleet import FleetSpec
     from livebar._job.options import ActivitySpec
@@ -61,7 +61,7 @@ class JobKind(enum.Enum):
     FLEET = "fleet"
     """A fleet's one card, sent by the member that holds the fleet's lease."""
     MARK = "mark"
-    """Another live process's card, shown as not responding (``_engine/watchdog.py``)."""
+    """Another live process's card, shown as not responding (``_engine/hung.py``)."""
 
 
 @dataclass

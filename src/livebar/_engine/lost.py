@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from livebar import _defaults
-from livebar._engine.watchdog import progress_text, shown_state
+from livebar._engine.hung import progress_text, shown_state
 from livebar._job.endings import format_duration
 from livebar._wire.errors import ValidationError
 from livebar._wire.payload import ContentState

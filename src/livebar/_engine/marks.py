@@ -1,4 +1,4 @@
-"""The engine's side of hung processes (``_engine/watchdog.py`` decides): it marks the cards
+"""The engine's side of hung processes (``_engine/hung.py`` decides): it marks the cards
 of live processes on its account that went silent, and, when its own process comes back,
 takes back the marks others put on its cards. Only the engine's thread calls it."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from livebar._engine.hung import Action, decide, facts_of, ios_room, mark_of
 from livebar._engine.jobs import MarkJob
 from livebar._engine.phases import overwritten
-from livebar._engine.watchdog import Action, decide, facts_of, ios_room, mark_of
 from livebar._ledger import watching
 from livebar._log import log
 

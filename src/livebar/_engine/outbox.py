@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from livebar import _defaults
+from livebar._engine.hung import with_budget
 from livebar._engine.jobs import ActivityJob, FleetJob, MarkJob, OrphanJob, PushJob
 from livebar._engine.lost import ended_record, lost_end
 from livebar._engine.messages import (
@@ -31,7 +32,6 @@ from livebar._engine.messages import (
 from livebar._engine.pacing import PacingPolicy, Phase, Wait
 from livebar._engine.phases import card_of
 from livebar._engine.requests import outcome_push
-from livebar._engine.watchdog import with_budget
 from livebar._job.endings import format_duration
 from livebar._job.watchdog import reserve
 from livebar._ledger import watching
@@ -333,7 +333,7 @@ class Outbox:
     def tend(self, now: float, new_key: Callable[[], int]) -> tuple[bool, bool]:
         """Heartbeat (and show our own state on cards another process marked not responding
         while we were silent); take the activities of processes on the account that are gone,
-        and mark the cards of those that are alive but silent (``_engine/watchdog.py``).
+        and mark the cards of those that are alive but silent (``_engine/hung.py``).
         Answers whether it beat and whether it looked (the caller's ``_engine/marks.py`` takes
         our marks back after a beat, and marks others' cards after a look)."""
         budgets = self.policy.budgets

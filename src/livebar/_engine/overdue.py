@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
-from livebar._engine.watchdog import hung_message, progress_text, shown_state
+from livebar._engine.hung import hung_message, progress_text, shown_state
 from livebar._wire.payload import PushNotification
 
 if TYPE_CHECKING:

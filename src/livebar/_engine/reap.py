@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from livebar import _defaults
 from livebar._engine.budgets import Budgets
+from livebar._engine.hung import Action, decide, facts_of, ios_room, mark_of
 from livebar._engine.jobs import JobKind
 from livebar._engine.lost import LostEnd, lost_end
 from livebar._engine.messages import Heard, Kind
@@ -22,7 +23,6 @@ from livebar._engine.outbox import perform
 from livebar._engine.overdue import missed_push, to_push
 from livebar._engine.requests import Call, mark_call, orphan_call
 from livebar._engine.verdicts import Answered, JobFacts, Verdict, interpret
-from livebar._engine.watchdog import Action, decide, facts_of, ios_room, mark_of
 from livebar._ledger import watching
 from livebar._wire.errors import (
     Diagnosis,
@@ -168,7 +168,7 @@ def watch(
     clock: Callable[[], float],
 ) -> None:
     """Mark, once, every card of a live process silent for ``budgets.hang_after``
-    (``watchdog.decide``), when iOS's budget for the card has room; a mark that did not go
+    (``hung.decide``), when iOS's budget for the card has room; a mark that did not go
     through is given back to the ledger for a later pass."""
     for watched in watching.watch(ledger, clock()):
         action = decide(facts_of(watched), hang_after=budgets.hang_after)

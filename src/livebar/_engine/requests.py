@@ -22,9 +22,9 @@ from livebar._wire.payload import (
 )
 
 if TYPE_CHECKING:
+    from livebar._engine.hung import Mark
     from livebar._engine.jobs import Job
     from livebar._engine.lost import LostEnd
-    from livebar._engine.watchdog import Mark
     from livebar._job.watchdog import Watch
 
 __all__ = [

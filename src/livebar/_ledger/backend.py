@@ -94,7 +94,7 @@ class Orphan:
 
 @dataclass(frozen=True)
 class Watched:
-    """An open activity of another process, as a watchdog sees it (``Backend.watch``).
+    """An open activity of another process, as a watcher of hung ones sees it (``Backend.watch``).
 
     ``alive``: its owner is alive as the reader can tell (``Owner.alive``: its pid on this
     host, its heartbeat's age elsewhere). ``silent_for``: seconds since the owner's last
@@ -315,7 +315,7 @@ class Backend(abc.ABC):
     def close(self) -> None:
         """Drop this owner's records and release resources (a clean exit)."""
 
-    # -- watching: cards of live owners that stopped turning (``livebar._engine.watchdog``) ------
+    # -- watching: cards of live owners that stopped turning (``livebar._engine.hung``) ------
 
     def watch(self, now: float, *, stale_after: float) -> list[Watched]:
         """Every open activity of other owners that is on the phone and claimed by no reaper,
