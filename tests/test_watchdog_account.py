@@ -327,3 +327,35 @@ def test_status_lists_running_and_not_responding_cards() -> None:
         ("Nightly backup", "running", "process 4121, 61%"),
         ("Render", "not responding", "Not responding for 14m 05s at 61%"),
     ] == [(r.title, r.state, r.detail) for r in rows]
+
+
+def test_a_mark_the_server_did_not_take_is_tried_again_by_the_next_pass(tmp_path: Path) -> None:
+    """A 503 to the mark gives the claim back; the next reap marks the card, once."""
+    path = tmp_path / "ledger.sqlite3"
+    box: dict[str, VirtualTime] = {}
+
+    def ledgers(account: Any, window: float) -> AccountLedger:
+        clock = box["vt"].clock
+        return AccountLedger(SqliteBackend(path, window=window, owner=live_owner(), clock=clock))
+
+    with virtual_time(ledgers=ledgers) as vt:
+        box["vt"] = vt
+        cron = AccountLedger(
+            SqliteBackend(path, window=60.0, owner=Owner.current(), clock=vt.clock)
+        )
+        client = vt.client()
+        with livebar.live_activity("Nightly backup", total=100) as act:
+            act.advance(61)
+            vt.advance(30.0)
+            vt.hang(HANG + 31.0)
+            vt.simulator.fail_next(1, status=503)
+            first = reap(cron, client, clock=vt.clock, sleep=vt.hang)
+            second = reap(cron, client, clock=vt.clock, sleep=vt.hang)
+            third = reap(cron, client, clock=vt.clock, sleep=vt.hang)
+            act.advance(39)
+        assert vt.flush()
+
+    assert ([], ["Nightly backup"]) == (first.marked, [w.title for w, _ in first.mark_failed])
+    assert ["Nightly backup"] == [w.title for w in second.marked]
+    assert ([], ["Nightly backup"]) == (third.marked, [w.title for w in third.not_responding])
+    assert_no_budget_warnings(vt.simulator)

@@ -168,8 +168,8 @@ def watch(
     clock: Callable[[], float],
 ) -> None:
     """Mark, once, every card of a live process silent for ``budgets.hang_after``
-    (``hung.decide``), when iOS's budget for the card has room; a mark that did not go
-    through is given back to the ledger for a later pass."""
+    (``hung.decide``), when iOS's budget for the card has room; a mark that certainly did not
+    reach the phone is given back to the ledger for a later pass."""
     for watched in watching.watch(ledger, clock()):
         action = decide(facts_of(watched), hang_after=budgets.hang_after)
         if action is Action.RESTORE:
@@ -190,8 +190,11 @@ def watch(
         if verdict.heard is Heard.OK:
             report.marked.append(watched)
         else:
-            if verdict.heard in _AGAIN or verdict.standing is not None:
-                watching.mark(ledger, watched.id, clock(), marked=False)  # a later pass tries again
+            # It did not reach the phone (or the server said not now): a later pass tries again.
+            # One whose answer was lost may be on the phone: it stays marked, once is enough.
+            again = verdict.heard in _AGAIN or verdict.standing is not None
+            if again and verdict.arrived is not None:
+                watching.mark(ledger, watched.id, clock(), marked=False)
             report.mark_failed.append((watched, why))
 
 
