@@ -69,8 +69,9 @@ def test_run_with_a_fleet_refuses_a_watchdog(capsys: pytest.CaptureFixture[str])
 
 
 def test_run_stall_after_shows_and_recovers(sim: Any, env: dict[str, str]) -> None:
-    """``livebar run --stall-after 2s``: a command silent for 5 s shows "No progress for … at
-    10%" in orange, then its next progress line brings the card back, and it ends Done."""
+    """``livebar run --stall-after 2s --notify-on stalled``: a command silent for 5 s shows "No
+    progress for … at 10%" in orange and pushes it once, then its next progress line brings the
+    card back, and it ends Done (no push for that: only what ``--notify-on`` names)."""
     code = textwrap.dedent(
         """
         import sys, time
@@ -80,7 +81,7 @@ def test_run_stall_after_shows_and_recovers(sim: Any, env: dict[str, str]) -> No
         time.sleep(1.5)
         """
     )
-    flags = ["--stall-after", "2s", "--progress-regex", r"(\d+)%"]
+    flags = ["--stall-after", "2s", "--notify-on", "stalled", "--progress-regex", r"(\d+)%"]
     done = subprocess.run(
         [PY, "-m", "livebar", "run", *flags, "--", PY, "-c", code],
         env=env,
@@ -103,3 +104,27 @@ def test_run_stall_after_shows_and_recovers(sim: Any, env: dict[str, str]) -> No
     assert states[-1]["subtitle"].startswith("Done")
     activity = sim.activities()[0]
     assert (0, 0) == (activity["warnings"], activity["throttles"])
+    [push] = sim.pushes()
+    assert push["title"].endswith("stalled")
+    assert push["message"].startswith("No progress for")
+
+
+@pytest.mark.parametrize(
+    ("given", "events"),
+    [("stalled", ["stalled"]), ("failed, overrun,", ["failed", "overrun"])],
+)
+def test_every_live_command_takes_notify_on(given: str, events: list[str]) -> None:
+    """``--notify-on`` takes the library's events, comma-separated (blanks dropped)."""
+    for command in ("run", "pipe", "watch"):
+        args, _ = parsers()[0].parse_known_args([command, "--notify-on", given, "--", "true"])
+        assert events == args.notify_on
+
+
+def test_a_bad_notify_on_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """An event livebar does not know: exit 2 before anything runs, naming the option and what
+    it takes."""
+    assert 2 == main(["run", "--notify-on", "stalled,exploded", "--", "true"])
+    err = capsys.readouterr().err
+    assert "notify_on" in err
+    assert "'exploded'" in err
+    assert "overrun" in err

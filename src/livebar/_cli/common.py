@@ -107,11 +107,13 @@ def schedule_options(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in given.items() if value is not None}
 
 
-def watchdog_options(args: argparse.Namespace) -> dict[str, float]:
-    """``--stall-after`` and ``--expected`` as the library's options (those given)."""
+def watchdog_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--stall-after``, ``--expected`` and ``--notify-on`` as the library's options (those
+    given; the library checks them, and a bad one exits 2 naming it)."""
     given = {
         "stall_after": getattr(args, "stall_after", None),
         "expected": getattr(args, "expected", None),
+        "notify_on": getattr(args, "notify_on", None),
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -125,6 +127,11 @@ def port(number: int | None) -> int | None:
 
 
 # -- argparse types ---------------------------------------------------------------------------
+
+
+def comma_list(text: str) -> list[str]:
+    """``failed,stalled`` as ``["failed", "stalled"]`` (blanks dropped)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def members(text: str) -> int | list[str]:

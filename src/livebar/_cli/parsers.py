@@ -11,6 +11,7 @@ from livebar._cli.common import (
     EXIT_USAGE,
     PROG,
     button,
+    comma_list,
     duration,
     members,
     non_empty,
@@ -321,4 +322,11 @@ def _watchdog_options(parser: argparse.ArgumentParser) -> None:
         type=duration,
         metavar="DURATION",
         help="show 'Running 40m over (expected 2h)' once the job runs longer than this",
+    )
+    group.add_argument(
+        "--notify-on",
+        type=comma_list,
+        metavar="EVENTS",
+        help="also push when the job ends so or the card turns so: any of failed, cancelled, "
+        "stopped, done, stalled, overrun (comma-separated)",
     )

@@ -15,6 +15,7 @@ from livebar._cli.common import (
     UsageError,
     activity,
     mirroring_allowed,
+    watchdog_options,
 )
 from livebar._engine.runtime import flush as livebar_flush
 from livebar._process.hooks import handling_sigterm
@@ -45,8 +46,7 @@ def pipe(args: argparse.Namespace) -> int:
             subtitle=args.subtitle,
             channels=args.channels,
             live=enabled,
-            stall_after=args.stall_after,
-            expected=args.expected,
+            **watchdog_options(args),
         )
     except ValidationError as exc:
         raise UsageError(str(exc)) from None
