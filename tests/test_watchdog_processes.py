@@ -273,3 +273,19 @@ def test_livebar_run_records_its_schedule_and_status_lists_it(account: Account) 
     )
     assert 2 == bad.returncode
     assert "give a duration" in bad.stderr
+    forget = [sys.executable, "-m", "livebar", "status", "--forget", "nightly"]
+    said = [
+        subprocess.run(forget, env=account.env, capture_output=True, text=True, timeout=60)
+        for _ in range(2)
+    ]
+    assert [0, 1] == [s.returncode for s in said], said
+    assert "forgot the schedule of 'nightly'" in said[0].stdout
+    assert "no schedule named 'nightly'" in said[1].stdout
+    gone = subprocess.run(
+        [sys.executable, "-m", "livebar", "status", "--json"],
+        env=account.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert [] == json.loads(gone.stdout)["jobs"]

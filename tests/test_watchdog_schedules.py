@@ -209,6 +209,25 @@ def test_a_schedule_is_recorded_and_each_missed_period_claimed_once(where: Where
     assert not watching.claim_missed(one, seen, 3, 0.0)  # a claim about the old run
 
 
+def test_a_forgotten_schedule_is_gone_for_every_process(where: Where) -> None:
+    """``forget`` drops a renamed job's schedule: no process sees it (so none pushes its missed
+    runs); forgetting it again says there was none; a later run writes it anew."""
+    one, two = _ledgers(where)
+    for name in ("nightly", "weekly"):
+        watching.schedule_started(
+            one, name, 0.0, 1000.0, title=name.title(), expect_every=DAY, grace=HOUR
+        )
+    assert [True, False] == [
+        watching.forget_schedule(two, "nightly", 0.0),
+        watching.forget_schedule(one, "nightly", 0.0),
+    ]
+    assert ["weekly"] == [s.name for s in watching.schedules(one, 0.0)]
+    watching.schedule_started(
+        two, "nightly", 0.0, 2 * DAY, title="Nightly", expect_every=DAY, grace=HOUR
+    )
+    assert ["nightly", "weekly"] == [s.name for s in watching.schedules(one, 0.0)]
+
+
 # -- the whole story on the virtual clock ----------------------------------------------------------
 
 

@@ -213,6 +213,11 @@ def _status(sub: Commands) -> argparse.ArgumentParser:
         ),
     )
     command.add_argument("--json", action="store_true", help="print one JSON object")
+    command.add_argument(
+        "--forget",
+        metavar="NAME",
+        help="drop the schedule of a job renamed or retired (no more 'has not started' pushes)",
+    )
     command.set_defaults(handler=status, command_name="status")
     return command
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import TYPE_CHECKING
 
 from livebar._cli.common import PROG, UsageError, config
 from livebar._defaults import ENV_API_KEY
+
+if TYPE_CHECKING:
+    from livebar._ledger.ledger import AccountLedger
 
 __all__ = ["status"]
 
@@ -23,6 +27,8 @@ def status(args: argparse.Namespace) -> int:
     if not settings.api_key:
         raise UsageError(f"no API key: set {ENV_API_KEY}")
     ledger = open_ledger(account_for(api_key=settings.api_key, base_url=settings.base_url))
+    if args.forget is not None:
+        return _forget(ledger, args.forget)
     try:
         now = time.monotonic()
         rows = job_rows(watching.schedules(ledger, now), watching.watch(ledger, now), time.time())
@@ -40,4 +46,22 @@ def status(args: argparse.Namespace) -> int:
     for line in table:
         cells = [cell.ljust(width) for cell, width in zip(line, widths)]
         print("  ".join([*cells, line[3]]).rstrip(), flush=True)
+    return 0
+
+
+def _forget(ledger: AccountLedger, name: str) -> int:
+    """``--forget NAME``: drop one schedule; exit 1 when there was none (or no ledger answered)."""
+    from livebar._ledger import watching
+
+    try:
+        forgotten = watching.forget_schedule(ledger, name, time.monotonic())
+    finally:
+        ledger.close(0.0)
+    if forgotten is None:
+        print(f"{PROG}: the {ledger.backend} ledger does not answer; nothing forgotten", flush=True)
+        return 1
+    if not forgotten:
+        print(f"{PROG}: no schedule named {name!r} ({ledger.backend} ledger)", flush=True)
+        return 1
+    print(f"{PROG}: forgot the schedule of {name!r}", flush=True)
     return 0

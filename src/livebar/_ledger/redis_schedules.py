@@ -104,3 +104,9 @@ class RedisSchedules(ScheduleStore):
 
     def claim_missed(self, name: str, period: int, last_start: float) -> bool:
         return bool(self._run(self._claim, [self._key], [name, period, repr(last_start)]))
+
+    def forget(self, name: str) -> bool:
+        try:
+            return bool(self._redis.hdel(self._key, name))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise LedgerUnavailable(str(exc)) from exc

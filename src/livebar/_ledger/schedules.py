@@ -61,6 +61,11 @@ class ScheduleStore(abc.ABC):
         """Record that missed ``period`` (counted from ``last_start``) was pushed, if nobody did
         and no run started since: True for exactly one caller."""
 
+    @abc.abstractmethod
+    def forget(self, name: str) -> bool:
+        """Drop the schedule of ``name`` (a job renamed or retired: nobody will push its missed
+        runs again, until a run with ``expect_every`` writes it anew). True if there was one."""
+
 
 class MemorySchedules(ScheduleStore):
     """This process's schedules only."""
@@ -91,3 +96,6 @@ class MemorySchedules(ScheduleStore):
             return False
         self._by_name[name] = replace(known, missed=period)
         return True
+
+    def forget(self, name: str) -> bool:
+        return self._by_name.pop(name, None) is not None

@@ -70,3 +70,9 @@ class SqliteSchedules(ScheduleStore):
             )
         )
         return bool(cursor.rowcount > 0)
+
+    def forget(self, name: str) -> bool:
+        cursor = self._transaction(
+            lambda db, _now: db.execute("DELETE FROM schedules WHERE name = ?", (name,))
+        )
+        return bool(cursor.rowcount > 0)

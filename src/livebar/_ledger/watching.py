@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "claim_missed",
+    "forget_schedule",
     "mark",
     "schedule_ended",
     "schedule_started",
@@ -79,3 +80,10 @@ def claim_missed(ledger: AccountLedger, schedule: Schedule, period: int, now: fl
     """Claim the push of ``schedule``'s missed ``period``: True for exactly one caller."""
     name, start = schedule.name, schedule.last_start
     return bool(ledger.call(now, lambda b, _t: b.schedules.claim_missed(name, period, start)))
+
+
+def forget_schedule(ledger: AccountLedger, name: str, now: float) -> bool | None:
+    """Drop the schedule of ``name``: True if there was one, False if not, None when the ledger
+    does not answer."""
+    answer = ledger.call(now, lambda b, _t: b.schedules.forget(name))
+    return None if answer is None else bool(answer)
