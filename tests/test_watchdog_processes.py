@@ -77,28 +77,24 @@ class Account:
         return proc
 
     def reap(self) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, "-m", "livebar", "reap", "--json"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert 0 == done.returncode, done.stderr
-        report: dict[str, Any] = json.loads(done.stdout)
-        return report
+        return self._json("reap")
 
     def status(self) -> list[dict[str, Any]]:
+        jobs: list[dict[str, Any]] = self._json("status")["jobs"]
+        return jobs
+
+    def _json(self, command: str) -> dict[str, Any]:
+        """``livebar COMMAND --json``, which must succeed, as the object it prints."""
         done = subprocess.run(
-            [sys.executable, "-m", "livebar", "status", "--json"],
+            [sys.executable, "-m", "livebar", command, "--json"],
             env=self.env,
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert 0 == done.returncode, done.stderr
-        jobs: list[dict[str, Any]] = json.loads(done.stdout)["jobs"]
-        return jobs
+        answer: dict[str, Any] = json.loads(done.stdout)
+        return answer
 
     def recorded(self, title: str, what: str) -> bool:
         """Whether the ledger holds ``title``'s card showing ``what`` (``livebar status``)."""
