@@ -508,10 +508,14 @@ def default_pacing() -> Iterator[None]:
 
 
 @pytest.fixture
-def env(sim: Any) -> dict[str, str]:
-    """The environment of a livebar subprocess pointed at the ``sim`` simulator."""
+def env(sim: Any, tmp_path: Path) -> dict[str, str]:
+    """The environment of a livebar subprocess pointed at the ``sim`` simulator: no livebar or
+    tqdm setting of the caller's, a ledger of the test's own (simulators reuse ports, and one
+    key on one port is one account: a ledger shared across tests would hand a later test the
+    cards an earlier one left, to reap or mark), and no courier outliving the test."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEBAR_", "TQDM_"))}
     environ.update(ACTIVITYSMITH_API_KEY=sim.api_key, ACTIVITYSMITH_BASE_URL=sim.url)
+    environ.update(LIVEBAR_LEDGER=str(tmp_path / "ledger"), LIVEBAR_COURIER="0")
     return environ
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -380,6 +381,8 @@ def run_script(sim: SimulatorHandle, tail: str, extra_env: dict[str, str] | None
         "ACTIVITYSMITH_API_KEY": sim.api_key,
         "ACTIVITYSMITH_BASE_URL": sim.url,
         "PATH": "/usr/bin:/bin",
+        "LIVEBAR_LEDGER": os.environ["LIVEBAR_LEDGER"],  # the run's own (conftest), not ~/.cache
+        "LIVEBAR_COURIER": "0",
         **(extra_env or {}),
     }
     return subprocess.run(
