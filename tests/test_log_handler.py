@@ -212,7 +212,7 @@ def test_the_handlers_thread_sends_the_collapsed_count_on_time(
     assert 2 == len(sim.requests())
 
 
-def test_the_readme_example_runs_as_written(sim: Any) -> None:
+def test_the_readme_example_runs_as_written(sim: Any, tmp_path: Path) -> None:
     """The README's LogHandler snippet, run against the simulator: two pushes, collapsed."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
@@ -220,7 +220,7 @@ def test_the_readme_example_runs_as_written(sim: Any) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEBAR_")}
     done = subprocess.run(
         [sys.executable, "-c", snippet],
-        env={**env, **sim.env()},
+        env={**env, **sim.env(), "LIVEBAR_LEDGER": str(tmp_path), "LIVEBAR_COURIER": "0"},
         capture_output=True,
         text=True,
         timeout=60,

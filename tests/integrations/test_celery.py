@@ -50,6 +50,8 @@ def tasks(phone: Any, redis_url: str) -> Iterator[Any]:
     """The task module, with a prefork worker process of 2 running it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEBAR_")}
     env.update(
+        LIVEBAR_LEDGER=os.environ["LIVEBAR_LEDGER"],  # the run's own (conftest), not ~/.cache
+        LIVEBAR_COURIER="0",
         CELERY_TEST_REDIS=redis_url,
         PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]),
         **phone.env(),

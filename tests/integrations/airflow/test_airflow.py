@@ -63,6 +63,7 @@ def airflow(tmp_path: Path, sim: Any) -> Any:
     (home / "dags").mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEBAR_", "AIRFLOW"))}
     env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False", **sim.env())
+    env.update(LIVEBAR_LEDGER=str(tmp_path / "ledger"), LIVEBAR_COURIER="0")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
