@@ -299,8 +299,8 @@ def check_schedule(
     stable = checks.optional(checks.string, name, "name")
     if stable is not None and not stable.strip():
         raise ValidationError("name", "minLength", "must not be blank")
-    every = _duration(expect_every, "expect_every")
-    given_grace = _duration(grace, "grace", minimum=0.0)
+    every = check_span(expect_every, "expect_every")
+    given_grace = check_span(grace, "grace", zero=True)
     if every is None:
         if given_grace is not None:
             raise ValidationError("grace", "dependentRequired", "needs expect_every")
@@ -314,18 +314,6 @@ def check_schedule(
     default = every / _defaults.DEFAULT_GRACE_DIVISOR
     grace_s = default if given_grace is None else given_grace
     return {"name": stable, "expect_every": every, "grace": grace_s}
-
-
-def _duration(value: object, field: str, *, minimum: float | None = None) -> float | None:
-    """Seconds (a positive number, or ``minimum`` and more) or a ``timedelta``."""
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    seconds = check_number(value, field, minimum=0.0 if minimum is None else minimum)
-    if minimum is None and not seconds > 0:
-        raise ValidationError(field, "exclusiveMinimum", "must be above 0")
-    return seconds
 
 
 def _flag(value: object, field: str) -> bool:
@@ -434,8 +422,9 @@ def _notify_on(events: object) -> frozenset[Outcome | Watch]:
     return frozenset(chosen)
 
 
-def check_span(value: object, field: str) -> float | None:
-    """A watchdog's span: positive seconds (an int or float) or a ``timedelta``; None is off."""
+def check_span(value: object, field: str, *, zero: bool = False) -> float | None:
+    """A span of time (the watchdog's, a schedule's): seconds (an int or float) or a
+    ``timedelta``, more than zero (``zero``: or zero); None is off."""
     if value is None:
         return None
     if isinstance(value, timedelta):
@@ -446,7 +435,9 @@ def check_span(value: object, field: str) -> float | None:
         raise ValidationError(field, "type", "must be seconds (a number) or a datetime.timedelta")
     if not math.isfinite(seconds):
         raise ValidationError(field, "type", "must be a finite number of seconds")
-    if seconds <= 0:
+    if zero and seconds < 0:
+        raise ValidationError(field, "minimum", "must be 0 seconds or more")
+    if not zero and seconds <= 0:
         raise ValidationError(field, "exclusiveMinimum", "must be more than 0 seconds")
     return seconds
 
