@@ -118,8 +118,16 @@ def account(sim: SimulatorHandle, tmp_path: Path) -> Iterator[Account]:
 
 
 def card(sim: SimulatorHandle, title: str) -> dict[str, Any]:
-    [found] = [a for a in sim.activities() if a["title"] == title]
+    found = shown(sim, title)
+    assert found is not None, f"no card {title!r}"
     return found
+
+
+def shown(sim: SimulatorHandle, title: str) -> dict[str, Any] | None:
+    """The card titled ``title`` (there is one at most), or None before it started."""
+    found = [a for a in sim.activities() if a["title"] == title]
+    assert len(found) <= 1, found
+    return found[0] if found else None
 
 
 def until(condition: Any, what: str, timeout: float = 30.0) -> float:
@@ -132,13 +140,21 @@ def until(condition: Any, what: str, timeout: float = 30.0) -> float:
 
 
 def at(sim: SimulatorHandle, title: str) -> Any:
-    found = [a for a in sim.activities() if a["title"] == title]
-    return found[0]["content_state"].get("percentage") if found else None
+    found = shown(sim, title)
+    return None if found is None else found["content_state"].get("percentage")
 
 
 def shows(sim: SimulatorHandle, title: str, color: str | None) -> bool:
-    found = [a for a in sim.activities() if a["title"] == title]
-    return bool(found) and found[0]["content_state"].get("color") == color
+    found = shown(sim, title)
+    return found is not None and found["content_state"].get("color") == color
+
+
+def nightly_at_61(sim: SimulatorHandle, account: Account, stop: Path) -> Any:
+    """The "Nightly backup" job, once the phone shows it at 61% and the ledger holds that."""
+    job = account.job("Nightly backup", stop)
+    until(lambda: at(sim, "Nightly backup") == 61.0, "the phone shows 61%")
+    until(lambda: account.recorded("Nightly backup", "61%"), "the ledger holds its state")
+    return job
 
 
 def test_reap_marks_a_stopped_job_and_sigcont_restores_it(
@@ -146,9 +162,7 @@ def test_reap_marks_a_stopped_job_and_sigcont_restores_it(
 ) -> None:
     """SIGSTOP: reap marks it once past the threshold (never Lost); SIGCONT: its own state."""
     stop = tmp_path / "stop"
-    job = account.job("Nightly backup", stop)
-    until(lambda: at(sim, "Nightly backup") == 61.0, "the phone shows 61%")
-    until(lambda: account.recorded("Nightly backup", "61%"), "the ledger holds its state")
+    job = nightly_at_61(sim, account, stop)
     os.kill(job.pid, signal.SIGSTOP)
     stopped = time.monotonic()
 
@@ -195,9 +209,7 @@ def test_another_livebar_process_marks_a_stopped_job(
 ) -> None:
     """The engine of any livebar process on the account marks it; SIGCONT restores it."""
     stop = tmp_path / "stop"
-    job = account.job("Nightly backup", stop)
-    until(lambda: at(sim, "Nightly backup") == 61.0, "the phone shows 61%")
-    until(lambda: account.recorded("Nightly backup", "61%"), "the ledger holds its state")
+    job = nightly_at_61(sim, account, stop)
     other = account.job("Training", tmp_path / "stop-other")
     os.kill(job.pid, signal.SIGSTOP)
     stopped = time.monotonic()
