@@ -153,17 +153,28 @@ def _write(outbox: Outbox, job: FleetJob, now: float, *, lead: bool, release: bo
     return outbox.ledger.fleet_report(job.run, job.fleet.member, now, report)
 
 
-def _lead(
-    outbox: Outbox, job: FleetJob, now: float, budgets: Budgets, *, may_hand_over: bool = True
-) -> None:
-    """Read the record when due, render the card, and hand it (or its end) to pacing."""
+def _lead(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None:
+    """Read the record when due, and show what it says (``_show``)."""
     if now < job.next_read:
         return
     assert job.run is not None
     record = outbox.ledger.fleet_read(job.run, now, lost_after=budgets.fleet_lost_after)
     job.next_read = now + budgets.fleet_read_every
-    if record is None:
-        return
+    if record is not None:
+        _show(outbox, job, now, budgets, record)
+
+
+def _show(
+    outbox: Outbox,
+    job: FleetJob,
+    now: float,
+    budgets: Budgets,
+    record: FleetRecord,
+    *,
+    may_hand_over: bool = True,
+) -> None:
+    """Render the card from ``record`` and hand it (or its end) to pacing; a sender whose own
+    job ended hands the lease to a member still running instead."""
     if record.over:  # another sender delivered its end
         _step_down(outbox, job, now, None)
         return
@@ -175,9 +186,9 @@ def _lead(
     if is_over(fleet, counted, leaving=leaving):
         ending = fleet_ending(job.spec, counted, at=now)
     elif leaving and may_hand_over and others_report(fleet, job.fleet.member):
-        if not _hand_over(outbox, job, now, budgets):  # the others ended meanwhile
-            job.next_read = -float("inf")
-            _lead(outbox, job, now, budgets, may_hand_over=False)
+        kept = _hand_over(outbox, job, now, budgets)
+        if kept is not None:  # the others ended meanwhile: this sender ends the card
+            _show(outbox, job, now, budgets, kept, may_hand_over=False)
         return
     elif leaving:  # the others still "running" went quiet (or could not take it): stay
         _write(outbox, job, now, lead=True, release=False)
@@ -199,9 +210,9 @@ def _lead(
         policy.observe(job.key, job.snapshot)
 
 
-def _hand_over(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> bool:
+def _hand_over(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> FleetRecord | None:
     """Give the lease to the members still running (the first of them to report takes it);
-    ``False`` when this sender kept it after all.
+    the record read after the release when this sender kept the lease after all, else None.
 
     A member that wrote its final state between this sender's read and the release found the
     lease held and has left, trusting this sender: so read again once the lease is free. When
@@ -216,9 +227,9 @@ def _hand_over(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> b
         if not others_report(fleet, job.fleet.member) and _write(
             outbox, job, now, lead=True, release=False
         ):
-            return False
+            return record
     _step_down(outbox, job, now, None)
-    return True
+    return None
 
 
 def fleet_of(record: FleetRecord, job: FleetJob, *, quiet_after: float) -> Fleet:
