@@ -99,22 +99,18 @@ def activity(title: str, args: argparse.Namespace, **options: Any) -> LiveActivi
 
 def schedule_options(args: argparse.Namespace) -> dict[str, Any]:
     """``--name``, ``--expect-every`` and ``--grace`` as the activity's options (given ones)."""
-    given = {
-        "name": getattr(args, "name", None),
-        "expect_every": getattr(args, "expect_every", None),
-        "grace": getattr(args, "grace", None),
-    }
-    return {key: value for key, value in given.items() if value is not None}
+    return _given(args, "name", "expect_every", "grace")
 
 
 def watchdog_options(args: argparse.Namespace) -> dict[str, Any]:
     """``--stall-after``, ``--expected`` and ``--notify-on`` as the library's options (those
     given; the library checks them, and a bad one exits 2 naming it)."""
-    given = {
-        "stall_after": getattr(args, "stall_after", None),
-        "expected": getattr(args, "expected", None),
-        "notify_on": getattr(args, "notify_on", None),
-    }
+    return _given(args, "stall_after", "expected", "notify_on")
+
+
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The options ``names`` that the command line gave (a command without them gives none)."""
+    given = {name: getattr(args, name, None) for name in names}
     return {name: value for name, value in given.items() if value is not None}
 
 
