@@ -348,17 +348,27 @@ def run_child(
     timeout: float = 30.0,
 ) -> ChildRun:
     """Run ``PREAMBLE + code`` in a fresh interpreter with ``env``; when it says ready (calls
-    ``wait_for_parent()``), call ``at_ready(process)`` and let it go on."""
+    ``wait_for_parent()``), call ``at_ready(process)`` and let it go on.
+
+    The child runs in a session of its own with the fault handler on: one still running after
+    ``timeout`` (it, or a process it started that holds its output open) is sent SIGABRT, so
+    the failure shows where every process of the session was, then killed."""
     import json
     import os
     import shutil
+    import signal
     import subprocess
     import sys
     import tempfile
     import textwrap
     import time
 
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LIVEBAR_COURIER": "0", **env}
+    full_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LIVEBAR_COURIER": "0",
+        "PYTHONFAULTHANDLER": "1",
+        **env,
+    }
     own_ledger = None
     if "LIVEBAR_LEDGER" not in full_env:
         # An account ledger of the child's own: children run one after another on one key, and
@@ -368,6 +378,8 @@ def run_child(
         full_env.setdefault("HOME", os.environ["HOME"])
     started = last_said = time.monotonic()
     said: list[dict[str, Any]] = []
+    errors: list[str] = []
+    timed_out = threading.Event()
     with subprocess.Popen(
         [sys.executable, "-c", PREAMBLE + textwrap.dedent(code)],
         env=full_env,
@@ -375,9 +387,24 @@ def run_child(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     ) as proc:
         assert proc.stdout is not None
         assert proc.stdin is not None
+        stderr_pipe = proc.stderr
+        reader = threading.Thread(target=lambda: errors.append(stderr_pipe.read()), daemon=True)
+        reader.start()
+
+        def abort() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGABRT)  # the fault handler prints every stack
+                time.sleep(2.0)
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        watchdog = threading.Timer(timeout, abort)
+        watchdog.daemon = True
+        watchdog.start()
         try:
             for line in proc.stdout:
                 message = json.loads(line)
@@ -389,12 +416,16 @@ def run_child(
                     with contextlib.suppress(BrokenPipeError):
                         proc.stdin.write("go\n")
                         proc.stdin.flush()
-            stderr = proc.stderr.read() if proc.stderr is not None else ""
             returncode = proc.wait(timeout)
+            reader.join(timeout)
         finally:
+            watchdog.cancel()
             if proc.poll() is None:
                 proc.kill()
             if own_ledger is not None:
                 shutil.rmtree(own_ledger, ignore_errors=True)
+    stderr = "".join(errors)
+    if timed_out.is_set():
+        raise AssertionError(f"the child still ran after {timeout}s; it said {said}:\n{stderr}")
     ended = time.monotonic()
     return ChildRun(returncode, said, stderr, ended - started, ended - last_said)

@@ -233,8 +233,41 @@ with multiprocessing.get_context({method!r}).Pool(2) as pool:
     say(results=pool.map(tasks.task, range(4)))
 """
     run = child(sim, code, tmp_path / "ledger")
-    assert (0, [0, 1, 2, 3]) == (run.returncode, run.last("results"))
-    assert {f"Task {n}": "Done" for n in range(4)} == {k: v[:4] for k, v in phone(sim).items()}
+    assert (0, [0, 1, 2, 3]) == (run.returncode, run.last("results")), run.stderr
+    shown = {k: v[:4] for k, v in phone(sim).items()}
+    assert {f"Task {n}": "Done" for n in range(4)} == shown, (run.stderr, sim.requests())
+
+
+def test_a_sigterm_that_lands_while_the_main_thread_holds_livebars_lock_is_handled(
+    sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    """The signal handler runs in the main thread, which the signal may have interrupted where
+    livebar itself holds its process lock: at exit, reading the open activities (a pool's worker,
+    terminated while its exit finalizer ran, hung there, and its pool's ``join`` with it), or
+    opening one. The handler must still do its work: here a worker thread's job ends Cancelled
+    and the process dies of the signal, instead of waiting forever for its own lock.
+
+    The lock is taken by hand, to place the signal where the pool's worker met it by chance."""
+    code = """
+import livebar
+from livebar._engine.runtime import runtime
+started, release = threading.Event(), threading.Event()
+def job():
+    with livebar.live_activity("Worker job", total=2) as act:
+        act.update(1)
+        started.set()
+        release.wait()
+threading.Thread(target=job, daemon=True).start()
+started.wait()
+livebar.flush()
+with runtime.lock:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(10)  # the handler runs here, in this thread, holding the lock
+say(survived=True)
+"""
+    run = child(sim, code, tmp_path)
+    assert (-signal.SIGTERM, []) == (run.returncode, run.said), run.stderr
+    assert {"Worker job": "Cancelled"} == {k: v[:9] for k, v in phone(sim).items()}
 
 
 # -- a finished job is never shown Lost ---------------------------------------------------------

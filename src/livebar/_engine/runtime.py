@@ -71,7 +71,9 @@ class Runtime:
 
     def reset(self) -> None:
         """A fresh start (a forked child: the parent's thread does not exist here)."""
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        """Re-entrant: livebar's SIGTERM handler reads the open activities in the main thread,
+        which the signal may have interrupted inside this lock (at exit, opening an activity)."""
         self.importing = threading.Lock()
         """Held while the engine's thread imports the client (httpx): a fork waits for it, so a
         child never inherits a half-imported module."""

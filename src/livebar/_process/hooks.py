@@ -157,14 +157,14 @@ def at_exit() -> None:
     delivered."""
     if runtime.driver is None:
         return
-    for activity in runtime.open_activities():
-        if not activity.closed:
-            activity.finish(activity.exit_facts(runtime.uncaught))
     timeout = runtime.deadline()
     clock = runtime.clock()
     started = clock()
-    runtime.exiting = True
+    runtime.exiting = True  # from here a SIGTERM stops the exit's wait (a pool's worker: not)
     try:
+        for activity in runtime.open_activities():
+            if not activity.closed:
+                activity.finish(activity.exit_facts(runtime.uncaught))
         delivered = runtime.flush(timeout, again=False)  # what is left of one deadline
         waited = runtime.waited
     except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C or SIGTERM: stop waiting, quietly
