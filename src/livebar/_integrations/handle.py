@@ -234,25 +234,32 @@ class _Listener:
         return server, "tcp", f"{host}:{port}"
 
     def drain(self, timeout: float) -> None:
-        """Wait until no worker is connected, or none has sent anything for a moment."""
-        deadline = time.monotonic() + timeout
+        """Wait until what workers counted before now is in: until none is connected, or the
+        connected ones have each had an interval (their flushers') since the drain began with
+        nothing more arriving; and in both cases nothing they sent is left unread."""
+        began = time.monotonic()
+        deadline = began + timeout
         with self._changed:
             while not self.stopped:
-                waiting = self._waiting_to_connect()
-                if not self.connections and not waiting:
+                unread = self._unread()
+                if not self.connections and not unread:
                     return
                 now = time.monotonic()
-                if now >= deadline or (not waiting and now - self._last_received >= self._quiet):
+                quiet = now - max(self._last_received, began) >= self._quiet
+                if now >= deadline or (quiet and not unread):
                     return
                 self._changed.wait(min(deadline - now, _DRAIN_MARGIN))
 
-    def _waiting_to_connect(self) -> bool:
-        """A worker that connected (and maybe sent and left) but is not accepted yet: its counts
-        are in the backlog, and a parent that closed now would lose them."""
+    def _unread(self) -> bool:
+        """Something workers sent that this listener has not taken in: a connection not accepted
+        yet (its counts in the backlog), or counts or an end of connection not read yet (a
+        worker that sent its last counts and exited just now). A parent that stopped waiting
+        then would lose them."""
+        sockets = [self._server, *list(self._buffers)]  # the listener's thread changes the dict
         try:
-            readable, _, _ = select.select([self._server], [], [], 0)
-        except (OSError, ValueError):
-            return False
+            readable, _, _ = select.select(sockets, [], [], 0)
+        except (OSError, ValueError):  # one was closed meanwhile: look again
+            return True
         return bool(readable)
 
     def _run(self) -> None:
