@@ -173,16 +173,20 @@ def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
 @pytest.mark.parametrize("mode", ["livebar run -- true", "… | livebar --total 2"])
 def test_the_cli_during_an_outage_waits_one_deadline_and_loses_nothing(mode: str) -> None:
     """Nothing listens where the key points: the command's status and output pass through,
-    and the CLI waits one flush deadline, not two."""
+    and the CLI does not wait out its flush deadline (nothing of it can be on the phone).
+
+    The deadline is long (20 s) so that waiting it is told from a loaded machine's slow start
+    by a wide margin."""
     import os
     import sys
 
+    long_deadline = 20.0
     env = {
         **os.environ,
         "ACTIVITYSMITH_BASE_URL": f"http://127.0.0.1:{free_port()}/api",
         "ACTIVITYSMITH_API_KEY": "ask_matrix_key",
         "LIVEBAR_TIMEOUT": str(TIMEOUT),
-        "LIVEBAR_FLUSH_TIMEOUT": str(DEADLINE),
+        "LIVEBAR_FLUSH_TIMEOUT": str(long_deadline),
     }
     if mode.startswith("livebar run"):
         argv, given = [sys.executable, "-m", "livebar", "run", "--", "true"], b""
@@ -190,7 +194,7 @@ def test_the_cli_during_an_outage_waits_one_deadline_and_loses_nothing(mode: str
         argv, given = [sys.executable, "-m", "livebar", "--total", "2"], b"one\ntwo\n"
     baseline = _seconds([sys.executable, "-m", "livebar", "--version"], env, b"")
     took = _seconds(argv, env, given, expect=given)
-    assert took - baseline < DEADLINE  # refused throughout: the exit does not wait at all
+    assert took - baseline < long_deadline / 2  # refused throughout: the exit does not wait
 
 
 def _seconds(
