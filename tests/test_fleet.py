@@ -167,6 +167,38 @@ def test_the_deadline_names_who_never_started() -> None:
     )
 
 
+def test_a_member_joining_seconds_after_the_first_one_ended_shares_its_card() -> None:
+    """Members started together on a busy machine join seconds apart, and the first one's job
+    may end before the next has said it runs: the card waits a grace for it (3 s) instead of
+    ending at once, and the late member takes it over: one card, "Done 2/2"."""
+    with virtual_time() as clock:
+        first = livebar.fleet("rsync", members=["a", "b"], member="a", deadline=60).start()
+        clock.advance(1.0)
+        first.close()
+        clock.advance(2.0)
+        second = livebar.fleet("rsync", members=["a", "b"], member="b", deadline=60).start()
+        clock.advance(5.0)
+        second.close()
+        assert clock.flush(30.0)
+    [activity] = clock.simulator.activities()
+    assert ("ended", "Done 2/2") == (activity["state"], activity["content_state"]["subtitle"])
+
+
+def test_a_member_that_ends_alone_names_the_missing_ones_after_the_grace() -> None:
+    """Nobody joins the member that ended first: its card stays open through the grace (3 s),
+    then ends naming who never started, without waiting for the deadline (60 s)."""
+    with virtual_time() as clock:
+        first = livebar.fleet("rsync", members=["a", "b"], member="a", deadline=60).start()
+        clock.advance(1.0)
+        first.close()
+        clock.advance(2.0)
+        during = clock.simulator.activities()[0]["state"]
+        clock.advance(2.0)
+        [activity] = clock.simulator.activities()
+    assert ("active", "ended") == (during, activity["state"])
+    assert "Done 1/2 \u00b7 1 never started (b)" == activity["content_state"]["subtitle"]
+
+
 def test_without_a_shared_ledger_a_fleet_shows_nothing(caplog: pytest.LogCaptureFixture) -> None:
     """A ledger that cannot coordinate a fleet: nothing on the phone rather than a card per
     member, said once; the members' jobs run as if livebar were not there."""

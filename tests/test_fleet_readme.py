@@ -60,7 +60,9 @@ def test_the_shell_loop_of_three_hosts(sim: SimulatorHandle, tmp_path: Path) -> 
         check=False,
     )
     assert 0 == result.returncode, result.stderr
-    [activity] = sim.activities()
+    cards = sim.activities()
+    assert 1 == len(cards), (cards, result.stderr)
+    [activity] = cards
     assert (said.group(1), "red") == (
         activity["content_state"]["subtitle"],
         activity["content_state"]["color"],

@@ -144,6 +144,11 @@ DEFAULT_FLEET_READ_EVERY = 1.0
 DEFAULT_FLEET_LOST_AFTER = 30.0
 """A running member whose heartbeat is this old is lost (killed, or cut off); on its own host a
 dead process is known at once."""
+DEFAULT_FLEET_LATE_GRACE = 3.0
+"""How long the last member running keeps a card whose other members have not all started (and
+whose deadline has not passed) after its own job ended, before it ends the card naming them:
+members started together on a busy machine join seconds apart. Within the exit's 5-s flush
+deadline, so the member's process exits as promised."""
 DEFAULT_FLEET_JOIN_WINDOW = 3600.0
 """Without a deadline, how long after its first member a run takes new members (a member that
 comes later starts the fleet's next run: a new card)."""

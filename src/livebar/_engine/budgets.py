@@ -6,6 +6,7 @@ defaults for a share of the account's requests per minute. Pure.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 from livebar import _defaults
@@ -45,6 +46,7 @@ class Budgets:
     fleet_min_write: float = _defaults.DEFAULT_FLEET_MIN_WRITE
     fleet_read_every: float = _defaults.DEFAULT_FLEET_READ_EVERY
     fleet_lost_after: float = _defaults.DEFAULT_FLEET_LOST_AFTER
+    fleet_late_grace: float = _defaults.DEFAULT_FLEET_LATE_GRACE
     hang_after: float = _defaults.DEFAULT_HANG_AFTER
     """A live process silent this long is shown as not responding (``LIVEBAR_HANG_AFTER``)."""
 
@@ -75,6 +77,8 @@ class Budgets:
             raise ConfigurationError("hang_after", "must be positive")
         if not 0 < self.fleet_report_every < self.fleet_lease:
             raise ConfigurationError("fleet_report_every", "must be positive and under fleet_lease")
+        if not 0 <= self.fleet_late_grace < math.inf:
+            raise ConfigurationError("fleet_late_grace", "must be a number of seconds >= 0")
 
     @property
     def heartbeat_every(self) -> float:

@@ -15,11 +15,13 @@ Every turn, for each ``FleetJob`` of an account (``tend``):
 
 A member whose own job ended writes its final state; it is done unless it leads a card that is
 not over: then it hands the lease back (the next member's report takes it) — or, when nobody
-else runs any more, it ends the card itself. A hand-over reads the record again once the lease
-is free, so that a member which ended in between (and found the lease still held) is not left
-trusting a sender that has gone. A member that cannot renew its lease (the ledger
-does not answer) stops sending before the lease can pass to another. Members that are not the
-sender send nothing to ActivitySmith. Nothing here raises: the ledger's calls never do.
+else runs any more, it ends the card itself, after giving members that have not started yet a
+short grace (``fleet_late_grace``) to join and take the lease. A hand-over reads the record
+again once the lease is free, so that a member which ended in between (and found the lease
+still held) is not left trusting a sender that has gone. A member that cannot renew its lease
+(the ledger does not answer) stops sending before the lease can pass to another. Members that
+are not the sender send nothing to ActivitySmith. Nothing here raises: the ledger's calls never
+do.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ def _report(outbox: Outbox, job: FleetJob, now: float, budgets: Budgets) -> None
     job.next_report = now + budgets.fleet_report_every
     job.wrote_final = final
     if final:
+        job.left_at = now
         job.next_read = -float("inf")  # whether the card ends with it is decided at once
     if leads:
         job.lease_until = now + budgets.fleet_lease * LEASE_MARGIN
@@ -183,14 +186,15 @@ def _show(
     counted = tally(fleet)
     leaving = job.wrote_final
     ending = None
-    if is_over(fleet, counted, leaving=leaving):
+    waited = now - job.left_at
+    if is_over(fleet, counted, leaving=leaving, waited=waited, late_grace=budgets.fleet_late_grace):
         ending = fleet_ending(job.spec, counted, at=now)
     elif leaving and may_hand_over and others_report(fleet, job.fleet.member):
         kept = _hand_over(outbox, job, now, budgets)
         if kept is not None:  # the others ended meanwhile: this sender ends the card
             _show(outbox, job, now, budgets, kept, may_hand_over=False)
         return
-    elif leaving:  # the others still "running" went quiet (or could not take it): stay
+    elif leaving:  # the others went quiet, could not take it, or have not started yet: stay
         _write(outbox, job, now, lead=True, release=False)
     state = render_fleet(job.spec, job.fleet.bar, fleet, counted, ending)
     job.state, job.snapshot = state, snapshot_of(state)

@@ -281,6 +281,7 @@ class FleetJob(ActivityJob):
         "holder",
         "leading",
         "lease_until",
+        "left_at",
         "mine",
         "next_join",
         "next_read",
@@ -308,6 +309,8 @@ class FleetJob(ActivityJob):
         self.reported: MemberState | None = None
         self.reported_at = -float("inf")
         self.wrote_final = False
+        self.left_at = float("inf")
+        """When the member's final state went into the record (the engine's clock)."""
         self.next_join = self.next_report = self.next_read = -float("inf")
         self.leading = False
         """Holds the lease and has the card in pacing."""

@@ -9,7 +9,7 @@ over its outcome); one member at a time, the leader, reads the whole record and 
   known dead), running, and who never started;
 * ``is_over(fleet, tally)``: whether the card ends now — every expected member has ended; or
   the deadline has passed and nobody runs any more; or the last member still running is leaving
-  (nobody would be left to tell the phone).
+  (nobody would be left to tell the phone) and has given the missing ones a short grace.
 
 Because states are absolute, a duplicate or a reordered write changes nothing: the record holds
 each member's latest word.
@@ -211,12 +211,22 @@ def tally(fleet: Fleet) -> Tally:
     )
 
 
-def is_over(fleet: Fleet, counted: Tally, *, leaving: bool = False) -> bool:
+def is_over(
+    fleet: Fleet,
+    counted: Tally,
+    *,
+    leaving: bool = False,
+    waited: float = math.inf,
+    late_grace: float = 0.0,
+) -> bool:
     """Whether the card ends now.
 
     Over when nobody runs any more and either every expected member has reported, or the
-    deadline has passed, or a member is leaving (``leaving``: the caller's own job just ended,
-    and with nobody else running nobody would be left to tell the phone).
+    deadline has passed, or a member is leaving (``leaving``: the caller's own job ended
+    ``waited`` seconds ago, and with nobody else running nobody would be left to tell the phone)
+    and has waited ``late_grace`` for the missing members: members started together on a busy
+    machine join seconds apart, and one that finished first must not end the card before the
+    others have had a chance to say they run.
     """
     if counted.running:
         return False
@@ -224,7 +234,7 @@ def is_over(fleet: Fleet, counted: Tally, *, leaving: bool = False) -> bool:
         return True
     if fleet.deadline_in is not None and fleet.deadline_in <= 0:
         return True
-    return leaving
+    return leaving and waited >= late_grace
 
 
 def others_report(fleet: Fleet, me: str) -> bool:
