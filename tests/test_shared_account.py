@@ -170,8 +170,8 @@ NEXT_JOB = textwrap.dedent(
 )
 
 
-def start_holder(env: dict[str, str]) -> subprocess.Popen[str]:
-    holder = spawn(HOLDER, env=env)
+def start_holder(env: dict[str, str], code: str = HOLDER) -> subprocess.Popen[str]:
+    holder = spawn(code, env=env)
     assert holder.stdout is not None
     assert "ready" == holder.stdout.readline().strip(), holder.stderr
     return holder
@@ -203,6 +203,27 @@ def test_a_killed_process_is_ended_lost_by_the_next_livebar_process(tmp_path: Pa
         assert "red" == gone["displayed"]["color"]
         assert 30 == gone["auto_dismiss_minutes"]
         assert time.monotonic() - began < 30.0  # the bound: the next process's first look
+
+
+def test_a_card_another_process_carries_on_is_ended_by_it_not_lost(tmp_path: Path) -> None:
+    """The process that killed the holder opens a card on the holder's stream key to end it
+    with what it knows (Celery's worker ending the card of a task whose pool process it
+    terminated): the card says that, and is never first ended "Lost" by the same process."""
+    carried = "Revoked (terminated)"
+    with serve() as sim:
+        env = env_for(sim, str(tmp_path))
+        holder = start_holder(env, HOLDER.replace("total=100)", 'total=100, stream_key="task-7")'))
+        holder.kill()
+        holder.communicate(timeout=10)
+        ender = (
+            "import livebar\n"
+            "act = livebar.live_activity('Nightly backup', stream_key='task-7').start()\n"
+            f"act.close(outcome='cancelled', subtitle={carried!r})\n"
+            "assert livebar.flush(20.0)\n"
+        )
+        finish(spawn(ender, env=env))
+        [card] = sim.activities()
+    assert ([], "ended", carried) == (lost(sim), card["state"], card["displayed"]["subtitle"])
 
 
 def test_livebar_reap_ends_a_killed_process(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from livebar._engine.jobs import Job
     from livebar._engine.requests import Call
     from livebar._engine.verdicts import Answered, Verdict
+    from livebar._ledger.backend import Orphan
     from livebar._wire.client import Client
     from livebar._wire.config import Config
     from livebar._wire.results import Result
@@ -351,8 +352,18 @@ class Outbox:
             looked = True
             self.next_claim = now + budgets.watch_every
             for orphan in self.ledger.claim_orphans(now):
-                self.queue(OrphanJob(new_key(), lost_end(orphan), self.config, client=self.client))
+                if self._carried_on(orphan):
+                    self.ledger.settle_orphan(orphan.id, now, ended=True)
+                else:
+                    self.queue(OrphanJob(new_key(), lost_end(orphan), self.config, self.client))
         return beat, looked
+
+    def _carried_on(self, orphan: Orphan) -> bool:
+        """A job of this process has the orphan's stream key: it carries the card on and ends
+        it with what it knows (Celery's worker ending the card of a task whose pool process it
+        terminated: "Revoked (terminated)", not "Lost: process … was killed")."""
+        key = orphan.stream_key
+        return key is not None and any(job.stream_key == key for job in self.activities.values())
 
     def next_chore(self) -> float:
         """When ``tend`` is next due while this account has work (``inf`` without: an idle
