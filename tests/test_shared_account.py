@@ -135,12 +135,31 @@ def test_processes_on_one_key_stay_within_the_account(
         assert on_the_phone >= 5  # four at once, and at least one start served as a slot freed
 
 
-def test_the_same_jobs_without_the_ledger_collide() -> None:
+BARRIER = textwrap.dedent(
+    """
+    import pathlib
+    here = pathlib.Path(sys.argv[4])
+    (here / name).touch()
+    waited = time.monotonic() + 60
+    while not (here / "go").exists() and time.monotonic() < waited:
+        time.sleep(0.01)
+    """
+)
+
+
+def test_the_same_jobs_without_the_ledger_collide(tmp_path: Path) -> None:
     """The control: with LIVEBAR_LEDGER=off each process thinks the account is its own, and
-    the simulator refuses some of them (what the shared ledger prevents)."""
+    the simulator refuses some of them (what the shared ledger prevents). The three start
+    their activities together (a loaded machine could start them too far apart to meet)."""
     with serve(rate_limit=60, rate_window=WINDOW) as sim:
         env = env_for(sim, "off")
-        procs = [spawn(JOB, f"P{i}", "2", "12", env=env) for i in range(3)]
+        together = JOB.replace("acts = [", BARRIER + "acts = [", 1)
+        names = [f"P{i}" for i in range(3)]
+        procs = [spawn(together, name, "2", "12", str(tmp_path), env=env) for name in names]
+        waited = time.monotonic() + 60
+        while not all((tmp_path / n).exists() for n in names) and time.monotonic() < waited:
+            time.sleep(0.01)
+        (tmp_path / "go").touch()
         for proc in procs:
             finish(proc)  # every job still ends: the engine retries what was refused
         assert refused_for_slots(sim)
