@@ -150,10 +150,12 @@ BARRIER = textwrap.dedent(
 def test_the_same_jobs_without_the_ledger_collide(tmp_path: Path) -> None:
     """The control: with LIVEBAR_LEDGER=off each process thinks the account is its own, and
     the simulator refuses some of them (what the shared ledger prevents). The three start
-    their activities together (a loaded machine could start them too far apart to meet)."""
+    their activities together and hold them five times longer (10 s), so that they meet on the
+    slots however slowly a loaded machine starts their engines."""
     with serve(rate_limit=60, rate_window=WINDOW) as sim:
         env = env_for(sim, "off")
         together = JOB.replace("acts = [", BARRIER + "acts = [", 1)
+        together = together.replace("time.sleep(0.05)", "time.sleep(0.25)", 1)
         names = [f"P{i}" for i in range(3)]
         procs = [spawn(together, name, "2", "12", str(tmp_path), env=env) for name in names]
         waited = time.monotonic() + 60
